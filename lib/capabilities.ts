@@ -1,0 +1,60 @@
+/**
+ * The capability table (DESIGN.md): for each connector type, whether the broker may issue refresh
+ * tokens, a `groups` claim and a `preferred_username` claim. It is data in one place; the token
+ * code asks it, and `dexpress connectors` prints it.
+ */
+
+export type Status = 'stable' | 'beta' | 'alpha' | 'test';
+
+export interface Capabilities {
+  refresh: boolean;
+  groups: boolean;
+  /** `true`, `false`, or `'configured'`: only when the connector config names the field. */
+  preferredUsername: boolean | 'configured';
+  status: Status;
+}
+
+export const capabilityTable = {
+  ldap: { refresh: true, groups: true, preferredUsername: true, status: 'stable' },
+  github: { refresh: true, groups: true, preferredUsername: true, status: 'stable' },
+  saml: { refresh: false, groups: true, preferredUsername: false, status: 'stable' },
+  gitlab: { refresh: true, groups: true, preferredUsername: true, status: 'beta' },
+  oidc: { refresh: true, groups: true, preferredUsername: true, status: 'beta' },
+  google: { refresh: true, groups: true, preferredUsername: true, status: 'alpha' },
+  linkedin: { refresh: true, groups: false, preferredUsername: false, status: 'beta' },
+  microsoft: { refresh: true, groups: true, preferredUsername: false, status: 'beta' },
+  authproxy: { refresh: false, groups: false, preferredUsername: false, status: 'alpha' },
+  'bitbucket-cloud': { refresh: true, groups: true, preferredUsername: false, status: 'alpha' },
+  openshift: { refresh: false, groups: true, preferredUsername: false, status: 'stable' },
+  'atlassian-crowd': { refresh: true, groups: true, preferredUsername: 'configured', status: 'beta' },
+  gitea: { refresh: true, groups: false, preferredUsername: true, status: 'alpha' },
+  keystone: { refresh: true, groups: true, preferredUsername: false, status: 'alpha' },
+  mockCallback: { refresh: true, groups: true, preferredUsername: true, status: 'test' },
+  mockPassword: { refresh: true, groups: true, preferredUsername: true, status: 'test' },
+  local: { refresh: true, groups: true, preferredUsername: true, status: 'stable' },
+} as const satisfies Record<string, Capabilities>;
+
+export type ConnectorType = keyof typeof capabilityTable;
+
+export const connectorTypes = Object.keys(capabilityTable) as ConnectorType[];
+
+export function isConnectorType(type: string): type is ConnectorType {
+  return Object.hasOwn(capabilityTable, type);
+}
+
+export function capabilitiesOf(type: ConnectorType): Capabilities {
+  return capabilityTable[type];
+}
+
+/** The table as text, one row per type, for `dexpress connectors`. */
+export function formatCapabilityTable(): string {
+  const yesNo = (v: boolean | 'configured') => (v === 'configured' ? 'if configured' : v ? 'yes' : 'no');
+  const rows = connectorTypes.map((t) => {
+    const c = capabilityTable[t];
+    return [t, yesNo(c.refresh), yesNo(c.groups), yesNo(c.preferredUsername), c.status];
+  });
+  const header = ['type', 'refresh', 'groups', 'preferred_username', 'status'];
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
+  return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
+}

@@ -1,0 +1,111 @@
+/**
+ * The connector contract. A connector module is `{ type, configSchema, create }`; `create`
+ * returns a `Connector`: a Passport strategy plus, where the protocol allows, `login` (password
+ * connectors), `refresh` and `tokenIdentity`. Modules prove they fit with
+ * `satisfies ConnectorModule<Config>`.
+ *
+ * How the broker drives a strategy: for `/auth/:id` and for `/callback` it calls
+ * `strategy.authenticate(req, options)` with `BrokerAuthenticateOptions`. The strategy ends in
+ * exactly one of `redirect(url)` (send the browser upstream), `success(identity)`,
+ * `fail({message}, status)` (the user is refused: wrong password, not in a required group) or
+ * `error(err)` (the upstream broke), or it writes the response itself (an auto-submitting SAML
+ * POST form). State the strategy must keep between the redirect and the callback (a PKCE
+ * verifier, a SAML request id) goes into `options.loginState`, which the broker stores with the
+ * auth request; `options.state` is the value to round-trip through the upstream (the broker has
+ * already checked and consumed it when the callback arrives).
+ *
+ * Used without the broker, a strategy is an ordinary Passport strategy: it keeps that state in
+ * `req.session` and checks `state` itself.
+ */
+import type { Request } from 'express';
+import type { Strategy } from 'passport';
+import type { z } from 'zod';
+import type { ConnectorType } from './capabilities.js';
+import type { Identity, JsonValue, Scopes } from './identity.js';
+
+export interface LoginState {
+  get(): Promise<JsonValue | undefined>;
+  set(value: JsonValue): Promise<void>;
+}
+
+/** The options the broker passes to `strategy.authenticate(req, options)`. */
+export interface BrokerAuthenticateOptions {
+  /** Marks a broker-driven call; strategies then skip their own session-based state. */
+  broker: true;
+  /** Opaque value to send upstream and expect back (the auth request id). */
+  state: string;
+  scopes: Scopes;
+  /** Where the upstream must send the user back (`<issuer>/callback`, or the connector's). */
+  callbackURL: string;
+  loginState: LoginState;
+}
+
+export function isBrokerOptions(options: unknown): options is BrokerAuthenticateOptions {
+  return typeof options === 'object' && options !== null && (options as { broker?: unknown }).broker === true;
+}
+
+/** Logger shape the broker hands to connectors (pino-compatible). */
+export interface ConnectorLogger {
+  debug(obj: object, msg?: string): void;
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+}
+
+export interface ConnectorContext {
+  /** The connector's id in the config (`connectors[].id`). */
+  id: string;
+  /** Display name (`connectors[].name`). */
+  name: string;
+  /** The broker's issuer URL, e.g. `http://127.0.0.1:5556/dex`. */
+  issuer: string;
+  /** `<issuer>/callback`, Dex's default redirect URI for upstream logins. */
+  callbackURL: string;
+  logger: ConnectorLogger;
+}
+
+export interface Connector {
+  /** The Passport strategy. Password connectors have one too (it reads username/password from the body). */
+  strategy: Strategy;
+  /**
+   * Password connectors: check the credentials. Returns the identity, or `null` for a wrong
+   * username or password (not an error). Throws `UpstreamError` when the directory is unreachable.
+   */
+  login?(username: string, password: string, scopes: Scopes): Promise<Identity | null>;
+  /** Label of the username field on the password form ("Username", "Email"). */
+  prompt?: string;
+  /**
+   * Re-read the user upstream. Throws `RefreshFailedError` when the upstream no longer vouches
+   * for the user; the broker answers the client `invalid_grant`.
+   */
+  refresh?(identity: Identity, scopes: Scopes): Promise<Identity>;
+  /** RFC 8693 token exchange: turn an upstream token into an identity. */
+  tokenIdentity?(subjectTokenType: string, subjectToken: string): Promise<Identity>;
+  /**
+   * Extra routes the connector serves under `<issuer>/auth/<id>/...` (SAML SP metadata).
+   * Keys are sub-paths such as `metadata`.
+   */
+  routes?: Record<string, (req: Request) => Promise<{ status: number; contentType: string; body: string }>>;
+  close?(): Promise<void>;
+}
+
+export interface ConnectorModule<Config = unknown> {
+  type: ConnectorType;
+  /** Validates Dex's config keys for this connector; unknown keys are errors. */
+  configSchema: z.ZodType<Config>;
+  create(config: Config, context: ConnectorContext): Connector | Promise<Connector>;
+}
+
+/** Any connector module, whatever its config type (the broker validates with `configSchema` first). */
+export interface AnyConnectorModule {
+  type: ConnectorType;
+  configSchema: z.ZodType<unknown>;
+  create(config: never, context: ConnectorContext): Connector | Promise<Connector>;
+}
+
+/** A registry of connector modules, keyed by type. `lib/` reaches connectors only through one. */
+export type ConnectorRegistry = ReadonlyMap<string, AnyConnectorModule>;
+
+export function createRegistry(modules: readonly AnyConnectorModule[]): ConnectorRegistry {
+  return new Map(modules.map((m) => [m.type, m]));
+}

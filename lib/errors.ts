@@ -1,0 +1,76 @@
+/**
+ * Error classes with a stable `code`. On HTTP paths the broker turns them into an OAuth error
+ * (`error`, `error_description`, status) or an error page; anything else leaves as
+ * `server_error` and is logged with its cause. No stack trace ever reaches a client.
+ */
+
+export class DexpressError extends Error {
+  readonly code: string;
+  constructor(code: string, message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.code = code;
+    this.name = new.target.name;
+  }
+}
+
+/** A protocol error returned to an OAuth client (RFC 6749 section 5.2). */
+export class OAuthError extends DexpressError {
+  readonly status: number;
+  readonly description: string;
+  constructor(error: string, description: string, status = 400, options?: ErrorOptions) {
+    super(error, description, options);
+    this.status = status;
+    this.description = description;
+  }
+}
+
+/** Invalid configuration; `path` is the dotted path of the offending key. */
+export class ConfigError extends DexpressError {
+  readonly issues: readonly { path: string; message: string }[];
+  constructor(issues: readonly { path: string; message: string }[]) {
+    super('invalid_config', issues.map((i) => (i.path ? `${i.path}: ${i.message}` : i.message)).join('\n'));
+    this.issues = issues;
+  }
+}
+
+/**
+ * A login a connector refuses for a reason the user should read (not in the required groups,
+ * email not verified...). Strategies report it with `fail()`; the broker shows `message` on an
+ * error page with `status` (403 by default).
+ */
+export class AccessDeniedError extends DexpressError {
+  readonly status: number;
+  constructor(message: string, status = 403) {
+    super('access_denied', message);
+    this.status = status;
+  }
+}
+
+/** The upstream identity provider failed or could not be reached (shown as 502). */
+export class UpstreamError extends DexpressError {
+  readonly status = 502;
+  constructor(message: string, options?: ErrorOptions) {
+    super('upstream_error', message, options);
+  }
+}
+
+/**
+ * A connector's refresh failed because the upstream no longer vouches for the user (revoked
+ * token, user gone, DN changed). The client sees `invalid_grant`.
+ */
+export class RefreshFailedError extends DexpressError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('refresh_failed', message, options);
+  }
+}
+
+/** The storage backend cannot be reached: answered as 503 `temporarily_unavailable`. */
+export class StorageUnavailableError extends DexpressError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('storage_unavailable', message, options);
+  }
+}
+
+export function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

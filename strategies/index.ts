@@ -1,0 +1,13 @@
+/**
+ * The connector registry: every connector module by type. The broker (`lib/`) never imports a
+ * connector; it is handed this registry (`createBroker(config, { connectors })`, and the CLI).
+ * Add a connector here when its folder lands.
+ */
+import { createRegistry, type AnyConnectorModule } from '../lib/connector.js';
+import { authproxy } from './authproxy/index.js';
+import { mockCallback } from './mockCallback/index.js';
+import { mockPassword } from './mockPassword/index.js';
+
+export const connectorModules: readonly AnyConnectorModule[] = [mockCallback, mockPassword, authproxy];
+
+export const connectors = createRegistry(connectorModules);

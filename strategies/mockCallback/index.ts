@@ -1,0 +1,56 @@
+/**
+ * `mockCallback`, Dex's test connector: a callback connector that logs in Kilgore Trout without
+ * asking anything. For demos and tests only.
+ */
+import type { Request } from 'express';
+import { z } from 'zod';
+import type { BrokerAuthenticateOptions, ConnectorModule } from '../../lib/connector.js';
+import type { Identity } from '../../lib/identity.js';
+import { BrokerStrategy, type StandaloneOptions, type StrategyOutcome } from '../shared/strategy.js';
+
+/** The user Dex's mock connectors log in (`sub` on connector `mock`: `Cg0wLTM4NS0yODA4OS0wEgRtb2Nr`). */
+export const kilgoreTrout: Identity = {
+  userId: '0-385-28089-0',
+  username: 'Kilgore Trout',
+  preferredUsername: 'kilgore',
+  email: 'kilgore@kilgore.trout',
+  emailVerified: true,
+  groups: ['authors'],
+  connectorData: 'foobar',
+};
+
+export const configSchema = z.object({}).strict();
+export type MockCallbackConfig = z.infer<typeof configSchema>;
+
+export class MockCallbackStrategy extends BrokerStrategy {
+  constructor(name = 'mockCallback') {
+    super(name);
+  }
+
+  protected override async handle(
+    req: Request,
+    options: BrokerAuthenticateOptions | StandaloneOptions,
+  ): Promise<StrategyOutcome> {
+    // The first call sends the browser to the callback, as a real upstream would; the second
+    // (the callback, carrying `state`) logs the user in.
+    if (req.query.state === undefined) {
+      const target = new URL(options.callbackURL ?? req.originalUrl, 'http://placeholder');
+      const state = options.broker ? options.state : 'standalone';
+      target.searchParams.set('state', state);
+      return { type: 'redirect', url: options.callbackURL ? target.toString() : `${target.pathname}${target.search}` };
+    }
+    return { type: 'success', identity: structuredClone(kilgoreTrout) };
+  }
+}
+
+export const mockCallback = {
+  type: 'mockCallback',
+  configSchema,
+  create: () => ({
+    strategy: new MockCallbackStrategy(),
+    refresh: async () => structuredClone(kilgoreTrout),
+    tokenIdentity: async () => structuredClone(kilgoreTrout),
+  }),
+} satisfies ConnectorModule<MockCallbackConfig>;
+
+export default mockCallback;

@@ -1,0 +1,85 @@
+/**
+ * Base class of every dexpress strategy. Subclasses implement `handle()` and return an outcome
+ * (or throw); the base turns it into exactly one of Passport's `success / fail / redirect /
+ * error`, so no strategy can end twice or not at all. `AccessDeniedError` becomes `fail` (a
+ * refused user is not an error); anything else thrown becomes `error`.
+ *
+ * Passport calls `authenticate` on a fresh `Object.create(strategy)` per request, so no state
+ * lives on `this` between requests: what must survive the round trip to the upstream goes into
+ * `loginStateFor(req, options)`.
+ */
+import type { Request } from 'express';
+import { Strategy } from 'passport-strategy';
+import { isBrokerOptions, type BrokerAuthenticateOptions, type LoginState } from '../../lib/connector.js';
+import { AccessDeniedError } from '../../lib/errors.js';
+import type { Identity, JsonValue } from '../../lib/identity.js';
+
+export type StrategyOutcome =
+  | { type: 'success'; identity: Identity }
+  | { type: 'redirect'; url: string }
+  /** The strategy wrote the response itself (an auto-submitting form). */
+  | { type: 'handled' };
+
+/** The per-request methods Passport (or the broker) puts on the object it calls. */
+interface PassportActions {
+  success(user: Identity, info?: object): void;
+  fail(challenge?: { message: string } | string, status?: number): void;
+  redirect(url: string, status?: number): void;
+  error(err: unknown): void;
+}
+
+type SessionRequest = Request & { session?: Record<string, unknown> };
+
+export abstract class BrokerStrategy extends Strategy {
+  name: string;
+
+  constructor(name: string) {
+    super();
+    this.name = name;
+  }
+
+  protected abstract handle(req: Request, options: BrokerAuthenticateOptions | StandaloneOptions): Promise<StrategyOutcome>;
+
+  override authenticate(req: Request, options?: unknown): void {
+    const actions = this as unknown as PassportActions;
+    const opts: BrokerAuthenticateOptions | StandaloneOptions = isBrokerOptions(options)
+      ? options
+      : { broker: false, ...(typeof options === 'object' && options !== null ? options : {}) };
+    this.handle(req, opts).then(
+      (outcome) => {
+        if (outcome.type === 'success') actions.success(outcome.identity);
+        else if (outcome.type === 'redirect') actions.redirect(outcome.url);
+      },
+      (err: unknown) => {
+        if (err instanceof AccessDeniedError) actions.fail({ message: err.message }, err.status);
+        else actions.error(err);
+      },
+    );
+  }
+
+  /**
+   * Where to keep state between the redirect upstream and the callback: the broker's auth
+   * request, or (used alone with Passport) the express-session.
+   */
+  protected loginStateFor(req: Request, options: BrokerAuthenticateOptions | StandaloneOptions): LoginState {
+    if (options.broker) return options.loginState;
+    const session = (req as SessionRequest).session;
+    if (!session) throw new Error(`strategy ${this.name} needs express-session (req.session) when used without the broker`);
+    const key = `dexpress:${this.name}`;
+    return {
+      get: async () => session[key] as JsonValue | undefined,
+      set: async (value) => {
+        session[key] = value;
+      },
+    };
+  }
+}
+
+/** Options when a strategy is used as a plain Passport strategy (`passport.authenticate(name, opts)`). */
+export interface StandaloneOptions {
+  broker: false;
+  /** Overrides the configured callback URL. */
+  callbackURL?: string;
+  /** Scopes to ask upstream for; a plain Passport app usually wants groups. */
+  scopes?: { offlineAccess: boolean; groups: boolean };
+}
