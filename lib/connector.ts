@@ -94,6 +94,14 @@ export interface ConnectorModule<Config = unknown> {
   /** Validates Dex's config keys for this connector; unknown keys are errors. */
   configSchema: z.ZodType<Config>;
   create(config: Config, context: ConnectorContext): Connector | Promise<Connector>;
+  /**
+   * Maps what an existing third-party Passport strategy of this type hands to `success(user)`
+   * (passport-github2's profile, passport-ldapauth's LDAP entry, ...) into an `Identity`, so a
+   * Passport setup that already works can be handed to the broker:
+   * `createBroker(config, { connectors, passportStrategies: { <connector id>: strategy } })`.
+   * Fails closed like the connector's own mapping.
+   */
+  fromPassportUser?(user: unknown, config: Config): Identity | Promise<Identity>;
 }
 
 /** Any connector module, whatever its config type (the broker validates with `configSchema` first). */
@@ -101,6 +109,7 @@ export interface AnyConnectorModule {
   type: ConnectorType;
   configSchema: z.ZodType<unknown>;
   create(config: never, context: ConnectorContext): Connector | Promise<Connector>;
+  fromPassportUser?(user: unknown, config: never): Identity | Promise<Identity>;
 }
 
 /** A registry of connector modules, keyed by type. `lib/` reaches connectors only through one. */
