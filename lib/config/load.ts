@@ -1,0 +1,241 @@
+/**
+ * Loads a Dex config: YAML → `$VAR` expansion (connector and storage configs only, as Dex does,
+ * so bcrypt hashes in `staticPasswords` stay intact) → schema validation → `idEnv`/`secretEnv`
+ * resolution → each connector's own schema → `Settings` with every default applied. Every
+ * problem is collected and reported at once, each with its dotted path.
+ */
+import { readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
+import type { z } from 'zod';
+import type { ConnectorRegistry } from '../connector.js';
+import { ConfigError } from '../errors.js';
+import { parseDuration } from './duration.js';
+import { configSchema, sqliteConfigSchema, unsupportedKeys, type DexConfig } from './schema.js';
+import type { Settings, ClientSettings, StaticPassword } from './settings.js';
+
+type Issue = { path: string; message: string };
+
+export interface LoadOptions {
+  connectors: ConnectorRegistry;
+  env?: NodeJS.ProcessEnv;
+}
+
+export function loadConfigFile(file: string, options: LoadOptions): { settings: Settings; warnings: string[] } {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError([{ path: '', message: `cannot read ${file}: ${(err as Error).message}` }]);
+  }
+  let raw: unknown;
+  try {
+    raw = parseYaml(text);
+  } catch (err) {
+    throw new ConfigError([{ path: '', message: `${file} is not valid YAML: ${(err as Error).message}` }]);
+  }
+  return loadConfig(raw, options);
+}
+
+export function loadConfig(raw: unknown, options: LoadOptions): { settings: Settings; warnings: string[] } {
+  const env = options.env ?? process.env;
+  const expanded = expandConfig(raw, env);
+  const parsed = configSchema.safeParse(expanded);
+  if (!parsed.success) throw new ConfigError(zodIssues(parsed.error, ''));
+  const config = parsed.data;
+  const issues: Issue[] = [];
+  const warnings = unsupportedKeys.filter((k) => getPath(config, k) !== undefined).map((k) => `${k} is not supported by dexpress and is ignored`);
+  const settings = toSettings(config, env, options.connectors, issues);
+  if (issues.length > 0) throw new ConfigError(issues);
+  return { settings, warnings };
+}
+
+/** Dex's `os.ExpandEnv` on the string values of connector and storage configs. */
+function expandConfig(raw: unknown, env: NodeJS.ProcessEnv): unknown {
+  if (!isObject(raw)) return raw;
+  const out: Record<string, unknown> = { ...raw };
+  if (isObject(out.storage) && isObject(out.storage.config)) {
+    out.storage = { ...out.storage, config: expandEnv(out.storage.config, env) };
+  }
+  if (Array.isArray(out.connectors)) {
+    out.connectors = out.connectors.map((c: unknown) =>
+      isObject(c) && isObject(c.config) ? { ...c, config: expandEnv(c.config, env) } : c,
+    );
+  }
+  return out;
+}
+
+export function expandEnv(value: unknown, env: NodeJS.ProcessEnv): unknown {
+  if (typeof value === 'string') {
+    return value.replace(/\$\{([^}]*)\}|\$([A-Za-z0-9_]+)/g, (_m, braced: string | undefined, bare: string | undefined) => env[braced ?? bare ?? ''] ?? '');
+  }
+  if (Array.isArray(value)) return value.map((v) => expandEnv(v, env));
+  if (isObject(value)) return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, expandEnv(v, env)]));
+  return value;
+}
+
+function toSettings(config: DexConfig, env: NodeJS.ProcessEnv, registry: ConnectorRegistry, issues: Issue[]): Settings {
+  const issuerUrl = new URL(config.issuer);
+  const ms = (v: string | undefined, fallback: number) => (v === undefined ? fallback : parseDuration(v));
+  const expiry = config.expiry ?? {};
+  const refresh = expiry.refreshTokens ?? {};
+
+  if (config.storage.type === 'sqlite3') {
+    const r = sqliteConfigSchema.safeParse(config.storage.config ?? {});
+    if (!r.success) issues.push(...zodIssues(r.error, 'storage.config'));
+  }
+
+  const clients: ClientSettings[] = [];
+  (config.staticClients ?? []).forEach((c, i) => {
+    const path = `staticClients[${i}]`;
+    const id = c.id ?? (c.idEnv ? env[c.idEnv] : undefined);
+    if (!id) {
+      issues.push({ path: `${path}.id`, message: c.idEnv ? `environment variable ${c.idEnv} (idEnv) is not set` : 'is required' });
+      return;
+    }
+    const secret = c.secret ?? (c.secretEnv ? env[c.secretEnv] : undefined);
+    if (c.secretEnv && !c.secret && !secret) issues.push({ path: `${path}.secretEnv`, message: `environment variable ${c.secretEnv} is not set` });
+    if (!c.public && !secret) issues.push({ path: `${path}.secret`, message: 'is required for a confidential client (or set public: true)' });
+    if (clients.some((o) => o.id === id)) issues.push({ path: `${path}.id`, message: `duplicate client id "${id}"` });
+    (c.redirectURIs ?? []).forEach((u, j) => {
+      if (!URL.canParse(u) && u !== 'urn:ietf:wg:oauth:2.0:oob') issues.push({ path: `${path}.redirectURIs[${j}]`, message: 'must be an absolute URL' });
+    });
+    clients.push({
+      id,
+      ...(secret ? { secret } : {}),
+      public: c.public ?? false,
+      redirectURIs: c.redirectURIs ?? [],
+      trustedPeers: c.trustedPeers ?? [],
+      name: c.name ?? id,
+      ...(c.logoURL ? { logoURL: c.logoURL } : {}),
+      postLogoutRedirectURIs: c.postLogoutRedirectURIs ?? [],
+      ...(c.allowedConnectors ? { allowedConnectors: c.allowedConnectors } : {}),
+    });
+  });
+
+  const connectors: Settings['connectors'] = [];
+  (config.connectors ?? []).forEach((c, i) => {
+    const path = `connectors[${i}]`;
+    const module = registry.get(c.type);
+    if (!module) {
+      issues.push({ path: `${path}.type`, message: `unknown connector type "${c.type}" (valid: ${[...registry.keys()].join(', ')})` });
+      return;
+    }
+    if (c.id === 'local' && config.enablePasswordDB) issues.push({ path: `${path}.id`, message: '"local" is the password DB\'s id' });
+    if (connectors.some((o) => o.id === c.id)) issues.push({ path: `${path}.id`, message: `duplicate connector id "${c.id}"` });
+    const r = module.configSchema.safeParse(c.config ?? {});
+    if (!r.success) {
+      issues.push(...zodIssues(r.error, `${path}.config`));
+      return;
+    }
+    connectors.push({ type: c.type, id: c.id, name: c.name, config: r.data, ...(c.grantTypes ? { grantTypes: c.grantTypes } : {}) });
+  });
+
+  const passwords: StaticPassword[] = [];
+  (config.staticPasswords ?? []).forEach((p, i) => {
+    const path = `staticPasswords[${i}]`;
+    const hash = p.hash ?? (p.hashFromEnv ? env[p.hashFromEnv] : undefined);
+    if (!hash) {
+      issues.push({ path: `${path}.hash`, message: p.hashFromEnv ? `environment variable ${p.hashFromEnv} is not set` : 'is required' });
+      return;
+    }
+    if (!/^\$2[aby]\$\d\d\$[./A-Za-z0-9]{53}$/.test(hash)) {
+      issues.push({ path: `${path}.hash`, message: 'must be a bcrypt hash ($2a$..., $2b$... or $2y$...)' });
+      return;
+    }
+    passwords.push({
+      email: p.email.toLowerCase(),
+      hash,
+      username: p.username,
+      ...(p.name ? { name: p.name } : {}),
+      ...(p.preferredUsername ? { preferredUsername: p.preferredUsername } : {}),
+      emailVerified: p.emailVerified ?? true,
+      userID: p.userID,
+      groups: p.groups ?? [],
+    });
+  });
+
+  const oauth2 = config.oauth2 ?? {};
+  const passwordConnector = oauth2.passwordConnector;
+  if (passwordConnector !== undefined) {
+    const known = passwordConnector === 'local' ? config.enablePasswordDB : connectors.some((c) => c.id === passwordConnector);
+    if (!known) issues.push({ path: 'oauth2.passwordConnector', message: `no connector with id "${passwordConnector}"` });
+  }
+
+  const signerConfig = config.signer?.config ?? {};
+  return {
+    issuer: config.issuer.replace(/\/$/, ''),
+    issuerPath: issuerUrl.pathname.replace(/\/$/, ''),
+    storage: { type: config.storage.type, config: config.storage.config ?? {} },
+    web: {
+      ...(config.web?.http ? { http: config.web.http } : {}),
+      ...(config.web?.https ? { https: config.web.https } : {}),
+      ...(config.web?.tlsCert ? { tlsCert: config.web.tlsCert } : {}),
+      ...(config.web?.tlsKey ? { tlsKey: config.web.tlsKey } : {}),
+      allowedOrigins: config.web?.allowedOrigins ?? [],
+      headers: config.web?.headers ?? {},
+    },
+    ...(config.telemetry?.http ? { telemetry: { http: config.telemetry.http } } : {}),
+    expiry: {
+      idTokensMs: ms(expiry.idTokens, 24 * 3_600_000),
+      authRequestsMs: ms(expiry.authRequests, 24 * 3_600_000),
+      deviceRequestsMs: ms(expiry.deviceRequests, 5 * 60_000),
+      refreshTokens: {
+        disableRotation: refresh.disableRotation ?? false,
+        reuseIntervalMs: ms(refresh.reuseInterval, 3000),
+        ...(refresh.validIfNotUsedFor ? { validIfNotUsedForMs: parseDuration(refresh.validIfNotUsedFor) } : {}),
+        ...(refresh.absoluteLifetime ? { absoluteLifetimeMs: parseDuration(refresh.absoluteLifetime) } : {}),
+      },
+    },
+    logger: { level: (config.logger?.level ?? 'info').toLowerCase() as Settings['logger']['level'], format: config.logger?.format ?? 'text' },
+    oauth2: {
+      grantTypes: oauth2.grantTypes ?? ['authorization_code', 'refresh_token', 'urn:ietf:params:oauth:grant-type:token-exchange', ...(passwordConnector ? ['password' as const] : [])],
+      responseTypes: oauth2.responseTypes ?? ['code'],
+      skipApprovalScreen: oauth2.skipApprovalScreen ?? false,
+      alwaysShowLoginScreen: oauth2.alwaysShowLoginScreen ?? false,
+      ...(passwordConnector ? { passwordConnector } : {}),
+      pkce: { enforce: oauth2.pkce?.enforce ?? false, methods: oauth2.pkce?.codeChallengeMethodsSupported ?? ['S256', 'plain'] },
+    },
+    clients,
+    connectors,
+    frontend: {
+      issuer: config.frontend?.issuer ?? 'dexpress',
+      ...(config.frontend?.logoURL ? { logoURL: config.frontend.logoURL } : {}),
+      ...(config.frontend?.dir ? { dir: config.frontend.dir } : {}),
+      theme: config.frontend?.theme ?? 'light',
+      extra: config.frontend?.extra ?? {},
+    },
+    passwordDB: { enabled: config.enablePasswordDB ?? false, users: passwords },
+    signer: {
+      algorithm: signerConfig.algorithm ?? 'RS256',
+      rotationMs: ms(signerConfig.keysRotationPeriod ?? expiry.signingKeys, 6 * 3_600_000),
+    },
+  };
+}
+
+export function zodIssues(error: z.ZodError, prefix: string): Issue[] {
+  return error.issues.map((issue) => {
+    let path = prefix;
+    for (const key of issue.path) {
+      path += typeof key === 'number' ? `[${key}]` : path === '' ? String(key) : `.${String(key)}`;
+    }
+    let message = issue.message;
+    if (issue.code === 'unrecognized_keys') {
+      message = `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}`;
+    } else if (issue.code === 'invalid_type' && /received undefined/.test(issue.message)) {
+      message = 'is required';
+    } else if (issue.code === 'invalid_value' && 'values' in issue) {
+      message = `must be one of ${(issue.values as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`;
+    }
+    return { path, message };
+  });
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function getPath(obj: unknown, dotted: string): unknown {
+  let cur: unknown = obj;
+  for (const k of dotted.split('.')) cur = isObject(cur) ? cur[k] : undefined;
+  return cur;
+}

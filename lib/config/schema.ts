@@ -1,0 +1,214 @@
+/**
+ * Dex's config file, key for key (cmd/dex/config.go), as zod schemas. Objects are strict, so an
+ * unknown key is an error naming its dotted path; keys Dex has that dexpress does not implement
+ * are accepted and reported as warnings by `loadConfig`. Connector `config` blocks are checked
+ * later by each connector's own schema.
+ */
+import { z } from 'zod';
+import { parseDuration } from './duration.js';
+
+const duration = z.string().refine(
+  (s) => {
+    try {
+      parseDuration(s);
+      return true;
+    } catch {
+      return false;
+    }
+  },
+  { message: 'must be a duration such as 24h, 10m or 1h30m' },
+);
+
+const url = z.string().refine((s) => URL.canParse(s), { message: 'must be an absolute URL' });
+
+export const storageSchema = z
+  .object({
+    /** `memory`, `sqlite3` (embedded default) or `postgres`. */
+    type: z.enum(['memory', 'sqlite3', 'postgres']),
+    config: z.record(z.string(), z.unknown()).optional(),
+  })
+  .strict();
+
+export const sqliteConfigSchema = z
+  .object({
+    /** Path of the database file; created if missing. */
+    file: z.string().min(1),
+  })
+  .strict();
+
+export const staticClientSchema = z
+  .object({
+    id: z.string().min(1).optional(),
+    /** Read the client id from this environment variable. */
+    idEnv: z.string().min(1).optional(),
+    secret: z.string().min(1).optional(),
+    secretEnv: z.string().min(1).optional(),
+    redirectURIs: z.array(z.string()).optional(),
+    /** Clients that may mint ID tokens for this one (`audience:server:client_id:<this>`). */
+    trustedPeers: z.array(z.string()).optional(),
+    /** A public client has no secret (native apps, CLIs); loopback redirect URIs are allowed. */
+    public: z.boolean().optional(),
+    name: z.string().optional(),
+    logoURL: z.string().optional(),
+    postLogoutRedirectURIs: z.array(z.string()).optional(),
+    /** Connectors this client may use; all when absent. */
+    allowedConnectors: z.array(z.string()).optional(),
+  })
+  .strict();
+
+export const connectorEntrySchema = z
+  .object({
+    type: z.string().min(1),
+    id: z
+      .string()
+      .min(1)
+      .regex(/^[A-Za-z0-9._-]+$/, 'may contain only letters, digits, ".", "_" and "-"'),
+    name: z.string().min(1),
+    config: z.record(z.string(), z.unknown()).optional(),
+    /** Grant types this connector may be used with; all when absent. */
+    grantTypes: z.array(z.string()).optional(),
+  })
+  .strict();
+
+export const staticPasswordSchema = z
+  .object({
+    email: z.string().min(1),
+    /** bcrypt hash (`$2a$`, `$2b$` or `$2y$`). */
+    hash: z.string().optional(),
+    /** Read the bcrypt hash from this environment variable. */
+    hashFromEnv: z.string().optional(),
+    username: z.string().min(1),
+    name: z.string().optional(),
+    preferredUsername: z.string().optional(),
+    emailVerified: z.boolean().optional(),
+    userID: z.string().min(1),
+    groups: z.array(z.string()).optional(),
+  })
+  .strict();
+
+export const grantTypes = [
+  'authorization_code',
+  'refresh_token',
+  'password',
+  'urn:ietf:params:oauth:grant-type:device_code',
+  'urn:ietf:params:oauth:grant-type:token-exchange',
+  'client_credentials',
+] as const;
+
+export const configSchema = z
+  .object({
+    /** The issuer URL; the broker serves its endpoints under its path. */
+    issuer: url,
+    storage: storageSchema,
+    web: z
+      .object({
+        http: z.string().optional(),
+        https: z.string().optional(),
+        tlsCert: z.string().optional(),
+        tlsKey: z.string().optional(),
+        tlsMinVersion: z.string().optional(),
+        tlsMaxVersion: z.string().optional(),
+        allowedOrigins: z.array(z.string()).optional(),
+        allowedHeaders: z.array(z.string()).optional(),
+        headers: z.record(z.string(), z.string()).optional(),
+        clientRemoteIP: z
+          .object({ header: z.string().optional(), trustedProxies: z.array(z.string()).optional() })
+          .strict()
+          .optional(),
+      })
+      .strict()
+      .optional(),
+    telemetry: z.object({ http: z.string().optional(), enableProfiling: z.boolean().optional() }).strict().optional(),
+    grpc: z.record(z.string(), z.unknown()).optional(),
+    expiry: z
+      .object({
+        /** Deprecated in Dex for `signer.config.keysRotationPeriod`. */
+        signingKeys: duration.optional(),
+        /** Lifetime of ID and access tokens (default 24h). */
+        idTokens: duration.optional(),
+        /** How long a login may take (default 24h). */
+        authRequests: duration.optional(),
+        deviceRequests: duration.optional(),
+        refreshTokens: z
+          .object({
+            /** Keep the same refresh token on every refresh (less safe). */
+            disableRotation: z.boolean().optional(),
+            /** How long the previous refresh token still works after a rotation (default 3s). */
+            reuseInterval: duration.optional(),
+            /** A refresh token unused this long expires. */
+            validIfNotUsedFor: duration.optional(),
+            /** A refresh token chain expires this long after the login, used or not. */
+            absoluteLifetime: duration.optional(),
+          })
+          .strict()
+          .optional(),
+      })
+      .strict()
+      .optional(),
+    logger: z
+      .object({
+        level: z.enum(['debug', 'info', 'warn', 'error', 'DEBUG', 'INFO', 'WARN', 'ERROR']).optional(),
+        format: z.enum(['text', 'json']).optional(),
+        excludeFields: z.array(z.string()).optional(),
+      })
+      .strict()
+      .optional(),
+    oauth2: z
+      .object({
+        grantTypes: z.array(z.enum(grantTypes)).optional(),
+        responseTypes: z.array(z.enum(['code', 'token', 'id_token'])).optional(),
+        skipApprovalScreen: z.boolean().optional(),
+        alwaysShowLoginScreen: z.boolean().optional(),
+        /** Connector id used by the password grant. */
+        passwordConnector: z.string().optional(),
+        pkce: z
+          .object({
+            /** Require PKCE from every client, not only public ones. */
+            enforce: z.boolean().optional(),
+            codeChallengeMethodsSupported: z.array(z.enum(['S256', 'plain'])).optional(),
+          })
+          .strict()
+          .optional(),
+      })
+      .strict()
+      .optional(),
+    staticClients: z.array(staticClientSchema).optional(),
+    connectors: z.array(connectorEntrySchema).optional(),
+    frontend: z
+      .object({
+        dir: z.string().optional(),
+        theme: z.string().optional(),
+        issuer: z.string().optional(),
+        logoURL: z.string().optional(),
+        extra: z.record(z.string(), z.string()).optional(),
+      })
+      .strict()
+      .optional(),
+    enablePasswordDB: z.boolean().optional(),
+    staticPasswords: z.array(staticPasswordSchema).optional(),
+    signer: z
+      .object({
+        type: z.literal('local'),
+        config: z
+          .object({
+            /** How often the signing key rotates (default 6h). */
+            keysRotationPeriod: duration.optional(),
+            /** RS256 (default), ES256 or EdDSA. */
+            algorithm: z.enum(['RS256', 'ES256', 'EdDSA']).optional(),
+          })
+          .strict()
+          .optional(),
+      })
+      .strict()
+      .optional(),
+    sessions: z.record(z.string(), z.unknown()).optional(),
+  })
+  .strict();
+
+export type DexConfig = z.infer<typeof configSchema>;
+export type StaticClientConfig = z.infer<typeof staticClientSchema>;
+export type ConnectorEntry = z.infer<typeof connectorEntrySchema>;
+export type StaticPasswordConfig = z.infer<typeof staticPasswordSchema>;
+
+/** Keys Dex reads that dexpress accepts but does not act on; each is reported at start-up. */
+export const unsupportedKeys = ['grpc', 'sessions', 'web.tlsMinVersion', 'web.tlsMaxVersion', 'telemetry.enableProfiling'];

@@ -1,0 +1,73 @@
+/** The validated configuration with every default applied: what the broker runs on. */
+import type { grantTypes } from './schema.js';
+
+export type GrantType = (typeof grantTypes)[number];
+export type SigningAlgorithm = 'RS256' | 'ES256' | 'EdDSA';
+
+export interface ClientSettings {
+  id: string;
+  /** Absent for public clients. */
+  secret?: string;
+  public: boolean;
+  redirectURIs: string[];
+  trustedPeers: string[];
+  name: string;
+  logoURL?: string;
+  postLogoutRedirectURIs: string[];
+  allowedConnectors?: string[];
+}
+
+export interface StaticPassword {
+  email: string;
+  hash: string;
+  username: string;
+  name?: string;
+  preferredUsername?: string;
+  emailVerified: boolean;
+  userID: string;
+  groups: string[];
+}
+
+export interface ConnectorSettings {
+  type: string;
+  id: string;
+  name: string;
+  /** Already validated by the connector's schema. */
+  config: unknown;
+  grantTypes?: string[];
+}
+
+export interface Settings {
+  /** Without a trailing slash. */
+  issuer: string;
+  /** The issuer's path, e.g. `/dex`, or '' at the root. */
+  issuerPath: string;
+  storage: { type: 'memory' | 'sqlite3' | 'postgres'; config: Record<string, unknown> };
+  web: { http?: string; https?: string; tlsCert?: string; tlsKey?: string; allowedOrigins: string[]; headers: Record<string, string> };
+  telemetry?: { http: string };
+  expiry: {
+    idTokensMs: number;
+    authRequestsMs: number;
+    deviceRequestsMs: number;
+    refreshTokens: {
+      disableRotation: boolean;
+      reuseIntervalMs: number;
+      validIfNotUsedForMs?: number;
+      absoluteLifetimeMs?: number;
+    };
+  };
+  logger: { level: 'debug' | 'info' | 'warn' | 'error'; format: 'text' | 'json' };
+  oauth2: {
+    grantTypes: GrantType[];
+    responseTypes: string[];
+    skipApprovalScreen: boolean;
+    alwaysShowLoginScreen: boolean;
+    passwordConnector?: string;
+    pkce: { enforce: boolean; methods: ('S256' | 'plain')[] };
+  };
+  clients: ClientSettings[];
+  connectors: ConnectorSettings[];
+  frontend: { issuer: string; logoURL?: string; dir?: string; theme: string; extra: Record<string, string> };
+  passwordDB: { enabled: boolean; users: StaticPassword[] };
+  signer: { algorithm: SigningAlgorithm; rotationMs: number };
+}

@@ -1,0 +1,139 @@
+/**
+ * SQLite storage on better-sqlite3 (the embedded default). One table of JSON records keyed by
+ * (kind, id); WAL mode so readers never wait for the writer. better-sqlite3 is synchronous and
+ * each statement is atomic, which gives `consume` and `update` their guarantees within one
+ * process; several processes on one file are serialised by SQLite's own locking.
+ */
+import Database from 'better-sqlite3';
+import { StorageUnavailableError } from '../errors.js';
+import type { Clock, Kind, Storage, StoredRecord, WriteOptions } from './types.js';
+
+const SCHEMA_VERSION = 1;
+
+interface Row {
+  value: string;
+  version: number;
+  expires_at: number | null;
+}
+
+export class SqliteStorage implements Storage {
+  readonly type = 'sqlite3';
+  private readonly db: Database.Database;
+  private readonly now: Clock;
+  private readonly stmts;
+
+  constructor(file: string, now: Clock = Date.now) {
+    this.now = now;
+    try {
+      this.db = new Database(file);
+    } catch (err) {
+      throw new StorageUnavailableError(`cannot open SQLite database ${file}: ${(err as Error).message}`, { cause: err });
+    }
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('synchronous = NORMAL');
+    this.db.pragma('busy_timeout = 5000');
+    this.migrate();
+    const db = this.db;
+    this.stmts = {
+      find: db.prepare<[string, string, number], Row>(
+        'SELECT value, version, expires_at FROM objects WHERE kind = ? AND id = ? AND (expires_at IS NULL OR expires_at > ?)',
+      ),
+      deleteExpired: db.prepare<[string, string, number]>('DELETE FROM objects WHERE kind = ? AND id = ? AND expires_at IS NOT NULL AND expires_at <= ?'),
+      insert: db.prepare<[string, string, string, number | null, string | null]>(
+        'INSERT OR IGNORE INTO objects (kind, id, value, version, expires_at, owner) VALUES (?, ?, ?, 1, ?, ?)',
+      ),
+      upsert: db.prepare<[string, string, string, number | null, string | null]>(
+        `INSERT INTO objects (kind, id, value, version, expires_at, owner) VALUES (?, ?, ?, 1, ?, ?)
+         ON CONFLICT (kind, id) DO UPDATE SET value = excluded.value, version = objects.version + 1,
+           expires_at = excluded.expires_at, owner = COALESCE(excluded.owner, objects.owner)`,
+      ),
+      update: db.prepare<[string, number | null, number | null, string | null, string, string, number, number]>(
+        `UPDATE objects SET value = ?, expires_at = CASE WHEN ? = 1 THEN expires_at ELSE ? END, version = version + 1,
+           owner = COALESCE(?, owner)
+         WHERE kind = ? AND id = ? AND version = ? AND (expires_at IS NULL OR expires_at > ?)`,
+      ),
+      consume: db.prepare<[string, string, number], { value: string }>(
+        'DELETE FROM objects WHERE kind = ? AND id = ? AND (expires_at IS NULL OR expires_at > ?) RETURNING value',
+      ),
+      destroy: db.prepare<[string, string]>('DELETE FROM objects WHERE kind = ? AND id = ?'),
+      destroyByOwner: db.prepare<[string, string]>('DELETE FROM objects WHERE kind = ? AND owner = ?'),
+      count: db.prepare<[string, number], { n: number }>(
+        'SELECT COUNT(*) AS n FROM objects WHERE kind = ? AND (expires_at IS NULL OR expires_at > ?)',
+      ),
+      gc: db.prepare<[number]>('DELETE FROM objects WHERE expires_at IS NOT NULL AND expires_at <= ?'),
+    };
+  }
+
+  private migrate(): void {
+    this.db.exec('CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)');
+    const row = this.db.prepare<[], { version: number }>('SELECT version FROM schema_version').get();
+    const current = row?.version ?? 0;
+    if (current > SCHEMA_VERSION) {
+      throw new StorageUnavailableError(`the SQLite database has schema version ${current}, newer than this dexpress (${SCHEMA_VERSION})`);
+    }
+    if (current < 1) {
+      this.db.transaction(() => {
+        this.db.exec(`
+          CREATE TABLE objects (
+            kind TEXT NOT NULL, id TEXT NOT NULL, value TEXT NOT NULL, version INTEGER NOT NULL,
+            expires_at INTEGER, owner TEXT, PRIMARY KEY (kind, id)
+          ) WITHOUT ROWID;
+          CREATE INDEX objects_owner ON objects (kind, owner) WHERE owner IS NOT NULL;
+          CREATE INDEX objects_expiry ON objects (expires_at) WHERE expires_at IS NOT NULL;
+        `);
+        this.db.prepare('DELETE FROM schema_version').run();
+        this.db.prepare('INSERT INTO schema_version (version) VALUES (?)').run(SCHEMA_VERSION);
+      })();
+    }
+  }
+
+  async create<T>(kind: Kind, id: string, value: T, options: WriteOptions = {}): Promise<boolean> {
+    this.stmts.deleteExpired.run(kind, id, this.now());
+    return this.stmts.insert.run(kind, id, JSON.stringify(value), options.expiresAt ?? null, options.owner ?? null).changes === 1;
+  }
+
+  async find<T>(kind: Kind, id: string): Promise<StoredRecord<T> | undefined> {
+    const row = this.stmts.find.get(kind, id, this.now());
+    return row && { value: JSON.parse(row.value) as T, version: row.version, expiresAt: row.expires_at };
+  }
+
+  async upsert<T>(kind: Kind, id: string, value: T, options: WriteOptions = {}): Promise<void> {
+    this.stmts.upsert.run(kind, id, JSON.stringify(value), options.expiresAt ?? null, options.owner ?? null);
+  }
+
+  async update<T>(kind: Kind, id: string, version: number, value: T, options: WriteOptions = {}): Promise<boolean> {
+    const keep = options.expiresAt === undefined ? 1 : null;
+    return (
+      this.stmts.update.run(JSON.stringify(value), keep, options.expiresAt ?? null, options.owner ?? null, kind, id, version, this.now()).changes === 1
+    );
+  }
+
+  async consume<T>(kind: Kind, id: string): Promise<T | undefined> {
+    const row = this.stmts.consume.get(kind, id, this.now());
+    return row && (JSON.parse(row.value) as T);
+  }
+
+  async destroy(kind: Kind, id: string): Promise<boolean> {
+    return this.stmts.destroy.run(kind, id).changes > 0;
+  }
+
+  async destroyByOwner(kind: Kind, owner: string): Promise<number> {
+    return this.stmts.destroyByOwner.run(kind, owner).changes;
+  }
+
+  async count(kind: Kind): Promise<number> {
+    return this.stmts.count.get(kind, this.now())?.n ?? 0;
+  }
+
+  async gc(): Promise<number> {
+    return this.stmts.gc.run(this.now()).changes;
+  }
+
+  async ping(): Promise<void> {
+    this.db.prepare('SELECT 1').get();
+  }
+
+  async close(): Promise<void> {
+    if (this.db.open) this.db.close();
+  }
+}

@@ -1,0 +1,63 @@
+/**
+ * The storage adapter: a small async key-value interface over kinds of records (auth requests,
+ * codes, refresh tokens, keys, ...), in the style of oidc-provider's adapters. Values are JSON.
+ * Every backend passes the one behavioural suite in `test/storage/conformance.ts`.
+ *
+ * Concurrency guarantees every backend gives, because the broker relies on them when several
+ * instances share one database:
+ * - `consume` is atomic: of two concurrent consumers of one id, exactly one gets the value.
+ * - `update` is compare-and-swap on `version`: it writes only if nobody wrote since `find`.
+ * - `create` fails (returns false) if the id exists.
+ * Expired records are invisible to every read and removed by `gc`.
+ */
+
+export type Kind =
+  | 'authRequest'
+  | 'authCode'
+  | 'usedCode'
+  | 'refreshToken'
+  | 'offlineSession'
+  | 'keys'
+  | 'client'
+  | 'password'
+  | 'session'
+  | 'deviceRequest'
+  | 'deviceToken'
+  | 'loginAttempts';
+
+export interface StoredRecord<T> {
+  value: T;
+  /** Increases by one on every write; the token for `update`. */
+  version: number;
+  /** Milliseconds since the epoch, or null for records that never expire. */
+  expiresAt: number | null;
+}
+
+export interface WriteOptions {
+  expiresAt?: number | null;
+  /** Groups records for `destroyByOwner` (a token family, a user's offline session). */
+  owner?: string;
+}
+
+export interface Storage {
+  readonly type: string;
+  /** Inserts a record; returns false (and writes nothing) if the id exists and has not expired. */
+  create<T>(kind: Kind, id: string, value: T, options?: WriteOptions): Promise<boolean>;
+  find<T>(kind: Kind, id: string): Promise<StoredRecord<T> | undefined>;
+  /** Inserts or replaces. */
+  upsert<T>(kind: Kind, id: string, value: T, options?: WriteOptions): Promise<void>;
+  /** Compare-and-swap: writes only if the stored version still is `version`. */
+  update<T>(kind: Kind, id: string, version: number, value: T, options?: WriteOptions): Promise<boolean>;
+  /** Reads and deletes in one atomic step; a second consumer gets undefined. */
+  consume<T>(kind: Kind, id: string): Promise<T | undefined>;
+  destroy(kind: Kind, id: string): Promise<boolean>;
+  destroyByOwner(kind: Kind, owner: string): Promise<number>;
+  count(kind: Kind): Promise<number>;
+  /** Removes expired records; returns how many. */
+  gc(): Promise<number>;
+  /** Resolves when the backend answers (readiness). */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export type Clock = () => number;
