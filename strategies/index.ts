@@ -5,9 +5,10 @@
  */
 import { createRegistry, type AnyConnectorModule } from '../lib/connector.js';
 import { authproxy } from './authproxy/index.js';
+import { ldap } from './ldap/index.js';
 import { mockCallback } from './mockCallback/index.js';
 import { mockPassword } from './mockPassword/index.js';
 
-export const connectorModules: readonly AnyConnectorModule[] = [mockCallback, mockPassword, authproxy];
+export const connectorModules: readonly AnyConnectorModule[] = [mockCallback, mockPassword, authproxy, ldap];
 
 export const connectors = createRegistry(connectorModules);

@@ -1,0 +1,101 @@
+/**
+ * An LDAP entry as the connector sees it (a DN and attribute values, names compared without case
+ * as LDAP does), built from what `ldapts` or `passport-ldapauth` returns, and its mapping to an
+ * `Identity`. Mapping fails closed: a configured attribute the entry lacks is an error naming it.
+ */
+import { UpstreamError } from '../../lib/errors.js';
+import type { Identity } from '../../lib/identity.js';
+import type { LdapConfig } from './config.js';
+
+export interface LdapEntry {
+  dn: string;
+  /** Attribute values by lower-cased attribute name. */
+  attributes: ReadonlyMap<string, readonly string[]>;
+}
+
+/** Keys that `passport-ldapauth` (ldapjs) adds to an entry object and that are not attributes. */
+const NON_ATTRIBUTE_KEYS = new Set(['dn', 'controls', '_raw', '_groups']);
+
+function valuesOf(value: unknown): string[] | undefined {
+  const list = Array.isArray(value) ? (value as unknown[]) : [value];
+  const out: string[] = [];
+  for (const v of list) {
+    if (typeof v === 'string') out.push(v);
+    else if (Buffer.isBuffer(v)) out.push(v.toString('utf8'));
+    else return undefined;
+  }
+  return out;
+}
+
+/**
+ * Builds an entry from a plain object `{ dn, attr: value | value[] }` (what `ldapts` search
+ * entries and ldapjs's `entry.object` look like). Returns `undefined` when it is not one.
+ */
+export function entryFromObject(object: unknown): LdapEntry | undefined {
+  if (typeof object !== 'object' || object === null) return undefined;
+  const record = object as Record<string, unknown>;
+  if (typeof record.dn !== 'string' || record.dn === '') return undefined;
+  const attributes = new Map<string, string[]>();
+  for (const [name, value] of Object.entries(record)) {
+    if (NON_ATTRIBUTE_KEYS.has(name)) continue;
+    const values = valuesOf(value);
+    if (values === undefined) return undefined;
+    const key = name.toLowerCase();
+    attributes.set(key, [...(attributes.get(key) ?? []), ...values]);
+  }
+  return { dn: record.dn, attributes };
+}
+
+/** Dex's `getAttrs`: the attribute's values; `DN` (any case) is the entry's DN unless an attribute of that name exists. */
+export function attributeValues(entry: LdapEntry, name: string): readonly string[] {
+  const key = name.toLowerCase();
+  const values = entry.attributes.get(key);
+  if (values !== undefined && values.length > 0) return values;
+  return key === 'dn' ? [entry.dn] : [];
+}
+
+export function firstValue(entry: LdapEntry, name: string): string | undefined {
+  const value = attributeValues(entry, name)[0];
+  return value === '' ? undefined : value;
+}
+
+/** The attributes the user search must return for the mapping and the group matchers. */
+export function userAttributesToRequest(config: LdapConfig, matcherUserAttributes: readonly string[]): string[] {
+  const u = config.userSearch;
+  const names = [u.idAttr, u.emailAttr, ...u.username, ...matcherUserAttributes, u.nameAttr, u.preferredUsernameAttr];
+  const unique = new Map<string, string>();
+  for (const n of names) if (n !== '' && n.toLowerCase() !== 'dn') unique.set(n.toLowerCase(), n);
+  return [...unique.values()];
+}
+
+/** An entry lacks attributes the config maps: the login cannot produce an identity. */
+export class MissingAttributeError extends UpstreamError {
+  readonly attributes: readonly string[];
+  constructor(dn: string, attributes: readonly string[]) {
+    super(`LDAP entry "${dn}" is missing required attribute(s): ${attributes.map((a) => `"${a}"`).join(', ')}`);
+    this.attributes = attributes;
+  }
+}
+
+/** Dex's `identityFromEntry`, without groups. The directory vouches for the email, as in Dex. */
+export function identityFromEntry(entry: LdapEntry, userSearch: LdapConfig['userSearch']): Identity {
+  const missing: string[] = [];
+  const read = (attribute: string): string => {
+    const value = firstValue(entry, attribute);
+    if (value === undefined) missing.push(attribute);
+    return value ?? '';
+  };
+  const userId = read(userSearch.idAttr);
+  const username = userSearch.nameAttr === '' ? '' : read(userSearch.nameAttr);
+  const preferredUsername = userSearch.preferredUsernameAttr === '' ? undefined : read(userSearch.preferredUsernameAttr);
+  const email = userSearch.emailSuffix !== '' ? `${username}@${userSearch.emailSuffix}` : read(userSearch.emailAttr);
+  if (missing.length > 0) throw new MissingAttributeError(entry.dn, missing);
+  return {
+    userId,
+    username,
+    ...(preferredUsername !== undefined ? { preferredUsername } : {}),
+    email,
+    emailVerified: true,
+    groups: [],
+  };
+}
