@@ -1,0 +1,268 @@
+/**
+ * An OpenID Connect relying party towards one upstream provider, built on `openid-client` v6 and
+ * `jose`: discovery (with Dex's `issuerAlias` and `providerDiscoveryOverrides`), the
+ * authorization URL with PKCE and nonce, the code and refresh grants, userinfo, and ID token
+ * verification against the upstream's JWKS (signature, `iss`, `aud`, `exp`). The generic `oidc`
+ * connector and the Google and LinkedIn connectors share it.
+ *
+ * `openid-client` checks the authorization response (`state`, `iss`), sends the PKCE verifier,
+ * and checks the ID token's claims and `nonce`; it does not check the signature of an ID token
+ * that came from the token endpoint, so every ID token is also verified here with `jose`.
+ */
+import * as oidc from 'openid-client';
+import * as jose from 'jose';
+import { AccessDeniedError, RefreshFailedError, UpstreamError, errorMessage } from '../../lib/errors.js';
+import { UPSTREAM_TIMEOUT_MS, callUpstream, isRecord, redactUrl } from '../shared/http.js';
+
+export interface DiscoveryOverrides {
+  authURL?: string | undefined;
+  tokenURL?: string | undefined;
+  jwksURL?: string | undefined;
+  userInfoURL?: string | undefined;
+}
+
+export interface UpstreamClientOptions {
+  /** Where the discovery document lives (`<issuer>/.well-known/openid-configuration`). */
+  issuer: string;
+  /** The `issuer` the discovery document and ID tokens state, when it differs from `issuer`. */
+  issuerAlias?: string | undefined;
+  clientID: string;
+  clientSecret: string;
+  /** `post` sends the secret in the form (Dex's `basicAuthUnsupported`); default `basic`. */
+  clientAuth?: 'basic' | 'post';
+  overrides?: DiscoveryOverrides;
+  fetch?: typeof fetch | undefined;
+}
+
+export interface UpstreamTokens {
+  accessToken: string;
+  refreshToken?: string;
+  idToken?: string;
+}
+
+/** The checks kept between the redirect upstream and the callback. */
+export interface PendingChecks {
+  nonce: string;
+  /** PKCE verifier, when a challenge was sent. */
+  verifier?: string;
+  redirectURI: string;
+  state: string;
+}
+
+interface Discovered {
+  config: oidc.Configuration;
+  metadata: oidc.ServerMetadata;
+  jwks: jose.JWTVerifyGetKey;
+  issuer: string;
+}
+
+export type VerifyFailure = (message: string) => Error;
+
+export const loginRefusal: VerifyFailure = (m) => new AccessDeniedError(m, 401);
+export const refreshRefusal: VerifyFailure = (m) => new RefreshFailedError(m);
+
+export class UpstreamOidcClient {
+  readonly options: UpstreamClientOptions;
+  private discovered: Promise<Discovered> | undefined;
+
+  constructor(options: UpstreamClientOptions) {
+    this.options = options;
+  }
+
+  /** Discovery runs once; a failed attempt is retried on the next call. */
+  discover(): Promise<Discovered> {
+    if (!this.discovered) {
+      this.discovered = this.runDiscovery();
+      this.discovered.catch(() => {
+        this.discovered = undefined;
+      });
+    }
+    return this.discovered;
+  }
+
+  private async runDiscovery(): Promise<Discovered> {
+    const { options } = this;
+    const url = `${options.issuer.replace(/\/$/, '')}/.well-known/openid-configuration`;
+    const res = await callUpstream(url, options.fetch ? { fetch: options.fetch } : {});
+    if (res.status !== 200 || !isRecord(res.body)) {
+      throw new UpstreamError(`OpenID discovery at ${redactUrl(url)} answered ${res.status}`);
+    }
+    const expectedIssuer = options.issuerAlias ?? options.issuer;
+    if (res.body.issuer !== expectedIssuer) {
+      throw new UpstreamError(
+        `OpenID discovery at ${redactUrl(url)} states issuer ${JSON.stringify(res.body.issuer)}, expected ${JSON.stringify(expectedIssuer)} (set issuerAlias if the provider is known to differ)`,
+      );
+    }
+    const metadata = { ...res.body } as { -readonly [K in keyof oidc.ServerMetadata]: oidc.ServerMetadata[K] };
+    const o = options.overrides ?? {};
+    if (o.authURL) metadata.authorization_endpoint = o.authURL;
+    if (o.tokenURL) metadata.token_endpoint = o.tokenURL;
+    if (o.jwksURL) metadata.jwks_uri = o.jwksURL;
+    if (o.userInfoURL) metadata.userinfo_endpoint = o.userInfoURL;
+    for (const key of ['authorization_endpoint', 'token_endpoint', 'jwks_uri'] as const) {
+      if (typeof metadata[key] !== 'string') throw new UpstreamError(`OpenID discovery at ${redactUrl(url)} has no ${key}`);
+    }
+    const auth = options.clientAuth === 'post' ? oidc.ClientSecretPost(options.clientSecret) : oidc.ClientSecretBasic(options.clientSecret);
+    const config = new oidc.Configuration(metadata, options.clientID, options.clientSecret, auth);
+    config.timeout = UPSTREAM_TIMEOUT_MS / 1000;
+    if (options.fetch) config[oidc.customFetch] = options.fetch as unknown as oidc.CustomFetch;
+    if (Object.values({ ...metadata, ...o }).some((v) => typeof v === 'string' && v.startsWith('http:'))) {
+      oidc.allowInsecureRequests(config);
+    }
+    const jwks = jose.createRemoteJWKSet(new URL(metadata.jwks_uri!), {
+      timeoutDuration: UPSTREAM_TIMEOUT_MS,
+      ...(options.fetch ? { [jose.customFetch]: options.fetch as unknown as jose.FetchImplementation } : {}),
+    });
+    return { config, metadata, jwks, issuer: expectedIssuer };
+  }
+
+  /** The URL to send the browser to, and the checks to keep until the callback. */
+  async authorizationURL(params: {
+    redirectURI: string;
+    scopes: readonly string[];
+    state: string;
+    pkce: 'S256' | 'plain' | undefined;
+    extra?: Record<string, string>;
+  }): Promise<{ url: string; checks: PendingChecks }> {
+    const { config } = await this.discover();
+    const nonce = oidc.randomNonce();
+    const checks: PendingChecks = { nonce, redirectURI: params.redirectURI, state: params.state };
+    const query: Record<string, string> = {
+      ...params.extra,
+      redirect_uri: params.redirectURI,
+      scope: params.scopes.join(' '),
+      state: params.state,
+      nonce,
+    };
+    if (params.pkce) {
+      const verifier = oidc.randomPKCECodeVerifier();
+      checks.verifier = verifier;
+      query.code_challenge = params.pkce === 'S256' ? await oidc.calculatePKCECodeChallenge(verifier) : verifier;
+      query.code_challenge_method = params.pkce;
+    }
+    return { url: oidc.buildAuthorizationUrl(config, query).toString(), checks };
+  }
+
+  /** Which PKCE method the provider advertises (`S256` preferred), Dex's auto-detection. */
+  async advertisedPkce(): Promise<'S256' | 'plain' | undefined> {
+    const { metadata } = await this.discover();
+    const methods = metadata.code_challenge_methods_supported;
+    if (methods === undefined) return 'S256';
+    if (methods.includes('S256')) return 'S256';
+    if (methods.includes('plain')) return 'plain';
+    return undefined;
+  }
+
+  /**
+   * Redeems the code in `callbackURL` (its query as the upstream sent it). Checks `state`,
+   * `iss`, PKCE and `nonce` (openid-client) and the ID token signature (jose).
+   */
+  async exchangeCode(callbackURL: URL, checks: PendingChecks): Promise<UpstreamTokens & { claims: jose.JWTPayload }> {
+    const { config } = await this.discover();
+    let response: oidc.TokenEndpointResponse;
+    try {
+      response = await oidc.authorizationCodeGrant(config, callbackURL, {
+        expectedState: checks.state,
+        expectedNonce: checks.nonce,
+        idTokenExpected: true,
+        ...(checks.verifier ? { pkceCodeVerifier: checks.verifier } : {}),
+      });
+    } catch (err) {
+      throw this.translate(err, 'the authorization code', loginRefusal);
+    }
+    const tokens = toTokens(response);
+    if (!tokens.idToken) throw new UpstreamError('the provider answered no id_token');
+    return { ...tokens, claims: await this.verifyIdToken(tokens.idToken, { audience: true }, loginRefusal) };
+  }
+
+  /** The refresh_token grant; a refusal is a `RefreshFailedError`. */
+  async refresh(refreshToken: string): Promise<UpstreamTokens> {
+    const { config } = await this.discover();
+    try {
+      return toTokens(await oidc.refreshTokenGrant(config, refreshToken));
+    } catch (err) {
+      throw this.translate(err, 'the refresh token', refreshRefusal);
+    }
+  }
+
+  /** Verifies an ID token: signature against the JWKS, `iss`, `exp` and (when asked) `aud`. */
+  async verifyIdToken(raw: string, check: { audience: boolean }, refuse: VerifyFailure): Promise<jose.JWTPayload> {
+    const { jwks, issuer, metadata } = await this.discover();
+    try {
+      const algs = metadata.id_token_signing_alg_values_supported?.filter((a) => a !== 'none');
+      const { payload } = await jose.jwtVerify(raw, jwks, {
+        issuer,
+        ...(check.audience ? { audience: this.options.clientID } : {}),
+        requiredClaims: ['sub', 'exp', 'iat'],
+        ...(algs && algs.length > 0 ? { algorithms: algs } : {}),
+      });
+      return payload;
+    } catch (err) {
+      if (jwksUnavailable(err)) throw new UpstreamError("the identity provider's keys (JWKS) could not be fetched", { cause: err });
+      throw refuse(`The ID token from the identity provider failed verification: ${describeJose(err)}.`);
+    }
+  }
+
+  /** Userinfo claims; `expectedSubject` ties them to the ID token (`undefined`: token exchange). */
+  async userinfo(accessToken: string, expectedSubject: string | undefined, refuse: VerifyFailure): Promise<Record<string, unknown>> {
+    const { config } = await this.discover();
+    try {
+      return await oidc.fetchUserInfo(config, accessToken, expectedSubject ?? oidc.skipSubjectCheck);
+    } catch (err) {
+      throw this.translate(err, 'the access token at userinfo', refuse);
+    }
+  }
+
+  /** openid-client's errors → ours: refusals name what was refused, outages are `UpstreamError`. */
+  private translate(err: unknown, what: string, refuse: VerifyFailure): Error {
+    if (err instanceof oidc.ResponseBodyError) {
+      const desc = err.error_description ? `: ${err.error_description}` : '';
+      const msg = `The identity provider refused ${what} (${err.error}${desc}).`;
+      return err.status >= 500 ? new UpstreamError(msg) : refuse(msg);
+    }
+    if (err instanceof oidc.AuthorizationResponseError) {
+      return new AccessDeniedError(`The identity provider answered ${err.error}${err.error_description ? `: ${err.error_description}` : ''}.`);
+    }
+    if (err instanceof oidc.WWWAuthenticateChallengeError) {
+      return refuse(`The identity provider refused ${what} (${err.status}).`);
+    }
+    if (err instanceof oidc.ClientError) {
+      const cause = err.cause;
+      if (err.code === 'OAUTH_RESPONSE_IS_NOT_CONFORM' && cause instanceof Response && cause.status >= 500) {
+        return new UpstreamError(`the identity provider answered ${cause.status} for ${what}`);
+      }
+      if (err.code === 'OAUTH_TIMEOUT' || err.code === 'OAUTH_RESPONSE_IS_NOT_JSON' || err.name === 'TimeoutError') {
+        return new UpstreamError(`the identity provider failed on ${what} (${errorMessage(err)})`, { cause: err });
+      }
+      const detail = cause instanceof Error ? cause.message : errorMessage(err);
+      return refuse(`The identity provider's answer for ${what} failed verification: ${detail}.`);
+    }
+    if (err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError' || err instanceof TypeError)) {
+      return new UpstreamError(`the identity provider could not be reached for ${what}`, { cause: err });
+    }
+    return err instanceof Error ? err : new UpstreamError(String(err));
+  }
+}
+
+function toTokens(response: oidc.TokenEndpointResponse): UpstreamTokens {
+  const tokens: UpstreamTokens = { accessToken: response.access_token };
+  if (response.refresh_token) tokens.refreshToken = response.refresh_token;
+  if (response.id_token) tokens.idToken = response.id_token;
+  return tokens;
+}
+
+/** The JWKS could not be fetched or parsed: the upstream's fault, not the token's. */
+function jwksUnavailable(err: unknown): boolean {
+  if (err instanceof jose.errors.JWKSTimeout || err instanceof jose.errors.JWKSInvalid) return true;
+  if (err instanceof jose.errors.JOSEError) return /JSON Web Key Set/.test(err.message);
+  return err instanceof TypeError || (err instanceof Error && err.name === 'TimeoutError');
+}
+
+function describeJose(err: unknown): string {
+  if (err instanceof jose.errors.JWTClaimValidationFailed) return `${err.claim} claim ${err.reason}`;
+  if (err instanceof jose.errors.JWTExpired) return 'it has expired';
+  if (err instanceof jose.errors.JWSSignatureVerificationFailed) return 'bad signature';
+  if (err instanceof jose.errors.JWKSNoMatchingKey) return 'no matching key in the provider\'s JWKS';
+  if (err instanceof jose.errors.JOSEError) return err.code;
+  return 'malformed token';
+}

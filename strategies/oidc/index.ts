@@ -1,0 +1,62 @@
+/**
+ * `oidc`: log in through any OpenID Connect provider (Dex's generic `oidc` connector).
+ *
+ * Capability row: refresh yes (the upstream refresh_token grant), groups yes (with
+ * `insecureEnableGroups`), preferred_username yes. Also does RFC 8693 token exchange.
+ */
+import type { ConnectorModule } from '../../lib/connector.js';
+import { AccessDeniedError } from '../../lib/errors.js';
+import type { Identity } from '../../lib/identity.js';
+import { isRecord } from '../shared/http.js';
+import { configSchema, upstreamScopes, type OidcConfig } from './config.js';
+import { identityFromClaims } from './mapping.js';
+import { OidcStrategy } from './strategy.js';
+
+export { configSchema, type OidcConfig } from './config.js';
+export { OidcStrategy } from './strategy.js';
+
+/**
+ * What an existing OpenID Connect Passport strategy hands to `success(user)`, mapped with this
+ * connector's config (claim keys, groups, email rules):
+ * - `passport-openidconnect`: its profile; the claims are in `profile._json`;
+ * - `openid-client/passport`: the token response (`tokens`, with `claims()`), whose refresh
+ *   token is kept so the broker can refresh through this connector; or the bare claims
+ *   (`tokens.claims()`), which must include `sub`.
+ * Those strategies verified the login; `passport-openidconnect` does not check the ID token's
+ * signature, which is why the `oidc` connector itself is preferred.
+ */
+export function fromPassportUser(user: unknown, config: OidcConfig): Identity {
+  if (!isRecord(user)) throw new AccessDeniedError('The OpenID Connect strategy returned no user.');
+  const emailScope = upstreamScopes(config).includes('email');
+  if (typeof user.claims === 'function') {
+    const claims: unknown = (user.claims as () => unknown).call(user);
+    if (!isRecord(claims)) throw new AccessDeniedError('The token response carries no ID token claims.');
+    const identity = identityFromClaims(claims, config, emailScope);
+    identity.connectorData = { refreshToken: typeof user.refresh_token === 'string' ? user.refresh_token : '' };
+    return identity;
+  }
+  if (isRecord(user._json)) return identityFromClaims(user._json, config, emailScope);
+  if (typeof user.sub === 'string') return identityFromClaims(user, config, emailScope);
+  throw new AccessDeniedError('The OpenID Connect strategy returned a user with neither claims nor a "sub".');
+}
+
+export const oidc = {
+  type: 'oidc',
+  configSchema,
+  async create(config, context) {
+    const strategy = new OidcStrategy(config, context.id);
+    // Discover at start-up, as Dex does, so a wrong issuer fails the broker's start, not a login.
+    await strategy.client.discover();
+    if (config.providerDiscoveryOverrides) {
+      context.logger.warn({ connector: context.id }, 'providerDiscoveryOverrides are set: a wrong endpoint here is a security risk');
+    }
+    return {
+      strategy,
+      refresh: (identity: Identity) => strategy.refresh(identity),
+      tokenIdentity: (type: string, token: string) => strategy.tokenIdentity(type, token),
+    };
+  },
+  fromPassportUser,
+} satisfies ConnectorModule<OidcConfig>;
+
+export default oidc;
