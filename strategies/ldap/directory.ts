@@ -7,7 +7,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
-import type { ConnectionOptions } from 'node:tls';
+import { createSecureContext, type ConnectionOptions } from 'node:tls';
 import { X509Certificate } from 'node:crypto';
 import { Client, InvalidCredentialsError, ConstraintViolationError, NoSuchObjectError, ResultCodeError } from 'ldapts';
 import { ConfigError, UpstreamError } from '../../lib/errors.js';
@@ -72,6 +72,11 @@ export function tlsOptionsOf(config: LdapConfig, endpoint: Endpoint): Connection
   if (config.clientCert !== '') {
     options.cert = readConfigFile(config.clientCert, 'clientCert');
     options.key = readConfigFile(config.clientKey, 'clientKey');
+    try {
+      createSecureContext({ cert: options.cert, key: options.key });
+    } catch (err) {
+      throw new ConfigError([{ path: 'clientKey', message: `cannot use clientCert and clientKey: ${describe(err)}` }]);
+    }
   }
   return options;
 }
