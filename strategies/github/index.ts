@@ -1,0 +1,46 @@
+/**
+ * `github`: log in with GitHub or GitHub Enterprise; groups from orgs and teams (Dex's
+ * `org:team`). Capability row: refresh, groups and preferred_username.
+ */
+import type { ConnectorModule } from '../../lib/connector.js';
+import { ConfigError } from '../../lib/errors.js';
+import { configSchema, type GitHubConfig } from './config.js';
+import { identityFromPassportUser } from './passport.js';
+import { GitHubStrategy, type GitHubStrategyOptions } from './strategy.js';
+
+export { configSchema, endpointsFor, type GitHubConfig, type GitHubEndpoints } from './config.js';
+export { GitHubStrategy, type GitHubStrategyOptions } from './strategy.js';
+
+/** Options that are not Dex config: where GitHub is (tests use a fake) and call timeouts. */
+export type GitHubModuleOptions = Omit<GitHubStrategyOptions, 'name' | 'callbackURL'>;
+
+export function createGitHubModule(options: GitHubModuleOptions = {}) {
+  const passportStrategies = new WeakMap<GitHubConfig, GitHubStrategy>();
+  return {
+    type: 'github',
+    configSchema,
+    create(config, context) {
+      if (config.redirectURI !== undefined && config.redirectURI !== context.callbackURL) {
+        throw new ConfigError([
+          { path: 'redirectURI', message: `must be the broker's callback URL ${context.callbackURL}` },
+        ]);
+      }
+      if (config.org !== undefined) {
+        context.logger.warn({ connector: context.id }, "github: legacy field 'org' in use; switch to 'orgs'");
+      }
+      const strategy = new GitHubStrategy(config, { ...options, name: context.id, callbackURL: context.callbackURL });
+      return { strategy, refresh: (identity, scopes) => strategy.refresh(identity, scopes) };
+    },
+    fromPassportUser(user, config) {
+      let strategy = passportStrategies.get(config);
+      if (!strategy) {
+        strategy = new GitHubStrategy(config, options);
+        passportStrategies.set(config, strategy);
+      }
+      return identityFromPassportUser(user, config, strategy);
+    },
+  } satisfies ConnectorModule<GitHubConfig>;
+}
+
+export const github = createGitHubModule();
+export default github;

@@ -1,0 +1,90 @@
+/**
+ * `GitHubStrategy`: GitHub's OAuth web flow (github.com or GitHub Enterprise), then the user,
+ * their verified email and their org/team groups from the REST API. Usable alone with Passport
+ * (`passport.use('github', new GitHubStrategy(config))`) or through the broker.
+ *
+ * Refresh re-reads the user and groups with the stored access token; GitHub App user tokens
+ * expire (8 h) and come with a rotating refresh token, which is used once the access token has
+ * expired.
+ */
+import type { Identity, Scopes } from '../../lib/identity.js';
+import { OAuth2Strategy, type OAuth2Tokens } from '../shared/oauth2.js';
+import {
+  SingleFlight,
+  currentTokens,
+  mapRefreshErrors,
+  parseTokenData,
+  tokenData,
+  tokenDataJson,
+  upstreamFetch,
+  type UpstreamOptions,
+  type UpstreamTokenData,
+} from '../shared/platform.js';
+import { fetchWithCA, readCA } from '../shared/tls.js';
+import { GitHubApi } from './api.js';
+import { endpointsFor, type GitHubConfig, type GitHubEndpoints } from './config.js';
+import { groupsRequired, readIdentity } from './mapping.js';
+
+export interface GitHubStrategyOptions extends UpstreamOptions {
+  /** Passport name (default `github`; the broker passes the connector id). */
+  name?: string;
+  /** Overrides the endpoints derived from `hostName` (tests point these at a fake). */
+  endpoints?: GitHubEndpoints;
+  /** Used when `redirectURI` is not configured (the broker's `<issuer>/callback`). */
+  callbackURL?: string;
+}
+
+export class GitHubStrategy extends OAuth2Strategy {
+  private readonly config: GitHubConfig;
+  private readonly apiURL: string;
+  private readonly fetchFn: typeof fetch;
+  private readonly refreshFlight = new SingleFlight<UpstreamTokenData>();
+
+  constructor(config: GitHubConfig, options: GitHubStrategyOptions = {}) {
+    const endpoints = options.endpoints ?? endpointsFor(config);
+    const base = options.fetch ?? (config.rootCA !== undefined ? fetchWithCA({ ca: readCA(config.rootCA) }) : undefined);
+    const fetchFn = upstreamFetch({ ...options, ...(base ? { fetch: base } : {}) });
+    super(options.name ?? 'github', {
+      clientID: config.clientID,
+      clientSecret: config.clientSecret,
+      redirectURI: config.redirectURI ?? options.callbackURL,
+      authorizationURL: endpoints.authorizationURL,
+      tokenURL: endpoints.tokenURL,
+      // GitHub takes the client credentials as form parameters.
+      clientAuth: 'post',
+      fetch: fetchFn,
+    });
+    this.config = config;
+    this.apiURL = endpoints.apiURL;
+    this.fetchFn = fetchFn;
+  }
+
+  protected override upstreamScopes(scopes: Scopes): string[] {
+    return groupsRequired(this.config, scopes) ? ['user:email', 'read:org'] : ['user:email'];
+  }
+
+  protected override async identify(tokens: OAuth2Tokens, scopes: Scopes): Promise<Identity> {
+    const identity = await readIdentity(this.api(tokens.accessToken), this.config, scopes);
+    if (scopes.offlineAccess) identity.connectorData = tokenDataJson(tokenData(tokens));
+    return identity;
+  }
+
+  /** Maps an access token someone else obtained (passport-github2) the same way as a login. */
+  async identifyWithToken(accessToken: string, scopes: Scopes, expectedUserId?: string): Promise<Identity> {
+    return readIdentity(this.api(accessToken), this.config, scopes, expectedUserId);
+  }
+
+  async refresh(identity: Identity, scopes: Scopes): Promise<Identity> {
+    return mapRefreshErrors('github', async () => {
+      const stored = parseTokenData(identity.connectorData, 'github');
+      const tokens = await currentTokens(stored, (rt) => this.refreshTokens(rt), this.refreshFlight);
+      const fresh = await readIdentity(this.api(tokens.accessToken), this.config, scopes);
+      // The user id is what the refresh token was issued for; GitHub names may change.
+      return { ...fresh, userId: identity.userId, connectorData: tokenDataJson(tokens) };
+    });
+  }
+
+  private api(accessToken: string): GitHubApi {
+    return new GitHubApi(this.apiURL, accessToken, this.fetchFn);
+  }
+}
