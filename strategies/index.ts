@@ -8,7 +8,8 @@ import { authproxy } from './authproxy/index.js';
 import { ldap } from './ldap/index.js';
 import { mockCallback } from './mockCallback/index.js';
 import { mockPassword } from './mockPassword/index.js';
+import { oidc } from './oidc/index.js';
 
-export const connectorModules: readonly AnyConnectorModule[] = [mockCallback, mockPassword, authproxy, ldap];
+export const connectorModules: readonly AnyConnectorModule[] = [mockCallback, mockPassword, authproxy, ldap, oidc];
 
 export const connectors = createRegistry(connectorModules);

@@ -18,7 +18,8 @@ export { OidcStrategy } from './strategy.js';
 /**
  * What an existing OpenID Connect Passport strategy hands to `success(user)`, mapped with this
  * connector's config (claim keys, groups, email rules):
- * - `passport-openidconnect`: its profile; the claims are in `profile._json`;
+ * - `passport-openidconnect`: its profile; the claims are in `profile._json` when it read
+ *   userinfo (`skipUserProfile: false`), otherwise only the profile's few fields are known;
  * - `openid-client/passport`: the token response (`tokens`, with `claims()`), whose refresh
  *   token is kept so the broker can refresh through this connector; or the bare claims
  *   (`tokens.claims()`), which must include `sub`.
@@ -37,7 +38,22 @@ export function fromPassportUser(user: unknown, config: OidcConfig): Identity {
   }
   if (isRecord(user._json)) return identityFromClaims(user._json, config, emailScope);
   if (typeof user.sub === 'string') return identityFromClaims(user, config, emailScope);
+  if (typeof user.id === 'string') return identityFromClaims(claimsOfProfile(user), config, emailScope);
   throw new AccessDeniedError('The OpenID Connect strategy returned a user with neither claims nor a "sub".');
+}
+
+/**
+ * A `passport-openidconnect` profile built from the ID token alone (its default, without
+ * userinfo): only `sub`, `name`, `preferred_username` and `email` survive, and never
+ * `email_verified`, so the email is refused unless `insecureSkipEmailVerified`.
+ */
+function claimsOfProfile(profile: Record<string, unknown>): Record<string, unknown> {
+  const claims: Record<string, unknown> = { sub: profile.id };
+  if (typeof profile.displayName === 'string') claims.name = profile.displayName;
+  if (typeof profile.username === 'string') claims.preferred_username = profile.username;
+  const first = Array.isArray(profile.emails) ? (profile.emails[0] as unknown) : undefined;
+  if (isRecord(first) && typeof first.value === 'string') claims.email = first.value;
+  return claims;
 }
 
 export const oidc = {

@@ -15,7 +15,7 @@ export type Outcome =
 
 export function drive(strategy: Strategy, req: Partial<Request>, options: object): Promise<Outcome> {
   return new Promise((resolve) => {
-    const s = Object.create(strategy) as Strategy & Record<string, unknown>;
+    const s = Object.create(strategy) as Record<string, unknown> & { authenticate(req: Request, options: object): void };
     s.success = (identity: Identity) => resolve({ type: 'success', identity });
     s.fail = (challenge: { message: string } | string | undefined, status?: number) =>
       resolve({ type: 'fail', message: typeof challenge === 'string' ? challenge : (challenge?.message ?? ''), status });
