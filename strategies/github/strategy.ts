@@ -12,6 +12,7 @@ import { OAuth2Strategy, type OAuth2Tokens } from '../shared/oauth2.js';
 import {
   SingleFlight,
   currentTokens,
+  fetchTrusting,
   mapRefreshErrors,
   parseTokenData,
   tokenData,
@@ -20,7 +21,6 @@ import {
   type UpstreamOptions,
   type UpstreamTokenData,
 } from '../shared/platform.js';
-import { fetchWithCA, readCA } from '../shared/tls.js';
 import { GitHubApi } from './api.js';
 import { endpointsFor, type GitHubConfig, type GitHubEndpoints } from './config.js';
 import { groupsRequired, readIdentity } from './mapping.js';
@@ -42,7 +42,7 @@ export class GitHubStrategy extends OAuth2Strategy {
 
   constructor(config: GitHubConfig, options: GitHubStrategyOptions = {}) {
     const endpoints = options.endpoints ?? endpointsFor(config);
-    const base = options.fetch ?? (config.rootCA !== undefined ? fetchWithCA({ ca: readCA(config.rootCA) }) : undefined);
+    const base = options.fetch ?? (config.rootCA !== undefined ? fetchTrusting(config.rootCA, 'rootCA') : undefined);
     const fetchFn = upstreamFetch({ ...options, ...(base ? { fetch: base } : {}) });
     super(options.name ?? 'github', {
       clientID: config.clientID,

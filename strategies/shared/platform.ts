@@ -6,11 +6,11 @@
  * token do not burn it twice.
  */
 import { createHash } from 'node:crypto';
-import { AccessDeniedError, RefreshFailedError, UpstreamError } from '../../lib/errors.js';
+import { AccessDeniedError, ConfigError, RefreshFailedError, UpstreamError, errorMessage } from '../../lib/errors.js';
 import type { JsonValue } from '../../lib/identity.js';
 import { callUpstream, isRecord, nextLink, redactUrl, type UpstreamResponse } from './http.js';
 import type { OAuth2Tokens } from './oauth2.js';
-import { fetchWithTimeout } from './tls.js';
+import { fetchWithCA, fetchWithTimeout, readCA } from './tls.js';
 
 /** An upstream API answered outside 2xx; `upstreamStatus` is what it answered. */
 export class UpstreamApiError extends UpstreamError {
@@ -31,6 +31,20 @@ export interface UpstreamOptions {
 /** The fetch every call of a connector uses: `options.fetch` (or global fetch) bounded in time. */
 export function upstreamFetch(options: UpstreamOptions = {}): typeof fetch {
   return fetchWithTimeout(options.fetch ?? fetch, options.timeoutMs ?? 10_000);
+}
+
+/**
+ * A fetch trusting the CA a config key names (path or PEM), or a `ConfigError` naming the key
+ * when the file cannot be read.
+ */
+export function fetchTrusting(rootCA: string, key: string): typeof fetch {
+  let ca: string;
+  try {
+    ca = readCA(rootCA);
+  } catch (err) {
+    throw new ConfigError([{ path: key, message: `cannot read the CA: ${errorMessage(err)}` }]);
+  }
+  return fetchWithCA({ ca });
 }
 
 /** A REST API called with one user's access token. */

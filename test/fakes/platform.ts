@@ -306,6 +306,9 @@ export function authenticateOnce(strategy: AuthenticatingStrategy, query: Record
   });
 }
 
+/** A login's end, with the authorization URL the strategy sent the browser to. */
+export type LoginOutcome = AuthOutcome & { authorizeURL?: URL };
+
 export const CALLBACK_URL = 'http://127.0.0.1:5556/dex/callback';
 
 /**
@@ -321,7 +324,7 @@ export async function driveLogin(
     /** Changes the callback parameters before the strategy sees them (a forged code...). */
     rewriteCallback?: (params: URLSearchParams) => void;
   } = {},
-): Promise<AuthOutcome & { authorizeURL?: URL }> {
+): Promise<LoginOutcome> {
   const fetchFn = how.fetch ?? fetch;
   let saved: unknown;
   const loginState = {

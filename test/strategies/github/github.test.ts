@@ -7,7 +7,7 @@ import { RefreshFailedError, UpstreamError } from '../../../lib/errors.js';
 import type { Identity } from '../../../lib/identity.js';
 import { configSchema, GitHubStrategy, type GitHubConfig } from '../../../strategies/github/index.js';
 import { CLIENT_ID, CLIENT_SECRET, GitHubFake, type FakeGitHubUser } from '../../fakes/github/index.js';
-import { driveLogin, type AuthOutcome } from '../../fakes/platform.js';
+import { driveLogin, type LoginOutcome } from '../../fakes/platform.js';
 
 const fake = new GitHubFake();
 const both = { offlineAccess: true, groups: true };
@@ -30,7 +30,7 @@ function strategy(config: Partial<GitHubConfig> = {}, timeoutMs = 5000): GitHubS
   return new GitHubStrategy(parsed, { endpoints: fake.endpoints(), timeoutMs });
 }
 
-async function login(as: string, config: Partial<GitHubConfig> = {}, scopes = both): Promise<AuthOutcome> {
+async function login(as: string, config: Partial<GitHubConfig> = {}, scopes = both): Promise<LoginOutcome> {
   fake.oauth.approveAs = as;
   return driveLogin(strategy(config), scopes);
 }
