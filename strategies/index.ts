@@ -5,11 +5,12 @@
  */
 import { createRegistry, type AnyConnectorModule } from '../lib/connector.js';
 import { authproxy } from './authproxy/index.js';
+import { github } from './github/index.js';
 import { ldap } from './ldap/index.js';
 import { mockCallback } from './mockCallback/index.js';
 import { mockPassword } from './mockPassword/index.js';
 import { oidc } from './oidc/index.js';
 
-export const connectorModules: readonly AnyConnectorModule[] = [mockCallback, mockPassword, authproxy, ldap, oidc];
+export const connectorModules: readonly AnyConnectorModule[] = [mockCallback, mockPassword, authproxy, ldap, oidc, github];
 
 export const connectors = createRegistry(connectorModules);
