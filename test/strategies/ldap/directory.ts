@@ -3,7 +3,7 @@
  *
  * People (ou=people): alice (in every kind of group), bob, nomail (no `mail`), the user whose DN
  * and uid need escaping (`cn=Smith\, John (ops*)`, uid `paren(s)*`), `ba\ck` (a backslash in the
- * uid), two entries sharing one mail address, and carl one level deeper (ou=contractors).
+ * uid), two entries sharing one mail address, `lučić` (not ASCII), and carl one level deeper (ou=contractors).
  * Groups (ou=groups): posixGroups `staff` (memberUid alice, bob) and `specials` (memberUid
  * `paren(s)*`); groupOfNames `admins` (alice), `developers` (alice, Smith) inside `engineering`
  * inside `company`; `cycle-a` (alice, cycle-b) and `cycle-b` (cycle-a), a cycle.
@@ -27,10 +27,15 @@ export const passwords = {
   smith: 'smith-pw',
   backslash: 'backslash-pw',
   carl: 'carl-pw',
+  lucic: 'lucic-pw',
 } as const;
 
-const person = (dn: string, attrs: Record<string, string | string[]>) =>
-  [`dn: ${dn}`, 'objectClass: inetOrgPerson', ...Object.entries(attrs).flatMap(([k, v]) => (Array.isArray(v) ? v : [v]).map((x) => `${k}: ${x}`))].join('\n');
+/** An LDIF line; values that are not plain ASCII are written base64-encoded (`attr:: ...`), as LDIF wants. */
+const ldifLine = (name: string, value: string) =>
+  /^[\x20-\x7e]*$/.test(value) ? `${name}: ${value}` : `${name}:: ${Buffer.from(value).toString('base64')}`;
+
+const person = (dn: string, attrs: Record<string, string>) =>
+  [ldifLine('dn', dn), 'objectClass: inetOrgPerson', ...Object.entries(attrs).map(([k, v]) => ldifLine(k, v))].join('\n');
 
 const groupOfNames = (cn: string, members: string[]) =>
   [`dn: cn=${cn},${GROUPS}`, 'objectClass: groupOfNames', `cn: ${cn}`, ...members.map((m) => `member: ${m}`)].join('\n');
@@ -53,6 +58,7 @@ export const SEED = [
   person(`uid=ba\\5Cck,${PEOPLE}`, { uid: 'ba\\ck', cn: 'Back Slash', sn: 'Slash', mail: 'backslash@example.org', userPassword: passwords.backslash }),
   person(`uid=twin1,${PEOPLE}`, { uid: 'twin1', cn: 'Twin One', sn: 'One', mail: 'twins@example.org', userPassword: 'twin-pw' }),
   person(`uid=twin2,${PEOPLE}`, { uid: 'twin2', cn: 'Twin Two', sn: 'Two', mail: 'twins@example.org', userPassword: 'twin-pw' }),
+  person(`uid=lučić,${PEOPLE}`, { uid: 'lučić', cn: 'Ana Lučić', sn: 'Lučić', mail: 'ana@example.org', userPassword: passwords.lucic }),
   person(`uid=carl,ou=contractors,${PEOPLE}`, { uid: 'carl', cn: 'Carl Contractor', sn: 'Contractor', mail: 'carl@example.org', userPassword: passwords.carl }),
   posixGroup('staff', 1000, ['alice', 'bob']),
   posixGroup('specials', 1001, [SMITH_UID]),

@@ -125,6 +125,11 @@ describe('user search', () => {
     expect(identity.connectorData).toEqual({ username: SMITH_UID, dn: SMITH_DN });
   });
 
+  test('a uid that is not ASCII matches itself', async () => {
+    const identity = expectIdentity(await connector().login('lučić', passwords.lucic, noGroups));
+    expect(identity).toMatchObject({ userId: 'lučić', username: 'Ana Lučić' });
+  });
+
   test('a uid with a backslash matches itself exactly', async () => {
     expect(expectIdentity(await connector().login('ba\\ck', passwords.backslash, noGroups)).email).toBe('backslash@example.org');
   });
