@@ -1,0 +1,171 @@
+/**
+ * The authorization request (`/auth`): parsed and checked in order, as small named checks.
+ * Until the client and its redirect URI are known good, errors are shown as a page (never a
+ * redirect to an unverified URI); after that they go back to the client as
+ * `error=...&state=...`.
+ */
+import { randomBytes } from 'node:crypto';
+import type { ClientSettings } from './config/settings.js';
+import { redirectUriAllowed } from './clients.js';
+import type { BrokerContext } from './context.js';
+import { OAuthError } from './errors.js';
+import type { Claims, JsonValue } from './identity.js';
+import { CROSS_CLIENT_PREFIX } from './tokens/claims.js';
+
+export interface AuthRequest {
+  id: string;
+  clientId: string;
+  redirectURI: string;
+  scopes: string[];
+  state?: string;
+  nonce?: string;
+  responseMode?: 'query' | 'form_post';
+  pkce?: { challenge: string; method: 'S256' | 'plain' };
+  /** Connectors this request may use (`connector_id`, or the client's allowed ones). */
+  connectorId?: string;
+  /** What the connector keeps between redirect and callback. */
+  loginState?: JsonValue;
+  /** True once the upstream callback has been taken (a callback is accepted once). */
+  callbackTaken?: boolean;
+  /** Set when the user has logged in. */
+  identity?: { claims: Claims; connectorData?: JsonValue; authTime: number };
+  /** Key of the approval page's HMAC. */
+  hmacKey: string;
+  createdAt: number;
+}
+
+/** An error to show as a page, because redirecting is not (yet) safe. */
+export class PageError extends Error {
+  constructor(
+    readonly title: string,
+    message: string,
+    readonly status = 400,
+  ) {
+    super(message);
+  }
+}
+
+/** An error to send back to the client's (verified) redirect URI. */
+export class RedirectError extends OAuthError {
+  constructor(
+    error: string,
+    description: string,
+    readonly redirectURI: string,
+    readonly state: string | undefined,
+    readonly responseMode: 'query' | 'form_post' = 'query',
+  ) {
+    super(error, description);
+  }
+}
+
+const KNOWN_SCOPES = new Set(['openid', 'email', 'profile', 'groups', 'offline_access', 'federated:id']);
+
+type Params = Record<string, string | undefined>;
+
+/** Flattens query or form parameters; a repeated parameter is an error (RFC 6749 section 3.1). */
+export function singleParams(source: unknown): Params {
+  const out: Params = {};
+  if (typeof source !== 'object' || source === null) return out;
+  for (const [k, v] of Object.entries(source)) {
+    if (typeof v === 'string') out[k] = v;
+    else if (Array.isArray(v)) throw new PageError('Bad request', `The parameter "${k}" was sent more than once.`);
+  }
+  return out;
+}
+
+export function checkClient(ctx: BrokerContext, params: Params): ClientSettings {
+  const id = params.client_id;
+  if (!id) throw new PageError('Bad request', 'The request has no client_id.');
+  const client = ctx.clients.get(id);
+  if (!client) throw new PageError('Unknown client', `There is no client "${id}". Check the client's configuration.`, 400);
+  return client;
+}
+
+export function checkRedirectUri(client: ClientSettings, params: Params): string {
+  const uri = params.redirect_uri;
+  if (!uri) throw new PageError('Bad request', 'The request has no redirect_uri.');
+  if (!redirectUriAllowed(client, uri)) {
+    throw new PageError('Unregistered redirect URI', `The redirect URI "${uri}" is not registered for client "${client.id}".`);
+  }
+  return uri;
+}
+
+export function checkScopes(ctx: BrokerContext, client: ClientSettings, params: Params, fail: (e: string, d: string) => never): string[] {
+  const scopes = (params.scope ?? '').split(' ').filter((s) => s !== '');
+  if (!scopes.includes('openid')) fail('invalid_scope', 'Missing required scope(s) ["openid"].');
+  const unknown = scopes.filter((s) => !KNOWN_SCOPES.has(s) && !s.startsWith(CROSS_CLIENT_PREFIX));
+  if (unknown.length > 0) fail('invalid_scope', `Unrecognized scope(s) ${JSON.stringify(unknown)}`);
+  for (const s of scopes.filter((x) => x.startsWith(CROSS_CLIENT_PREFIX))) {
+    const peerId = s.slice(CROSS_CLIENT_PREFIX.length);
+    if (peerId === client.id) continue;
+    const peer = ctx.clients.get(peerId);
+    if (!peer || !peer.trustedPeers.includes(client.id)) fail('invalid_scope', `Client can't request scope(s) ["${s}"].`);
+  }
+  return [...new Set(scopes)];
+}
+
+export function checkPkce(ctx: BrokerContext, client: ClientSettings, params: Params, fail: (e: string, d: string) => never): AuthRequest['pkce'] {
+  const challenge = params.code_challenge;
+  const method = params.code_challenge_method ?? (challenge ? 'plain' : undefined);
+  if (!challenge) {
+    if (method) fail('invalid_request', 'code_challenge_method was sent without code_challenge.');
+    if (ctx.settings.oauth2.pkce.enforce) fail('invalid_request', 'PKCE is required: send code_challenge.');
+    return undefined;
+  }
+  if (method !== 'S256' && method !== 'plain') fail('invalid_request', 'code_challenge_method must be S256 or plain.');
+  if (!ctx.settings.oauth2.pkce.methods.includes(method)) fail('invalid_request', `code_challenge_method ${method} is not supported.`);
+  if (!/^[A-Za-z0-9._~-]{43,128}$/.test(challenge)) fail('invalid_request', 'code_challenge must be 43 to 128 characters of [A-Za-z0-9._~-].');
+  void client;
+  return { challenge, method };
+}
+
+/** Parses and checks an authorization request; throws PageError or RedirectError. */
+export function parseAuthRequest(ctx: BrokerContext, params: Params): Omit<AuthRequest, 'id' | 'hmacKey' | 'createdAt'> {
+  const client = checkClient(ctx, params);
+  const redirectURI = checkRedirectUri(client, params);
+  const state = params.state;
+  const responseMode = params.response_mode === 'form_post' ? 'form_post' : 'query';
+  const fail = (error: string, description: string): never => {
+    throw new RedirectError(error, description, redirectURI, state, responseMode);
+  };
+  if (params.response_mode !== undefined && params.response_mode !== 'query' && params.response_mode !== 'form_post') {
+    fail('invalid_request', `response_mode ${params.response_mode} is not supported.`);
+  }
+  const responseType = params.response_type;
+  if (!responseType) fail('invalid_request', 'No response_type provided.');
+  if (responseType !== 'code' || !ctx.settings.oauth2.responseTypes.includes('code')) {
+    fail('unsupported_response_type', `Unsupported response type "${responseType}".`);
+  }
+  const scopes = checkScopes(ctx, client, params, fail);
+  const pkce = checkPkce(ctx, client, params, fail);
+  if (params.prompt?.split(' ').includes('none')) {
+    fail('login_required', 'The user must log in: this broker keeps no login session to reuse.');
+  }
+  const connectorId = params.connector_id;
+  if (connectorId !== undefined) {
+    if (!ctx.connectors.has(connectorId)) fail('invalid_request', `Unknown connector "${connectorId}".`);
+    if (client.allowedConnectors && !client.allowedConnectors.includes(connectorId)) {
+      fail('invalid_request', `Client "${client.id}" may not use connector "${connectorId}".`);
+    }
+  }
+  return {
+    clientId: client.id,
+    redirectURI,
+    scopes,
+    ...(state !== undefined ? { state } : {}),
+    ...(params.nonce ? { nonce: params.nonce } : {}),
+    responseMode,
+    ...(pkce ? { pkce } : {}),
+    ...(connectorId ? { connectorId } : {}),
+  };
+}
+
+export function newAuthRequestId(): string {
+  return randomBytes(18).toString('base64url');
+}
+
+/** The connectors a client may pick from, in config order. */
+export function connectorsFor(ctx: BrokerContext, client: ClientSettings): string[] {
+  const all = [...ctx.connectors.keys()];
+  return client.allowedConnectors ? all.filter((id) => client.allowedConnectors!.includes(id)) : all;
+}

@@ -1,0 +1,122 @@
+/**
+ * The `dexpress` command: `serve <config>`, `check-config <config>`, `connectors`. Exit codes:
+ * 0 fine, 1 failed at run time, 2 invalid configuration or usage.
+ */
+import { parse as parseYaml } from 'yaml';
+import { readFileSync } from 'node:fs';
+import { formatCapabilityTable } from './capabilities.js';
+import { loadConfig } from './config/load.js';
+import type { ConnectorRegistry } from './connector.js';
+import { ConfigError, errorMessage } from './errors.js';
+import { serve } from './server.js';
+
+const USAGE = `Usage: dexpress <command> [options]
+
+Commands:
+  serve <config.yaml>         Start the broker from a Dex config file
+  check-config <config.yaml>  Validate a config file and report every problem
+  connectors                  Print the connector capability table
+  help [command]              Show help
+
+Options:
+  -h, --help                  Show help for a command`;
+
+const HELP: Record<string, string> = {
+  serve: `Usage: dexpress serve <config.yaml>\n\nStarts the broker on the addresses in web.http / web.https of the config.\nStops cleanly on SIGINT or SIGTERM.`,
+  'check-config': `Usage: dexpress check-config <config.yaml>\n\nValidates the file and each connector's config; prints every problem with its dotted path.\nExits 0 when valid, 2 otherwise.`,
+  connectors: `Usage: dexpress connectors\n\nPrints each connector type with its capability row: refresh tokens, groups claim,\npreferred_username claim, status.`,
+};
+
+export interface CliIO {
+  out: (line: string) => void;
+  err: (line: string) => void;
+}
+
+const defaultIO: CliIO = { out: (l) => process.stdout.write(`${l}\n`), err: (l) => process.stderr.write(`${l}\n`) };
+
+function readConfig(file: string): unknown {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError([{ path: '', message: `cannot read ${file}: ${errorMessage(err)}` }]);
+  }
+  try {
+    return parseYaml(text);
+  } catch (err) {
+    throw new ConfigError([{ path: '', message: `${file} is not valid YAML: ${errorMessage(err)}` }]);
+  }
+}
+
+function reportConfigError(io: CliIO, file: string, err: ConfigError): number {
+  io.err(`${file}: invalid configuration`);
+  for (const i of err.issues) io.err(`  ${i.path || '(file)'}: ${i.message}`);
+  return 2;
+}
+
+/** Runs the CLI; resolves to the exit code (serve resolves only after a signal). */
+export async function runCli(argv: string[], registry: ConnectorRegistry, io: CliIO = defaultIO): Promise<number> {
+  const [command, ...args] = argv;
+  if (!command || command === 'help' || command === '-h' || command === '--help') {
+    io.out((args[0] && HELP[args[0]]) || USAGE);
+    return 0;
+  }
+  if (args.includes('-h') || args.includes('--help')) {
+    io.out(HELP[command] ?? USAGE);
+    return HELP[command] ? 0 : 2;
+  }
+  switch (command) {
+    case 'connectors':
+      io.out(formatCapabilityTable());
+      return 0;
+    case 'check-config': {
+      const file = args[0];
+      if (!file) {
+        io.err(HELP['check-config']!);
+        return 2;
+      }
+      try {
+        const { settings, warnings } = loadConfig(readConfig(file), { connectors: registry });
+        for (const w of warnings) io.err(`warning: ${w}`);
+        io.out(`${file}: valid. Issuer ${settings.issuer}, storage ${settings.storage.type}, ${settings.clients.length} client(s), connectors: ${[...settings.connectors.map((c) => `${c.id} (${c.type})`), ...(settings.passwordDB.enabled ? ['local (password DB)'] : [])].join(', ') || 'none'}`);
+        return 0;
+      } catch (err) {
+        if (err instanceof ConfigError) return reportConfigError(io, file, err);
+        throw err;
+      }
+    }
+    case 'serve': {
+      const file = args[0];
+      if (!file) {
+        io.err(HELP.serve!);
+        return 2;
+      }
+      let running;
+      try {
+        running = await serve(readConfig(file), { connectors: registry });
+      } catch (err) {
+        if (err instanceof ConfigError) return reportConfigError(io, file, err);
+        io.err(`dexpress: cannot start: ${errorMessage(err)}`);
+        return 1;
+      }
+      const { settings } = running.broker;
+      io.out(`dexpress: issuer ${settings.issuer}`);
+      io.out(`dexpress: listening on ${running.urls.join(', ')}`);
+      io.out(`dexpress: connectors: ${[...settings.connectors.map((c) => `${c.id} (${c.type})`), ...(settings.passwordDB.enabled ? ['local (password DB)'] : [])].join(', ')}`);
+      return new Promise<number>((resolve) => {
+        const stop = (signal: string) => {
+          io.out(`dexpress: ${signal} received, shutting down`);
+          running.close().then(
+            () => resolve(0),
+            () => resolve(1),
+          );
+        };
+        process.once('SIGINT', () => stop('SIGINT'));
+        process.once('SIGTERM', () => stop('SIGTERM'));
+      });
+    }
+    default:
+      io.err(`dexpress: unknown command "${command}"\n\n${USAGE}`);
+      return 2;
+  }
+}

@@ -1,0 +1,83 @@
+/** OAuth clients: lookup, client authentication in constant time, redirect URI matching. */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { Request } from 'express';
+import type { ClientSettings } from './config/settings.js';
+import { OAuthError } from './errors.js';
+
+const digest = (s: string) => createHash('sha256').update(s).digest();
+
+/** Compares two secrets in constant time (whatever their lengths). */
+export function secretsEqual(a: string, b: string): boolean {
+  return timingSafeEqual(digest(a), digest(b));
+}
+
+export class ClientRegistry {
+  private readonly byId: Map<string, ClientSettings>;
+
+  constructor(clients: readonly ClientSettings[]) {
+    this.byId = new Map(clients.map((c) => [c.id, c]));
+  }
+
+  get(id: string): ClientSettings | undefined {
+    return this.byId.get(id);
+  }
+
+  /**
+   * Authenticates the client of a token request: `client_secret_basic` or `client_secret_post`
+   * (not both), or a public client by its id alone. Failures are `invalid_client` (401).
+   */
+  authenticate(req: Request, body: Record<string, string>): ClientSettings {
+    const header = req.get('authorization');
+    let id: string | undefined;
+    let secret: string | undefined;
+    let viaBasic = false;
+    if (header && /^basic /i.test(header)) {
+      const decoded = Buffer.from(header.slice(6).trim(), 'base64').toString('utf8');
+      const colon = decoded.indexOf(':');
+      if (colon < 0) throw new OAuthError('invalid_client', 'Malformed Basic authorization header.', 401);
+      try {
+        id = decodeURIComponent(decoded.slice(0, colon).replace(/\+/g, '%20'));
+        secret = decodeURIComponent(decoded.slice(colon + 1).replace(/\+/g, '%20'));
+      } catch {
+        throw new OAuthError('invalid_client', 'Malformed Basic authorization header.', 401);
+      }
+      viaBasic = true;
+      if (body.client_secret !== undefined) throw new OAuthError('invalid_request', 'Use one client authentication method, not two.');
+      if (body.client_id !== undefined && body.client_id !== id) throw new OAuthError('invalid_client', 'client_id does not match the authorization header.', 401);
+    } else {
+      id = body.client_id;
+      secret = body.client_secret;
+    }
+    if (!id) throw new OAuthError('invalid_client', 'Client authentication is required.', 401);
+    const client = this.byId.get(id);
+    if (!client) throw new OAuthError('invalid_client', 'Invalid client credentials.', 401);
+    if (client.public) {
+      // A public client has no secret; Dex also accepts its (public) secret when one is configured.
+      if (secret && client.secret && !secretsEqual(secret, client.secret)) throw new OAuthError('invalid_client', 'Invalid client credentials.', 401);
+      return client;
+    }
+    if (!secret || !client.secret || !secretsEqual(secret, client.secret)) {
+      throw new OAuthError('invalid_client', viaBasic ? 'Invalid client credentials.' : 'Invalid client credentials.', 401);
+    }
+    return client;
+  }
+}
+
+/**
+ * Dex's rule: a registered URI matches exactly; a public client may also use the out-of-band
+ * URI and any `http://localhost` / loopback-IP URI (native apps pick a free port, RFC 8252).
+ */
+export function redirectUriAllowed(client: ClientSettings, redirectURI: string): boolean {
+  if (client.redirectURIs.includes(redirectURI)) return true;
+  if (!client.public) return false;
+  if (redirectURI === 'urn:ietf:wg:oauth:2.0:oob') return true;
+  let u: URL;
+  try {
+    u = new URL(redirectURI);
+  } catch {
+    return false;
+  }
+  if (u.protocol !== 'http:' || u.username || u.password) return false;
+  const host = u.hostname;
+  return host === 'localhost' || host === '[::1]' || /^127(\.\d{1,3}){3}$/.test(host);
+}

@@ -1,0 +1,38 @@
+/** What every endpoint works with: settings, storage, keys, connectors, clients, logger, clock. */
+import type { Strategy } from 'passport';
+import type { Logger } from 'pino';
+import type { ClientRegistry } from './clients.js';
+import type { Settings } from './config/settings.js';
+import type { Connector } from './connector.js';
+import type { Identity } from './identity.js';
+import type { Clock, Storage } from './storage/index.js';
+import type { KeyManager } from './tokens/keys.js';
+import type { TokenMinter } from './tokens/mint.js';
+import type { RefreshTokens } from './tokens/refresh.js';
+import type { PageOptions } from './web/pages.js';
+
+export interface LoadedConnector {
+  id: string;
+  type: string;
+  name: string;
+  connector: Connector;
+  /** Set when an existing third-party Passport strategy stands in for the connector's own. */
+  foreign?: { strategy: Strategy; toIdentity(user: unknown): Identity | Promise<Identity> };
+  /** `connectors[].grantTypes`; all grants when absent. */
+  grantTypes?: string[];
+}
+
+export interface BrokerContext {
+  settings: Settings;
+  storage: Storage;
+  keys: KeyManager;
+  minter: TokenMinter;
+  refreshTokens: RefreshTokens;
+  clients: ClientRegistry;
+  connectors: Map<string, LoadedConnector>;
+  logger: Logger;
+  now: Clock;
+  page: PageOptions;
+  /** Absolute URL of a broker path: `url('/callback')` → `<issuer>/callback`. */
+  url(path: string): string;
+}

@@ -1,0 +1,55 @@
+/**
+ * `/approval`: the consent page. The request id in the URL is only usable with its HMAC (keyed
+ * per auth request), so a stolen or guessed id cannot be approved.
+ */
+import { timingSafeEqual } from 'node:crypto';
+import type { Request, Response } from 'express';
+import type { AuthRequest } from '../auth-request.js';
+import type { BrokerContext } from '../context.js';
+import { approvalHmac, redirectToClient, sendCode, sendPage, showError } from '../flow.js';
+import { approvalPage } from '../web/pages.js';
+
+async function checked(ctx: BrokerContext, source: Record<string, unknown>, res: Response): Promise<AuthRequest | undefined> {
+  const id = typeof source.req === 'string' ? source.req : '';
+  const mac = typeof source.hmac === 'string' ? source.hmac : '';
+  const rec = id ? await ctx.storage.find<AuthRequest>('authRequest', id) : undefined;
+  const expected = rec ? Buffer.from(approvalHmac(rec.value)) : undefined;
+  const got = Buffer.from(mac);
+  if (!rec || !rec.value.identity || !expected || expected.length !== got.length || !timingSafeEqual(expected, got)) {
+    showError(ctx, res, 400, 'Login expired', 'This approval is unknown or has expired.', 'Go back to the application and log in again.');
+    return undefined;
+  }
+  return rec.value;
+}
+
+export async function approvalForm(ctx: BrokerContext, req: Request, res: Response): Promise<void> {
+  const authReq = await checked(ctx, req.query as Record<string, unknown>, res);
+  if (!authReq) return;
+  const client = ctx.clients.get(authReq.clientId);
+  sendPage(
+    res,
+    200,
+    approvalPage(ctx.page, {
+      clientName: client?.name ?? authReq.clientId,
+      scopes: authReq.scopes,
+      action: ctx.url('/approval'),
+      req: authReq.id,
+      hmac: approvalHmac(authReq),
+    }),
+  );
+}
+
+export async function approvalDecision(ctx: BrokerContext, req: Request, res: Response): Promise<void> {
+  const body = (req.body ?? {}) as Record<string, unknown>;
+  const authReq = await checked(ctx, body, res);
+  if (!authReq) return;
+  if (body.approval !== 'approve') {
+    if (await ctx.storage.consume('authRequest', authReq.id)) {
+      redirectToClient(ctx, res, authReq, { error: 'access_denied', error_description: 'The user refused to grant access.' });
+    } else {
+      showError(ctx, res, 400, 'Login expired', 'This login was already completed.');
+    }
+    return;
+  }
+  await sendCode(ctx, res, authReq.id);
+}

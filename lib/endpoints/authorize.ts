@@ -1,0 +1,89 @@
+/**
+ * `/auth`: check the authorization request, then show the connector list or go straight to the
+ * one connector (`connector_id`, or only one to choose from). `/auth/:connector`: check it
+ * again, store the auth request and start the connector's login.
+ */
+import type { Request, Response } from 'express';
+import {
+  PageError,
+  RedirectError,
+  connectorsFor,
+  newAuthRequestId,
+  parseAuthRequest,
+  singleParams,
+  type AuthRequest,
+} from '../auth-request.js';
+import type { BrokerContext } from '../context.js';
+import { redirectToClient, showError, startConnectorLogin, sendPage } from '../flow.js';
+import { connectorListPage } from '../web/pages.js';
+import { randomBytes } from 'node:crypto';
+
+function requestParams(req: Request): Record<string, string | undefined> {
+  return singleParams(req.method === 'POST' ? { ...(req.query as object), ...(req.body as object) } : req.query);
+}
+
+/** Shows a PageError as a page and sends a RedirectError back to the client. */
+export function answerAuthError(ctx: BrokerContext, res: Response, err: unknown): void {
+  if (err instanceof PageError) {
+    showError(ctx, res, err.status, err.title, err.message, 'Go back to the application and try again, or contact its administrator.');
+    return;
+  }
+  if (err instanceof RedirectError) {
+    redirectToClient(ctx, res, err, { error: err.code, error_description: err.description });
+    return;
+  }
+  throw err;
+}
+
+export async function authorize(ctx: BrokerContext, req: Request, res: Response): Promise<void> {
+  let parsed;
+  let params;
+  try {
+    params = requestParams(req);
+    parsed = parseAuthRequest(ctx, params);
+  } catch (err) {
+    return answerAuthError(ctx, res, err);
+  }
+  const client = ctx.clients.get(parsed.clientId)!;
+  const ids = parsed.connectorId ? [parsed.connectorId] : connectorsFor(ctx, client);
+  if (ids.length === 0) {
+    showError(ctx, res, 400, 'No login method', `Client "${client.id}" may not use any of the configured connectors.`);
+    return;
+  }
+  const query = new URLSearchParams(params as Record<string, string>).toString();
+  const href = (id: string) => ctx.url(`/auth/${encodeURIComponent(id)}?${query}`);
+  if (ids.length === 1 && !ctx.settings.oauth2.alwaysShowLoginScreen) {
+    res.redirect(303, href(ids[0]!));
+    return;
+  }
+  sendPage(res, 200, connectorListPage(ctx.page, ids.map((id) => ({ name: ctx.connectors.get(id)!.name, href: href(id) }))));
+}
+
+export async function authorizeWithConnector(ctx: BrokerContext, req: Request, res: Response): Promise<void> {
+  const connectorId = String(req.params.connector);
+  const conn = ctx.connectors.get(connectorId);
+  let parsed;
+  try {
+    parsed = parseAuthRequest(ctx, requestParams(req));
+    if (!conn) throw new RedirectError('invalid_request', `Unknown connector "${connectorId}".`, parsed.redirectURI, parsed.state, parsed.responseMode);
+    const client = ctx.clients.get(parsed.clientId)!;
+    if (!connectorsFor(ctx, client).includes(connectorId)) {
+      throw new RedirectError('invalid_request', `Client "${client.id}" may not use connector "${connectorId}".`, parsed.redirectURI, parsed.state, parsed.responseMode);
+    }
+    if (conn.grantTypes && !conn.grantTypes.includes('authorization_code')) {
+      throw new RedirectError('unauthorized_client', `Connector "${connectorId}" does not allow the authorization_code grant.`, parsed.redirectURI, parsed.state, parsed.responseMode);
+    }
+  } catch (err) {
+    return answerAuthError(ctx, res, err);
+  }
+  const now = ctx.now();
+  const authReq: AuthRequest = {
+    ...parsed,
+    id: newAuthRequestId(),
+    connectorId,
+    hmacKey: randomBytes(32).toString('base64url'),
+    createdAt: now,
+  };
+  await ctx.storage.create('authRequest', authReq.id, authReq, { expiresAt: now + ctx.settings.expiry.authRequestsMs });
+  await startConnectorLogin(ctx, req, res, authReq, conn!);
+}

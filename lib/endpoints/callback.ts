@@ -1,0 +1,44 @@
+/**
+ * `/callback` (GET with `state` from OAuth upstreams, POST with `RelayState` from SAML IdPs) and
+ * `/callback/:connector` (authproxy, and existing Passport strategies whose own state lives in
+ * the browser session).
+ */
+import type { Request, Response } from 'express';
+import type { BrokerContext } from '../context.js';
+import { handleCallback, showError } from '../flow.js';
+
+function param(source: unknown, key: string): string | undefined {
+  const v = (source as Record<string, unknown> | undefined)?.[key];
+  return typeof v === 'string' && v !== '' ? v : undefined;
+}
+
+export async function callback(ctx: BrokerContext, req: Request, res: Response): Promise<void> {
+  const state = req.method === 'POST' ? param(req.body, 'RelayState') ?? param(req.query, 'state') : param(req.query, 'state');
+  if (!state) {
+    showError(ctx, res, 400, 'Bad request', 'The callback carries no state.', 'Start the login again from the application.');
+    return;
+  }
+  await handleCallback(ctx, req, res, state);
+}
+
+export async function connectorCallback(ctx: BrokerContext, req: Request, res: Response): Promise<void> {
+  const conn = ctx.connectors.get(String(req.params.connector));
+  if (!conn) {
+    showError(ctx, res, 404, 'Not found', 'There is no such login method.');
+    return;
+  }
+  let state: string | undefined;
+  if (conn.foreign) {
+    const sess = (req as Request & { session?: Record<string, unknown> }).session;
+    const key = `dexpress:login:${conn.id}`;
+    state = typeof sess?.[key] === 'string' ? (sess[key] as string) : undefined;
+    if (sess) delete sess[key];
+  } else {
+    state = param(req.query, 'state');
+  }
+  if (!state) {
+    showError(ctx, res, 400, 'Login expired', 'This login has expired or was started in another browser.', 'Start the login again from the application.');
+    return;
+  }
+  await handleCallback(ctx, req, res, state);
+}

@@ -1,0 +1,86 @@
+/**
+ * `/auth/:connector/login`: the password form of a password connector (ldap, crowd, keystone,
+ * mockPassword, the password DB). The form is bound to its auth request: `state` names it and a
+ * hidden `csrf` field carries an HMAC under the request's own key.
+ */
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import type { Request, Response } from 'express';
+import type { AuthRequest } from '../auth-request.js';
+import type { BrokerContext } from '../context.js';
+import { UpstreamError } from '../errors.js';
+import { finishLogin, sendPage, showError } from '../flow.js';
+import { scopesFrom } from '../identity.js';
+import { passwordPage } from '../web/pages.js';
+
+function csrfToken(authReq: AuthRequest): string {
+  return createHmac('sha256', Buffer.from(authReq.hmacKey, 'base64url')).update(`login:${authReq.id}`).digest('base64url');
+}
+
+function str(v: unknown): string {
+  return typeof v === 'string' ? v : '';
+}
+
+async function loadRequest(ctx: BrokerContext, req: Request, res: Response): Promise<AuthRequest | undefined> {
+  const state = str(req.query.state) || str((req.body as Record<string, unknown> | undefined)?.state);
+  const rec = state ? await ctx.storage.find<AuthRequest>('authRequest', state) : undefined;
+  if (!rec || rec.value.connectorId !== req.params.connector || rec.value.identity) {
+    showError(ctx, res, 400, 'Login expired', 'This login has expired or was already completed.', 'Go back to the application and log in again.');
+    return undefined;
+  }
+  return rec.value;
+}
+
+function render(ctx: BrokerContext, res: Response, authReq: AuthRequest, status: number, username: string, error?: string): void {
+  const conn = ctx.connectors.get(authReq.connectorId!)!;
+  sendPage(
+    res,
+    status,
+    passwordPage(ctx.page, {
+      action: ctx.url(`/auth/${encodeURIComponent(conn.id)}/login?state=${encodeURIComponent(authReq.id)}`),
+      prompt: conn.connector.prompt ?? 'Username',
+      username,
+      csrf: csrfToken(authReq),
+      ...(error ? { error } : {}),
+      ...(ctx.connectors.size > 1 ? { backHref: ctx.url(`/auth?client_id=${encodeURIComponent(authReq.clientId)}&redirect_uri=${encodeURIComponent(authReq.redirectURI)}&response_type=code&scope=${encodeURIComponent(authReq.scopes.join(' '))}${authReq.state ? `&state=${encodeURIComponent(authReq.state)}` : ''}`) } : {}),
+    }),
+  );
+}
+
+export async function passwordForm(ctx: BrokerContext, req: Request, res: Response): Promise<void> {
+  const authReq = await loadRequest(ctx, req, res);
+  if (authReq) render(ctx, res, authReq, 200, '');
+}
+
+export async function passwordLogin(ctx: BrokerContext, req: Request, res: Response): Promise<void> {
+  const authReq = await loadRequest(ctx, req, res);
+  if (!authReq) return;
+  const conn = ctx.connectors.get(authReq.connectorId!)!;
+  const body = (req.body ?? {}) as Record<string, unknown>;
+  const expected = Buffer.from(csrfToken(authReq));
+  const got = Buffer.from(str(body.csrf));
+  if (expected.length !== got.length || !timingSafeEqual(expected, got)) {
+    showError(ctx, res, 403, 'Login form expired', 'The form did not come from this login.', 'Reload the login page and try again.');
+    return;
+  }
+  const username = str(body.login).trim();
+  const password = str(body.password);
+  if (username === '' || password === '') {
+    render(ctx, res, authReq, 400, username, `Enter your ${(conn.connector.prompt ?? 'username').toLowerCase()} and your password.`);
+    return;
+  }
+  let identity;
+  try {
+    identity = await conn.connector.login!(username, password, scopesFrom(authReq.scopes));
+  } catch (err) {
+    ctx.logger.warn({ err, connector: conn.id }, 'password login failed');
+    const message = err instanceof UpstreamError ? `${conn.name} cannot be reached right now. Try again in a moment.` : `The login with ${conn.name} failed. Try again later.`;
+    render(ctx, res, authReq, 502, username, message);
+    return;
+  }
+  if (!identity) {
+    ctx.logger.info({ connector: conn.id }, 'password login refused: wrong credentials');
+    render(ctx, res, authReq, 401, username, `Invalid ${(conn.connector.prompt ?? 'username').toLowerCase()} or password.`);
+    return;
+  }
+  await finishLogin(ctx, res, authReq.id, identity);
+}

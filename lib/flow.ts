@@ -1,0 +1,225 @@
+/**
+ * The steps of a browser login after `/auth` has checked the request: hand the user to the
+ * connector, take the connector's answer (once), record the identity, ask for approval or not,
+ * and send the code back to the client.
+ */
+import { createHmac, randomBytes } from 'node:crypto';
+import type { Request, Response } from 'express';
+import type { AuthRequest } from './auth-request.js';
+import type { BrokerAuthenticateOptions, LoginState } from './connector.js';
+import type { BrokerContext, LoadedConnector } from './context.js';
+import { AccessDeniedError, UpstreamError, errorMessage } from './errors.js';
+import { assertIdentity, scopesFrom, type Identity, type JsonValue } from './identity.js';
+import { runStrategy } from './run-strategy.js';
+import { errorPage, type PageOptions } from './web/pages.js';
+import { html } from './web/html.js';
+
+export interface AuthCode {
+  clientId: string;
+  redirectURI: string;
+  scopes: string[];
+  nonce?: string;
+  pkce?: AuthRequest['pkce'];
+  connectorId: string;
+  connectorType: string;
+  claims: NonNullable<AuthRequest['identity']>['claims'];
+  connectorData?: JsonValue;
+  authTime: number;
+}
+
+/** Lifetime of an authorization code (RFC 6749 recommends at most ten minutes). */
+export const AUTH_CODE_TTL_MS = 10 * 60_000;
+
+export function approvalHmac(authReq: Pick<AuthRequest, 'id' | 'hmacKey'>): string {
+  return createHmac('sha256', Buffer.from(authReq.hmacKey, 'base64url')).update(authReq.id).digest('base64url');
+}
+
+export function sendPage(res: Response, status: number, body: string): void {
+  res.status(status).type('html').set('Cache-Control', 'no-store').send(body);
+}
+
+export function showError(ctx: BrokerContext, res: Response, status: number, title: string, message: string, hint?: string): void {
+  sendPage(res, status, errorPage(ctx.page, { title, message, ...(hint ? { hint } : {}) }));
+}
+
+/** Reads and updates the auth request's `loginState` for a connector (compare-and-swap). */
+function loginStateOf(ctx: BrokerContext, id: string): LoginState {
+  return {
+    async get() {
+      return (await ctx.storage.find<AuthRequest>('authRequest', id))?.value.loginState;
+    },
+    async set(value) {
+      for (let i = 0; i < 5; i++) {
+        const rec = await ctx.storage.find<AuthRequest>('authRequest', id);
+        if (!rec) throw new AccessDeniedError('This login has expired. Start again from the application.', 400);
+        if (await ctx.storage.update('authRequest', id, rec.version, { ...rec.value, loginState: value })) return;
+      }
+      throw new Error('could not save the login state');
+    },
+  };
+}
+
+function brokerOptions(ctx: BrokerContext, authReq: AuthRequest): BrokerAuthenticateOptions {
+  const conn = ctx.connectors.get(authReq.connectorId!)!;
+  return {
+    broker: true,
+    state: authReq.id,
+    scopes: scopesFrom(authReq.scopes),
+    callbackURL: conn.type === 'authproxy' ? ctx.url(`/callback/${conn.id}`) : ctx.url('/callback'),
+    loginState: loginStateOf(ctx, authReq.id),
+  };
+}
+
+/** `/auth/:connector` after the auth request is stored: start the connector's login. */
+export async function startConnectorLogin(ctx: BrokerContext, req: Request, res: Response, authReq: AuthRequest, conn: LoadedConnector): Promise<void> {
+  if (conn.connector.login && !conn.foreign) {
+    res.redirect(303, ctx.url(`/auth/${encodeURIComponent(conn.id)}/login?state=${encodeURIComponent(authReq.id)}`));
+    return;
+  }
+  if (conn.foreign) {
+    const sess = (req as Request & { session?: Record<string, unknown> }).session;
+    if (!sess) throw new Error('browser sessions are not available');
+    sess[`dexpress:login:${conn.id}`] = authReq.id;
+  }
+  await runConnector(ctx, req, res, authReq, conn);
+}
+
+/** The upstream's answer (`/callback`, `/callback/:connector`): accepted once per auth request. */
+export async function handleCallback(ctx: BrokerContext, req: Request, res: Response, authReqId: string): Promise<void> {
+  const rec = await ctx.storage.find<AuthRequest>('authRequest', authReqId);
+  if (!rec || !rec.value.connectorId) {
+    showError(ctx, res, 400, 'Login expired', 'This login has expired or is unknown.', 'Go back to the application and log in again.');
+    return;
+  }
+  const authReq = rec.value;
+  if (authReq.callbackTaken || !(await ctx.storage.update('authRequest', authReqId, rec.version, { ...authReq, callbackTaken: true }))) {
+    showError(ctx, res, 400, 'Login already used', 'This login was already completed.', 'Go back to the application and log in again.');
+    return;
+  }
+  const conn = ctx.connectors.get(authReq.connectorId!);
+  if (!conn) {
+    showError(ctx, res, 400, 'Login expired', 'The login method of this login no longer exists.');
+    return;
+  }
+  await runConnector(ctx, req, res, authReq, conn);
+}
+
+async function runConnector(ctx: BrokerContext, req: Request, res: Response, authReq: AuthRequest, conn: LoadedConnector): Promise<void> {
+  const strategy = conn.foreign?.strategy ?? conn.connector.strategy;
+  const outcome = await runStrategy(strategy, req, res, conn.foreign ? {} : brokerOptions(ctx, authReq));
+  switch (outcome.type) {
+    case 'handled':
+      return;
+    case 'redirect':
+      res.redirect(outcome.status === 301 || outcome.status === 307 || outcome.status === 308 ? 302 : outcome.status, outcome.url);
+      return;
+    case 'success': {
+      let identity: Identity;
+      try {
+        identity = assertIdentity(conn.foreign ? await conn.foreign.toIdentity(outcome.user) : outcome.user);
+      } catch (err) {
+        if (err instanceof AccessDeniedError) return loginRefused(ctx, res, conn, err.status, err.message);
+        ctx.logger.error({ err, connector: conn.id }, 'connector returned an unusable identity');
+        showError(ctx, res, 502, 'Login failed', `${conn.name} returned an incomplete identity: ${errorMessage(err)}.`, 'Ask your administrator to check the connector configuration.');
+        return;
+      }
+      await finishLogin(ctx, res, authReq.id, identity);
+      return;
+    }
+    case 'fail':
+      return loginRefused(ctx, res, conn, outcome.status, outcome.message ?? 'The login was refused.');
+    case 'pass':
+      showError(ctx, res, 400, 'Login failed', `${conn.name} did not complete the login.`);
+      return;
+    case 'error': {
+      const err = outcome.error;
+      ctx.logger.warn({ err, connector: conn.id }, 'connector login failed');
+      if (err instanceof AccessDeniedError) return loginRefused(ctx, res, conn, err.status, err.message);
+      const upstream = err instanceof UpstreamError;
+      showError(
+        ctx,
+        res,
+        502,
+        upstream ? `${conn.name} is unavailable` : 'Login failed',
+        upstream ? `The login could not be completed: ${err.message}.` : `The login with ${conn.name} failed.`,
+        'Try again in a moment; if it keeps failing, contact your administrator.',
+      );
+    }
+  }
+}
+
+function loginRefused(ctx: BrokerContext, res: Response, conn: LoadedConnector, status: number, message: string): void {
+  const title = status === 403 ? 'Access denied' : 'Login failed';
+  showError(ctx, res, status >= 400 && status < 500 ? status : 403, title, message, `You tried to log in with ${conn.name}.`);
+}
+
+/** Records the identity on the auth request, then approval or straight to the client. */
+export async function finishLogin(ctx: BrokerContext, res: Response, authReqId: string, identity: Identity): Promise<void> {
+  const { connectorData, ...claims } = identity;
+  const authTime = Math.floor(ctx.now() / 1000);
+  let authReq: AuthRequest | undefined;
+  for (let i = 0; i < 5 && !authReq; i++) {
+    const rec = await ctx.storage.find<AuthRequest>('authRequest', authReqId);
+    if (!rec) return showError(ctx, res, 400, 'Login expired', 'This login has expired.', 'Go back to the application and log in again.');
+    const next: AuthRequest = { ...rec.value, identity: { claims, ...(connectorData !== undefined ? { connectorData } : {}), authTime } };
+    delete next.loginState;
+    if (await ctx.storage.update('authRequest', authReqId, rec.version, next)) authReq = next;
+  }
+  if (!authReq) throw new Error('could not record the login');
+  ctx.logger.info({ connector: authReq.connectorId, client: authReq.clientId }, 'login succeeded');
+  if (ctx.settings.oauth2.skipApprovalScreen) {
+    await sendCode(ctx, res, authReqId);
+    return;
+  }
+  res.redirect(303, ctx.url(`/approval?req=${encodeURIComponent(authReq.id)}&hmac=${encodeURIComponent(approvalHmac(authReq))}`));
+}
+
+/** Consumes the auth request, stores a code and sends the browser back to the client. */
+export async function sendCode(ctx: BrokerContext, res: Response, authReqId: string): Promise<void> {
+  const authReq = await ctx.storage.consume<AuthRequest>('authRequest', authReqId);
+  if (!authReq?.identity || !authReq.connectorId) {
+    showError(ctx, res, 400, 'Login expired', 'This login has expired or was already completed.', 'Go back to the application and log in again.');
+    return;
+  }
+  const conn = ctx.connectors.get(authReq.connectorId);
+  const code = randomBytes(24).toString('base64url');
+  const record: AuthCode = {
+    clientId: authReq.clientId,
+    redirectURI: authReq.redirectURI,
+    scopes: authReq.scopes,
+    ...(authReq.nonce ? { nonce: authReq.nonce } : {}),
+    ...(authReq.pkce ? { pkce: authReq.pkce } : {}),
+    connectorId: authReq.connectorId,
+    connectorType: conn?.type ?? 'unknown',
+    claims: authReq.identity.claims,
+    ...(authReq.identity.connectorData !== undefined ? { connectorData: authReq.identity.connectorData } : {}),
+    authTime: authReq.identity.authTime,
+  };
+  await ctx.storage.create('authCode', code, record, { expiresAt: ctx.now() + AUTH_CODE_TTL_MS });
+  redirectToClient(ctx, res, authReq, { code });
+}
+
+/** Sends parameters to the client's redirect URI (query or form_post), with `state` and `iss` (RFC 9207). */
+export function redirectToClient(
+  ctx: BrokerContext,
+  res: Response,
+  target: { redirectURI: string; state?: string | undefined; responseMode?: 'query' | 'form_post' | undefined },
+  params: Record<string, string>,
+): void {
+  const all: Record<string, string> = { ...params, ...(target.state !== undefined ? { state: target.state } : {}), iss: ctx.settings.issuer };
+  if (target.redirectURI === 'urn:ietf:wg:oauth:2.0:oob') {
+    sendPage(res, 200, errorPage(ctx.page, { title: 'Login successful', message: params.code ? `Your code: ${params.code}` : `Error: ${params.error}` }));
+    return;
+  }
+  if (target.responseMode === 'form_post') {
+    const body = html`<!doctype html><html><head><meta charset="utf-8"><title>Submit</title></head><body onload="document.forms[0].submit()"><form method="post" action="${target.redirectURI}">${Object.entries(all).map(([k, v]) => html`<input type="hidden" name="${k}" value="${v}">`)}<noscript><button type="submit">Continue</button></noscript></form></body></html>`;
+    res.set('Content-Security-Policy', "default-src 'none'; script-src 'unsafe-inline'; form-action *");
+    sendPage(res, 200, body.html);
+    return;
+  }
+  const url = new URL(target.redirectURI);
+  for (const [k, v] of Object.entries(all)) url.searchParams.set(k, v);
+  res.redirect(303, url.toString());
+}
+
+export type { PageOptions };

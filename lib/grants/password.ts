@@ -1,0 +1,54 @@
+/**
+ * The resource owner password grant (RFC 6749 section 4.3), enabled by
+ * `oauth2.passwordConnector`. Wrong credentials are `invalid_grant`.
+ */
+import type { ClientSettings } from '../config/settings.js';
+import type { BrokerContext } from '../context.js';
+import { OAuthError, UpstreamError } from '../errors.js';
+import { assertIdentity, scopesFrom } from '../identity.js';
+import { checkScopeParam } from './scopes.js';
+import { mayIssueRefreshToken, type Grant } from '../tokens/claims.js';
+import { connectorAllowed, connectorRefreshes, tokenResponse, type TokenResponse } from './respond.js';
+
+export async function passwordGrant(ctx: BrokerContext, client: ClientSettings, body: Record<string, string>): Promise<TokenResponse> {
+  const connectorId = ctx.settings.oauth2.passwordConnector;
+  const conn = connectorId ? ctx.connectors.get(connectorId) : undefined;
+  if (!conn?.connector.login) throw new OAuthError('unsupported_grant_type', 'The password grant is not enabled.');
+  if (!connectorAllowed(ctx, client.allowedConnectors, conn.id, 'password')) {
+    throw new OAuthError('unauthorized_client', `Client "${client.id}" may not use connector "${conn.id}".`);
+  }
+  const username = body.username ?? '';
+  const password = body.password ?? '';
+  if (username === '' || password === '') throw new OAuthError('invalid_request', 'Required params: username and password.');
+  const scopes = checkScopeParam(ctx, client, body.scope ?? 'openid');
+  let found;
+  try {
+    found = await conn.connector.login(username, password, scopesFrom(scopes));
+  } catch (err) {
+    ctx.logger.warn({ err, connector: conn.id }, 'password grant: connector failed');
+    throw err instanceof UpstreamError
+      ? new OAuthError('temporarily_unavailable', `${conn.name} cannot be reached right now.`, 503)
+      : new OAuthError('server_error', 'The login could not be checked.', 500);
+  }
+  if (!found) {
+    ctx.logger.info({ connector: conn.id, client: client.id }, 'password grant refused: wrong credentials');
+    throw new OAuthError('invalid_grant', 'Invalid username or password.');
+  }
+  const identity = assertIdentity(found);
+  const { connectorData, ...claims } = identity;
+  const authTime = Math.floor(ctx.now() / 1000);
+  const grant: Grant = { clientId: client.id, connectorId: conn.id, connectorType: conn.type, scopes, claims, authTime };
+  let refreshToken: string | undefined;
+  if (mayIssueRefreshToken(grant, connectorRefreshes(ctx, conn.id))) {
+    ({ token: refreshToken } = await ctx.refreshTokens.create({
+      clientId: client.id,
+      connectorId: conn.id,
+      connectorType: conn.type,
+      scopes,
+      claims,
+      ...(connectorData !== undefined ? { connectorData } : {}),
+      authTime,
+    }));
+  }
+  return tokenResponse(ctx, grant, refreshToken ? { refreshToken } : {});
+}

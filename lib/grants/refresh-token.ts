@@ -1,0 +1,69 @@
+/**
+ * The `refresh_token` grant: the token must be current (or the previous one within the reuse
+ * window), the connector re-reads the user upstream and its answer replaces the old claims, the
+ * scope may only narrow, and the token rotates. A connector that refuses is `invalid_grant`,
+ * never a 500.
+ */
+import type { ClientSettings } from '../config/settings.js';
+import type { BrokerContext } from '../context.js';
+import { OAuthError, RefreshFailedError, UpstreamError, errorMessage } from '../errors.js';
+import { assertIdentity, scopesFrom, type Identity } from '../identity.js';
+import type { Grant } from '../tokens/claims.js';
+import type { RefreshRecord } from '../tokens/refresh.js';
+import { connectorAllowed, tokenResponse, type TokenResponse } from './respond.js';
+
+function narrowScopes(record: RefreshRecord, requested: string | undefined): string[] {
+  if (requested === undefined || requested.trim() === '') return record.scopes;
+  const scopes = [...new Set(requested.split(' ').filter((s) => s !== ''))];
+  const extra = scopes.filter((s) => !record.scopes.includes(s));
+  if (extra.length > 0) throw new OAuthError('invalid_scope', `Requested scopes ${JSON.stringify(extra)} were not granted originally.`);
+  return scopes;
+}
+
+function grantOf(client: ClientSettings, record: RefreshRecord, scopes: string[]): Grant {
+  return {
+    clientId: client.id,
+    connectorId: record.connectorId,
+    connectorType: record.connectorType,
+    scopes,
+    claims: record.claims,
+    ...(record.nonce ? { nonce: record.nonce } : {}),
+    ...(record.authTime !== undefined ? { authTime: record.authTime } : {}),
+  };
+}
+
+export async function refreshTokenGrant(ctx: BrokerContext, client: ClientSettings, body: Record<string, string>): Promise<TokenResponse> {
+  const token = body.refresh_token;
+  if (!token) throw new OAuthError('invalid_request', 'Required param: refresh_token.');
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const presented = await ctx.refreshTokens.present(token, client.id);
+    const scopes = narrowScopes(presented.record, body.scope);
+    if (!connectorAllowed(ctx, client.allowedConnectors, presented.record.connectorId, 'refresh_token')) {
+      throw new OAuthError('invalid_grant', 'This client may no longer use the connector of this refresh token.');
+    }
+    if (presented.kind === 'reused') {
+      return tokenResponse(ctx, grantOf(client, presented.record, scopes), { refreshToken: presented.token });
+    }
+    const conn = ctx.connectors.get(presented.record.connectorId);
+    if (!conn?.connector.refresh) throw new OAuthError('invalid_grant', 'The connector of this refresh token can no longer refresh.');
+    const { claims, connectorData } = presented.record;
+    let identity: Identity;
+    try {
+      identity = assertIdentity(
+        await conn.connector.refresh({ ...claims, ...(connectorData !== undefined ? { connectorData } : {}) }, scopesFrom(presented.record.scopes)),
+      );
+    } catch (err) {
+      ctx.logger.info({ connector: conn.id, reason: errorMessage(err) }, 'upstream refresh failed');
+      if (err instanceof UpstreamError && !(err instanceof RefreshFailedError)) {
+        throw new OAuthError('invalid_grant', `The upstream identity provider could not refresh this login: ${err.message}.`);
+      }
+      throw new OAuthError('invalid_grant', 'The upstream identity provider no longer accepts this login.');
+    }
+    if (identity.userId !== claims.userId) throw new OAuthError('invalid_grant', 'The upstream returned another user.');
+    const { connectorData: newData, ...newClaims } = identity;
+    const rotated = await ctx.refreshTokens.rotate(presented, { claims: newClaims, scopes: presented.record.scopes, connectorData: newData });
+    if (rotated === undefined) continue; // another request rotated first: present again, within the reuse window
+    return tokenResponse(ctx, grantOf(client, { ...presented.record, claims: newClaims }, scopes), { refreshToken: rotated });
+  }
+  throw new OAuthError('invalid_grant', 'Refresh token is being used concurrently; try again.');
+}

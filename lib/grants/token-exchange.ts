@@ -1,0 +1,44 @@
+/**
+ * RFC 8693 token exchange, as Dex has it: a client trades an upstream token, verified by the
+ * connector named in `connector_id`, for a broker token. No refresh token comes out of it.
+ */
+import type { ClientSettings } from '../config/settings.js';
+import type { BrokerContext } from '../context.js';
+import { OAuthError, errorMessage } from '../errors.js';
+import { assertIdentity, type Identity } from '../identity.js';
+import type { Grant } from '../tokens/claims.js';
+import { checkScopeParam } from './scopes.js';
+import { connectorAllowed, tokenResponse, type TokenResponse } from './respond.js';
+
+const ACCESS_TOKEN = 'urn:ietf:params:oauth:token-type:access_token';
+const ID_TOKEN = 'urn:ietf:params:oauth:token-type:id_token';
+
+export async function tokenExchangeGrant(ctx: BrokerContext, client: ClientSettings, body: Record<string, string>): Promise<TokenResponse> {
+  const { subject_token: subjectToken, subject_token_type: subjectTokenType, connector_id: connectorId } = body;
+  if (!subjectToken || !subjectTokenType) throw new OAuthError('invalid_request', 'Required params: subject_token and subject_token_type.');
+  if (!connectorId) throw new OAuthError('invalid_request', 'Required param: connector_id.');
+  const requested = body.requested_token_type ?? ACCESS_TOKEN;
+  if (requested !== ACCESS_TOKEN && requested !== ID_TOKEN) throw new OAuthError('invalid_request', `requested_token_type ${requested} is not supported.`);
+  const conn = ctx.connectors.get(connectorId);
+  if (!conn) throw new OAuthError('invalid_request', `Unknown connector "${connectorId}".`);
+  if (!connectorAllowed(ctx, client.allowedConnectors, conn.id, 'urn:ietf:params:oauth:grant-type:token-exchange')) {
+    throw new OAuthError('unauthorized_client', `Client "${client.id}" may not use connector "${conn.id}" for token exchange.`);
+  }
+  if (!conn.connector.tokenIdentity) throw new OAuthError('invalid_request', `Connector "${conn.id}" does not support token exchange.`);
+  const scopes = checkScopeParam(ctx, client, body.scope ?? 'openid');
+  let identity: Identity;
+  try {
+    identity = assertIdentity(await conn.connector.tokenIdentity(subjectTokenType, subjectToken));
+  } catch (err) {
+    ctx.logger.info({ connector: conn.id, reason: errorMessage(err) }, 'token exchange refused');
+    throw new OAuthError('access_denied', 'The subject token was not accepted.', 401);
+  }
+  const { connectorData: _data, ...claims } = identity;
+  const grant: Grant = { clientId: client.id, connectorId: conn.id, connectorType: conn.type, scopes, claims };
+  const res = await tokenResponse(ctx, grant);
+  if (requested === ID_TOKEN) {
+    if (!res.id_token) throw new OAuthError('invalid_request', 'An ID token needs the openid scope.');
+    return { access_token: res.id_token, token_type: 'bearer', expires_in: res.expires_in, issued_token_type: ID_TOKEN };
+  }
+  return { access_token: res.access_token, token_type: 'bearer', expires_in: res.expires_in, issued_token_type: ACCESS_TOKEN };
+}

@@ -1,0 +1,31 @@
+/**
+ * dexpress: Dex's connectors as Passport strategies, and a Dex-compatible OpenID Connect broker.
+ *
+ * ```ts
+ * import { createBroker } from 'dexpress';
+ * import { connectors } from 'dexpress/strategies';
+ * const broker = await createBroker(config, { connectors });
+ * app.use(broker.app);
+ * ```
+ */
+export { createBroker, type Broker, type BrokerOptions } from './broker.js';
+export { serve, type RunningServer } from './server.js';
+export { runCli } from './cli.js';
+export { loadConfig, loadConfigFile } from './config/load.js';
+export type { Settings } from './config/settings.js';
+export { capabilityTable, capabilitiesOf, connectorTypes, formatCapabilityTable, type Capabilities, type ConnectorType } from './capabilities.js';
+export {
+  createRegistry,
+  isBrokerOptions,
+  type AnyConnectorModule,
+  type BrokerAuthenticateOptions,
+  type Connector,
+  type ConnectorContext,
+  type ConnectorModule,
+  type ConnectorRegistry,
+  type LoginState,
+} from './connector.js';
+export type { Identity, Scopes, Claims, JsonValue } from './identity.js';
+export { encodeSubject, decodeSubject } from './tokens/subject.js';
+export { AccessDeniedError, ConfigError, DexpressError, OAuthError, RefreshFailedError, StorageUnavailableError, UpstreamError } from './errors.js';
+export { registerStorageBackend, type Storage } from './storage/index.js';

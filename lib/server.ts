@@ -1,0 +1,82 @@
+/** Serving a broker alone: listens on `web.http` and/or `web.https` (Dex's `host:port` form). */
+import { readFileSync } from 'node:fs';
+import http from 'node:http';
+import https from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { createBroker, type Broker, type BrokerOptions } from './broker.js';
+import { ConfigError } from './errors.js';
+
+export interface RunningServer {
+  broker: Broker;
+  /** The addresses it listens on, e.g. `http://127.0.0.1:5556`. */
+  urls: string[];
+  close(): Promise<void>;
+}
+
+export function parseListenAddress(value: string, path: string): { host: string; port: number } {
+  const m = /^(.*):(\d{1,5})$/.exec(value);
+  const port = m ? Number(m[2]) : NaN;
+  if (!m || port > 65535) throw new ConfigError([{ path, message: `"${value}" is not a host:port address (for example 127.0.0.1:5556)` }]);
+  const host = m[1]!.replace(/^\[(.*)\]$/, '$1');
+  return { host: host === '' ? '0.0.0.0' : host, port };
+}
+
+function listen(server: http.Server, host: string, port: number): Promise<AddressInfo> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve(server.address() as AddressInfo);
+    });
+  });
+}
+
+export async function serve(config: unknown, options: BrokerOptions): Promise<RunningServer> {
+  const broker = await createBroker(config, options);
+  const { web } = broker.settings;
+  if (!web.http && !web.https) throw new ConfigError([{ path: 'web', message: 'set web.http or web.https' }]);
+  const servers: http.Server[] = [];
+  const urls: string[] = [];
+  try {
+    if (web.http) {
+      const { host, port } = parseListenAddress(web.http, 'web.http');
+      const server = http.createServer(broker.app);
+      servers.push(server);
+      const addr = await listen(server, host, port);
+      urls.push(`http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`);
+    }
+    if (web.https) {
+      const { host, port } = parseListenAddress(web.https, 'web.https');
+      if (!web.tlsCert || !web.tlsKey) throw new ConfigError([{ path: 'web.tlsCert', message: 'web.https needs web.tlsCert and web.tlsKey' }]);
+      const server = https.createServer({ cert: readFileSync(web.tlsCert), key: readFileSync(web.tlsKey) }, broker.app);
+      servers.push(server);
+      const addr = await listen(server, host, port);
+      urls.push(`https://${addr.address}:${addr.port}`);
+    }
+  } catch (err) {
+    await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
+    await broker.close();
+    throw err;
+  }
+  for (const s of servers) {
+    s.keepAliveTimeout = 5000;
+    s.headersTimeout = 10_000;
+    s.requestTimeout = 30_000;
+  }
+  return {
+    broker,
+    urls,
+    async close() {
+      await Promise.all(
+        servers.map(
+          (s) =>
+            new Promise<void>((resolve) => {
+              s.close(() => resolve());
+              s.closeAllConnections();
+            }),
+        ),
+      );
+      await broker.close();
+    },
+  };
+}

@@ -1,0 +1,44 @@
+/**
+ * An express-session store on the broker's storage, so every instance sharing the database sees
+ * the same browser sessions (no sticky sessions needed).
+ */
+import session from 'express-session';
+import type { Storage } from './storage/index.js';
+
+const DEFAULT_TTL_MS = 24 * 3_600_000;
+
+export class StorageSessionStore extends session.Store {
+  constructor(private readonly storage: Storage) {
+    super();
+  }
+
+  private expiry(sess: session.SessionData): number {
+    const expires = sess.cookie?.expires;
+    return expires ? new Date(expires).getTime() : Date.now() + DEFAULT_TTL_MS;
+  }
+
+  override get(sid: string, callback: (err: unknown, session?: session.SessionData | null) => void): void {
+    this.storage.find<session.SessionData>('session', sid).then(
+      (rec) => callback(null, rec?.value ?? null),
+      (err: unknown) => callback(err),
+    );
+  }
+
+  override set(sid: string, sess: session.SessionData, callback?: (err?: unknown) => void): void {
+    this.storage.upsert('session', sid, sess, { expiresAt: this.expiry(sess) }).then(
+      () => callback?.(),
+      (err: unknown) => callback?.(err),
+    );
+  }
+
+  override destroy(sid: string, callback?: (err?: unknown) => void): void {
+    this.storage.destroy('session', sid).then(
+      () => callback?.(),
+      (err: unknown) => callback?.(err),
+    );
+  }
+
+  override touch(sid: string, sess: session.SessionData, callback?: () => void): void {
+    this.set(sid, sess, () => callback?.());
+  }
+}

@@ -1,0 +1,60 @@
+/**
+ * Which claims a token carries, decided by the scopes granted and the connector's capability
+ * row (DESIGN.md point 3 and 4). Both ID tokens, access tokens and `/userinfo` use this.
+ */
+import { capabilitiesOf, isConnectorType } from '../capabilities.js';
+import type { Claims } from '../identity.js';
+import { encodeSubject } from './subject.js';
+
+export const CROSS_CLIENT_PREFIX = 'audience:server:client_id:';
+
+/** Everything a token is minted from. */
+export interface Grant {
+  clientId: string;
+  connectorId: string;
+  /** The connector's type, which selects its capability row. */
+  connectorType: string;
+  scopes: string[];
+  claims: Claims;
+  nonce?: string;
+  /** When the user logged in (seconds). */
+  authTime?: number;
+}
+
+export function audienceOf(grant: Grant): string[] {
+  const peers = grant.scopes.filter((s) => s.startsWith(CROSS_CLIENT_PREFIX)).map((s) => s.slice(CROSS_CLIENT_PREFIX.length));
+  if (peers.length === 0) return [grant.clientId];
+  return peers.includes(grant.clientId) ? peers : [...peers, grant.clientId];
+}
+
+/** The identity claims the scopes and the capability row allow (no iss/aud/exp). */
+export function identityClaims(grant: Grant): Record<string, unknown> {
+  const caps = isConnectorType(grant.connectorType) ? capabilitiesOf(grant.connectorType) : undefined;
+  const out: Record<string, unknown> = { sub: encodeSubject(grant.claims.userId, grant.connectorId) };
+  for (const scope of grant.scopes) {
+    switch (scope) {
+      case 'email':
+        if (grant.claims.email !== undefined) out.email = grant.claims.email;
+        out.email_verified = grant.claims.emailVerified;
+        break;
+      case 'groups':
+        if (caps?.groups) out.groups = grant.claims.groups;
+        break;
+      case 'profile':
+        out.name = grant.claims.username;
+        if (caps?.preferredUsername && grant.claims.preferredUsername) out.preferred_username = grant.claims.preferredUsername;
+        break;
+      case 'federated:id':
+        out.federated_claims = { connector_id: grant.connectorId, user_id: grant.claims.userId };
+        break;
+    }
+  }
+  return out;
+}
+
+/** Whether a refresh token may be issued: asked for, allowed by the row, implemented by the connector. */
+export function mayIssueRefreshToken(grant: Pick<Grant, 'scopes' | 'connectorType'>, connectorRefreshes: boolean): boolean {
+  if (!grant.scopes.includes('offline_access')) return false;
+  if (!isConnectorType(grant.connectorType) || !capabilitiesOf(grant.connectorType).refresh) return false;
+  return connectorRefreshes;
+}

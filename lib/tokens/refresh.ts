@@ -1,0 +1,148 @@
+/**
+ * Refresh tokens. A token is `<id>.<secret>`; storage keeps only a hash of the secret. Each
+ * refresh rotates the secret (unless `disableRotation`). For `reuseInterval` after a rotation
+ * the previous token still works and yields the same new token, so two concurrent refreshes from
+ * one client both succeed: the new token is kept encrypted under a key derived from the previous
+ * secret, readable only by whoever holds that secret. A previous token presented after the
+ * window is a replay: the whole chain is revoked.
+ */
+import { createCipheriv, createDecipheriv, createHash, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { Settings } from '../config/settings.js';
+import { OAuthError } from '../errors.js';
+import type { Claims, JsonValue } from '../identity.js';
+import type { Clock, Storage } from '../storage/index.js';
+
+export interface RefreshRecord {
+  clientId: string;
+  connectorId: string;
+  connectorType: string;
+  scopes: string[];
+  claims: Claims;
+  connectorData?: JsonValue;
+  nonce?: string;
+  authTime?: number;
+  tokenHash: string;
+  previous?: { hash: string; next: string; rotatedAt: number };
+  createdAt: number;
+  lastUsedAt: number;
+}
+
+export type RefreshPolicy = Settings['expiry']['refreshTokens'];
+
+export type NewRefresh = Omit<RefreshRecord, 'tokenHash' | 'previous' | 'createdAt' | 'lastUsedAt'>;
+
+const invalid = (why: string) => new OAuthError('invalid_grant', why);
+
+const hashSecret = (secret: string) => createHash('sha256').update(secret).digest('base64url');
+
+function sameHash(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
+function keyFrom(secret: string): Buffer {
+  return Buffer.from(hkdfSync('sha256', secret, Buffer.alloc(0), 'dexpress refresh rotation', 32));
+}
+
+function seal(secret: string, plaintext: string): string {
+  const iv = randomBytes(12);
+  const cipher = createCipheriv('aes-256-gcm', keyFrom(secret), iv);
+  const body = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
+  return Buffer.concat([iv, cipher.getAuthTag(), body]).toString('base64url');
+}
+
+function open(secret: string, sealed: string): string {
+  const buf = Buffer.from(sealed, 'base64url');
+  const decipher = createDecipheriv('aes-256-gcm', keyFrom(secret), buf.subarray(0, 12));
+  decipher.setAuthTag(buf.subarray(12, 28));
+  return Buffer.concat([decipher.update(buf.subarray(28)), decipher.final()]).toString('utf8');
+}
+
+function parseToken(token: string): { id: string; secret: string } | undefined {
+  const m = /^([A-Za-z0-9_-]{16,64})\.([A-Za-z0-9_-]{16,128})$/.exec(token);
+  return m ? { id: m[1]!, secret: m[2]! } : undefined;
+}
+
+/** The outcome of presenting a refresh token. */
+export type Presented =
+  /** A current token: the caller refreshes upstream, then calls `rotate`. */
+  | { kind: 'current'; id: string; secret: string; record: RefreshRecord; version: number }
+  /** The previous token within the reuse window: answer with the already-rotated token. */
+  | { kind: 'reused'; id: string; record: RefreshRecord; token: string };
+
+export class RefreshTokens {
+  constructor(
+    private readonly storage: Storage,
+    private readonly policy: RefreshPolicy,
+    private readonly now: Clock = Date.now,
+  ) {}
+
+  private expiry(record: Pick<RefreshRecord, 'createdAt' | 'lastUsedAt'>): number | null {
+    const limits: number[] = [];
+    if (this.policy.absoluteLifetimeMs) limits.push(record.createdAt + this.policy.absoluteLifetimeMs);
+    if (this.policy.validIfNotUsedForMs) limits.push(record.lastUsedAt + this.policy.validIfNotUsedForMs);
+    return limits.length > 0 ? Math.min(...limits) : null;
+  }
+
+  async create(grant: NewRefresh): Promise<{ id: string; token: string }> {
+    const id = randomBytes(16).toString('base64url');
+    const secret = randomBytes(32).toString('base64url');
+    const now = this.now();
+    const record: RefreshRecord = { ...grant, tokenHash: hashSecret(secret), createdAt: now, lastUsedAt: now };
+    await this.storage.create('refreshToken', id, record, { expiresAt: this.expiry(record) });
+    return { id, token: `${id}.${secret}` };
+  }
+
+  /** Checks a presented token for `clientId`; throws `invalid_grant` for anything not valid. */
+  async present(token: string, clientId: string): Promise<Presented> {
+    const parsed = parseToken(token);
+    if (!parsed) throw invalid('Refresh token is invalid or has expired.');
+    const found = await this.storage.find<RefreshRecord>('refreshToken', parsed.id);
+    if (!found) throw invalid('Refresh token is invalid or has expired.');
+    const record = found.value;
+    if (record.clientId !== clientId) throw invalid('Refresh token was issued to another client.');
+    const hash = hashSecret(parsed.secret);
+    if (sameHash(hash, record.tokenHash)) {
+      return { kind: 'current', id: parsed.id, secret: parsed.secret, record, version: found.version };
+    }
+    const prev = record.previous;
+    if (prev && sameHash(hash, prev.hash)) {
+      if (this.now() - prev.rotatedAt <= this.policy.reuseIntervalMs) {
+        return { kind: 'reused', id: parsed.id, record, token: open(parsed.secret, prev.next) };
+      }
+      // A rotated-out token replayed after the window: someone copied it. Revoke the chain.
+      await this.storage.destroy('refreshToken', parsed.id);
+      throw invalid('Refresh token was already used; the session has been revoked.');
+    }
+    throw invalid('Refresh token is invalid or has expired.');
+  }
+
+  /**
+   * Stores the refreshed claims and rotates the secret. Returns the token to hand out, or
+   * undefined when another request rotated first (the caller then presents the token again and
+   * lands in the reuse window).
+   */
+  async rotate(
+    presented: Extract<Presented, { kind: 'current' }>,
+    update: Pick<RefreshRecord, 'claims' | 'scopes'> & { connectorData?: JsonValue | undefined },
+  ): Promise<string | undefined> {
+    const now = this.now();
+    const { connectorData, ...rest } = update;
+    const base: RefreshRecord = { ...presented.record, ...rest, lastUsedAt: now };
+    if (connectorData !== undefined) base.connectorData = connectorData;
+    let token = `${presented.id}.${presented.secret}`;
+    let next = base;
+    if (!this.policy.disableRotation) {
+      const secret = randomBytes(32).toString('base64url');
+      token = `${presented.id}.${secret}`;
+      next = { ...base, tokenHash: hashSecret(secret), previous: { hash: presented.record.tokenHash, next: seal(presented.secret, token), rotatedAt: now } };
+    }
+    const ok = await this.storage.update('refreshToken', presented.id, presented.version, next, { expiresAt: this.expiry(next) });
+    return ok ? token : undefined;
+  }
+
+  async revoke(id: string): Promise<void> {
+    await this.storage.destroy('refreshToken', id);
+  }
+}

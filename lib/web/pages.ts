@@ -1,0 +1,98 @@
+/**
+ * The broker's own pages: connector list, password form, approval, errors. Plain server-rendered
+ * HTML with no script, one small stylesheet inline, readable on a phone.
+ */
+import { html, Raw } from './html.js';
+
+export interface PageOptions {
+  /** `frontend.issuer`: the name shown on every page. */
+  title: string;
+  logoURL?: string;
+  theme: string;
+}
+
+const styles = `
+:root{color-scheme:light dark;--bg:#f6f7f9;--fg:#1d2330;--card:#fff;--muted:#4a5568;--accent:#1f5fbf;--border:#c9d0db;--err:#a61b1b}
+@media (prefers-color-scheme:dark){:root{--bg:#14171c;--fg:#e8ebf0;--card:#1e232b;--muted:#b7c0cc;--accent:#7fb0ff;--border:#3a4350;--err:#ff8a8a}}
+.theme-dark{--bg:#14171c;--fg:#e8ebf0;--card:#1e232b;--muted:#b7c0cc;--accent:#7fb0ff;--border:#3a4350;--err:#ff8a8a}
+*{box-sizing:border-box}body{margin:0;font:16px/1.5 system-ui,sans-serif;background:var(--bg);color:var(--fg)}
+main{max-width:26rem;margin:3rem auto;padding:0 1rem}.card{background:var(--card);border:1px solid var(--border);border-radius:8px;padding:1.5rem}
+h1{font-size:1.35rem;margin:0 0 1rem}header{text-align:center;margin-bottom:1rem}header img{max-height:3rem;max-width:100%}
+ul.connectors{list-style:none;padding:0;margin:0}ul.connectors li{margin:.5rem 0}
+a.button,button{display:block;width:100%;padding:.7rem 1rem;border-radius:6px;border:1px solid var(--accent);background:var(--accent);color:#fff;font:inherit;text-align:center;text-decoration:none;cursor:pointer}
+.theme-dark a.button,.theme-dark button{color:#0b1220}button.secondary{background:transparent;color:var(--accent)}
+label{display:block;margin:.75rem 0 .25rem;font-weight:600}input{width:100%;padding:.6rem;font:inherit;border:1px solid var(--border);border-radius:6px;background:var(--card);color:var(--fg)}
+:focus-visible{outline:3px solid var(--accent);outline-offset:2px}.error{color:var(--err);font-weight:600}.muted{color:var(--muted)}
+.actions{display:flex;gap:.75rem;margin-top:1.25rem}.actions form{flex:1}ul.scopes{padding-left:1.25rem}
+`;
+
+export function layout(page: PageOptions, title: string, body: Raw): string {
+  return `<!doctype html>${html`<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>${title} · ${page.title}</title><style>${new Raw(styles)}</style></head>
+<body class="theme-${page.theme}"><main>
+<header>${page.logoURL ? html`<img src="${page.logoURL}" alt="${page.title}">` : html`<strong>${page.title}</strong>`}</header>
+<div class="card">${body}</div></main></body></html>`.html}`;
+}
+
+export function connectorListPage(page: PageOptions, connectors: { name: string; href: string }[]): string {
+  return layout(
+    page,
+    'Log in',
+    html`<h1>Log in to ${page.title}</h1><ul class="connectors">${connectors.map(
+      (c) => html`<li><a class="button" href="${c.href}">Log in with ${c.name}</a></li>`,
+    )}</ul>`,
+  );
+}
+
+export function passwordPage(
+  page: PageOptions,
+  opts: { action: string; prompt: string; username: string; error?: string; backHref?: string; csrf: string },
+): string {
+  return layout(
+    page,
+    'Log in',
+    html`<h1>Log in to your account</h1>
+<form method="post" action="${opts.action}">
+${opts.error ? html`<p class="error" role="alert" id="login-error">${opts.error}</p>` : ''}
+<input type="hidden" name="csrf" value="${opts.csrf}">
+<label for="login">${opts.prompt}</label>
+<input id="login" name="login" autocomplete="username" required autofocus value="${opts.username}"${opts.error ? html` aria-describedby="login-error"` : ''}>
+<label for="password">Password</label>
+<input id="password" name="password" type="password" autocomplete="current-password" required>
+<div class="actions"><button id="submit-login" type="submit">Log in</button></div>
+</form>${opts.backHref ? html`<p><a href="${opts.backHref}">Choose another login method</a></p>` : ''}`,
+  );
+}
+
+const scopeText: Record<string, string> = {
+  openid: 'Know who you are',
+  email: 'View your email address',
+  profile: 'View your name and user name',
+  groups: 'View your groups',
+  offline_access: 'Keep you signed in (refresh tokens)',
+  'federated:id': 'View the account you logged in with upstream',
+};
+
+export function approvalPage(
+  page: PageOptions,
+  opts: { clientName: string; scopes: string[]; action: string; req: string; hmac: string },
+): string {
+  const items = opts.scopes.map((s) => scopeText[s] ?? (s.startsWith('audience:server:client_id:') ? `Act for ${s.slice(26)}` : s));
+  return layout(
+    page,
+    'Grant access',
+    html`<h1>Grant access to ${opts.clientName}</h1>
+<p>${opts.clientName} would like to:</p><ul class="scopes">${items.map((i) => html`<li>${i}</li>`)}</ul>
+<div class="actions">
+<form method="post" action="${opts.action}"><input type="hidden" name="req" value="${opts.req}"><input type="hidden" name="hmac" value="${opts.hmac}"><input type="hidden" name="approval" value="approve"><button type="submit">Grant access</button></form>
+<form method="post" action="${opts.action}"><input type="hidden" name="req" value="${opts.req}"><input type="hidden" name="hmac" value="${opts.hmac}"><input type="hidden" name="approval" value="rejected"><button class="secondary" type="submit">Cancel</button></form>
+</div>`,
+  );
+}
+
+export function errorPage(page: PageOptions, opts: { title: string; message: string; hint?: string }): string {
+  return layout(
+    page,
+    opts.title,
+    html`<h1>${opts.title}</h1><p class="error" role="alert">${opts.message}</p>${opts.hint ? html`<p class="muted">${opts.hint}</p>` : ''}`,
+  );
+}
