@@ -4,13 +4,15 @@
  * Add a connector here when its folder lands.
  */
 import { createRegistry, type AnyConnectorModule } from '../lib/connector.js';
+import { atlassianCrowd } from './atlassian-crowd/index.js';
 import { authproxy } from './authproxy/index.js';
 import { github } from './github/index.js';
+import { keystone } from './keystone/index.js';
 import { ldap } from './ldap/index.js';
 import { mockCallback } from './mockCallback/index.js';
 import { mockPassword } from './mockPassword/index.js';
 import { oidc } from './oidc/index.js';
 
-export const connectorModules: readonly AnyConnectorModule[] = [mockCallback, mockPassword, authproxy, ldap, oidc, github];
+export const connectorModules: readonly AnyConnectorModule[] = [mockCallback, mockPassword, authproxy, ldap, oidc, github, atlassianCrowd, keystone];
 
 export const connectors = createRegistry(connectorModules);
