@@ -11,6 +11,7 @@ import { keystone } from './keystone/index.js';
 import { ldap } from './ldap/index.js';
 import { mockCallback } from './mockCallback/index.js';
 import { mockPassword } from './mockPassword/index.js';
+import { microsoft } from './microsoft/index.js';
 import { oidc } from './oidc/index.js';
 
 export const connectorModules: readonly AnyConnectorModule[] = [mockCallback, mockPassword, authproxy, ldap, oidc, github, atlassianCrowd, keystone];

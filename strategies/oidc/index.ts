@@ -5,7 +5,7 @@
  * `insecureEnableGroups`), preferred_username yes. Also does RFC 8693 token exchange.
  */
 import type { ConnectorModule } from '../../lib/connector.js';
-import { AccessDeniedError } from '../../lib/errors.js';
+import { AccessDeniedError, ConfigError } from '../../lib/errors.js';
 import type { Identity } from '../../lib/identity.js';
 import { isRecord } from '../shared/http.js';
 import { configSchema, upstreamScopes, type OidcConfig } from './config.js';
@@ -60,6 +60,9 @@ export const oidc = {
   type: 'oidc',
   configSchema,
   async create(config, context) {
+    if (config.redirectURI !== undefined && config.redirectURI !== context.callbackURL) {
+      throw new ConfigError([{ path: 'redirectURI', message: `must be the broker's callback URL ${context.callbackURL}` }]);
+    }
     const strategy = new OidcStrategy(config, context.id);
     // Discover at start-up, as Dex does, so a wrong issuer fails the broker's start, not a login.
     await strategy.client.discover();

@@ -1,0 +1,60 @@
+/**
+ * The `microsoft` connector's config: Dex's keys, as Dex's `connector/microsoft` reads them.
+ */
+import { z } from 'zod';
+
+export const configSchema = z
+  .object({
+    clientID: z.string().min(1, 'no clientID supplied'),
+    clientSecret: z.string().min(1, 'no clientSecret supplied'),
+    /**
+     * Dex reads a client assertion (JWT) from this file instead of a secret. Not supported yet:
+     * setting it is an error at start-up rather than a silently ignored key.
+     */
+    clientAssertion: z.string().optional(),
+    /** The callback registered in Entra ID; default the broker's `<issuer>/callback`. */
+    redirectURI: z.url().optional(),
+    /**
+     * Directory (tenant) id or domain; default `common` (personal and work accounts).
+     * `common`, `consumers` and `organizations` are not organisation tenants: no groups there.
+     */
+    tenant: z.string().min(1).optional(),
+    /** Only security groups (`getMemberGroups` with `securityEnabledOnly`). */
+    onlySecurityGroups: z.boolean().optional(),
+    /** Required groups: a user in none of them is refused (403). Needs an organisation tenant. */
+    groups: z.array(z.string()).optional(),
+    /** Groups as display names (`name`, default) or object ids (`id`). */
+    groupNameFormat: z.enum(['name', 'id']).optional(),
+    /** Return only the groups listed in `groups`, not all of the user's groups. */
+    useGroupsAsWhitelist: z.boolean().optional(),
+    /** Lower-case the email (the user principal name). */
+    emailToLowercase: z.boolean().optional(),
+    /** Resolve group names 1000 ids per request (Graph's limit) instead of all at once. */
+    batchGroupLookups: z.boolean().optional(),
+    /**
+     * Base URL of the Microsoft identity platform; default `https://login.microsoftonline.com`.
+     * Advanced (sovereign clouds such as `https://login.microsoftonline.us`) and tests.
+     */
+    apiURL: z.url().optional(),
+    /** Base URL of Microsoft Graph; default `https://graph.microsoft.com`. Advanced and tests. */
+    graphURL: z.url().optional(),
+    /** `prompt` on the authorization request (`login`, `consent`, `select_account`, `none`). */
+    promptType: z.string().optional(),
+    /** `domain_hint` on the authorization request, to skip the account picker. */
+    domainHint: z.string().optional(),
+    /** Scopes instead of `user.read` (Dex adds `directory.read.all` and `offline_access` as needed). */
+    scopes: z.array(z.string().min(1)).optional(),
+    /** Graph field for preferred_username: `name`, `email`, `mailNickname` or `onPremisesSamAccountName`. */
+    preferredUsernameField: z.enum(['name', 'email', 'mailNickname', 'onPremisesSamAccountName']).optional(),
+  })
+  .strict();
+
+export type MicrosoftConfig = z.infer<typeof configSchema>;
+
+export const DEFAULT_API_URL = 'https://login.microsoftonline.com';
+export const DEFAULT_GRAPH_URL = 'https://graph.microsoft.com';
+
+/** Whether `tenant` is one organisation's directory (where groups exist). */
+export function isOrgTenant(tenant: string): boolean {
+  return tenant !== 'common' && tenant !== 'consumers' && tenant !== 'organizations';
+}

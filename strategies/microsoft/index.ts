@@ -1,0 +1,30 @@
+/**
+ * `microsoft`: log in with Microsoft Entra ID or a personal Microsoft account (Dex's `microsoft`
+ * connector). Capability row: refresh yes, groups yes (organisation tenants), no
+ * preferred_username claim.
+ */
+import type { ConnectorModule } from '../../lib/connector.js';
+import { ConfigError } from '../../lib/errors.js';
+import type { Identity, Scopes } from '../../lib/identity.js';
+import { configSchema, type MicrosoftConfig } from './config.js';
+import { MicrosoftStrategy } from './strategy.js';
+
+export { configSchema, type MicrosoftConfig } from './config.js';
+export { MicrosoftStrategy } from './strategy.js';
+
+export const microsoft = {
+  type: 'microsoft',
+  configSchema,
+  create(config, context) {
+    if (config.clientAssertion !== undefined) {
+      throw new ConfigError([{ path: 'clientAssertion', message: 'client assertions are not supported yet; use clientSecret' }]);
+    }
+    if (config.redirectURI !== undefined && config.redirectURI !== context.callbackURL) {
+      throw new ConfigError([{ path: 'redirectURI', message: `must be the broker's callback URL ${context.callbackURL}` }]);
+    }
+    const strategy = new MicrosoftStrategy(config, context.id, context.callbackURL);
+    return { strategy, refresh: (identity: Identity, scopes: Scopes) => strategy.refresh(identity, scopes) };
+  },
+} satisfies ConnectorModule<MicrosoftConfig>;
+
+export default microsoft;
