@@ -99,6 +99,15 @@ export class SamlStrategy extends BrokerStrategy {
   }
 
   private async acceptResponse(req: Request, options: BrokerAuthenticateOptions | StandaloneOptions): Promise<StrategyOutcome> {
+    try {
+      return await this.validate(req, options);
+    } catch (err) {
+      if (err instanceof SamlRefusedError) this.logger?.info({ reason: err.reason }, `SAML response refused: ${err.message}`);
+      throw err;
+    }
+  }
+
+  private async validate(req: Request, options: BrokerAuthenticateOptions | StandaloneOptions): Promise<StrategyOutcome> {
     const loginState = this.loginStateFor(req, options);
     const pending = await loginState.get();
     // Consumed before anything is compared: a response is accepted at most once per request.
@@ -114,21 +123,16 @@ export class SamlStrategy extends BrokerStrategy {
     }
     const scopes: Scopes = options.broker ? options.scopes : (options.scopes ?? { offlineAccess: false, groups: true });
     const s = this.settings;
-    try {
-      const assertion = await validateSamlResponse(formField(req, 'SAMLResponse'), pending.requestId, {
-        trustedCerts: s.trustedCerts,
-        decryptionKey: s.decryptionKey,
-        redirectURI: s.redirectURI,
-        audience: s.audience,
-        ssoIssuer: s.ssoIssuer,
-        now: this.now,
-      });
-      this.logger?.debug({ attributes: [...assertion.attributes.keys()] }, 'verified SAML assertion');
-      return { type: 'success', identity: identityFromAssertion(assertion, s.mapping, scopes) };
-    } catch (err) {
-      if (err instanceof SamlRefusedError) this.logger?.info({ reason: err.reason }, `SAML response refused: ${err.message}`);
-      throw err;
-    }
+    const assertion = await validateSamlResponse(formField(req, 'SAMLResponse'), pending.requestId, {
+      trustedCerts: s.trustedCerts,
+      decryptionKey: s.decryptionKey,
+      redirectURI: s.redirectURI,
+      audience: s.audience,
+      ssoIssuer: s.ssoIssuer,
+      now: this.now,
+    });
+    this.logger?.debug({ attributes: [...assertion.attributes.keys()] }, 'verified SAML assertion');
+    return { type: 'success', identity: identityFromAssertion(assertion, s.mapping, scopes) };
   }
 }
 

@@ -152,14 +152,14 @@ async function signedAssertion(
     const decrypted = parseXml(decryptedXml, 'decrypted assertion');
     const element = asAssertion(decrypted.documentElement);
     const signed = verifyEnvelopedSignature(decryptedXml, decrypted, element, certs);
-    if (signed === null) throw new SamlRefusedError('unsigned', 'Neither the SAML response nor its assertion is signed.');
+    if (signed === null) throw new SamlRefusedError('unsigned', 'The SAML response is not signed (neither the Response nor its assertion carries a signature).');
     return asAssertion(parseXml(signed, 'signed assertion').documentElement);
   }
 
   const candidates = plain.filter((a) => children(a, NS.dsig, 'Signature').length > 0);
   if (candidates.length > 1) throw new SamlRefusedError('wrapping', 'The SAML response carries more than one signed assertion.');
   const candidate = candidates[0];
-  if (!candidate) throw new SamlRefusedError('unsigned', 'Neither the SAML response nor its assertion is signed.');
+  if (!candidate) throw new SamlRefusedError('unsigned', 'The SAML response is not signed (neither the Response nor its assertion carries a signature).');
   const siblings = candidate.parentNode
     ? children(candidate.parentNode as Element, NS.assertion, 'Assertion').length +
       children(candidate.parentNode as Element, NS.assertion, 'EncryptedAssertion').length
@@ -168,7 +168,7 @@ async function signedAssertion(
     throw new SamlRefusedError('wrapping', 'An unsigned assertion sits beside or inside the signed one.');
   }
   const signed = verifyEnvelopedSignature(xml, doc, candidate, certs);
-  if (signed === null) throw new SamlRefusedError('unsigned', 'Neither the SAML response nor its assertion is signed.');
+  if (signed === null) throw new SamlRefusedError('unsigned', 'The SAML response is not signed (neither the Response nor its assertion carries a signature).');
   return asAssertion(parseXml(signed, 'signed assertion').documentElement);
 }
 
