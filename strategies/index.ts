@@ -14,6 +14,6 @@ import { mockPassword } from './mockPassword/index.js';
 import { microsoft } from './microsoft/index.js';
 import { oidc } from './oidc/index.js';
 
-export const connectorModules: readonly AnyConnectorModule[] = [mockCallback, mockPassword, authproxy, ldap, oidc, github, atlassianCrowd, keystone];
+export const connectorModules: readonly AnyConnectorModule[] = [mockCallback, mockPassword, authproxy, ldap, oidc, github, atlassianCrowd, keystone, microsoft];
 
 export const connectors = createRegistry(connectorModules);
