@@ -13,7 +13,8 @@ import { mockCallback } from './mockCallback/index.js';
 import { mockPassword } from './mockPassword/index.js';
 import { microsoft } from './microsoft/index.js';
 import { oidc } from './oidc/index.js';
+import { saml } from './saml/index.js';
 
-export const connectorModules: readonly AnyConnectorModule[] = [mockCallback, mockPassword, authproxy, ldap, oidc, github, atlassianCrowd, keystone, microsoft];
+export const connectorModules: readonly AnyConnectorModule[] = [mockCallback, mockPassword, authproxy, ldap, oidc, github, atlassianCrowd, keystone, microsoft, saml];
 
 export const connectors = createRegistry(connectorModules);
