@@ -3,6 +3,7 @@
  * at start-up. A Go zero value ("" / false) in Dex means "not set"; the same holds here, so a Dex
  * config file works unchanged.
  */
+import { FilterParser } from 'ldapts';
 import { z } from 'zod';
 import { ConfigError } from '../../lib/errors.js';
 
@@ -11,6 +12,39 @@ const searchScope = z
   .enum(['', 'sub', 'one'])
   .default('sub')
   .transform((s) => (s === 'one' ? ('one' as const) : ('sub' as const)));
+
+/**
+ * True when the parentheses of an RFC 4515 filter pair up and enclose it whole. Parentheses in
+ * values are always escaped (`\28`, `\29`), so every literal one is structure.
+ */
+function enclosedInBalancedParentheses(filter: string): boolean {
+  let depth = 0;
+  for (let i = 0; i < filter.length; i++) {
+    if (filter[i] === '(') depth++;
+    else if (filter[i] === ')') {
+      depth--;
+      if (depth < 0 || (depth === 0 && i !== filter.length - 1)) return false;
+    }
+  }
+  return depth === 0 && filter.startsWith('(');
+}
+
+/** An RFC 4515 filter in parentheses, checked at start-up; empty means none. */
+const searchFilter = z
+  .string()
+  .default('')
+  .superRefine((filter, ctx) => {
+    if (filter === '') return;
+    try {
+      FilterParser.parseString(filter);
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', message: `not a valid LDAP filter: ${err instanceof Error ? err.message : String(err)}` });
+      return;
+    }
+    if (!enclosedInBalancedParentheses(filter)) {
+      ctx.addIssue({ code: 'custom', message: 'not a valid LDAP filter: it must be one parenthesised filter, e.g. "(objectClass=person)"' });
+    }
+  });
 
 /** One attribute name, or a list of them ORed together (Dex's `UsernameAttributes`). */
 const usernameAttributes = z
@@ -37,7 +71,7 @@ const userSearch = z
     /** Where the user search starts, e.g. `ou=people,dc=example,dc=org`. Required. */
     baseDN: z.string().min(1, 'missing required field "userSearch.baseDN"'),
     /** Extra filter ANDed with the username match, e.g. `(objectClass=person)`. */
-    filter: z.string().default(''),
+    filter: searchFilter,
     /** Attribute(s) the typed username must equal; several are ORed. Required. */
     username: usernameAttributes,
     scope: searchScope,
@@ -62,7 +96,7 @@ const groupSearch = z
     /** Where the group search starts. Empty: no group lookup at all (the identity has no groups). */
     baseDN: z.string().default(''),
     /** Extra filter ANDed with the member match, e.g. `(objectClass=groupOfNames)`. */
-    filter: z.string().default(''),
+    filter: searchFilter,
     scope: searchScope,
     /** Deprecated (Dex keeps it): one matcher's `userAttr`, used when `userMatchers` is empty. */
     userAttr: z.string().default(''),

@@ -45,6 +45,8 @@ const DEFAULT_CONNECT_TIMEOUT_MS = 5000;
 const DEFAULT_OPERATION_TIMEOUT_MS = 10000;
 
 const TLS_ERROR = /certificate|self[- ]signed|ssl|tls|altname|handshake|unable to verify|CERT_|ERR_TLS|EPROTO/i;
+/** What Node and ldapts say when the TCP connection cannot be made or is lost. */
+const CONNECTION_ERROR = /ECONNREFUSED|ECONNRESET|EHOSTUNREACH|ENETUNREACH|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|EPIPE|Connection timeout|Connection closed|Socket error|Socket connection not established/i;
 
 function readConfigFile(path: string, key: string): Buffer {
   try {
@@ -169,13 +171,20 @@ export class Directory {
   /** A clear error for the operator; never includes a password. */
   upstreamError(what: string, err: unknown): UpstreamError {
     if (err instanceof UpstreamError) return err;
-    const where = `the LDAP server at ${this.endpoint.address}`;
-    if (err instanceof ResultCodeError) return new UpstreamError(`LDAP ${what} failed at ${where}: ${err.message} (result code ${err.code})`, { cause: err });
+    const address = this.endpoint.address;
+    if (err instanceof ResultCodeError) {
+      const diagnostic = err.message.replace(/\s*Code: 0x[0-9a-f]+$/i, '').trim();
+      const detail = `${err.constructor.name} (result code ${err.code})${diagnostic === '' ? '' : `: ${diagnostic}`}`;
+      return new UpstreamError(`LDAP ${what} failed at ${address}: ${detail}`, { cause: err });
+    }
     const reason = describe(err);
     if (/operation timed out/i.test(reason)) {
-      return new UpstreamError(`${where[0]!.toUpperCase()}${where.slice(1)} did not answer in time (${what}: ${reason})`, { cause: err });
+      return new UpstreamError(`The LDAP server at ${address} did not answer in time (${what}: ${reason})`, { cause: err });
     }
-    if (TLS_ERROR.test(reason)) return new UpstreamError(`TLS with ${where} failed (${what}): ${reason}`, { cause: err });
-    return new UpstreamError(`The LDAP server at ${this.endpoint.address} cannot be reached (${what}: ${reason})`, { cause: err });
+    if (TLS_ERROR.test(reason)) return new UpstreamError(`TLS with the LDAP server at ${address} failed (${what}): ${reason}`, { cause: err });
+    if (CONNECTION_ERROR.test(reason)) {
+      return new UpstreamError(`The LDAP server at ${address} cannot be reached (${what}: ${reason})`, { cause: err });
+    }
+    return new UpstreamError(`LDAP ${what} failed at ${address}: ${reason}`, { cause: err });
   }
 }

@@ -59,6 +59,9 @@ describe('errors name the dotted path', () => {
     ['Kerberos enabled', { ...minimal, kerberos: { enabled: true, keytabPath: '/k' } }, /^kerberos\.enabled: Kerberos \(SPNEGO\) login is not supported/],
     ['emailSuffix without nameAttr', { ...minimal, userSearch: { ...minimal.userSearch, emailSuffix: 'example.org' } }, /^userSearch\.nameAttr: /],
     ['a group baseDN without nameAttr', { ...minimal, groupSearch: { baseDN: 'ou=groups' } }, /^groupSearch\.nameAttr: missing required field/],
+    ['an unbalanced user filter', { ...minimal, userSearch: { ...minimal.userSearch, filter: '(objectClass=person' } }, /^userSearch\.filter: not a valid LDAP filter/],
+    ['a user filter without parentheses', { ...minimal, userSearch: { ...minimal.userSearch, filter: 'objectClass=person' } }, /^userSearch\.filter: /],
+    ['a broken group filter', { ...minimal, groupSearch: { baseDN: 'ou=g', nameAttr: 'cn', filter: '(|(a=b)' } }, /^groupSearch\.filter: not a valid LDAP filter/],
     ['a matcher without groupAttr', { ...minimal, groupSearch: { userMatchers: [{ userAttr: 'uid' }] } }, /^groupSearch\.userMatchers\.0\.groupAttr: /],
   ])('%s', (_name, input, expected) => {
     expect(issuesOf(input).join('\n')).toMatch(expected);

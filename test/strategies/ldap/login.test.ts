@@ -72,13 +72,16 @@ describe('credentials', () => {
   test('a wrong service account password is an upstream error that does not show the password', async () => {
     const failure = connector({ top: { bindPW: 'wrong-reader-password' } }).login('alice', passwords.alice, allScopes);
     await expect(failure).rejects.toThrow(UpstreamError);
-    await expect(failure).rejects.toThrow(/bind as service account "cn=reader,dc=example,dc=org" failed/);
+    await expect(failure).rejects.toThrow(
+      /^LDAP bind as service account "cn=reader,dc=example,dc=org" failed at 127\.0\.0\.1:\d+: InvalidCredentialsError \(result code 49\)$/,
+    );
     await failure.catch((err: Error) => expect(err.message).not.toContain('wrong-reader-password'));
   });
 
   test('a user base DN that does not exist is an upstream error', async () => {
     const failure = connector({ userSearch: { baseDN: `ou=nobody,${BASE}` } }).login('alice', passwords.alice, allScopes);
     await expect(failure).rejects.toThrow(UpstreamError);
+    await expect(failure).rejects.toThrow(/^LDAP search under "ou=nobody,dc=example,dc=org" .* NoSuchObjectError \(result code 32\)$/);
   });
 });
 
