@@ -54,6 +54,11 @@ export interface FakeCrowd {
   removeMembership(group: string, member: { user: string } | { group: string }): void;
   /** Users who may authenticate to the application; undefined: all (the default). */
   allowedUsers: Set<string> | undefined;
+  /**
+   * How `POST /session` answers an unknown user: 400 INVALID_USER_AUTHENTICATION (the default,
+   * Crowd's SSO path) or USER_NOT_FOUND (as Crowd's `/authentication` resource does).
+   */
+  unknownUserReason: 'INVALID_USER_AUTHENTICATION' | 'USER_NOT_FOUND';
   /** A failure injected into every following request, until set back to undefined. */
   fault: CrowdFault | undefined;
   close(): Promise<void>;
@@ -73,6 +78,7 @@ export async function startFakeCrowd(application = { name: 'dexpress', password:
   const state = {
     allowedUsers: undefined as Set<string> | undefined,
     fault: undefined as CrowdFault | undefined,
+    unknownUserReason: 'INVALID_USER_AUTHENTICATION' as FakeCrowd['unknownUserReason'],
   };
 
   const error = (res: Response, status: number, reason: string, message: string) => {
@@ -140,6 +146,9 @@ export async function startFakeCrowd(application = { name: 'dexpress', password:
     const password = typeof body === 'object' && body !== null ? (body as Record<string, unknown>).password : undefined;
     const checkPassword = req.query['validate-password'] !== 'false';
     const user = findUser(username);
+    if (!user && state.unknownUserReason === 'USER_NOT_FOUND') {
+      return error(res, 400, 'USER_NOT_FOUND', `User <${String(username)}> does not exist`);
+    }
     if (!user) {
       return error(res, 400, 'INVALID_USER_AUTHENTICATION', `Account with name <${String(username)}> failed to authenticate: User <${String(username)}> does not exist`);
     }
@@ -237,6 +246,12 @@ export async function startFakeCrowd(application = { name: 'dexpress', password:
     },
     set allowedUsers(value) {
       state.allowedUsers = value;
+    },
+    get unknownUserReason() {
+      return state.unknownUserReason;
+    },
+    set unknownUserReason(value) {
+      state.unknownUserReason = value;
     },
     get fault() {
       return state.fault;

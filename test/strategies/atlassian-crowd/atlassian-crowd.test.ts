@@ -56,6 +56,7 @@ beforeAll(async () => {
 beforeEach(() => {
   crowd.fault = undefined;
   crowd.allowedUsers = undefined;
+  crowd.unknownUserReason = 'INVALID_USER_AUTHENTICATION';
   crowd.requests.length = 0;
 });
 
@@ -103,6 +104,11 @@ describe('login', () => {
   });
 
   it('returns null for an unknown user', async () => {
+    await expect(connector().login('mallory', 'whatever', withGroups)).resolves.toBeNull();
+  });
+
+  it('returns null for an unknown user reported as USER_NOT_FOUND', async () => {
+    crowd.unknownUserReason = 'USER_NOT_FOUND';
     await expect(connector().login('mallory', 'whatever', withGroups)).resolves.toBeNull();
   });
 
