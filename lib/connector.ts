@@ -32,6 +32,11 @@ export interface LoginState {
 export interface BrokerAuthenticateOptions {
   /** Marks a broker-driven call; strategies then skip their own session-based state. */
   broker: true;
+  /**
+   * `login`: called from `/auth/<id>` to start; `callback`: the upstream's answer arrived. The
+   * broker always sets it (optional only so hand-built options in strategy tests may omit it).
+   */
+  phase?: 'login' | 'callback';
   /** Opaque value to send upstream and expect back (the auth request id). */
   state: string;
   scopes: Scopes;

@@ -59,10 +59,11 @@ function loginStateOf(ctx: BrokerContext, id: string): LoginState {
   };
 }
 
-function brokerOptions(ctx: BrokerContext, authReq: AuthRequest): BrokerAuthenticateOptions {
+function brokerOptions(ctx: BrokerContext, authReq: AuthRequest, phase: 'login' | 'callback'): BrokerAuthenticateOptions {
   const conn = ctx.connectors.get(authReq.connectorId!)!;
   return {
     broker: true,
+    phase,
     state: authReq.id,
     scopes: scopesFrom(authReq.scopes),
     callbackURL: conn.type === 'authproxy' ? ctx.url(`/callback/${conn.id}`) : ctx.url('/callback'),
@@ -81,7 +82,7 @@ export async function startConnectorLogin(ctx: BrokerContext, req: Request, res:
     if (!sess) throw new Error('browser sessions are not available');
     sess[`dexpress:login:${conn.id}`] = authReq.id;
   }
-  await runConnector(ctx, req, res, authReq, conn);
+  await runConnector(ctx, req, res, authReq, conn, 'login');
 }
 
 /** The upstream's answer (`/callback`, `/callback/:connector`): accepted once per auth request. */
@@ -101,12 +102,12 @@ export async function handleCallback(ctx: BrokerContext, req: Request, res: Resp
     showError(ctx, res, 400, 'Login expired', 'The login method of this login no longer exists.');
     return;
   }
-  await runConnector(ctx, req, res, authReq, conn);
+  await runConnector(ctx, req, res, authReq, conn, 'callback');
 }
 
-async function runConnector(ctx: BrokerContext, req: Request, res: Response, authReq: AuthRequest, conn: LoadedConnector): Promise<void> {
+async function runConnector(ctx: BrokerContext, req: Request, res: Response, authReq: AuthRequest, conn: LoadedConnector, phase: 'login' | 'callback'): Promise<void> {
   const strategy = conn.foreign?.strategy ?? conn.connector.strategy;
-  const outcome = await runStrategy(strategy, req, res, conn.foreign ? {} : brokerOptions(ctx, authReq));
+  const outcome = await runStrategy(strategy, req, res, conn.foreign ? {} : brokerOptions(ctx, authReq, phase));
   switch (outcome.type) {
     case 'handled':
       return;

@@ -52,7 +52,7 @@ export class AuthProxyStrategy extends BrokerStrategy {
     options: BrokerAuthenticateOptions | StandaloneOptions,
   ): Promise<StrategyOutcome> {
     // Under the broker, the first call (from /auth/<id>) sends the browser to the proxied callback.
-    if (options.broker && req.query.state === undefined) {
+    if (options.broker && options.phase === 'login') {
       const target = new URL(options.callbackURL);
       target.searchParams.set('state', options.state);
       return { type: 'redirect', url: target.toString() };

@@ -33,10 +33,11 @@ export class MockCallbackStrategy extends BrokerStrategy {
   ): Promise<StrategyOutcome> {
     // The first call sends the browser to the callback, as a real upstream would; the second
     // (the callback, carrying `state`) logs the user in.
-    if (req.query.state === undefined) {
+    const starting = options.broker ? options.phase === 'login' : req.query.mock_callback === undefined;
+    if (starting) {
       const target = new URL(options.callbackURL ?? req.originalUrl, 'http://placeholder');
-      const state = options.broker ? options.state : 'standalone';
-      target.searchParams.set('state', state);
+      if (options.broker) target.searchParams.set('state', options.state);
+      else target.searchParams.set('mock_callback', '1');
       return { type: 'redirect', url: options.callbackURL ? target.toString() : `${target.pathname}${target.search}` };
     }
     return { type: 'success', identity: structuredClone(kilgoreTrout) };
