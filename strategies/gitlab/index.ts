@@ -1,0 +1,38 @@
+/**
+ * `gitlab`: log in with GitLab (gitlab.com or self-hosted); groups are GitLab group paths.
+ * Capability row: refresh, groups and preferred_username.
+ */
+import type { ConnectorModule } from '../../lib/connector.js';
+import { ConfigError } from '../../lib/errors.js';
+import { configSchema, type GitLabConfig } from './config.js';
+import { GitLabStrategy, type GitLabStrategyOptions } from './strategy.js';
+
+export { configSchema, type GitLabConfig } from './config.js';
+export { GitLabStrategy, type GitLabStrategyOptions } from './strategy.js';
+
+/** Options that are not Dex config (call timeouts, a custom fetch). */
+export type GitLabModuleOptions = Omit<GitLabStrategyOptions, 'name' | 'callbackURL'>;
+
+export function createGitLabModule(options: GitLabModuleOptions = {}) {
+  return {
+    type: 'gitlab',
+    configSchema,
+    create(config, context) {
+      if (config.redirectURI !== undefined && config.redirectURI !== context.callbackURL) {
+        throw new ConfigError([{ path: 'redirectURI', message: `must be the broker's callback URL ${context.callbackURL}` }]);
+      }
+      if (config.rootCAData !== undefined && !Buffer.from(config.rootCAData, 'base64').toString('utf8').includes('-----BEGIN CERTIFICATE-----')) {
+        throw new ConfigError([{ path: 'rootCAData', message: 'is not a base64-encoded PEM certificate bundle' }]);
+      }
+      const strategy = new GitLabStrategy(config, { ...options, name: context.id, callbackURL: context.callbackURL });
+      return {
+        strategy,
+        refresh: (identity, scopes) => strategy.refresh(identity, scopes),
+        tokenIdentity: (type, token) => strategy.tokenIdentity(type, token),
+      };
+    },
+  } satisfies ConnectorModule<GitLabConfig>;
+}
+
+export const gitlab = createGitLabModule();
+export default gitlab;

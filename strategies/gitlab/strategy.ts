@@ -1,0 +1,89 @@
+/**
+ * `GitLabStrategy`: GitLab's OAuth flow (gitlab.com or self-hosted), the user from
+ * `/api/v4/user`, groups from `/oauth/userinfo` (or `/api/v4/groups` with `inheritedGroups`).
+ *
+ * GitLab access tokens live two hours and every refresh rotates the refresh token, so refresh
+ * always uses the refresh token (as Dex does), returns the new one in `connectorData`, and joins
+ * concurrent refreshes of one token so the rotation is not lost.
+ */
+import { UpstreamError } from '../../lib/errors.js';
+import type { Identity, Scopes } from '../../lib/identity.js';
+import { OAuth2Strategy, type OAuth2Tokens } from '../shared/oauth2.js';
+import {
+  SingleFlight,
+  currentTokens,
+  mapRefreshErrors,
+  parseTokenData,
+  tokenData,
+  tokenDataJson,
+  upstreamFetch,
+  type UpstreamOptions,
+  type UpstreamTokenData,
+} from '../shared/platform.js';
+import { fetchWithCA } from '../shared/tls.js';
+import { GitLabApi } from './api.js';
+import { baseURLOf, type GitLabConfig } from './config.js';
+import { groupsRequired, readIdentity } from './mapping.js';
+
+export const ACCESS_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:access_token';
+
+export interface GitLabStrategyOptions extends UpstreamOptions {
+  name?: string;
+  /** Used when `redirectURI` is not configured (the broker's `<issuer>/callback`). */
+  callbackURL?: string;
+}
+
+export class GitLabStrategy extends OAuth2Strategy {
+  private readonly config: GitLabConfig;
+  private readonly baseURL: string;
+  private readonly fetchFn: typeof fetch;
+  private readonly refreshFlight = new SingleFlight<UpstreamTokenData>();
+
+  constructor(config: GitLabConfig, options: GitLabStrategyOptions = {}) {
+    const baseURL = baseURLOf(config);
+    const ca = config.rootCAData === undefined ? undefined : Buffer.from(config.rootCAData, 'base64').toString('utf8');
+    const base = options.fetch ?? (ca !== undefined ? fetchWithCA({ ca }) : undefined);
+    const fetchFn = upstreamFetch({ ...options, ...(base ? { fetch: base } : {}) });
+    super(options.name ?? 'gitlab', {
+      clientID: config.clientID,
+      clientSecret: config.clientSecret,
+      redirectURI: config.redirectURI ?? options.callbackURL,
+      authorizationURL: `${baseURL}/oauth/authorize`,
+      tokenURL: `${baseURL}/oauth/token`,
+      fetch: fetchFn,
+    });
+    this.config = config;
+    this.baseURL = baseURL;
+    this.fetchFn = fetchFn;
+  }
+
+  protected override upstreamScopes(scopes: Scopes): string[] {
+    if (!groupsRequired(this.config, scopes)) return ['read_user'];
+    return this.config.inheritedGroups === true ? ['read_user', 'openid', 'read_api'] : ['read_user', 'openid'];
+  }
+
+  protected override async identify(tokens: OAuth2Tokens, scopes: Scopes): Promise<Identity> {
+    const identity = await readIdentity(this.api(tokens.accessToken), this.config, scopes);
+    if (scopes.offlineAccess) identity.connectorData = tokenDataJson(tokenData(tokens));
+    return identity;
+  }
+
+  async refresh(identity: Identity, scopes: Scopes): Promise<Identity> {
+    return mapRefreshErrors('gitlab', async () => {
+      const stored = parseTokenData(identity.connectorData, 'gitlab');
+      const tokens = await currentTokens(stored, (rt) => this.refreshTokens(rt), this.refreshFlight, true);
+      const fresh = await readIdentity(this.api(tokens.accessToken), this.config, scopes);
+      return { ...fresh, userId: identity.userId, connectorData: tokenDataJson(tokens) };
+    });
+  }
+
+  /** Token exchange: a GitLab access token the client already holds. Groups are read as for a login asking for them. */
+  async tokenIdentity(subjectTokenType: string, subjectToken: string): Promise<Identity> {
+    if (subjectTokenType !== ACCESS_TOKEN_TYPE) throw new UpstreamError(`gitlab: subject token type ${subjectTokenType} is not supported`);
+    return readIdentity(this.api(subjectToken), this.config, { offlineAccess: false, groups: true });
+  }
+
+  private api(accessToken: string): GitLabApi {
+    return new GitLabApi(this.baseURL, accessToken, this.fetchFn);
+  }
+}
