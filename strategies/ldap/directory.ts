@@ -2,12 +2,12 @@
  * Talking to the directory with `ldapts`: one connection per operation (a login or a refresh),
  * opened with a connect timeout and an operation timeout, upgraded with StartTLS when asked,
  * bound as the service account, and always unbound in `finally` (an `ldapts` client whose bind
- * failed otherwise keeps its socket open). A directory that goes away fails the operations in
+ * failed otherwise keeps its socket open). A connection lost mid-operation is not re-opened. A directory that goes away fails the operations in
  * flight with a clear `UpstreamError`; the next operation simply connects again.
  */
 import { readFileSync } from 'node:fs';
-import { isIP } from 'node:net';
-import { createSecureContext, type ConnectionOptions } from 'node:tls';
+import { connect as netConnect, isIP } from 'node:net';
+import { connect as tlsConnect, createSecureContext, type ConnectionOptions } from 'node:tls';
 import { X509Certificate } from 'node:crypto';
 import { Client, InvalidCredentialsError, ConstraintViolationError, NoSuchObjectError, ResultCodeError } from 'ldapts';
 import { ConfigError, UpstreamError } from '../../lib/errors.js';
@@ -83,6 +83,21 @@ export function tlsOptionsOf(config: LdapConfig, endpoint: Endpoint): Connection
   return options;
 }
 
+/**
+ * Wraps a socket factory so that it serves one connection only. `ldapts` silently reconnects when
+ * a connection drops; inside one login that would continue unauthenticated, or after StartTLS in
+ * clear text, so a second connection is refused and the operation fails instead.
+ */
+function singleUse<F extends (...args: never[]) => unknown>(create: F, address: string): F {
+  let used = false;
+  const wrapped = (...args: unknown[]) => {
+    if (used) throw new Error(`Connection closed by ${address} during the operation; not reconnecting`);
+    used = true;
+    return (create as unknown as (...a: unknown[]) => unknown)(...args);
+  };
+  return wrapped as unknown as F;
+}
+
 function describe(err: unknown): string {
   if (!(err instanceof Error)) return String(err);
   const code = (err as NodeJS.ErrnoException).code;
@@ -110,6 +125,9 @@ export class Directory {
       url: this.endpoint.url,
       connectTimeout: this.connectTimeoutMs,
       timeout: this.operationTimeoutMs,
+      createConnection: singleUse(netConnect, this.endpoint.address),
+      // For StartTLS this factory upgrades the one plain socket; for LDAPS it opens the connection.
+      createSecureConnection: singleUse(tlsConnect, this.endpoint.address),
       ...(this.tlsOptions && !this.config.startTLS ? { tlsOptions: this.tlsOptions } : {}),
     });
     try {

@@ -7,7 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { RefreshFailedError, UpstreamError } from '../../../lib/errors.js';
 import { LdapConnector, parseLdapConfig } from '../../../strategies/ldap/index.js';
 import type { Slapd } from '../../servers/slapd.js';
-import { allScopes, expectIdentity, ldapConfig, passwords, startSeededSlapd } from './directory.js';
+import { allScopes, expectIdentity, ldapConfig, passwords, PEOPLE, startSeededSlapd } from './directory.js';
 
 const CONNECT_TIMEOUT_MS = 1000;
 const OPERATION_TIMEOUT_MS = 1000;
@@ -68,6 +68,18 @@ test('a refresh while the directory is down is an upstream error, not a revoked 
   await expect(failure).rejects.not.toBeInstanceOf(RefreshFailedError);
   await slapd.start();
   expect((await connector.refresh(identity, allScopes)).userId).toBe('alice');
+});
+
+test('a connection lost in the middle of a login is not silently re-opened unauthenticated', async () => {
+  const search = { baseDN: PEOPLE, scope: 'sub', filter: '(uid=alice)', attributes: ['uid'] } as const;
+  const failure = connector.directory.session(async (session) => {
+    expect(await session.search({ ...search, attributes: [...search.attributes] })).toHaveLength(1);
+    await slapd.stop();
+    await slapd.start();
+    return session.search({ ...search, attributes: [...search.attributes] });
+  });
+  await expect(failure).rejects.toThrow(`The LDAP server at 127.0.0.1:${slapd.port} cannot be reached`);
+  await expect(failure).rejects.toThrow(/not reconnecting/);
 });
 
 test('failed logins leave no connection open on the directory', async () => {
