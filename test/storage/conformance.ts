@@ -1,0 +1,125 @@
+/**
+ * The behavioural suite every storage backend passes. A backend's test file calls
+ * `describeStorage(name, open)` where `open(now)` returns a fresh, empty storage.
+ */
+import { afterEach, describe, expect, test } from '@jest/globals';
+import type { Clock, Storage } from '../../lib/storage/index.js';
+import { frozenClock, type TestClock } from '../helpers/clock.js';
+
+export function describeStorage(name: string, open: (now: Clock) => Promise<Storage>): void {
+  describe(`storage conformance: ${name}`, () => {
+    let s: Storage;
+    let clock: TestClock;
+    const fresh = async () => {
+      clock = frozenClock();
+      s = await open(clock);
+      return s;
+    };
+    afterEach(async () => {
+      await s?.close();
+    });
+
+    test('create, find, and create again refused', async () => {
+      await fresh();
+      expect(await s.create('authCode', 'a', { n: 1 })).toBe(true);
+      expect(await s.create('authCode', 'a', { n: 2 })).toBe(false);
+      expect(await s.find('authCode', 'a')).toEqual({ value: { n: 1 }, version: 1, expiresAt: null });
+      expect(await s.find('authCode', 'missing')).toBeUndefined();
+    });
+
+    test('kinds are separate namespaces', async () => {
+      await fresh();
+      await s.create('authCode', 'x', 1);
+      expect(await s.find('refreshToken', 'x')).toBeUndefined();
+    });
+
+    test('consume returns the value once', async () => {
+      await fresh();
+      await s.create('authCode', 'c', { v: 'x' });
+      expect(await s.consume('authCode', 'c')).toEqual({ v: 'x' });
+      expect(await s.consume('authCode', 'c')).toBeUndefined();
+    });
+
+    test('of many concurrent consumers exactly one gets the value', async () => {
+      await fresh();
+      await s.create('authCode', 'race', 42);
+      const results = await Promise.all(Array.from({ length: 20 }, () => s.consume<number>('authCode', 'race')));
+      expect(results.filter((r) => r === 42)).toHaveLength(1);
+    });
+
+    test('update is compare-and-swap on the version', async () => {
+      await fresh();
+      await s.create('refreshToken', 'r', { gen: 0 });
+      const rec = (await s.find<{ gen: number }>('refreshToken', 'r'))!;
+      expect(await s.update('refreshToken', 'r', rec.version, { gen: 1 })).toBe(true);
+      expect(await s.update('refreshToken', 'r', rec.version, { gen: 2 })).toBe(false);
+      expect((await s.find('refreshToken', 'r'))!.value).toEqual({ gen: 1 });
+      expect(await s.update('refreshToken', 'nope', 1, {})).toBe(false);
+    });
+
+    test('concurrent updates from one version: exactly one wins', async () => {
+      await fresh();
+      await s.create('keys', 'k', 0);
+      const { version } = (await s.find('keys', 'k'))!;
+      const wins = await Promise.all(Array.from({ length: 10 }, (_, i) => s.update('keys', 'k', version, i + 1)));
+      expect(wins.filter(Boolean)).toHaveLength(1);
+    });
+
+    test('upsert inserts then replaces, bumping the version', async () => {
+      await fresh();
+      await s.upsert('session', 'sid', { a: 1 });
+      await s.upsert('session', 'sid', { a: 2 });
+      expect(await s.find('session', 'sid')).toMatchObject({ value: { a: 2 }, version: 2 });
+    });
+
+    test('expired records are invisible and collected', async () => {
+      await fresh();
+      const t = clock();
+      await s.create('authRequest', 'old', 1, { expiresAt: t + 1000 });
+      await s.create('authRequest', 'new', 2, { expiresAt: t + 5000 });
+      await s.create('authRequest', 'forever', 3);
+      await s.create('authCode', 'unread', 4, { expiresAt: t + 1000 });
+      clock.advance(1000);
+      expect(await s.gc()).toBeGreaterThanOrEqual(1);
+      expect(await s.count('authCode')).toBe(0);
+      expect(await s.find('authRequest', 'old')).toBeUndefined();
+      expect(await s.consume('authRequest', 'old')).toBeUndefined();
+      expect(await s.count('authRequest')).toBe(2);
+      expect(await s.create('authRequest', 'old', 4)).toBe(true);
+    });
+
+    test('update keeps the expiry unless given a new one', async () => {
+      await fresh();
+      const t = clock();
+      await s.create('refreshToken', 'e', 1, { expiresAt: t + 1000 });
+      const r = (await s.find('refreshToken', 'e'))!;
+      await s.update('refreshToken', 'e', r.version, 2);
+      expect((await s.find('refreshToken', 'e'))!.expiresAt).toBe(t + 1000);
+      await s.update('refreshToken', 'e', r.version + 1, 3, { expiresAt: null });
+      expect((await s.find('refreshToken', 'e'))!.expiresAt).toBeNull();
+    });
+
+    test('destroy and destroyByOwner', async () => {
+      await fresh();
+      await s.create('refreshToken', 'a', 1, { owner: 'fam' });
+      await s.create('refreshToken', 'b', 2, { owner: 'fam' });
+      await s.create('refreshToken', 'c', 3, { owner: 'other' });
+      expect(await s.destroy('refreshToken', 'c')).toBe(true);
+      expect(await s.destroy('refreshToken', 'c')).toBe(false);
+      expect(await s.destroyByOwner('refreshToken', 'fam')).toBe(2);
+      expect(await s.count('refreshToken')).toBe(0);
+    });
+
+    test('values round-trip as JSON, unicode included', async () => {
+      await fresh();
+      const value = { s: 'Zoë ✓ \u0000 "quoted"', n: 1.5, b: false, a: [1, 'x', null], o: { nested: true } };
+      await s.create('client', 'u', value);
+      expect((await s.find('client', 'u'))!.value).toEqual(value);
+    });
+
+    test('ping answers', async () => {
+      await fresh();
+      await expect(s.ping()).resolves.toBeUndefined();
+    });
+  });
+}
