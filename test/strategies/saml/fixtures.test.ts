@@ -2,7 +2,7 @@
  * The shared fixtures (real IdP responses and attack cases from Dex's test data), each with the
  * result ../shared/fixtures/saml/README.md gives. The clock is frozen at the fixtures' 2017 time.
  */
-import { describe, expect, test } from '@jest/globals';
+import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { SamlConfig } from '../../../strategies/saml/index.js';
@@ -12,6 +12,8 @@ import { SamlRefusedError } from '../../../strategies/saml/errors.js';
 import { signedParts } from '../../../strategies/saml/response.js';
 import { parseCertificates } from '../../../strategies/saml/config.js';
 import { NS, onlyChild, parseXml, textOf } from '../../../strategies/saml/xml.js';
+import { signWithXmlsec1 } from '../../fakes/saml/messages.js';
+import { makePki, type Pki } from '../../fakes/saml/pki.js';
 import { CALLBACK, memoryLoginState, postResponse } from './harness.js';
 
 const FIXTURES = path.resolve(process.cwd(), '../shared/fixtures/saml');
@@ -148,5 +150,31 @@ describe('saml: real IdP signatures (signature step only)', () => {
 
   test('okta-resp.xml does not verify against another IdP certificate', async () => {
     await expect(verifySignature('okta-resp.xml', 'idp-cert.pem')).rejects.toMatchObject({ reason: 'untrusted_signature' });
+  });
+});
+
+describe('saml: good-resp.tmpl signed by xmlsec1 (an independent signer)', () => {
+  let pki: Pki;
+  beforeAll(() => {
+    pki = makePki();
+  });
+  afterAll(() => pki.remove());
+
+  test('is accepted when the connector trusts the signing certificate', async () => {
+    const signedByXmlsec = signWithXmlsec1(fixture('good-resp.tmpl'), pki.idp);
+    const strategy = new SamlStrategy({ ...base, caData: pki.idp.cert }, { now: () => FROZEN });
+    const loginState = memoryLoginState({ requestId: REQUEST_ID, relayState: 'auth-request-1' });
+    expect(await postResponse(strategy, signedByXmlsec, loginState)).toEqual({ type: 'success', user: expect.objectContaining(eric) });
+  });
+
+  test('is refused when the connector trusts another certificate', async () => {
+    const signedByXmlsec = signWithXmlsec1(fixture('good-resp.tmpl'), pki.attacker);
+    const strategy = new SamlStrategy({ ...base, caData: pki.idp.cert }, { now: () => FROZEN });
+    const loginState = memoryLoginState({ requestId: REQUEST_ID, relayState: 'auth-request-1' });
+    expect(await postResponse(strategy, signedByXmlsec, loginState)).toEqual({
+      type: 'fail',
+      message: expect.stringMatching(/not signed by a certificate this connector trusts/),
+      status: 400,
+    });
   });
 });
