@@ -38,11 +38,14 @@ export interface UpstreamTokens {
   accessToken: string;
   refreshToken?: string;
   idToken?: string;
+  /** Unix seconds, when the provider said (`expires_in`). */
+  expiresAt?: number;
 }
 
 /** The checks kept between the redirect upstream and the callback. */
 export interface PendingChecks {
-  nonce: string;
+  /** Absent for providers that do not support a nonce (LinkedIn). */
+  nonce?: string;
   /** PKCE verifier, when a challenge was sent. */
   verifier?: string;
   redirectURI: string;
@@ -122,18 +125,22 @@ export class UpstreamOidcClient {
     scopes: readonly string[];
     state: string;
     pkce: 'S256' | 'plain' | undefined;
+    /** Send a nonce and require it back in the ID token (default on). */
+    nonce?: boolean;
     extra?: Record<string, string>;
   }): Promise<{ url: string; checks: PendingChecks }> {
     const { config } = await this.discover();
-    const nonce = oidc.randomNonce();
-    const checks: PendingChecks = { nonce, redirectURI: params.redirectURI, state: params.state };
+    const checks: PendingChecks = { redirectURI: params.redirectURI, state: params.state };
     const query: Record<string, string> = {
       ...params.extra,
       redirect_uri: params.redirectURI,
       scope: params.scopes.join(' '),
       state: params.state,
-      nonce,
     };
+    if (params.nonce !== false) {
+      checks.nonce = oidc.randomNonce();
+      query.nonce = checks.nonce;
+    }
     if (params.pkce) {
       const verifier = oidc.randomPKCECodeVerifier();
       checks.verifier = verifier;
@@ -163,7 +170,7 @@ export class UpstreamOidcClient {
     try {
       response = await oidc.authorizationCodeGrant(config, callbackURL, {
         expectedState: checks.state,
-        expectedNonce: checks.nonce,
+        ...(checks.nonce ? { expectedNonce: checks.nonce } : {}),
         idTokenExpected: true,
         ...(checks.verifier ? { pkceCodeVerifier: checks.verifier } : {}),
       });
@@ -248,6 +255,7 @@ function toTokens(response: oidc.TokenEndpointResponse): UpstreamTokens {
   const tokens: UpstreamTokens = { accessToken: response.access_token };
   if (response.refresh_token) tokens.refreshToken = response.refresh_token;
   if (response.id_token) tokens.idToken = response.id_token;
+  if (typeof response.expires_in === 'number') tokens.expiresAt = Math.floor(Date.now() / 1000) + response.expires_in;
   return tokens;
 }
 

@@ -4,23 +4,13 @@
  * ID token, optionally reads userinfo, and maps the claims to an `Identity`. `refresh` and
  * `tokenIdentity` rebuild an identity from a refresh token or an upstream token.
  */
-import { randomBytes } from 'node:crypto';
-import type { Request } from 'express';
-import type { BrokerAuthenticateOptions } from '../../lib/connector.js';
-import { AccessDeniedError, RefreshFailedError, UpstreamError } from '../../lib/errors.js';
-import type { Identity, JsonValue } from '../../lib/identity.js';
+import { AccessDeniedError, RefreshFailedError } from '../../lib/errors.js';
+import type { Identity, Scopes } from '../../lib/identity.js';
 import { isRecord } from '../shared/http.js';
-import { BrokerStrategy, type StandaloneOptions, type StrategyOutcome } from '../shared/strategy.js';
-import {
-  UpstreamOidcClient,
-  loginRefusal,
-  refreshRefusal,
-  type PendingChecks,
-  type UpstreamTokens,
-  type VerifyFailure,
-} from './client.js';
+import { UpstreamOidcClient, loginRefusal, refreshRefusal, type UpstreamTokens, type VerifyFailure } from './client.js';
 import { upstreamScopes, usesPostAuth, type OidcConfig } from './config.js';
 import { upstreamFetch } from './fetch.js';
+import { OidcLoginStrategy, type AuthorizationRequest } from './login.js';
 import { identityFromClaims, type Claims } from './mapping.js';
 
 export const TOKEN_TYPE_ID_TOKEN = 'urn:ietf:params:oauth:token-type:id_token';
@@ -28,13 +18,13 @@ export const TOKEN_TYPE_ACCESS_TOKEN = 'urn:ietf:params:oauth:token-type:access_
 
 type Caller = 'login' | 'refresh' | 'exchange';
 
-export class OidcStrategy extends BrokerStrategy {
+export class OidcStrategy extends OidcLoginStrategy {
   readonly client: UpstreamOidcClient;
   private readonly config: OidcConfig;
   private readonly scopes: string[];
 
   constructor(config: OidcConfig, name = 'oidc') {
-    super(name);
+    super(name, config.redirectURI);
     this.config = config;
     this.scopes = upstreamScopes(config);
     const o = config.providerDiscoveryOverrides ?? {};
@@ -49,43 +39,19 @@ export class OidcStrategy extends BrokerStrategy {
     });
   }
 
-  protected override async handle(req: Request, options: BrokerAuthenticateOptions | StandaloneOptions): Promise<StrategyOutcome> {
-    const query = req.query as Record<string, unknown>;
-    if (typeof query.error === 'string') {
-      const detail = typeof query.error_description === 'string' ? `: ${query.error_description}` : '';
-      if (query.error === 'access_denied') throw new AccessDeniedError(`The login was cancelled or refused upstream${detail}.`);
-      throw new UpstreamError(`The identity provider answered ${query.error}${detail}`);
-    }
-    const store = this.loginStateFor(req, options);
-    if (typeof query.code === 'string') {
-      const pending = await store.get();
-      await store.set(null);
-      if (!isPendingChecks(pending)) throw new AccessDeniedError('This login has expired or was already used. Start again.', 400);
-      const callback = new URL(pending.redirectURI);
-      for (const [k, v] of Object.entries(query)) if (typeof v === 'string') callback.searchParams.set(k, v);
-      const tokens = await this.client.exchangeCode(callback, pending);
-      return { type: 'success', identity: await this.identify(tokens, tokens.claims, 'login', loginRefusal) };
-    }
-
-    const offline = options.broker ? options.scopes.offlineAccess : (options.scopes?.offlineAccess ?? false);
-    const redirectURI = this.config.redirectURI ?? options.callbackURL;
-    if (!redirectURI) throw new Error(`strategy ${this.name}: no redirectURI configured`);
+  protected override async authorizationRequest(scopes: Scopes): Promise<AuthorizationRequest> {
     const extra: Record<string, string> = {};
     if (this.config.acrValues && this.config.acrValues.length > 0) extra.acr_values = this.config.acrValues.join(' ');
-    if (offline) {
+    if (scopes.offlineAccess) {
       extra.access_type = 'offline';
       const prompt = this.config.promptType ?? 'consent';
       if (prompt !== '') extra.prompt = prompt;
     }
-    const { url, checks } = await this.client.authorizationURL({
-      redirectURI,
-      scopes: this.scopes,
-      state: options.broker ? options.state : randomBytes(24).toString('base64url'),
-      pkce: this.config.pkceChallenge ?? (await this.client.advertisedPkce()),
-      extra,
-    });
-    await store.set(checks as unknown as JsonValue);
-    return { type: 'redirect', url };
+    return { scopes: this.scopes, pkce: this.config.pkceChallenge ?? (await this.client.advertisedPkce()), extra };
+  }
+
+  protected override identifyLogin(tokens: UpstreamTokens, claims: Claims): Promise<Identity> {
+    return this.identify(tokens, claims, 'login', loginRefusal);
   }
 
   /** The upstream refresh_token grant; the identity is rebuilt from the new ID token or userinfo. */
@@ -139,14 +105,4 @@ export class OidcStrategy extends BrokerStrategy {
     if (caller !== 'exchange') identity.connectorData = { refreshToken: tokens.refreshToken ?? '' };
     return identity;
   }
-}
-
-function isPendingChecks(value: unknown): value is PendingChecks {
-  return (
-    isRecord(value) &&
-    typeof value.nonce === 'string' &&
-    typeof value.redirectURI === 'string' &&
-    typeof value.state === 'string' &&
-    (value.verifier === undefined || typeof value.verifier === 'string')
-  );
 }
