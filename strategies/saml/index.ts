@@ -77,7 +77,11 @@ export class SamlStrategy extends BrokerStrategy {
   }
 
   protected override async handle(req: Request, options: BrokerAuthenticateOptions | StandaloneOptions): Promise<StrategyOutcome> {
-    const isResponse = req.method === 'POST' && (formField(req, 'SAMLResponse') !== undefined || formField(req, 'RelayState') !== undefined);
+    // The broker says which phase this is; used alone, a POST carrying SAML fields is the response.
+    const isResponse =
+      options.broker && options.phase !== undefined
+        ? options.phase === 'callback'
+        : req.method === 'POST' && (formField(req, 'SAMLResponse') !== undefined || formField(req, 'RelayState') !== undefined);
     return isResponse ? this.acceptResponse(req, options) : this.sendRequest(req, options);
   }
 

@@ -284,7 +284,7 @@ describe('saml: hostile bodies', () => {
   async function postRaw(value: unknown): Promise<Result> {
     const reasons: string[] = [];
     const loginState = memoryLoginState({ requestId: REQUEST_ID, relayState: 'auth-request-1' });
-    const outcome = await runStrategy(strategyFor({}, reasons), { method: 'POST', body: { SAMLResponse: value, RelayState: 'x' } }, brokerOptions(loginState));
+    const outcome = await runStrategy(strategyFor({}, reasons), { method: 'POST', body: { SAMLResponse: value, RelayState: 'x' } }, brokerOptions(loginState, 'callback'));
     return { outcome, reasons };
   }
 

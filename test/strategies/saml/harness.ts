@@ -27,8 +27,8 @@ export function memoryLoginState(initial: JsonValue | undefined = undefined): Lo
   return state;
 }
 
-export function brokerOptions(loginState: LoginState, groups = true): BrokerAuthenticateOptions {
-  return { broker: true, state: 'auth-request-1', scopes: { offlineAccess: false, groups }, callbackURL: CALLBACK, loginState };
+export function brokerOptions(loginState: LoginState, phase: 'login' | 'callback', groups = true): BrokerAuthenticateOptions {
+  return { broker: true, phase, state: 'auth-request-1', scopes: { offlineAccess: false, groups }, callbackURL: CALLBACK, loginState };
 }
 
 /** A minimal Express response that records what the strategy wrote. */
@@ -83,6 +83,6 @@ export function postResponse(strategy: SamlStrategy, xml: string, loginState: Lo
   return runStrategy(
     strategy,
     { method: 'POST', body: { SAMLResponse: Buffer.from(xml, 'utf8').toString('base64'), RelayState: 'auth-request-1' } },
-    brokerOptions(loginState, groups),
+    brokerOptions(loginState, 'callback', groups),
   );
 }

@@ -35,7 +35,7 @@ const user = { nameID: 'jane@example.com', attributes: { email: ['jane@example.c
 
 async function startLogin(strategy: SamlStrategy) {
   const loginState = memoryLoginState();
-  const outcome = await runStrategy(strategy, { method: 'GET' }, brokerOptions(loginState));
+  const outcome = await runStrategy(strategy, { method: 'GET' }, brokerOptions(loginState, 'login'));
   if (outcome.type !== 'handled') throw new Error(`expected the POST form, got ${outcome.type}`);
   const form = parseAutoPostForm(outcome.html);
   return { outcome, form, loginState, request: parseAuthnRequest(form.fields.SAMLRequest ?? '') };
@@ -89,6 +89,14 @@ describe('saml: the AuthnRequest form (HTTP-POST binding)', () => {
     const xml = signedResponse({ requestId: request.id, recipient: CALLBACK, audience: CALLBACK, ...user }, pki.idp);
     const outcome = await postResponse(strategy, xml, loginState);
     expect(outcome).toEqual({ type: 'success', user: expect.objectContaining({ userId: 'jane@example.com', username: 'Jane Doe' }) });
+  });
+
+  test('a callback without SAMLResponse is refused and uses up the pending request', async () => {
+    const strategy = new SamlStrategy(config());
+    const { loginState } = await startLogin(strategy);
+    const outcome = await runStrategy(strategy, { method: 'GET' }, brokerOptions(loginState, 'callback'));
+    expect(outcome).toEqual({ type: 'fail', message: 'The identity provider posted no SAMLResponse.', status: 400 });
+    expect(loginState.value).toBeNull();
   });
 
   test('a response posted before any login started is refused', async () => {
