@@ -85,6 +85,13 @@ describe('credentials', () => {
   });
 });
 
+describe('prompt', () => {
+  test('is usernamePrompt, or Dex’s "Username" when it is not set', () => {
+    expect(connector().prompt).toBe('Username');
+    expect(connector({ top: { usernamePrompt: 'Email or uid' } }).prompt).toBe('Email or uid');
+  });
+});
+
 describe('user search', () => {
   test('several username attributes are ORed', async () => {
     const c = connector({ userSearch: { username: ['uid', 'mail'] } });
