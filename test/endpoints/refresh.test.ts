@@ -1,0 +1,158 @@
+/** Refresh tokens: rotation, the reuse window, replay revocation, lifetimes, scope narrowing. */
+import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import type { ConnectorModule } from '../../lib/connector.js';
+import { createRegistry } from '../../lib/connector.js';
+import { RefreshFailedError } from '../../lib/errors.js';
+import type { Identity } from '../../lib/identity.js';
+import { connectorModules } from '../../strategies/index.js';
+import { mockCallback, kilgoreTrout } from '../../strategies/mockCallback/index.js';
+import { startBroker, TEST_CLIENT, type TestBroker } from '../helpers/broker.js';
+import { frozenClock } from '../helpers/clock.js';
+import { basicAuth, postForm } from '../helpers/http.js';
+import { login, verifyIdToken } from '../helpers/rp.js';
+
+/** A mockCallback whose upstream answer the test controls. */
+const upstream: { identity: Identity | Error } = { identity: kilgoreTrout };
+const controllable = {
+  ...mockCallback,
+  create: () => ({
+    ...mockCallback.create(),
+    refresh: async (previous: Identity) => {
+      if (upstream.identity instanceof Error) throw upstream.identity;
+      return { ...upstream.identity, connectorData: { seen: previous.connectorData ?? null } };
+    },
+  }),
+} satisfies ConnectorModule<Record<string, never>>;
+
+const clock = frozenClock(Date.now());
+let b: TestBroker;
+const OTHER = { id: 'other-app', secret: 'other-secret', redirectURI: 'http://127.0.0.1:5556/cb' };
+
+beforeAll(async () => {
+  b = await startBroker(
+    {
+      connectors: [{ type: 'mockCallback', id: 'mock', name: 'Example' }],
+      staticClients: [
+        { id: TEST_CLIENT.id, secret: TEST_CLIENT.secret, redirectURIs: [TEST_CLIENT.redirectURI] },
+        { id: OTHER.id, secret: OTHER.secret, redirectURIs: [OTHER.redirectURI] },
+      ],
+      expiry: { refreshTokens: { reuseInterval: '3s', validIfNotUsedFor: '1h', absoluteLifetime: '24h' } },
+    },
+    { now: clock, registry: createRegistry([...connectorModules.filter((m) => m.type !== 'mockCallback'), controllable]) },
+  );
+});
+afterAll(() => b.close());
+
+const refresh = (token: string, extra: Record<string, string> = {}, auth = basicAuth()) =>
+  postForm(`${b.issuer}/token`, { grant_type: 'refresh_token', refresh_token: token, ...extra }, auth);
+
+async function freshRefreshToken(scope = 'openid email groups profile offline_access'): Promise<string> {
+  upstream.identity = kilgoreTrout;
+  const { tokens } = await login(b.issuer, { connectorId: 'mock', scope });
+  return tokens.refresh_token!;
+}
+
+describe('refresh_token grant', () => {
+  test('the new claims from the connector replace the old ones', async () => {
+    const token = await freshRefreshToken();
+    upstream.identity = { ...kilgoreTrout, email: 'kilgore@new.example', groups: ['authors', 'editors'] };
+    const res = await refresh(token);
+    expect(res.status).toBe(200);
+    const claims = await verifyIdToken(b.issuer, res.body.id_token as string);
+    expect(claims).toMatchObject({ email: 'kilgore@new.example', groups: ['authors', 'editors'] });
+  });
+
+  test('within the reuse window, the previous token yields the same new token', async () => {
+    const token = await freshRefreshToken();
+    const first = await refresh(token);
+    clock.advance(1000);
+    const again = await refresh(token);
+    expect(again.status).toBe(200);
+    expect(again.body.refresh_token).toBe(first.body.refresh_token);
+  });
+
+  test('concurrent refreshes with one token all succeed with one new token', async () => {
+    const token = await freshRefreshToken();
+    const results = await Promise.all(Array.from({ length: 5 }, () => refresh(token)));
+    expect(results.every((r) => r.status === 200)).toBe(true);
+    expect(new Set(results.map((r) => r.body.refresh_token)).size).toBe(1);
+  });
+
+  test('the previous token after the window revokes the chain', async () => {
+    const token = await freshRefreshToken();
+    const first = await refresh(token);
+    clock.advance(4000);
+    const replay = await refresh(token);
+    expect(replay.body.error).toBe('invalid_grant');
+    expect((await refresh(first.body.refresh_token as string)).body.error).toBe('invalid_grant');
+  });
+
+  test('another client cannot use the token', async () => {
+    const token = await freshRefreshToken();
+    const res = await refresh(token, {}, basicAuth(OTHER.id, OTHER.secret));
+    expect(res.body.error).toBe('invalid_grant');
+    expect((await refresh(token)).status).toBe(200);
+  });
+
+  test('scope may narrow, never widen', async () => {
+    const token = await freshRefreshToken('openid email offline_access');
+    const narrow = await refresh(token, { scope: 'openid' });
+    expect(narrow.status).toBe(200);
+    const claims = await verifyIdToken(b.issuer, narrow.body.id_token as string);
+    expect(claims.email).toBeUndefined();
+    const wide = await refresh(narrow.body.refresh_token as string, { scope: 'openid groups' });
+    expect(wide.body.error).toBe('invalid_scope');
+  });
+
+  test('a failed upstream refresh is invalid_grant, not a 500, and the token stays unrotated', async () => {
+    const token = await freshRefreshToken();
+    upstream.identity = new RefreshFailedError('user was removed upstream');
+    const res = await refresh(token);
+    expect(res.status).toBe(400);
+    expect(res.body.error).toBe('invalid_grant');
+    upstream.identity = new Error('socket hang up');
+    expect((await refresh(token)).body.error).toBe('invalid_grant');
+  });
+
+  test('the connector sees its private state from the login', async () => {
+    const token = await freshRefreshToken();
+    upstream.identity = kilgoreTrout;
+    expect((await refresh(token)).status).toBe(200);
+  });
+
+  test('unused for longer than validIfNotUsedFor: expired', async () => {
+    const token = await freshRefreshToken();
+    clock.advance(61 * 60_000);
+    expect((await refresh(token)).body.error).toBe('invalid_grant');
+  });
+
+  test('used regularly, it still ends at absoluteLifetime', async () => {
+    let token = await freshRefreshToken();
+    const step = 50 * 60_000;
+    const lifetime = 24 * 3_600_000;
+    let elapsed = 0;
+    for (; elapsed + step < lifetime; elapsed += step) {
+      clock.advance(step);
+      const res = await refresh(token);
+      expect(res.status).toBe(200);
+      token = res.body.refresh_token as string;
+    }
+    clock.advance(lifetime - elapsed + 60_000);
+    expect((await refresh(token)).body.error).toBe('invalid_grant');
+  });
+
+  test('malformed and unknown tokens are invalid_grant', async () => {
+    for (const t of ['', 'x', 'a.b', `${'A'.repeat(22)}.${'B'.repeat(43)}`]) {
+      const res = await refresh(t);
+      expect(res.status).toBe(400);
+      expect(['invalid_grant', 'invalid_request']).toContain(res.body.error);
+    }
+  });
+
+  test('refresh tokens are stored hashed', async () => {
+    const token = await freshRefreshToken();
+    const [id, secret] = token.split('.');
+    const rec = await b.broker.storage.find<Record<string, unknown>>('refreshToken', id!);
+    expect(JSON.stringify(rec)).not.toContain(secret);
+  });
+});
