@@ -5,12 +5,13 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import * as oidc from 'openid-client';
+import LdapAuthStrategy from 'passport-ldapauth';
 import { encodeSubject } from '../../../lib/tokens/subject.js';
 import { startBroker, type TestBroker } from '../../helpers/broker.js';
 import { basicAuth, leaksNothing, postForm } from '../../helpers/http.js';
 import { discover, login, startLogin, verifyIdToken } from '../../helpers/rp.js';
 import type { Slapd } from '../../servers/slapd.js';
-import { aliceGroups, GROUPS, ldapConfig, passwords, PEOPLE, sorted, startSeededSlapd } from './directory.js';
+import { aliceGroups, GROUPS, ldapConfig, passwords, PEOPLE, READER_DN, READER_PW, sorted, startSeededSlapd } from './directory.js';
 
 let slapd: Slapd;
 let broker: TestBroker;
@@ -140,5 +141,44 @@ describe('refresh', () => {
     const tokens = await passwordGrant('dirk', 'dirk-pw');
     await slapd.modify(`dn: uid=dirk,${PEOPLE}\nchangetype: modrdn\nnewrdn: cn=Dirk Moved\ndeleteoldrdn: 0\n`);
     await expect(refresh(tokens.refresh_token!)).rejects.toMatchObject({ error: 'invalid_grant' });
+  });
+});
+
+describe('an existing passport-ldapauth strategy handed to the broker as type ldap', () => {
+  let foreignBroker: TestBroker;
+  beforeAll(async () => {
+    const strategy = new LdapAuthStrategy({
+      server: { url: slapd.url, bindDN: READER_DN, bindCredentials: READER_PW, searchBase: PEOPLE, searchFilter: '(uid={{username}})' },
+    });
+    foreignBroker = await startBroker(
+      { connectors: [{ type: 'ldap', id: 'corp', name: 'Corporate LDAP', config: ldapConfig(slapd) }] },
+      { passportStrategies: { corp: strategy } },
+    );
+  });
+  afterAll(async () => {
+    await foreignBroker?.close();
+  });
+
+  it('logs in when the app’s own form posts the credentials to /auth/<id>, and its user is mapped with the ldap config', async () => {
+    const issuer = foreignBroker.issuer;
+    let posted = false;
+    const { claims, tokens } = await login(issuer, {
+      connectorId: 'corp',
+      // passport-ldapauth reads the credentials from the request body: answer its refusal of the
+      // bodyless GET the way an app's login form would, with a POST to the same URL.
+      onPage: async (page) => {
+        if (posted || !page.url.startsWith(`${issuer}/auth/corp`)) return undefined;
+        posted = true;
+        const url = new URL(page.url);
+        return { url: `${issuer}/auth/corp`, method: 'POST', form: { ...Object.fromEntries(url.searchParams), username: 'alice', password: passwords.alice } };
+      },
+    });
+    expect(claims).toMatchObject({ sub: encodeSubject('alice', 'corp'), name: 'Alice Liddell', email: 'alice@example.org', preferred_username: 'alice' });
+
+    // The connector refreshes what the foreign strategy logged in, with the username it kept.
+    const refreshed = await oidc.refreshTokenGrant(await discover(issuer), tokens.refresh_token!);
+    const again = await verifyIdToken(issuer, refreshed.id_token!);
+    expect(again.sub).toBe(claims.sub);
+    expect(sorted(again.groups as string[])).toEqual(sorted(aliceGroups));
   });
 });
