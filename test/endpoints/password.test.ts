@@ -1,0 +1,104 @@
+/** Password connectors through the broker: the form (with CSRF binding) and the password grant. */
+import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { startBroker, TEST_CLIENT, type TestBroker } from '../helpers/broker.js';
+import { basicAuth, getPage, postForm } from '../helpers/http.js';
+import { firstForm, login, startLogin, verifyIdToken } from '../helpers/rp.js';
+
+// bcrypt of "password", as in Dex's examples.
+const HASH = '$2a$10$2b2cU8CPhOTaGrs1HRQuAueS7JTT5ZHsHSzYiFPm1leZck7Mc8T4W';
+let b: TestBroker;
+
+beforeAll(async () => {
+  b = await startBroker({
+    connectors: [{ type: 'mockPassword', id: 'mockpw', name: 'Mock password', config: { username: 'kilgore', password: 'trout' } }],
+    enablePasswordDB: true,
+    staticPasswords: [
+      { email: 'admin@example.com', hash: HASH, username: 'admin', userID: '08a8684b-db88-4b73-90a9-3cd1661f5466', groups: ['admins'] },
+    ],
+    oauth2: { skipApprovalScreen: false, passwordConnector: 'local' },
+  });
+});
+afterAll(() => b.close());
+
+describe('the password form', () => {
+  test('the password DB logs in, after approval, with Dex sub for connector local', async () => {
+    const { claims } = await login(b.issuer, { connectorId: 'local', scope: 'openid email groups profile', password: { username: 'admin@example.com', password: 'password' } });
+    expect(claims).toMatchObject({ email: 'admin@example.com', email_verified: true, groups: ['admins'], name: 'admin', preferred_username: 'admin' });
+    expect(Buffer.from(claims.sub!, 'base64url').toString()).toContain('local');
+  });
+
+  test('a wrong password shows the form again with a message, status 401', async () => {
+    const result = await startLogin(b.issuer, { connectorId: 'local', password: { username: 'admin@example.com', password: 'wrong' } });
+    expect(result.landed).toBeUndefined();
+    expect(result.page?.status).toBe(401);
+    expect(result.page?.body).toContain('Invalid email address or password');
+    expect(result.page?.body).toContain('value="admin@example.com"');
+  });
+
+  test('an empty password is refused before any check', async () => {
+    const result = await startLogin(b.issuer, {
+      connectorId: 'mockpw',
+      onPage: async (page) => {
+        if (!page.body.includes('name="password"') || page.status !== 200) return undefined;
+        const form = firstForm(page.body, page.url)!;
+        return { url: form.action, method: 'POST', form: { ...form.fields, login: 'kilgore', password: '' } };
+      },
+    });
+    expect(result.page?.status).toBe(400);
+    expect(result.page?.body).toContain('Enter your');
+  });
+
+  test('mockPassword logs in Kilgore Trout', async () => {
+    const { claims } = await login(b.issuer, { connectorId: 'mockpw', scope: 'openid email', password: { username: 'kilgore', password: 'trout' } });
+    expect(claims.email).toBe('kilgore@kilgore.trout');
+  });
+
+  test('a form post without its CSRF token is refused', async () => {
+    const result = await startLogin(b.issuer, {
+      connectorId: 'mockpw',
+      onPage: async (page) => {
+        if (!page.body.includes('name="password"') || page.status !== 200) return undefined;
+        const form = firstForm(page.body, page.url)!;
+        return { url: form.action, method: 'POST', form: { login: 'kilgore', password: 'trout' } };
+      },
+    });
+    expect(result.page?.status).toBe(403);
+  });
+
+  test('the approval page cannot be used without its HMAC, and Cancel sends access_denied', async () => {
+    let approvalUrl = '';
+    const denied = await startLogin(b.issuer, {
+      connectorId: 'mockpw',
+      password: { username: 'kilgore', password: 'trout' },
+      approve: false,
+      onPage: async (page) => {
+        if (page.url.includes('/approval')) approvalUrl = page.url;
+        return undefined;
+      },
+    });
+    expect(denied.landed?.searchParams.get('error')).toBe('access_denied');
+    const u = new URL(approvalUrl);
+    u.searchParams.set('hmac', 'forged');
+    expect((await getPage(u.toString())).status).toBe(400);
+  });
+});
+
+describe('the password grant', () => {
+  const grant = (form: Record<string, string>) => postForm(`${b.issuer}/token`, { grant_type: 'password', ...form }, basicAuth());
+
+  test('right credentials: tokens, with a refresh token for offline_access', async () => {
+    const res = await grant({ username: 'admin@example.com', password: 'password', scope: 'openid email groups offline_access' });
+    expect(res.status).toBe(200);
+    expect(res.body.refresh_token).toBeDefined();
+    const claims = await verifyIdToken(b.issuer, res.body.id_token as string, TEST_CLIENT.id);
+    expect(claims.groups).toEqual(['admins']);
+    const refreshed = await postForm(`${b.issuer}/token`, { grant_type: 'refresh_token', refresh_token: res.body.refresh_token as string }, basicAuth());
+    expect(refreshed.status).toBe(200);
+  });
+
+  test('wrong password, unknown user: invalid_grant; empty password: invalid_request', async () => {
+    expect((await grant({ username: 'admin@example.com', password: 'nope', scope: 'openid' })).body.error).toBe('invalid_grant');
+    expect((await grant({ username: 'ghost@example.com', password: 'password', scope: 'openid' })).body.error).toBe('invalid_grant');
+    expect((await grant({ username: 'admin@example.com', password: '', scope: 'openid' })).body.error).toBe('invalid_request');
+  });
+});
