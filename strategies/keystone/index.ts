@@ -63,6 +63,8 @@ export function createKeystone(config: KeystoneConfig, options: KeystoneOptions 
 
   const login = async (username: string, password: string, scopes: Scopes): Promise<Identity | null> => {
     if (username === '' || password === '') return null;
+    // No Keystone name holds a NUL; Keystone on PostgreSQL answers such a name with a 500.
+    if (username.includes('\u0000')) return null;
     const auth = await api.passwordToken(username, password, { system: false });
     if (!auth.ok) return null;
     // A user may read itself and its own groups with its own unscoped token.

@@ -100,6 +100,10 @@ describe('login', () => {
     await expect(unreachable.login('', 'alice-pw', withGroups)).resolves.toBeNull();
   });
 
+  it('returns null for a username with a NUL character (Keystone itself would answer 500)', async () => {
+    await expect(createKeystone(config()).login('ali\u0000ce', 'alice-pw', withGroups)).resolves.toBeNull();
+  });
+
   it('authenticates in the configured domain only', async () => {
     await expect(createKeystone(config()).login('alice', 'other-alice-pw', withGroups)).resolves.toBeNull();
     const other = await createKeystone(config({ domain: 'other' })).login('alice', 'other-alice-pw', withGroups);
