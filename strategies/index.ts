@@ -6,8 +6,10 @@
 import { createRegistry, type AnyConnectorModule } from '../lib/connector.js';
 import { atlassianCrowd } from './atlassian-crowd/index.js';
 import { authproxy } from './authproxy/index.js';
+import { gitea } from './gitea/index.js';
 import { github } from './github/index.js';
 import { gitlab } from './gitlab/index.js';
+import { google } from './google/index.js';
 import { keystone } from './keystone/index.js';
 import { ldap } from './ldap/index.js';
 import { mockCallback } from './mockCallback/index.js';
@@ -16,6 +18,6 @@ import { microsoft } from './microsoft/index.js';
 import { oidc } from './oidc/index.js';
 import { saml } from './saml/index.js';
 
-export const connectorModules: readonly AnyConnectorModule[] = [mockCallback, mockPassword, authproxy, ldap, oidc, github, gitlab, atlassianCrowd, keystone, microsoft, saml];
+export const connectorModules: readonly AnyConnectorModule[] = [mockCallback, mockPassword, authproxy, ldap, oidc, github, gitlab, gitea, atlassianCrowd, keystone, microsoft, saml, google];
 
 export const connectors = createRegistry(connectorModules);

@@ -33,6 +33,8 @@ export interface FakeIdpOptions {
   accessTokenLifetime: number;
   /** Issue refresh tokens (rotated on use when `rotateRefreshTokens`). */
   refreshTokens: boolean;
+  /** Whether a login with these authorization parameters gets a refresh token (Google: `access_type=offline`). */
+  offline(params: Record<string, string>): boolean;
   rotateRefreshTokens: boolean;
   /** Writes a token endpoint error the way the platform does. */
   tokenError(res: Response, status: number, error: string): void;
@@ -46,6 +48,7 @@ interface Grant {
   login: string;
   scope: string;
   nonce?: string;
+  offline: boolean;
 }
 
 export class FakeIdp {
@@ -110,7 +113,12 @@ export class FakeIdp {
       back.searchParams.set('error', 'access_denied');
     } else {
       const code = randomBytes(12).toString('base64url');
-      const grant: Grant & { redirectURI: string; challenge?: string; method?: string } = { login: this.approveAs, scope: q.scope ?? '', redirectURI: q.redirect_uri };
+      const grant: Grant & { redirectURI: string; challenge?: string; method?: string } = {
+        login: this.approveAs,
+        scope: q.scope ?? '',
+        redirectURI: q.redirect_uri,
+        offline: this.options.offline(q),
+      };
       if (q.nonce !== undefined) grant.nonce = q.nonce;
       if (q.code_challenge !== undefined) {
         grant.challenge = q.code_challenge;
@@ -160,7 +168,7 @@ export class FakeIdp {
     this.access.set(accessToken, { ...grant, expiresAt: Date.now() + lifetime * 1000 });
     const body: Record<string, unknown> = { access_token: accessToken, expires_in: lifetime, scope: grant.scope, token_type: 'Bearer' };
     if (grant.scope.split(' ').includes('openid')) body.id_token = await this.idToken(grant);
-    if (this.options.refreshTokens && newRefreshToken) {
+    if (this.options.refreshTokens && grant.offline && newRefreshToken) {
       const refreshToken = randomBytes(24).toString('base64url');
       this.refresh.set(refreshToken, grant);
       body.refresh_token = refreshToken;

@@ -1,0 +1,50 @@
+/**
+ * `google`: log in with a Google account (Dex's `google` connector). Capability row: refresh yes,
+ * groups yes (Admin Directory), preferred_username yes (Google sends none, so it stays empty).
+ */
+import type { ConnectorModule } from '../../lib/connector.js';
+import { ConfigError } from '../../lib/errors.js';
+import type { Identity, Scopes } from '../../lib/identity.js';
+import { upstreamFetch } from '../shared/platform.js';
+import { ADMIN_DIRECTORY_URL, adminEmails, configSchema, type GoogleConfig } from './config.js';
+import { GoogleDirectory, loadServiceAccount } from './directory.js';
+import { GoogleStrategy } from './strategy.js';
+
+export { configSchema, type GoogleConfig } from './config.js';
+export { GoogleStrategy } from './strategy.js';
+export { GoogleDirectory, loadServiceAccount } from './directory.js';
+
+/** The Admin Directory client the config asks for, or an error naming the key that is missing. */
+export async function directoryFor(config: GoogleConfig): Promise<GoogleDirectory | undefined> {
+  const admins = adminEmails(config);
+  const hasAdmins = Object.keys(admins).length > 0;
+  if (config.serviceAccountFilePath && !hasAdmins) {
+    throw new ConfigError([{ path: 'domainToAdminEmail', message: 'the directory service requires domainToAdminEmail' }]);
+  }
+  if (hasAdmins && !config.serviceAccountFilePath) {
+    throw new ConfigError([
+      { path: 'serviceAccountFilePath', message: 'is required with domainToAdminEmail (application default credentials are not supported)' },
+    ]);
+  }
+  if ((config.groups ?? []).length > 0 && !hasAdmins) {
+    throw new ConfigError([{ path: 'groups', message: 'required groups need serviceAccountFilePath and domainToAdminEmail to be checked' }]);
+  }
+  if (!config.serviceAccountFilePath) return undefined;
+  const key = await loadServiceAccount(config.serviceAccountFilePath);
+  return new GoogleDirectory(key, admins, (config.adminDirectoryURL ?? ADMIN_DIRECTORY_URL).replace(/\/$/, ''), upstreamFetch());
+}
+
+export const google = {
+  type: 'google',
+  configSchema,
+  async create(config, context) {
+    if (config.redirectURI !== undefined && config.redirectURI !== context.callbackURL) {
+      throw new ConfigError([{ path: 'redirectURI', message: `must be the broker's callback URL ${context.callbackURL}` }]);
+    }
+    const strategy = new GoogleStrategy(config, await directoryFor(config), context.id);
+    await strategy.client.discover();
+    return { strategy, refresh: (identity: Identity, scopes: Scopes) => strategy.refresh(identity, scopes) };
+  },
+} satisfies ConnectorModule<GoogleConfig>;
+
+export default google;
