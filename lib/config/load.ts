@@ -213,20 +213,14 @@ function toSettings(config: DexConfig, env: NodeJS.ProcessEnv, registry: Connect
 }
 
 export function zodIssues(error: z.ZodError, prefix: string): Issue[] {
-  return error.issues.map((issue) => {
-    let path = prefix;
-    for (const key of issue.path) {
-      path += typeof key === 'number' ? `[${key}]` : path === '' ? String(key) : `.${String(key)}`;
-    }
+  const join = (base: string, key: PropertyKey) => (typeof key === 'number' ? `${base}[${key}]` : base === '' ? String(key) : `${base}.${String(key)}`);
+  return error.issues.flatMap((issue) => {
+    const path = issue.path.reduce<string>(join, prefix);
+    if (issue.code === 'unrecognized_keys') return issue.keys.map((k) => ({ path: join(path, k), message: 'unknown key' }));
     let message = issue.message;
-    if (issue.code === 'unrecognized_keys') {
-      message = `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}`;
-    } else if (issue.code === 'invalid_type' && /received undefined/.test(issue.message)) {
-      message = 'is required';
-    } else if (issue.code === 'invalid_value' && 'values' in issue) {
-      message = `must be one of ${(issue.values as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`;
-    }
-    return { path, message };
+    if (issue.code === 'invalid_type' && /received undefined/.test(issue.message)) message = 'is required';
+    else if (issue.code === 'invalid_value' && 'values' in issue) message = `must be one of ${(issue.values as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`;
+    return [{ path, message }];
   });
 }
 

@@ -1,0 +1,136 @@
+/** Dex's config format: validation with dotted paths, $VAR expansion where Dex does it, defaults. */
+import { describe, expect, test } from '@jest/globals';
+import { loadConfig } from '../../lib/config/load.js';
+import { parseDuration } from '../../lib/config/duration.js';
+import { ConfigError } from '../../lib/errors.js';
+import { connectors } from '../../strategies/index.js';
+
+const HASH = '$2a$10$2b2cU8CPhOTaGrs1HRQuAueS7JTT5ZHsHSzYiFPm1leZck7Mc8T4W';
+const base = {
+  issuer: 'http://127.0.0.1:5556/dex',
+  storage: { type: 'memory' },
+  staticClients: [{ id: 'app', secret: 's', redirectURIs: ['http://127.0.0.1:5555/callback'] }],
+  connectors: [{ type: 'mockCallback', id: 'mock', name: 'Example' }],
+};
+
+function issuesOf(raw: unknown, env: NodeJS.ProcessEnv = {}): string[] {
+  try {
+    loadConfig(raw, { connectors, env });
+  } catch (err) {
+    if (err instanceof ConfigError) return err.issues.map((i) => `${i.path}: ${i.message}`);
+    throw err;
+  }
+  return [];
+}
+
+describe('loadConfig', () => {
+  test('a minimal config gets Dex defaults', () => {
+    const { settings } = loadConfig(base, { connectors, env: {} });
+    expect(settings.issuerPath).toBe('/dex');
+    expect(settings.expiry.idTokensMs).toBe(24 * 3_600_000);
+    expect(settings.signer).toEqual({ algorithm: 'RS256', rotationMs: 6 * 3_600_000 });
+    expect(settings.expiry.refreshTokens.reuseIntervalMs).toBe(3000);
+  });
+
+  test('errors name the dotted path', () => {
+    expect(issuesOf({ ...base, issuer: 'not a url' })).toEqual(['issuer: must be an absolute URL']);
+    expect(issuesOf({ ...base, storage: { type: 'etcd' } })[0]).toMatch(/^storage\.type: must be one of/);
+    expect(issuesOf({ ...base, expiry: { idTokens: 'soon' } })[0]).toMatch(/^expiry\.idTokens: must be a duration/);
+    expect(issuesOf({ ...base, connectors: [...base.connectors, { type: 'mockPassword', id: 'pw', name: 'PW', config: { username: 'u' } }] })).toEqual([
+      'connectors[1].config.password: is required',
+    ]);
+  });
+
+  test('unknown keys are reported, at any depth', () => {
+    expect(issuesOf({ ...base, issuerr: 'x' })).toEqual(['issuerr: unknown key']);
+    expect(issuesOf({ ...base, oauth2: { skipAprovalScreen: true } })).toEqual(['oauth2.skipAprovalScreen: unknown key']);
+    expect(issuesOf({ ...base, connectors: [{ type: 'mockCallback', id: 'mock', name: 'E', config: { nope: 1 } }] })).toEqual([
+      'connectors[0].config.nope: unknown key',
+    ]);
+  });
+
+  test('an unknown connector type lists the valid ones', () => {
+    expect(issuesOf({ ...base, connectors: [{ type: 'ldapp', id: 'l', name: 'L' }] })[0]).toMatch(/^connectors\[0\]\.type: unknown connector type "ldapp" \(valid: .*mockCallback/);
+  });
+
+  test('every problem is reported at once', () => {
+    const issues = issuesOf({
+      ...base,
+      staticClients: [{ id: 'a', redirectURIs: ['x'] }],
+      connectors: [{ type: 'mockCallback', id: 'm', name: 'M' }, { type: 'mockCallback', id: 'm', name: 'M2' }],
+    });
+    expect(issues).toEqual(
+      expect.arrayContaining([
+        'staticClients[0].secret: is required for a confidential client (or set public: true)',
+        'staticClients[0].redirectURIs[0]: must be an absolute URL',
+        'connectors[1].id: duplicate connector id "m"',
+      ]),
+    );
+  });
+
+  test('$VAR is expanded in connector and storage configs only; bcrypt hashes stay intact', () => {
+    const { settings } = loadConfig(
+      {
+        ...base,
+        storage: { type: 'sqlite3', config: { file: '$DB_DIR/dex.db' } },
+        connectors: [{ type: 'mockPassword', id: 'pw', name: 'PW', config: { username: '${PW_USER}', password: '$PW_PASS' } }],
+        enablePasswordDB: true,
+        staticPasswords: [{ email: 'a@example.com', hash: HASH, username: 'a', userID: '1' }],
+        frontend: { issuer: '$NOT_EXPANDED' },
+      },
+      { connectors, env: { DB_DIR: '/var/db', PW_USER: 'kilgore', PW_PASS: 'trout', NOT_EXPANDED: 'x' } },
+    );
+    expect(settings.storage.config.file).toBe('/var/db/dex.db');
+    expect(settings.connectors[0]!.config).toEqual({ username: 'kilgore', password: 'trout' });
+    expect(settings.passwordDB.users[0]!.hash).toBe(HASH);
+    expect(settings.frontend.issuer).toBe('$NOT_EXPANDED');
+  });
+
+  test('idEnv, secretEnv and hashFromEnv', () => {
+    const env = { CID: 'from-env', CSECRET: 'sec', PWHASH: HASH };
+    const { settings } = loadConfig(
+      {
+        ...base,
+        staticClients: [{ idEnv: 'CID', secretEnv: 'CSECRET', redirectURIs: [] }],
+        enablePasswordDB: true,
+        staticPasswords: [{ email: 'A@Example.com', hashFromEnv: 'PWHASH', username: 'a', userID: '1' }],
+      },
+      { connectors, env },
+    );
+    expect(settings.clients[0]).toMatchObject({ id: 'from-env', secret: 'sec' });
+    expect(settings.passwordDB.users[0]).toMatchObject({ email: 'a@example.com', hash: HASH });
+    expect(issuesOf({ ...base, staticClients: [{ idEnv: 'MISSING', secret: 'x' }] })).toEqual(['staticClients[0].id: environment variable MISSING (idEnv) is not set']);
+  });
+
+  test('a password hash that is not bcrypt is refused', () => {
+    expect(issuesOf({ ...base, enablePasswordDB: true, staticPasswords: [{ email: 'a@b.c', hash: 'password', username: 'a', userID: '1' }] })).toEqual([
+      'staticPasswords[0].hash: must be a bcrypt hash ($2a$..., $2b$... or $2y$...)',
+    ]);
+  });
+
+  test('signer and the older expiry.signingKeys', () => {
+    expect(loadConfig({ ...base, expiry: { signingKeys: '1h' } }, { connectors }).settings.signer.rotationMs).toBe(3_600_000);
+    expect(loadConfig({ ...base, signer: { type: 'local', config: { keysRotationPeriod: '2h', algorithm: 'ES256' } } }, { connectors }).settings.signer).toEqual({
+      algorithm: 'ES256',
+      rotationMs: 7_200_000,
+    });
+  });
+
+  test('passwordConnector must name a connector', () => {
+    expect(issuesOf({ ...base, oauth2: { passwordConnector: 'ldap' } })).toEqual(['oauth2.passwordConnector: no connector with id "ldap"']);
+  });
+
+  test('keys Dex has and dexpress ignores are warnings', () => {
+    const { warnings } = loadConfig({ ...base, grpc: { addr: '127.0.0.1:5557' } }, { connectors });
+    expect(warnings).toEqual(['grpc is not supported by dexpress and is ignored']);
+  });
+});
+
+test('Go durations', () => {
+  expect(parseDuration('1h30m')).toBe(5_400_000);
+  expect(parseDuration('300ms')).toBe(300);
+  expect(parseDuration('1.5s')).toBe(1500);
+  expect(parseDuration('0')).toBe(0);
+  expect(() => parseDuration('10 minutes')).toThrow();
+  expect(() => parseDuration('')).toThrow();
+});
