@@ -15,7 +15,7 @@ import type { JsonValue, Scopes } from '../../lib/identity.js';
 import { BrokerStrategy, type StandaloneOptions, type StrategyOutcome } from '../shared/strategy.js';
 import { configSchema, resolveSettings, type SamlConfig, type SamlSettings } from './config.js';
 import { SamlRefusedError } from './errors.js';
-import { identityFromAssertion } from './mapping.js';
+import { identityFromAssertion, identityFromPassportSamlProfile, mappingOf } from './mapping.js';
 import { authnRequestXml, autoPostForm, newRequestId, spMetadataXml } from './request.js';
 import { validateSamlResponse } from './response.js';
 
@@ -159,6 +159,8 @@ export const saml = {
       },
     };
   },
+  /** Maps @node-saml/passport-saml's profile, for a passport-saml strategy handed to the broker. */
+  fromPassportUser: (user, config) => identityFromPassportSamlProfile(user, mappingOf(config)),
 } satisfies ConnectorModule<SamlConfig>;
 
 export default saml;

@@ -4,7 +4,7 @@
  * split on `groupsDelim`), and `allowedGroups` refuses users outside them with a 403 page.
  */
 import type { Identity, Scopes } from '../../lib/identity.js';
-import type { SamlSettings } from './config.js';
+import type { SamlConfig, SamlSettings } from './config.js';
 import { SamlRefusedError } from './errors.js';
 import type { VerifiedAssertion } from './response.js';
 
@@ -52,4 +52,42 @@ export function identityFromAssertion(
     if (mapping.filterGroups) groups = allowed;
   }
   return { ...identity, groups: scopes.groups ? groups : [] };
+}
+
+/** The attribute mapping of a config, without reading its certificate files. */
+export function mappingOf(config: SamlConfig): SamlSettings['mapping'] {
+  return {
+    usernameAttr: config.usernameAttr,
+    emailAttr: config.emailAttr,
+    groupsAttr: config.groupsAttr,
+    groupsDelim: config.groupsDelim,
+    allowedGroups: config.allowedGroups ?? [],
+    filterGroups: config.filterGroups ?? false,
+  };
+}
+
+/**
+ * What @node-saml/passport-saml hands to `success()` (its `Profile`: `nameID`, and `attributes`
+ * with a string or an array of strings per attribute name), mapped like the connector's own
+ * assertions. That strategy did the signature and protocol checks; this only maps. A value that
+ * is not text (an attribute with child elements) is refused rather than guessed at.
+ */
+export function identityFromPassportSamlProfile(user: unknown, mapping: SamlSettings['mapping']): Identity {
+  if (typeof user !== 'object' || user === null) throw new TypeError('passport-saml gave no profile');
+  const profile = user as Record<string, unknown>;
+  if (typeof profile.nameID !== 'string' || profile.nameID === '') {
+    throw new SamlRefusedError('subject', 'The SAML profile has no NameID.');
+  }
+  const attributes = new Map<string, string[]>();
+  const raw = profile.attributes;
+  if (typeof raw === 'object' && raw !== null) {
+    for (const [name, value] of Object.entries(raw)) {
+      const values = Array.isArray(value) ? value : [value];
+      if (!values.every((v): v is string => typeof v === 'string')) {
+        throw new SamlRefusedError('attribute', `The SAML attribute "${name}" is not text.`);
+      }
+      attributes.set(name, values);
+    }
+  }
+  return identityFromAssertion({ nameID: profile.nameID, attributes }, mapping, { offlineAccess: false, groups: true });
 }

@@ -1,10 +1,11 @@
 /**
- * An in-process SAML IdP on 127.0.0.1: `POST /sso` takes an AuthnRequest (HTTP-POST binding),
+ * An in-process SAML IdP on 127.0.0.1: `/sso` takes an AuthnRequest (HTTP-POST or Redirect binding),
  * "logs in" the configured user without asking, and answers the auto-submitting form that posts
  * a signed SAMLResponse and the RelayState back to the request's AssertionConsumerServiceURL,
  * as Okta or Keycloak do.
  */
 import type { Server } from 'node:http';
+import { inflateRawSync } from 'node:zlib';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
 import { DOMParser } from '@xmldom/xmldom';
@@ -26,9 +27,14 @@ export interface ParsedAuthnRequest {
   nameIDFormat: string | undefined;
 }
 
-/** Reads the fields an IdP needs from a base64 SAMLRequest (POST binding: not deflated). */
-export function parseAuthnRequest(samlRequest: string): ParsedAuthnRequest {
-  const doc = new DOMParser().parseFromString(Buffer.from(samlRequest, 'base64').toString('utf8'), 'text/xml');
+/**
+ * Reads the fields an IdP needs from a base64 SAMLRequest: as sent with the POST binding, or
+ * raw-deflated first as the Redirect binding sends it (passport-saml's default).
+ */
+export function parseAuthnRequest(samlRequest: string, binding: 'post' | 'redirect' = 'post'): ParsedAuthnRequest {
+  const bytes = Buffer.from(samlRequest, 'base64');
+  const xml = (binding === 'redirect' ? inflateRawSync(bytes) : bytes).toString('utf8');
+  const doc = new DOMParser().parseFromString(xml, 'text/xml');
   const root = doc.documentElement;
   if (root.namespaceURI !== PROTOCOL || root.localName !== 'AuthnRequest') throw new Error('not an AuthnRequest');
   const issuer = root.getElementsByTagNameNS('urn:oasis:names:tc:SAML:2.0:assertion', 'Issuer')[0];
@@ -78,24 +84,25 @@ export class FakeIdp {
   async start(): Promise<string> {
     const app = express();
     app.use(express.urlencoded({ extended: false }));
-    app.post('/sso', async (req, res) => {
-      const body = req.body as Record<string, unknown>;
-      if (typeof body.SAMLRequest !== 'string') {
+    const answer = async (samlRequest: unknown, relayState: unknown, binding: 'post' | 'redirect', res: express.Response) => {
+      if (typeof samlRequest !== 'string') {
         res.status(400).send('SAMLRequest missing');
         return;
       }
-      const request = parseAuthnRequest(body.SAMLRequest);
+      const request = parseAuthnRequest(samlRequest, binding);
       this.requests.push(request);
       const { signer, user, audience, mode, encryptFor } = this.options;
       let xml = signedResponse({ requestId: request.id, recipient: request.acsURL, audience, ...user }, signer, mode);
       if (encryptFor) xml = await encryptAssertion(xml, encryptFor);
-      const relayState = typeof body.RelayState === 'string' ? body.RelayState : '';
-      res
-        .type('html')
-        .send(
-          `<form method="post" action="${request.acsURL}"><input type="hidden" name="SAMLResponse" value="${toBase64(xml)}">` +
-            `<input type="hidden" name="RelayState" value="${relayState.replace(/"/g, '&quot;')}"></form>`,
-        );
+      const relay = typeof relayState === 'string' ? `<input type="hidden" name="RelayState" value="${relayState.replace(/"/g, '&quot;')}">` : '';
+      res.type('html').send(`<form method="post" action="${request.acsURL}"><input type="hidden" name="SAMLResponse" value="${toBase64(xml)}">${relay}</form>`);
+    };
+    app.post('/sso', async (req, res) => {
+      const body = req.body as Record<string, unknown>;
+      await answer(body.SAMLRequest, body.RelayState, 'post', res);
+    });
+    app.get('/sso', async (req, res) => {
+      await answer(req.query.SAMLRequest, req.query.RelayState, 'redirect', res);
     });
     await new Promise<void>((resolve) => {
       this.server = app.listen(0, '127.0.0.1', () => resolve());
