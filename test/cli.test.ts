@@ -1,0 +1,140 @@
+/**
+ * The `dexpress` command, run as a child process the way users run it: the capability table,
+ * check-config's exit codes, and `serve` on the dev config's SQLite file, restarted.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, test } from '@jest/globals';
+import { parse, stringify } from 'yaml';
+import { connectorTypes } from '../lib/capabilities.js';
+import { TEST_CLIENT } from './helpers/broker.js';
+import { basicAuth, postForm } from './helpers/http.js';
+import { login } from './helpers/rp.js';
+
+const BIN = join(process.cwd(), 'bin', 'dexpress.js');
+const dir = mkdtempSync(join(tmpdir(), 'dexpress-cli-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function run(...args: string[]) {
+  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 60_000 });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+describe('dexpress connectors / check-config / help', () => {
+  test('connectors prints every type of the capability table', () => {
+    const { code, out } = run('connectors');
+    expect(code).toBe(0);
+    for (const type of connectorTypes) expect(out).toContain(type);
+    expect(out).toMatch(/authproxy\s+no\s+no\s+no\s+alpha/);
+  });
+
+  test('check-config accepts the dev config', () => {
+    const { code, out } = run('check-config', 'examples/config-dev.yaml');
+    expect(code).toBe(0);
+    expect(out).toContain('valid');
+  });
+
+  test('an invalid file exits 2 naming each dotted path', () => {
+    const file = join(dir, 'bad.yaml');
+    writeFileSync(file, 'issuer: http://127.0.0.1:5556/dex\nstorage: {type: memory}\nconnectors:\n  - {type: mockPassword, id: pw, name: PW, config: {username: u}}\n  - {type: nope, id: x, name: X}\n');
+    const { code, err } = run('check-config', file);
+    expect(code).toBe(2);
+    expect(err).toContain('connectors[0].config.password: is required');
+    expect(err).toContain('connectors[1].type: unknown connector type "nope"');
+  });
+
+  test('broken YAML and a missing file exit 2 with a message', () => {
+    const file = join(dir, 'broken.yaml');
+    writeFileSync(file, 'issuer: [unclosed\n');
+    expect(run('check-config', file)).toMatchObject({ code: 2 });
+    expect(run('serve', join(dir, 'missing.yaml')).err).toContain('cannot read');
+  });
+
+  test('--help on every command, and unknown commands exit 2', () => {
+    for (const cmd of ['serve', 'check-config', 'connectors']) expect(run(cmd, '--help')).toMatchObject({ code: 0 });
+    expect(run('frobnicate').code).toBe(2);
+  });
+});
+
+interface Server {
+  stop(): Promise<number | null>;
+  output: () => string;
+}
+
+function startServe(configFile: string): Promise<Server> {
+  const child = spawn(process.execPath, [BIN, 'serve', configFile], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout.on('data', (d: Buffer) => (output += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (output += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`serve did not start: ${output}`)), 30_000);
+    const check = () => {
+      if (output.includes('listening on')) {
+        clearTimeout(timer);
+        resolve({
+          output: () => output,
+          stop: async () => {
+            child.kill('SIGTERM');
+            return exited;
+          },
+        });
+      }
+    };
+    child.stdout.on('data', check);
+    void exited.then(() => {
+      clearTimeout(timer);
+      reject(new Error(`serve exited: ${output}`));
+    });
+  });
+}
+
+test('serve the dev config; after a restart on the same SQLite file, keys, clients and refresh tokens still work', async () => {
+  const port = await freePort();
+  const config = parse(readFileSync('examples/config-dev.yaml', 'utf8')) as Record<string, unknown>;
+  const issuer = `http://127.0.0.1:${port}/dex`;
+  config.issuer = issuer;
+  config.web = { http: `127.0.0.1:${port}` };
+  config.storage = { type: 'sqlite3', config: { file: join(dir, 'dev.sqlite') } };
+  config.staticClients = [{ id: TEST_CLIENT.id, secret: TEST_CLIENT.secret, redirectURIs: [TEST_CLIENT.redirectURI], name: 'Example App' }];
+  const file = join(dir, 'dev.yaml');
+  writeFileSync(file, stringify(config));
+
+  const first = await startServe(file);
+  let refreshToken: string;
+  let kid: string;
+  try {
+    expect(first.output()).toContain('mock (mockCallback), local (password DB)');
+    const { tokens, claims } = await login(issuer, { connectorId: 'mock', scope: 'openid email offline_access' });
+    expect(claims.email).toBe('kilgore@kilgore.trout');
+    refreshToken = tokens.refresh_token!;
+    kid = ((await (await fetch(`${issuer}/keys`)).json()) as { keys: { kid: string }[] }).keys[0]!.kid;
+    // The password DB of the dev config: admin@example.com / password.
+    const pw = await login(issuer, { connectorId: 'local', scope: 'openid email', password: { username: 'admin@example.com', password: 'password' } });
+    expect(pw.claims.email).toBe('admin@example.com');
+  } finally {
+    expect(await first.stop()).toBe(0);
+  }
+
+  const second = await startServe(file);
+  try {
+    const keys = (await (await fetch(`${issuer}/keys`)).json()) as { keys: { kid: string }[] };
+    expect(keys.keys.map((k) => k.kid)).toContain(kid);
+    const res = await postForm(`${issuer}/token`, { grant_type: 'refresh_token', refresh_token: refreshToken }, basicAuth());
+    expect(res.status).toBe(200);
+    expect(res.body.id_token).toBeDefined();
+  } finally {
+    await second.stop();
+  }
+}, 90_000);
