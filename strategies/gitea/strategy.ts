@@ -1,0 +1,74 @@
+/**
+ * `GiteaStrategy`: Gitea's (or Forgejo's) OAuth flow, the user from `/api/v1/user` with a
+ * verified address from `/api/v1/user/emails`, and org/team membership from `/api/v1/user/teams`.
+ * Refresh re-reads them with the stored token, renewing it first once it has expired.
+ */
+import type { Identity, Scopes } from '../../lib/identity.js';
+import { OAuth2Strategy, type OAuth2Tokens } from '../shared/oauth2.js';
+import {
+  SingleFlight,
+  currentTokens,
+  mapRefreshErrors,
+  parseTokenData,
+  tokenData,
+  tokenDataJson,
+  upstreamFetch,
+  type UpstreamOptions,
+  type UpstreamTokenData,
+} from '../shared/platform.js';
+import { GiteaApi } from './api.js';
+import { baseURLOf, type GiteaConfig } from './config.js';
+import { readIdentity } from './mapping.js';
+
+export interface GiteaStrategyOptions extends UpstreamOptions {
+  name?: string;
+  /** Used when `redirectURI` is not configured (the broker's `<issuer>/callback`). */
+  callbackURL?: string;
+}
+
+export class GiteaStrategy extends OAuth2Strategy {
+  private readonly config: GiteaConfig;
+  private readonly baseURL: string;
+  private readonly fetchFn: typeof fetch;
+  private readonly refreshFlight = new SingleFlight<UpstreamTokenData>();
+
+  constructor(config: GiteaConfig, options: GiteaStrategyOptions = {}) {
+    const baseURL = baseURLOf(config);
+    const fetchFn = upstreamFetch(options);
+    super(options.name ?? 'gitea', {
+      clientID: config.clientID,
+      clientSecret: config.clientSecret,
+      redirectURI: config.redirectURI ?? options.callbackURL,
+      authorizationURL: `${baseURL}/login/oauth/authorize`,
+      tokenURL: `${baseURL}/login/oauth/access_token`,
+      fetch: fetchFn,
+    });
+    this.config = config;
+    this.baseURL = baseURL;
+    this.fetchFn = fetchFn;
+  }
+
+  /** As Dex: no scope parameter (Gitea then grants its default access). */
+  protected override upstreamScopes(): string[] {
+    return [];
+  }
+
+  protected override async identify(tokens: OAuth2Tokens, scopes: Scopes): Promise<Identity> {
+    const identity = await readIdentity(this.api(tokens.accessToken), this.config);
+    if (scopes.offlineAccess) identity.connectorData = tokenDataJson(tokenData(tokens));
+    return identity;
+  }
+
+  async refresh(identity: Identity): Promise<Identity> {
+    return mapRefreshErrors('gitea', async () => {
+      const stored = parseTokenData(identity.connectorData, 'gitea');
+      const tokens = await currentTokens(stored, (rt) => this.refreshTokens(rt), this.refreshFlight);
+      const fresh = await readIdentity(this.api(tokens.accessToken), this.config);
+      return { ...fresh, userId: identity.userId, connectorData: tokenDataJson(tokens) };
+    });
+  }
+
+  private api(accessToken: string): GiteaApi {
+    return new GiteaApi(this.baseURL, accessToken, this.fetchFn);
+  }
+}
