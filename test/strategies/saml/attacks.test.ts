@@ -99,6 +99,12 @@ describe('saml: well-formed responses from a real signer', () => {
     expectAccepted(await submit(xml, { decryptionKeyData: pki.sp.key }), { userId: 'jane@example.com' });
   });
 
+  test('an encrypted assertion inside a signed response (encrypt, then sign the Response) is accepted', async () => {
+    const encrypted = await encryptAssertion(responseXml(spec(), assertionXml(spec())), pki.sp);
+    const xml = signElement(encrypted, idOf(encrypted, 'Response'), pki.idp);
+    expectAccepted(await submit(xml, { decryptionKeyData: pki.sp.key }), { userId: 'jane@example.com' });
+  });
+
   test('an encrypted assertion is refused without a decryption key', async () => {
     const xml = await encryptAssertion(signed(), pki.sp);
     expectRefused(await submit(xml), 'encrypted', /no decryptionKey/);
@@ -141,6 +147,13 @@ describe('saml: refused signatures', () => {
 
   test('an assertion signed with another key', async () => {
     expectRefused(await submit(signedResponse(spec(), pki.attacker, 'assertion')), 'untrusted_signature', /not signed by a certificate/);
+  });
+
+  test('a signature by another key that names the trusted certificate in its KeyInfo', async () => {
+    const impostor = { ...pki.attacker, cert: pki.idp.cert };
+    const xml = signedResponse(spec(), impostor, 'assertion');
+    expect(xml).toContain(pki.idp.cert.split('\n')[1]);
+    expectRefused(await submit(xml), 'untrusted_signature', /not signed by a certificate this connector trusts/);
   });
 
   test('a valid signature over content altered afterwards (NameID)', async () => {
@@ -200,6 +213,14 @@ describe('saml: XML signature wrapping', () => {
     const original = signed({}, 'response');
     const forged = responseXml(spec(), `<samlp:Extensions>${original.replace(/^<\?xml[^>]*>/, '')}</samlp:Extensions>${evil()}`);
     expectRefused(await submit(forged), 'unsigned', /not signed/);
+  });
+
+  test("the assertion's signature moved up to the Response", async () => {
+    const inner = signedAssertion();
+    const signature = /<Signature [\s\S]*<\/Signature>/.exec(inner)?.[0] ?? '';
+    expect(signature).not.toBe('');
+    const xml = responseXml(spec(), inner.replace(signature, '')).replace('</saml:Issuer>', `</saml:Issuer>${signature}`);
+    expectRefused(await submit(xml), 'wrapping', /covers another element than the Response it sits in/);
   });
 
   test('a duplicated ID pointing the signature at a forged element', async () => {

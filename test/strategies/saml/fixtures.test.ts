@@ -5,6 +5,7 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { SamlConfig } from '../../../strategies/saml/index.js';
 import { SamlStrategy } from '../../../strategies/saml/index.js';
 import type { SamlRefusal } from '../../../strategies/saml/errors.js';
@@ -16,7 +17,9 @@ import { signWithXmlsec1 } from '../../fakes/saml/messages.js';
 import { makePki, type Pki } from '../../fakes/saml/pki.js';
 import { CALLBACK, memoryLoginState, postResponse } from './harness.js';
 
-const FIXTURES = path.resolve(process.cwd(), '../shared/fixtures/saml');
+/** `../shared/fixtures/saml` beside the repository (CI has a read-only copy there too). */
+const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+const FIXTURES = path.resolve(REPO_ROOT, '../shared/fixtures/saml');
 const fixture = (name: string): string => readFileSync(path.join(FIXTURES, name), 'utf8');
 
 const FROZEN = Date.parse('2017-04-04T04:34:59.330Z');
