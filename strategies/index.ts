@@ -12,12 +12,13 @@ import { gitlab } from './gitlab/index.js';
 import { google } from './google/index.js';
 import { keystone } from './keystone/index.js';
 import { ldap } from './ldap/index.js';
+import { linkedin } from './linkedin/index.js';
 import { mockCallback } from './mockCallback/index.js';
 import { mockPassword } from './mockPassword/index.js';
 import { microsoft } from './microsoft/index.js';
 import { oidc } from './oidc/index.js';
 import { saml } from './saml/index.js';
 
-export const connectorModules: readonly AnyConnectorModule[] = [mockCallback, mockPassword, authproxy, ldap, oidc, github, gitlab, gitea, atlassianCrowd, keystone, microsoft, saml, google];
+export const connectorModules: readonly AnyConnectorModule[] = [mockCallback, mockPassword, authproxy, ldap, oidc, github, gitlab, gitea, atlassianCrowd, keystone, microsoft, saml, google, linkedin];
 
 export const connectors = createRegistry(connectorModules);

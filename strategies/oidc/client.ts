@@ -225,7 +225,8 @@ export class UpstreamOidcClient {
     if (err instanceof oidc.ResponseBodyError) {
       const desc = err.error_description ? `: ${err.error_description}` : '';
       const msg = `The identity provider refused ${what} (${err.error}${desc}).`;
-      return err.status >= 500 ? new UpstreamError(msg) : refuse(msg);
+      // A refused client is our misconfiguration, not the user's: shown as an upstream failure.
+      return err.status >= 500 || err.error === 'invalid_client' ? new UpstreamError(msg) : refuse(msg);
     }
     if (err instanceof oidc.AuthorizationResponseError) {
       return new AccessDeniedError(`The identity provider answered ${err.error}${err.error_description ? `: ${err.error_description}` : ''}.`);

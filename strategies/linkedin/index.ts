@@ -1,0 +1,27 @@
+/**
+ * `linkedin`: log in with LinkedIn (Sign In with LinkedIn using OpenID Connect). Capability row:
+ * refresh yes, no groups, no preferred_username.
+ */
+import type { ConnectorModule } from '../../lib/connector.js';
+import { ConfigError } from '../../lib/errors.js';
+import type { Identity } from '../../lib/identity.js';
+import { configSchema, type LinkedInConfig } from './config.js';
+import { LinkedInStrategy } from './strategy.js';
+
+export { configSchema, type LinkedInConfig } from './config.js';
+export { LinkedInStrategy } from './strategy.js';
+
+export const linkedin = {
+  type: 'linkedin',
+  configSchema,
+  async create(config, context) {
+    if (config.redirectURI !== undefined && config.redirectURI !== context.callbackURL) {
+      throw new ConfigError([{ path: 'redirectURI', message: `must be the broker's callback URL ${context.callbackURL}` }]);
+    }
+    const strategy = new LinkedInStrategy(config, context.id);
+    await strategy.client.discover();
+    return { strategy, refresh: (identity: Identity) => strategy.refresh(identity) };
+  },
+} satisfies ConnectorModule<LinkedInConfig>;
+
+export default linkedin;
