@@ -1,15 +1,17 @@
 /**
  * The LDAP connector's login and refresh (Dex's `ldapConnector.Login` / `Refresh`):
  * search the user as the service account, bind as the user's DN with the typed password, map
- * the entry, look up the groups. Wrong credentials are `null`, a broken directory is an
- * `UpstreamError`, and a refresh for a user who is gone or moved is a `RefreshFailedError`.
+ * the entry, look up the groups. Wrong credentials are `null`, a directory that fails is an
+ * `UpstreamError`, data that does not fit the config (a missing attribute, a username matching
+ * two entries) a `DirectoryDataError`, and a refresh for a user who is gone or moved a
+ * `RefreshFailedError`.
  */
 import type { ConnectorLogger } from '../../lib/connector.js';
-import { RefreshFailedError, UpstreamError } from '../../lib/errors.js';
+import { RefreshFailedError } from '../../lib/errors.js';
 import type { Identity, JsonValue, Scopes } from '../../lib/identity.js';
 import { userMatchersOf, type LdapConfig, type UserMatcher } from './config.js';
 import { Directory, type DirectorySession, type DirectoryTimeouts } from './directory.js';
-import { identityFromEntry, MissingAttributeError, userAttributesToRequest, type LdapEntry } from './entry.js';
+import { DirectoryDataError, identityFromEntry, MissingAttributeError, userAttributesToRequest, type LdapEntry } from './entry.js';
 import { userFilter } from './filter.js';
 import { groupsOf } from './groups.js';
 
@@ -107,7 +109,7 @@ export class LdapConnector {
     this.logger.debug({ baseDN: u.baseDN, scope: u.scope, filter }, 'ldap user search');
     const entries = await session.search({ baseDN: u.baseDN, scope: u.scope, filter, attributes: this.userAttributes });
     if (entries.length > 1) {
-      throw new UpstreamError(`ldap: the user search with filter ${filter} returned ${entries.length} entries; it must match at most one`);
+      throw new DirectoryDataError(`ldap: the user search with filter ${filter} returned ${entries.length} entries; it must match at most one`);
     }
     if (entries.length === 0) this.logger.info({ filter }, 'ldap: no user matches');
     return entries[0];

@@ -3,7 +3,7 @@
  * as LDAP does), built from what `ldapts` or `passport-ldapauth` returns, and its mapping to an
  * `Identity`. Mapping fails closed: a configured attribute the entry lacks is an error naming it.
  */
-import { UpstreamError } from '../../lib/errors.js';
+import { DexpressError } from '../../lib/errors.js';
 import type { Identity } from '../../lib/identity.js';
 import type { LdapConfig } from './config.js';
 
@@ -68,8 +68,18 @@ export function userAttributesToRequest(config: LdapConfig, matcherUserAttribute
   return [...unique.values()];
 }
 
+/**
+ * The directory answered, but its data does not fit the config (an entry without a mapped
+ * attribute, a username matching several entries): not an outage, so not an `UpstreamError`.
+ */
+export class DirectoryDataError extends DexpressError {
+  constructor(message: string) {
+    super('ldap_directory_data', message);
+  }
+}
+
 /** An entry lacks attributes the config maps: the login cannot produce an identity. */
-export class MissingAttributeError extends UpstreamError {
+export class MissingAttributeError extends DirectoryDataError {
   readonly attributes: readonly string[];
   constructor(dn: string, attributes: readonly string[]) {
     super(`LDAP entry "${dn}" is missing required attribute(s): ${attributes.map((a) => `"${a}"`).join(', ')}`);

@@ -4,11 +4,10 @@
  * DNs, level by level. Each group is visited once per matcher (by DN), so a cycle of nested groups ends; names
  * are returned once each, in the order found. A group without its name attribute is an error.
  */
-import { UpstreamError } from '../../lib/errors.js';
 import type { LdapConfig, UserMatcher } from './config.js';
 import type { DirectorySession } from './directory.js';
 import { equalityFilter, withConfiguredFilter } from './filter.js';
-import { attributeValues, firstValue, type LdapEntry } from './entry.js';
+import { attributeValues, DirectoryDataError, firstValue, type LdapEntry } from './entry.js';
 
 /** An upper bound on the groups one login may walk, whatever the directory holds. */
 export const MAX_GROUPS_VISITED = 10_000;
@@ -38,7 +37,7 @@ export async function groupsOf(
 
   const nameOf = (group: LdapEntry): string => {
     const name = firstValue(group, groupSearch.nameAttr);
-    if (name === undefined) throw new UpstreamError(`LDAP group "${group.dn}" is missing required attribute "${groupSearch.nameAttr}"`);
+    if (name === undefined) throw new DirectoryDataError(`LDAP group "${group.dn}" is missing required attribute "${groupSearch.nameAttr}"`);
     return name;
   };
 
@@ -54,7 +53,7 @@ export async function groupsOf(
         const key = group.dn.toLowerCase();
         if (visited.has(key)) continue;
         visited.add(key);
-        if (visited.size > MAX_GROUPS_VISITED) throw new UpstreamError(`LDAP group lookup for "${user.dn}" visited more than ${MAX_GROUPS_VISITED} groups`);
+        if (visited.size > MAX_GROUPS_VISITED) throw new DirectoryDataError(`LDAP group lookup for "${user.dn}" visited more than ${MAX_GROUPS_VISITED} groups`);
         names.add(name);
         if (matcher.recursionGroupAttr !== '') next.push(...(await groupsWhere(matcher.recursionGroupAttr, group.dn)));
       }

@@ -16,6 +16,7 @@ import { attributeValues, entryFromObject, firstValue, identityFromEntry } from 
 
 export { configSchema, parseLdapConfig, type LdapConfig, type LdapConfigInput } from './config.js';
 export { LdapConnector, type LdapConnectorData, type LdapConnectorOptions } from './connector.js';
+export { DirectoryDataError, MissingAttributeError } from './entry.js';
 export { escapeFilterValue } from './filter.js';
 
 export interface LdapStrategyOptions extends LdapConnectorOptions {

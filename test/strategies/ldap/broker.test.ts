@@ -77,6 +77,13 @@ describe('the password form', () => {
     expect(result.page?.status).toBe(401);
   });
 
+  it('shows a failed login, not an outage, for a user whose entry lacks the mapped email', async () => {
+    const result = await startLogin(broker.issuer, { password: { username: 'nomail', password: passwords.nomail } });
+    expect(result.page?.status).toBe(502);
+    expect(result.page?.body).toContain('The login with Example LDAP failed');
+    expect(leaksNothing(result.page!.body)).toBe(true);
+  });
+
   it('gives no groups claim when the groups scope was not asked for', async () => {
     const { claims } = await login(broker.issuer, { scope: 'openid profile', password: { username: 'alice', password: passwords.alice } });
     expect(claims).not.toHaveProperty('groups');

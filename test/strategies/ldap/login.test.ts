@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { UpstreamError } from '../../../lib/errors.js';
 import { LdapConnector, parseLdapConfig } from '../../../strategies/ldap/index.js';
-import { MissingAttributeError } from '../../../strategies/ldap/entry.js';
+import { DirectoryDataError, MissingAttributeError } from '../../../strategies/ldap/entry.js';
 import type { Slapd } from '../../servers/slapd.js';
 import { freePort } from '../../servers/slapd.js';
 import {
@@ -101,7 +101,9 @@ describe('user search', () => {
 
   test('a username matching two entries is an error, not a login', async () => {
     const c = connector({ userSearch: { username: ['uid', 'mail'] } });
-    await expect(c.login('twins@example.org', 'twin-pw', allScopes)).rejects.toThrow(/returned 2 entries/);
+    const failure = c.login('twins@example.org', 'twin-pw', allScopes);
+    await expect(failure).rejects.toBeInstanceOf(DirectoryDataError);
+    await expect(failure).rejects.toThrow(/returned 2 entries; it must match at most one/);
   });
 
   test('scope one does not find a user one level deeper; sub does', async () => {
@@ -154,6 +156,7 @@ describe('mapping', () => {
   test('an entry without the email attribute is an error naming it', async () => {
     const failure = connector().login('nomail', passwords.nomail, noGroups);
     await expect(failure).rejects.toThrow(MissingAttributeError);
+    await expect(failure).rejects.not.toBeInstanceOf(UpstreamError);
     await expect(failure).rejects.toThrow(`LDAP entry "uid=nomail,${PEOPLE}" is missing required attribute(s): "mail"`);
   });
 

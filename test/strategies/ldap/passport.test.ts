@@ -117,7 +117,7 @@ describe('passport-ldapauth handed to the broker', () => {
       .post('/login')
       .type('form')
       .send({ username: 'nomail', password: passwords.nomail });
-    expect(res.status).toBe(502);
+    expect(res.status).toBe(500);
     expect(res.body).toEqual({ error: expect.stringContaining('missing required attribute(s): "mail"') });
   });
 
