@@ -147,6 +147,7 @@ async function signedAssertion(
 
   const plain = descendants(doc, NS.assertion, 'Assertion');
   const encrypted = descendants(doc, NS.assertion, 'EncryptedAssertion');
+  if (plain.length === 0 && encrypted.length === 0) throw new SamlRefusedError('malformed', 'The SAML response carries no assertion.');
   if (plain.length === 0 && encrypted.length === 1 && encrypted[0]) {
     const decryptedXml = await decryptAssertion(encrypted[0], checks.decryptionKey);
     const decrypted = parseXml(decryptedXml, 'decrypted assertion');

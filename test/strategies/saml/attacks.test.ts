@@ -333,6 +333,10 @@ describe('saml: hostile bodies', () => {
     expectRefused(await postRaw(['a', 'b']), 'malformed', /no SAMLResponse/);
   });
 
+  test('a successful response without any assertion', async () => {
+    expectRefused(await submit(responseXml(spec(), '')), 'malformed', /carries no assertion/);
+  });
+
   test('a SAML message that is not a Response', async () => {
     const request = `<samlp:AuthnRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" ID="${newId()}"/>`;
     expectRefused(await postRaw(Buffer.from(request).toString('base64')), 'malformed', /did not post a SAML Response/);
