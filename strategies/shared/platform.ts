@@ -80,10 +80,26 @@ export class BearerApi {
       if (res.status < 200 || res.status > 299) throw new UpstreamApiError(next, res.status);
       if (!Array.isArray(res.body)) throw new UpstreamError(`${redactUrl(next)} did not answer a JSON array`);
       items.push(...(res.body as unknown[]));
-      next = nextLink(res.headers.get('link'));
+      next = sameOrigin(url, nextLink(res.headers.get('link')));
     }
     return items;
   }
+}
+
+/**
+ * A next-page URL, only if it is on the same origin as the first page: the bearer token is
+ * sent to it, so a pagination link elsewhere is an upstream error, not a leak.
+ */
+export function sameOrigin(first: string, next: string | undefined): string | undefined {
+  if (next === undefined) return undefined;
+  let target: URL;
+  try {
+    target = new URL(next, first);
+  } catch {
+    throw new UpstreamError(`${redactUrl(first)} gave an invalid next-page link`);
+  }
+  if (target.origin !== new URL(first).origin) throw new UpstreamError(`${redactUrl(first)} gave a next-page link to another origin`);
+  return target.toString();
 }
 
 /** The upstream tokens a connector keeps in `connectorData` (Dex's field names). */

@@ -1,0 +1,34 @@
+/**
+ * `bitbucket-cloud`: log in with Bitbucket Cloud; workspaces are groups, `teams` restricts who
+ * gets in. Capability row: refresh yes, groups yes, preferred_username NO.
+ */
+import type { ConnectorModule } from '../../lib/connector.js';
+import { ConfigError } from '../../lib/errors.js';
+import { configSchema, type BitbucketConfig } from './config.js';
+import { BitbucketCloudStrategy, type BitbucketStrategyOptions } from './strategy.js';
+
+export { BITBUCKET_ENDPOINTS, configSchema, type BitbucketConfig, type BitbucketEndpoints } from './config.js';
+export { BitbucketCloudStrategy, type BitbucketStrategyOptions } from './strategy.js';
+
+/** Options that are not Dex config: where Bitbucket is (tests use a fake) and call timeouts. */
+export type BitbucketModuleOptions = Omit<BitbucketStrategyOptions, 'name' | 'callbackURL'>;
+
+export function createBitbucketCloudModule(options: BitbucketModuleOptions = {}) {
+  return {
+    type: 'bitbucket-cloud',
+    configSchema,
+    create(config, context) {
+      if (config.redirectURI !== undefined && config.redirectURI !== context.callbackURL) {
+        throw new ConfigError([{ path: 'redirectURI', message: `must be the broker's callback URL ${context.callbackURL}` }]);
+      }
+      if (config.includeTeamGroups === true) {
+        context.logger.warn({ connector: context.id }, 'bitbucket-cloud: includeTeamGroups is deprecated and has no effect (the Bitbucket 1.0 API is gone)');
+      }
+      const strategy = new BitbucketCloudStrategy(config, { ...options, name: context.id, callbackURL: context.callbackURL });
+      return { strategy, refresh: (identity, scopes) => strategy.refresh(identity, scopes) };
+    },
+  } satisfies ConnectorModule<BitbucketConfig>;
+}
+
+export const bitbucketCloud = createBitbucketCloudModule();
+export default bitbucketCloud;
