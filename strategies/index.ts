@@ -6,6 +6,7 @@
 import { createRegistry, type AnyConnectorModule } from '../lib/connector.js';
 import { atlassianCrowd } from './atlassian-crowd/index.js';
 import { authproxy } from './authproxy/index.js';
+import { bitbucketCloud } from './bitbucket-cloud/index.js';
 import { gitea } from './gitea/index.js';
 import { github } from './github/index.js';
 import { gitlab } from './gitlab/index.js';
@@ -19,6 +20,6 @@ import { microsoft } from './microsoft/index.js';
 import { oidc } from './oidc/index.js';
 import { saml } from './saml/index.js';
 
-export const connectorModules: readonly AnyConnectorModule[] = [mockCallback, mockPassword, authproxy, ldap, oidc, github, gitlab, gitea, atlassianCrowd, keystone, microsoft, saml, google, linkedin];
+export const connectorModules: readonly AnyConnectorModule[] = [mockCallback, mockPassword, authproxy, ldap, oidc, github, gitlab, gitea, bitbucketCloud, atlassianCrowd, keystone, microsoft, saml, google, linkedin];
 
 export const connectors = createRegistry(connectorModules);
