@@ -7,6 +7,9 @@ import { FilterParser } from 'ldapts';
 import { z } from 'zod';
 import { ConfigError } from '../../lib/errors.js';
 
+/** `host`, `host:port`, `[v6addr]` or `[v6addr]:port`, as in Dex (no `ldap://` scheme). */
+const HOST_PATTERN = /^(\[[^\]]+\]|[^:/]+)(?::(\d+))?$/;
+
 /** `sub` (the whole subtree, the default) or `one` (one level below the base DN). Dex's `""` means `sub`. */
 const searchScope = z
   .enum(['', 'sub', 'one'])
@@ -128,7 +131,7 @@ const kerberos = z
 export const configSchema = z
   .object({
     /** `host` or `host:port` of the directory. Without a port: 389 with `insecureNoSSL` or `startTLS`, else 636. */
-    host: z.string().min(1, 'missing required field "host"'),
+    host: z.string().min(1, 'missing required field "host"').regex(HOST_PATTERN, 'is not host or host:port (no scheme)'),
     /** Plain LDAP without TLS. Passwords then cross the network in clear text. */
     insecureNoSSL: z.boolean().default(false),
     /** Accept any server certificate. Anyone on the path can then read the passwords. */
@@ -215,7 +218,7 @@ export interface Endpoint {
 /** Dex's host handling: the port defaults to 636, or 389 for plain LDAP (and, unlike Dex, for StartTLS). */
 export function endpointOf(config: LdapConfig): Endpoint {
   const plain = config.insecureNoSSL || config.startTLS;
-  const match = /^(\[[^\]]+\]|[^:]+)(?::(\d+))?$/.exec(config.host);
+  const match = HOST_PATTERN.exec(config.host);
   if (!match) throw new ConfigError([{ path: 'host', message: `"${config.host}" is not host or host:port` }]);
   const hostname = match[1]!.replace(/^\[|\]$/g, '');
   const port = match[2] ?? (plain ? '389' : '636');

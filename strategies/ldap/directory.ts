@@ -2,8 +2,9 @@
  * Talking to the directory with `ldapts`: one connection per operation (a login or a refresh),
  * opened with a connect timeout and an operation timeout, upgraded with StartTLS when asked,
  * bound as the service account, and always unbound in `finally` (an `ldapts` client whose bind
- * failed otherwise keeps its socket open). A connection lost mid-operation is not re-opened. A directory that goes away fails the operations in
- * flight with a clear `UpstreamError`; the next operation simply connects again.
+ * failed otherwise keeps its socket open). A connection lost mid-operation is not re-opened. A
+ * directory that goes away fails the operations in flight with a clear `UpstreamError`; the next
+ * operation simply connects again.
  */
 import { readFileSync } from 'node:fs';
 import { connect as netConnect, isIP } from 'node:net';
