@@ -1,6 +1,6 @@
 /**
  * A real OpenID provider for tests: `oidc-provider` 9 in-process on 127.0.0.1, with one
- * confidential client (client_secret_basic, PKCE required), the users given by the test, and
+ * confidential client (client_secret_basic, PKCE required, loopback redirect URIs on any port), the users given by the test, and
  * `devInteractions` (any login name is accepted; `signIn` posts its login and consent forms the
  * way a browser would). Claims go into the ID token too (`conformIdTokenClaims: false`), and a
  * refresh token is issued for `offline_access` with `prompt=consent`.
@@ -52,6 +52,9 @@ export async function startOidcProvider(options: OidcProviderOptions): Promise<R
         grant_types: ['authorization_code', 'refresh_token'],
         response_types: ['code'],
         token_endpoint_auth_method: 'client_secret_basic',
+        // A native client may use its loopback redirect URIs on any port (RFC 8252), so the
+        // provider can start before the broker whose port it will call back.
+        application_type: 'native',
       },
       ...(options.extraClients ?? []),
     ],
@@ -151,4 +154,19 @@ export async function signIn(startURL: string, login: string, until: string, jar
     url = new URL(next, url).toString();
   }
   throw new Error(`no redirect to ${until} within 20 hops`);
+}
+
+/**
+ * For `browse()` (test/helpers/rp.ts): answers the provider's devInteractions pages, signing in
+ * as `login` and granting consent; other pages are left to the browser.
+ */
+export function answerInteractions(issuer: string, login: string) {
+  return async (page: { url: string; status: number; body: string }) => {
+    if (!page.url.startsWith(`${issuer}/interaction/`) || page.status !== 200) return undefined;
+    const action = /<form[^>]*action="([^"]+)"/.exec(page.body)?.[1];
+    const prompt = /name="prompt" value="([^"]+)"/.exec(page.body)?.[1];
+    if (!action || !prompt) return undefined;
+    const form: Record<string, string> = prompt === 'login' ? { prompt, login, password: 'any' } : { prompt };
+    return { url: new URL(action, page.url).toString(), method: 'POST' as const, form };
+  };
 }
