@@ -121,6 +121,14 @@ describe('passport-ldapauth handed to the broker', () => {
     expect(res.body).toEqual({ error: expect.stringContaining('missing required attribute(s): "mail"') });
   });
 
+  test('groups it cannot name fail closed', () => {
+    const alice = { dn: aliceDN, uid: 'alice', mail: 'alice@example.org', cn: 'Alice Liddell' };
+    const withoutGroupSearch = parseLdapConfig({ ...ldapConfig(slapd), groupSearch: {} });
+    expect(() => fromPassportUser({ ...alice, _groups: [{ dn: `cn=admins,${GROUPS}`, cn: 'admins' }] }, withoutGroupSearch)).toThrow(/groupSearch\.nameAttr must be set/);
+    expect(() => fromPassportUser({ ...alice, _groups: [{ dn: `cn=admins,${GROUPS}` }] }, config())).toThrow(/missing required attribute "cn"/);
+    expect(() => fromPassportUser({ ...alice, _groups: 'admins' }, config())).toThrow(TypeError);
+  });
+
   test('something that is not an LDAP entry is refused', () => {
     expect(() => fromPassportUser({ id: 'alice' }, config())).toThrow(TypeError);
     expect(() => fromPassportUser({ dn: aliceDN, uid: 'alice', mail: 'a@x', cn: 'A', photo: { nested: true } }, config())).toThrow(TypeError);
