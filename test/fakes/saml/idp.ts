@@ -77,6 +77,8 @@ export class FakeIdp {
   url = '';
   /** AuthnRequests received, newest last. */
   readonly requests: ParsedAuthnRequest[] = [];
+  /** Replaces the honest answer (tests of hostile or broken IdPs): the Response XML to post back. */
+  respond: ((request: ParsedAuthnRequest) => string | Promise<string>) | undefined;
   private server: Server | undefined;
 
   constructor(readonly options: FakeIdpOptions) {}
@@ -91,9 +93,7 @@ export class FakeIdp {
       }
       const request = parseAuthnRequest(samlRequest, binding);
       this.requests.push(request);
-      const { signer, user, audience, mode, encryptFor } = this.options;
-      let xml = signedResponse({ requestId: request.id, recipient: request.acsURL, audience, ...user }, signer, mode);
-      if (encryptFor) xml = await encryptAssertion(xml, encryptFor);
+      const xml = this.respond ? await this.respond(request) : await this.honestResponse(request);
       const relay = typeof relayState === 'string' ? `<input type="hidden" name="RelayState" value="${relayState.replace(/"/g, '&quot;')}">` : '';
       res.type('html').send(`<form method="post" action="${request.acsURL}"><input type="hidden" name="SAMLResponse" value="${toBase64(xml)}">${relay}</form>`);
     };
@@ -110,6 +110,12 @@ export class FakeIdp {
     const address = this.server?.address() as AddressInfo;
     this.url = `http://127.0.0.1:${address.port}`;
     return this.url;
+  }
+
+  private async honestResponse(request: ParsedAuthnRequest): Promise<string> {
+    const { signer, user, audience, mode, encryptFor } = this.options;
+    const xml = signedResponse({ requestId: request.id, recipient: request.acsURL, audience, ...user }, signer, mode);
+    return encryptFor ? encryptAssertion(xml, encryptFor) : xml;
   }
 
   get ssoURL(): string {

@@ -9,7 +9,8 @@ import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { encodeSubject } from '../../../lib/tokens/subject.js';
 import { startBroker, type TestBroker } from '../../helpers/broker.js';
 import { login, startLogin, type Page } from '../../helpers/rp.js';
-import { FakeIdp, parseAutoPostForm } from '../../fakes/saml/idp.js';
+import { FakeIdp, parseAutoPostForm, type ParsedAuthnRequest } from '../../fakes/saml/idp.js';
+import { assertionXml, responseXml, signedResponse, type AssertionSpec } from '../../fakes/saml/messages.js';
 import { makePki, type Pki } from '../../fakes/saml/pki.js';
 
 const PUBLIC_CALLBACK = 'https://sp.test/dex/callback';
@@ -47,6 +48,7 @@ beforeAll(async () => {
   idps.good = new FakeIdp({ signer: pki.idp, user: jane, audience: PUBLIC_CALLBACK });
   idps.forged = new FakeIdp({ signer: pki.attacker, user: jane, audience: PUBLIC_CALLBACK, mode: 'response' });
   idps.encrypted = new FakeIdp({ signer: pki.idp, user: jane, audience: PUBLIC_CALLBACK, encryptFor: pki.sp });
+  idps.hostile = new FakeIdp({ signer: pki.idp, user: jane, audience: PUBLIC_CALLBACK });
   for (const idp of Object.values(idps)) await idp.start();
   broker = await startBroker({
     connectors: [
@@ -54,6 +56,7 @@ beforeAll(async () => {
       samlConnector('forged', idps.forged!),
       samlConnector('gated', idps.good!, { allowedGroups: ['auditors'] }),
       samlConnector('encrypted', idps.encrypted!, { decryptionKeyData: pki.sp.key, decryptionCertData: pki.sp.cert }),
+      samlConnector('hostile', idps.hostile!),
     ],
   });
 });
@@ -140,5 +143,43 @@ describe('saml through the broker', () => {
     expect(xml).toContain(`entityID="${PUBLIC_CALLBACK}"`);
     expect(xml).toContain(`Location="${PUBLIC_CALLBACK}"`);
     expect(xml).toContain('<md:KeyDescriptor use="encryption">');
+  });
+});
+
+describe('saml through the broker: refused responses end on an error page with no code', () => {
+  const specFor = (request: ParsedAuthnRequest, over: Partial<AssertionSpec> = {}): AssertionSpec => ({
+    requestId: request.id,
+    recipient: request.acsURL,
+    audience: PUBLIC_CALLBACK,
+    ...jane,
+    ...over,
+  });
+  const evil = { nameID: 'admin@example.com', attributes: { email: ['admin@example.com'], name: ['Admin'] } };
+
+  const cases: [string, (r: ParsedAuthnRequest) => string, number, RegExp][] = [
+    ['unsigned', (r) => responseXml(specFor(r), assertionXml(specFor(r))), 400, /is not signed/],
+    ['altered after signing', (r) => signedResponse(specFor(r), pki.idp).replace('>jane@example.com</saml:NameID>', '>admin@example.com</saml:NameID>'), 400, /changed after it was signed/],
+    ['a second, unsigned assertion', (r) => signedResponse(specFor(r), pki.idp).replace('</samlp:Response>', `${assertionXml(specFor(r, evil))}</samlp:Response>`), 400, /more than one assertion/],
+    ['expired', (r) => signedResponse(specFor(r, { notBefore: new Date(Date.now() - 900_000), notOnOrAfter: new Date(Date.now() - 600_000) }), pki.idp), 400, /expired at/],
+    ['for another audience', (r) => signedResponse(specFor(r, { audience: 'https://other-sp.test' }), pki.idp), 400, /meant for https:\/\/other-sp.test/],
+    ['for another request', (r) => signedResponse(specFor(r, { requestId: '_another' }), pki.idp), 400, /answers another login request/],
+    ['a failure status', (r) => signedResponse(specFor(r, { status: 'urn:oasis:names:tc:SAML:2.0:status:Responder' }), pki.idp, 'response'), 403, /status Responder/],
+  ];
+
+  test.each(cases)('%s', async (_name, respond, status, message) => {
+    idps.hostile!.respond = respond;
+    const result = await startLogin(broker.issuer, { connectorId: 'hostile', onPage: proxyIdpForm });
+    expect(result.landed).toBeUndefined();
+    expect(result.page?.status).toBe(status);
+    expect(result.page?.body).toMatch(message);
+    expect(result.page?.headers.get('location')).toBeNull();
+  });
+
+  test('the error page escapes what the IdP sent', async () => {
+    idps.hostile!.respond = (r) => signedResponse(specFor(r, { audience: '<script>alert(1)</script>' }), pki.idp);
+    const result = await startLogin(broker.issuer, { connectorId: 'hostile', onPage: proxyIdpForm });
+    expect(result.page?.status).toBe(400);
+    expect(result.page?.body).not.toContain('<script>alert(1)</script>');
+    expect(result.page?.body).toContain('&lt;script&gt;');
   });
 });
