@@ -36,9 +36,14 @@ function appWith(strategy: passport.Strategy, mapUser: (user: unknown) => unknow
   return app;
 }
 
+/** POSTs the login form to an app built by `appWith`. */
+function postLogin(app: express.Express, form: Record<string, string>) {
+  return request(app).post('/login').type('form').send(form);
+}
+
 describe('LdapStrategy used alone', () => {
   test('a right username and password log in with groups', async () => {
-    const res = await request(appWith(new LdapStrategy(ldapConfig(slapd)))).post('/login').type('form').send({ username: 'alice', password: passwords.alice });
+    const res = await postLogin(appWith(new LdapStrategy(ldapConfig(slapd))), { username: 'alice', password: passwords.alice });
     expect(res.status).toBe(200);
     const identity = res.body as Identity;
     expect(identity).toMatchObject({ userId: 'alice', username: 'Alice Liddell', email: 'alice@example.org', emailVerified: true });
@@ -46,21 +51,18 @@ describe('LdapStrategy used alone', () => {
   });
 
   test('a wrong password is a 401 failure', async () => {
-    const res = await request(appWith(new LdapStrategy(ldapConfig(slapd)))).post('/login').type('form').send({ username: 'alice', password: 'nope' });
+    const res = await postLogin(appWith(new LdapStrategy(ldapConfig(slapd))), { username: 'alice', password: 'nope' });
     expect(res.status).toBe(401);
   });
 
   test('a missing password is a 400 failure', async () => {
-    const res = await request(appWith(new LdapStrategy(ldapConfig(slapd)))).post('/login').type('form').send({ username: 'alice' });
+    const res = await postLogin(appWith(new LdapStrategy(ldapConfig(slapd))), { username: 'alice' });
     expect(res.status).toBe(400);
   });
 
   test('an unreachable directory is a 502 error with a clear message', async () => {
     const port = await freePort();
-    const res = await request(appWith(new LdapStrategy(ldapConfig({ host: '127.0.0.1', port }))))
-      .post('/login')
-      .type('form')
-      .send({ username: 'alice', password: passwords.alice });
+    const res = await postLogin(appWith(new LdapStrategy(ldapConfig({ host: '127.0.0.1', port }))), { username: 'alice', password: passwords.alice });
     expect(res.status).toBe(502);
     expect(res.body).toEqual({ error: expect.stringContaining(`The LDAP server at 127.0.0.1:${port} cannot be reached`) });
   });
@@ -85,38 +87,26 @@ describe('passport-ldapauth handed to the broker', () => {
     });
 
   test('its user maps to the same identity the connector produces', async () => {
-    const res = await request(appWith(ldapauth(false), (user) => fromPassportUser(user, config())))
-      .post('/login')
-      .type('form')
-      .send({ username: 'alice', password: passwords.alice });
+    const res = await postLogin(appWith(ldapauth(false), (user) => fromPassportUser(user, config())), { username: 'alice', password: passwords.alice });
     expect(res.status).toBe(200);
     const own = expectIdentity(await new LdapConnector(config()).login('alice', passwords.alice, { offlineAccess: true, groups: false }));
     expect(res.body).toEqual(own);
   });
 
   test('its _groups are named with groupSearch.nameAttr', async () => {
-    const res = await request(appWith(ldapauth(true), (user) => fromPassportUser(user, config())))
-      .post('/login')
-      .type('form')
-      .send({ username: 'alice', password: passwords.alice });
+    const res = await postLogin(appWith(ldapauth(true), (user) => fromPassportUser(user, config())), { username: 'alice', password: passwords.alice });
     expect(sorted((res.body as Identity).groups)).toEqual(['admins', 'cycle-a', 'developers']);
   });
 
   test('the mapped identity can be refreshed by the connector', async () => {
-    const res = await request(appWith(ldapauth(false), (user) => fromPassportUser(user, config())))
-      .post('/login')
-      .type('form')
-      .send({ username: 'alice', password: passwords.alice });
+    const res = await postLogin(appWith(ldapauth(false), (user) => fromPassportUser(user, config())), { username: 'alice', password: passwords.alice });
     const refreshed = await new LdapConnector(config()).refresh(res.body as Identity, allScopes);
     expect(refreshed.connectorData).toEqual({ username: 'alice', dn: aliceDN });
     expect(sorted(refreshed.groups)).toEqual(sorted(aliceGroups));
   });
 
   test('a user without a mapped attribute fails closed', async () => {
-    const res = await request(appWith(ldapauth(false), (user) => fromPassportUser(user, config())))
-      .post('/login')
-      .type('form')
-      .send({ username: 'nomail', password: passwords.nomail });
+    const res = await postLogin(appWith(ldapauth(false), (user) => fromPassportUser(user, config())), { username: 'nomail', password: passwords.nomail });
     expect(res.status).toBe(500);
     expect(res.body).toEqual({ error: expect.stringContaining('missing required attribute(s): "mail"') });
   });
