@@ -59,6 +59,9 @@ export abstract class OidcLoginStrategy extends BrokerStrategy {
       return { type: 'success', identity: await this.identifyLogin(tokens, tokens.claims, scopes) };
     }
 
+    if (options.broker && options.phase === 'callback') {
+      throw new AccessDeniedError('The identity provider sent the browser back without an authorization code. Start again.', 400);
+    }
     const redirectURI = this.redirectURI ?? options.callbackURL;
     if (!redirectURI) throw new Error(`strategy ${this.name}: no redirectURI configured`);
     const request = await this.authorizationRequest(scopes);

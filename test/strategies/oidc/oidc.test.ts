@@ -245,6 +245,12 @@ describe('refusals', () => {
     expect(outcome.message).toMatch(/aborted/);
   });
 
+  test('a callback without a code is refused, not sent upstream again', async () => {
+    const strategy = new OidcStrategy(base, 'upstream');
+    const outcome = expectOutcome(await drive(strategy, { query: { state: 's' } }, { ...brokerOptions(CALLBACK), phase: 'callback' }), 'fail');
+    expect(outcome.status).toBe(400);
+  });
+
   test('used alone with Passport, a callback with another state is refused', async () => {
     const strategy = new OidcStrategy(base, 'upstream');
     const session: Record<string, unknown> = {};
