@@ -4,10 +4,11 @@
  * of a fetch by a timeout, so a connector can set one limit for its token endpoint and its API.
  */
 import { readFileSync } from 'node:fs';
+import { rootCertificates } from 'node:tls';
 import { Agent, fetch as undiciFetch } from 'undici';
 
 export interface CAOptions {
-  /** PEM certificates to trust instead of the system's roots. */
+  /** PEM certificates to trust in addition to the system's roots (as Dex's HTTP client does). */
   ca?: string | undefined;
   /** Skip certificate verification entirely. Risks: anyone on the path can impersonate the upstream. */
   insecureSkipVerify?: boolean | undefined;
@@ -16,7 +17,7 @@ export interface CAOptions {
 /** A fetch that verifies the upstream against `ca` (PEM), or not at all when asked to. */
 export function fetchWithCA(options: CAOptions): typeof fetch {
   const connect: { ca?: string; rejectUnauthorized?: boolean } = {};
-  if (options.ca !== undefined) connect.ca = options.ca;
+  if (options.ca !== undefined) connect.ca = [...rootCertificates, options.ca].join('\n');
   if (options.insecureSkipVerify) connect.rejectUnauthorized = false;
   const dispatcher = new Agent({ connect });
   const bound = (input: Parameters<typeof fetch>[0], init?: RequestInit): Promise<Response> =>
@@ -27,15 +28,27 @@ export function fetchWithCA(options: CAOptions): typeof fetch {
   return bound as typeof fetch;
 }
 
+const PEM_MARK = '-----BEGIN CERTIFICATE-----';
+
 /**
- * Reads a CA given as Dex does: a path to a PEM file, or (as Dex also accepts for some
- * connectors) the PEM text itself.
+ * Reads a CA given as Dex's HTTP client takes it: a path to a PEM file, base64 of PEM, or the
+ * PEM text itself.
  */
-export function readCA(pathOrPem: string): string {
-  if (pathOrPem.includes('-----BEGIN')) return pathOrPem;
-  const pem = readFileSync(pathOrPem, 'utf8');
-  if (!pem.includes('-----BEGIN CERTIFICATE-----')) throw new Error(`${pathOrPem} holds no PEM certificate`);
-  return pem;
+export function readCA(value: string): string {
+  if (value.includes(PEM_MARK)) return value;
+  let fromFile: string | undefined;
+  try {
+    fromFile = readFileSync(value, 'utf8');
+  } catch {
+    fromFile = undefined;
+  }
+  if (fromFile !== undefined) {
+    if (!fromFile.includes(PEM_MARK)) throw new Error(`${value} holds no PEM certificate`);
+    return fromFile;
+  }
+  const decoded = Buffer.from(value, 'base64').toString('utf8');
+  if (decoded.includes(PEM_MARK)) return decoded;
+  throw new Error('not a PEM file path, base64 of PEM, or PEM text');
 }
 
 /** Wraps a fetch so that no call outlives `timeoutMs`, whatever signal the caller passed. */

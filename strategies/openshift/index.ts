@@ -1,0 +1,45 @@
+/**
+ * `openshift`: log in with an OpenShift cluster's OAuth server; groups are the user's OpenShift
+ * groups. Capability row: refresh NO, groups yes, preferred_username no.
+ */
+import type { ConnectorModule } from '../../lib/connector.js';
+import { ConfigError } from '../../lib/errors.js';
+import { fetchTrusting, upstreamFetch } from '../shared/platform.js';
+import { fetchWithCA } from '../shared/tls.js';
+import { configSchema, type OpenShiftConfig } from './config.js';
+import { OpenShiftStrategy, discoverOpenShift, type OpenShiftStrategyOptions } from './strategy.js';
+
+export { configSchema, type OpenShiftConfig } from './config.js';
+export { DISCOVERY_PATH, OpenShiftStrategy, USER_PATH, discoverOpenShift, type OpenShiftEndpoints } from './strategy.js';
+
+/** Options that are not Dex config (call timeouts, a custom fetch). */
+export type OpenShiftModuleOptions = Omit<OpenShiftStrategyOptions, 'name' | 'callbackURL'>;
+
+/** The fetch the config asks for: the cluster's CA added to the system roots, or no verification. */
+export function fetchFor(config: OpenShiftConfig): typeof fetch | undefined {
+  if (config.insecureCA === true) return fetchWithCA({ insecureSkipVerify: true });
+  if (config.rootCA !== undefined) return fetchTrusting(config.rootCA, 'rootCA');
+  return undefined;
+}
+
+export function createOpenShiftModule(options: OpenShiftModuleOptions = {}) {
+  return {
+    type: 'openshift',
+    configSchema,
+    async create(config, context) {
+      if (config.redirectURI !== undefined && config.redirectURI !== context.callbackURL) {
+        throw new ConfigError([{ path: 'redirectURI', message: `must be the broker's callback URL ${context.callbackURL}` }]);
+      }
+      if (config.insecureCA === true) context.logger.warn({ connector: context.id }, 'openshift: insecureCA is set, the cluster certificate is not verified');
+      const base = options.fetch ?? fetchFor(config);
+      const upstream = { ...options, ...(base ? { fetch: base } : {}) };
+      // As Dex, discovery happens at start-up: a cluster that cannot be reached stops the start.
+      const endpoints = await discoverOpenShift(config.issuer, upstreamFetch(upstream));
+      const strategy = new OpenShiftStrategy(config, endpoints, { ...upstream, name: context.id, callbackURL: context.callbackURL });
+      return { strategy };
+    },
+  } satisfies ConnectorModule<OpenShiftConfig>;
+}
+
+export const openshift = createOpenShiftModule();
+export default openshift;
