@@ -18,8 +18,9 @@ import { mockCallback } from './mockCallback/index.js';
 import { mockPassword } from './mockPassword/index.js';
 import { microsoft } from './microsoft/index.js';
 import { oidc } from './oidc/index.js';
+import { openshift } from './openshift/index.js';
 import { saml } from './saml/index.js';
 
-export const connectorModules: readonly AnyConnectorModule[] = [mockCallback, mockPassword, authproxy, ldap, oidc, github, gitlab, gitea, bitbucketCloud, atlassianCrowd, keystone, microsoft, saml, google, linkedin];
+export const connectorModules: readonly AnyConnectorModule[] = [mockCallback, mockPassword, authproxy, ldap, oidc, github, gitlab, gitea, bitbucketCloud, openshift, atlassianCrowd, keystone, microsoft, saml, google, linkedin];
 
 export const connectors = createRegistry(connectorModules);
