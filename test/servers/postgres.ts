@@ -6,6 +6,7 @@
  *
  *   const pg = await startPostgres();
  *   const url = await pg.createDatabase('keystone'); // postgresql://postgres@127.0.0.1:PORT/keystone
+ *   await pg.halt(); await pg.resume();             // the database goes away and comes back
  *   ...
  *   await pg.stop();
  */
@@ -27,14 +28,18 @@ export interface Postgres {
   url: string;
   /** The temp dir holding the data dir, the log and the unix socket. */
   dir: string;
-  /** PID of the postmaster. */
-  pid: number;
+  /** PID of the postmaster; undefined while halted. */
+  readonly pid: number | undefined;
   /** Connection URL of another database on this server. */
   urlOf(database: string): string;
   /** Creates a database and returns its connection URL. */
   createDatabase(name: string): Promise<string>;
   /** Runs one SQL statement on a short-lived connection (default database `postgres`). */
   query(sql: string, params?: unknown[], database?: string): Promise<pg.QueryResult>;
+  /** Takes the server away (fast shutdown), keeping its data: clients get "connection refused". */
+  halt(): Promise<void>;
+  /** Starts a halted server again on the same port with the same data. */
+  resume(): Promise<void>;
   /** Stops the server (fast shutdown, SIGKILL after a timeout) and removes its dir. Idempotent. */
   stop(): Promise<void>;
 }
@@ -98,13 +103,18 @@ export async function startPostgres(): Promise<Postgres> {
   }
   await runPgTool(bin, 'initdb', ['-D', dataDir, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--no-sync']);
 
+  const launch = (candidate: number) => {
+    const options = `-p ${candidate} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off`;
+    return runPgTool(bin, 'pg_ctl', ['-D', dataDir, '-l', join(dir, 'postgres.log'), '-w', '-t', '30', '-o', options, 'start']);
+  };
+  const postmasterPid = async () => Number((await readFile(join(dataDir, 'postmaster.pid'), 'utf8')).split('\n')[0]);
+
   let port = 0;
   let lastError: unknown;
   for (let attempt = 0; attempt < START_ATTEMPTS && port === 0; attempt++) {
     const candidate = await freePort();
-    const options = `-p ${candidate} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off`;
     try {
-      await runPgTool(bin, 'pg_ctl', ['-D', dataDir, '-l', join(dir, 'postgres.log'), '-w', '-t', '30', '-o', options, 'start']);
+      await launch(candidate);
       port = candidate;
     } catch (err) {
       lastError = err; // most likely the port was taken in between: try another
@@ -115,10 +125,10 @@ export async function startPostgres(): Promise<Postgres> {
     await rm(dir, { recursive: true, force: true });
     throw new Error(`PostgreSQL did not start: ${String(lastError)}\n${log}`);
   }
-  const pid = Number((await readFile(join(dataDir, 'postmaster.pid'), 'utf8')).split('\n')[0]);
+  let pid: number | undefined = await postmasterPid();
   // If the test process dies without stop(), take the server down with it (immediate shutdown).
   const killOnExit = () => {
-    if (isAlive(pid)) process.kill(pid, 'SIGQUIT');
+    if (pid !== undefined && isAlive(pid)) process.kill(pid, 'SIGQUIT');
   };
   process.once('exit', killOnExit);
 
@@ -133,17 +143,23 @@ export async function startPostgres(): Promise<Postgres> {
     }
   };
 
+  /** Fast shutdown (SIGINT), SIGKILL after a timeout; the data stays. */
+  const halt = async () => {
+    const running = pid;
+    pid = undefined;
+    if (running === undefined || !isAlive(running)) return;
+    process.kill(running, 'SIGINT');
+    const deadline = Date.now() + STOP_TIMEOUT_MS;
+    while (isAlive(running) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    if (isAlive(running)) process.kill(running, 'SIGKILL');
+  };
+
   let stopped = false;
   const stop = async () => {
     if (stopped) return;
     stopped = true;
     process.removeListener('exit', killOnExit);
-    if (isAlive(pid)) {
-      process.kill(pid, 'SIGINT'); // PostgreSQL's "fast" shutdown
-      const deadline = Date.now() + STOP_TIMEOUT_MS;
-      while (isAlive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-      if (isAlive(pid)) process.kill(pid, 'SIGKILL');
-    }
+    await halt();
     await rm(dir, { recursive: true, force: true });
   };
 
@@ -154,13 +170,22 @@ export async function startPostgres(): Promise<Postgres> {
     database: 'postgres',
     url: urlOf('postgres'),
     dir,
-    pid,
+    get pid() {
+      return pid;
+    },
     urlOf,
     createDatabase: async (name) => {
       await query(`CREATE DATABASE ${pg.escapeIdentifier(name)}`);
       return urlOf(name);
     },
     query,
+    halt,
+    resume: async () => {
+      if (stopped) throw new Error('PostgreSQL was stopped for good');
+      if (pid !== undefined) return;
+      await launch(port);
+      pid = await postmasterPid();
+    },
     stop,
   };
 }
