@@ -3,6 +3,7 @@
  * the user and groups, the groups filter, CA handling, no refresh, failures.
  */
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import type { Connector } from '../../../lib/connector.js';
 import { UpstreamError } from '../../../lib/errors.js';
 import type { Identity } from '../../../lib/identity.js';
 import { configSchema, createOpenShiftModule, openshift, type OpenShiftConfig } from '../../../strategies/openshift/index.js';
@@ -104,6 +105,6 @@ describe('login', () => {
 });
 
 test('offers no refresh (capability row: no refresh tokens)', async () => {
-  const connector = await openshift.create(config(), context);
+  const connector: Connector = await openshift.create(config(), context);
   expect(connector.refresh).toBeUndefined();
 });
