@@ -124,4 +124,13 @@ describe('Crowd failing', () => {
       crowd.fault = undefined;
     }
   });
+
+  it('answers the password grant with temporarily_unavailable', async () => {
+    crowd.fault = 'server-error';
+    try {
+      await expect(passwordGrant(broker.issuer, 'alice', 'alice-pw')).rejects.toMatchObject({ error: 'temporarily_unavailable' });
+    } finally {
+      crowd.fault = undefined;
+    }
+  });
 });
