@@ -7,6 +7,7 @@ import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { rootCertificates } from 'node:tls';
 import { Agent, fetch as undiciFetch } from 'undici';
+import { ConfigError } from '../../lib/errors.js';
 
 function loadPem(entry: string, index: number): string {
   let pem: string;
@@ -19,9 +20,9 @@ function loadPem(entry: string, index: number): string {
   try {
     new X509Certificate(pem);
   } catch {
-    throw new Error(
-      `rootCAs.${index} is not in PEM format: give a PEM string, base64 of one, or the path to a PEM file`,
-    );
+    throw new ConfigError([
+      { path: `rootCAs.${index}`, message: 'is not in PEM format: give a PEM string, base64 of one, or the path to a PEM file' },
+    ]);
   }
   return pem;
 }

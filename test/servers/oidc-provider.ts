@@ -6,6 +6,7 @@
  * refresh token is issued for `offline_access` with `prompt=consent`.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import Provider from 'oidc-provider';
 
@@ -21,6 +22,8 @@ export interface OidcProviderOptions {
   redirectURIs: string[];
   /** More clients (oidc-provider client metadata), e.g. one with `client_secret_post` and no PKCE. */
   extraClients?: Record<string, unknown>[];
+  /** Serve over HTTPS with this certificate (for 127.0.0.1). */
+  tls?: { key: string; cert: string };
 }
 
 export interface RunningOidcProvider {
@@ -33,13 +36,14 @@ export interface RunningOidcProvider {
 
 export async function startOidcProvider(options: OidcProviderOptions): Promise<RunningOidcProvider> {
   let handler: ((req: IncomingMessage, res: ServerResponse) => void) | undefined;
-  const server = createServer((req, res) => {
+  const listener = (req: IncomingMessage, res: ServerResponse) => {
     if (handler) handler(req, res);
     else res.writeHead(503).end();
-  });
+  };
+  const server = options.tls ? createTlsServer({ key: options.tls.key, cert: options.tls.cert }, listener) : createServer(listener);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
-  const issuer = `http://127.0.0.1:${port}`;
+  const issuer = `${options.tls ? 'https' : 'http'}://127.0.0.1:${port}`;
   const clientID = options.clientID ?? 'dexpress';
   const clientSecret = options.clientSecret ?? 'upstream-secret';
 
@@ -94,6 +98,9 @@ export async function startOidcProvider(options: OidcProviderOptions): Promise<R
 export class CookieJar {
   private readonly cookies = new Map<string, Map<string, string>>();
 
+  /** `fetchFn`: a fetch trusting the test CA, for HTTPS providers. */
+  constructor(private readonly fetchFn: typeof fetch = fetch) {}
+
   header(url: string): string {
     const jar = this.cookies.get(new URL(url).host);
     return jar ? [...jar].map(([k, v]) => `${k}=${v}`).join('; ') : '';
@@ -114,7 +121,7 @@ export class CookieJar {
     const headers = new Headers(init.headers);
     const cookie = this.header(url);
     if (cookie) headers.set('cookie', cookie);
-    const res = await fetch(url, { ...init, headers, redirect: 'manual' });
+    const res = await this.fetchFn(url, { ...init, headers, redirect: 'manual' });
     this.store(url, res);
     return res;
   }
