@@ -6,7 +6,7 @@
  * 401 `{"message":"401 Unauthorized"}` and 403 `insufficient_scope`.
  */
 import type { Request, Response } from 'express';
-import { OAuthFake, intParam, linkHeader, pageOf, type Grant } from '../platform.js';
+import { OAuthFake, intParam, linkHeader, pageOf, type Grant, type TlsMaterial } from '../platform.js';
 
 export interface FakeGitLabMembership {
   id: number;
@@ -36,18 +36,21 @@ const ROLE_CLAIMS: [string, number][] = [
 ];
 
 export class GitLabFake {
-  readonly oauth = new OAuthFake({
-    clientID: CLIENT_ID,
-    clientSecret: CLIENT_SECRET,
-    clientAuth: 'either',
-    tokenError: (res, error, description) => res.status(error === 'invalid_client' ? 401 : 400).json({ error, error_description: description }),
-    unauthorized: (res) => res.status(401).json({ message: '401 Unauthorized' }),
-    accessTokenLifetime: 7200,
-    refreshTokens: true,
-  });
+  readonly oauth: OAuthFake;
   readonly users = new Map<string, FakeGitLabUser>();
 
-  constructor() {
+  /** Over TLS with `tls` (a self-hosted instance with its own CA); plain HTTP without. */
+  constructor(tls?: TlsMaterial) {
+    this.oauth = new OAuthFake({
+      clientID: CLIENT_ID,
+      clientSecret: CLIENT_SECRET,
+      clientAuth: 'either',
+      tokenError: (res, error, description) => res.status(error === 'invalid_client' ? 401 : 400).json({ error, error_description: description }),
+      unauthorized: (res) => res.status(401).json({ message: '401 Unauthorized' }),
+      accessTokenLifetime: 7200,
+      refreshTokens: true,
+      ...(tls ? { tls } : {}),
+    });
     const app = this.oauth.app;
     app.get('/oauth/authorize', this.oauth.authorize);
     app.post('/oauth/token', ...this.oauth.token);
