@@ -2,11 +2,13 @@
  * SQLite storage on better-sqlite3 (the embedded default). One table of JSON records keyed by
  * (kind, id); WAL mode so readers never wait for the writer. better-sqlite3 is synchronous and
  * each statement is atomic, which gives `consume` and `update` their guarantees within one
- * process; several processes on one file are serialised by SQLite's own locking.
+ * process; several processes on one file are serialised by SQLite's own locking. Transactions
+ * are SQLite transactions, with a gate that keeps this process's other operations out of them.
  */
 import Database from 'better-sqlite3';
 import { StorageUnavailableError } from '../errors.js';
-import type { Clock, Kind, Storage, StoredRecord, WriteOptions } from './types.js';
+import { Gate } from './gate.js';
+import type { Clock, Kind, Storage, StorageOps, StoredRecord, WriteOptions } from './types.js';
 
 const SCHEMA_VERSION = 1;
 
@@ -21,6 +23,9 @@ export class SqliteStorage implements Storage {
   private readonly db: Database.Database;
   private readonly now: Clock;
   private readonly stmts;
+  private readonly gate = new Gate();
+  /** The operations without the gate: what a transaction's callback gets. */
+  private readonly ops: StorageOps;
 
   constructor(file: string, now: Clock = Date.now) {
     this.now = now;
@@ -62,6 +67,17 @@ export class SqliteStorage implements Storage {
       ),
       gc: db.prepare<[number]>('DELETE FROM objects WHERE expires_at IS NOT NULL AND expires_at <= ?'),
     };
+    const stmts = this.stmts;
+    this.ops = {
+      create: async (kind, id, value, options) => this.doCreate(kind, id, value, options),
+      find: async (kind, id) => this.doFind(kind, id),
+      upsert: async (kind, id, value, options) => this.doUpsert(kind, id, value, options),
+      update: async (kind, id, version, value, options) => this.doUpdate(kind, id, version, value, options),
+      consume: async (kind, id) => this.doConsume(kind, id),
+      destroy: async (kind, id) => stmts.destroy.run(kind, id).changes > 0,
+      destroyByOwner: async (kind, owner) => stmts.destroyByOwner.run(kind, owner).changes,
+      count: async (kind) => stmts.count.get(kind, this.now())?.n ?? 0,
+    };
   }
 
   private migrate(): void {
@@ -87,45 +103,90 @@ export class SqliteStorage implements Storage {
     }
   }
 
-  async create<T>(kind: Kind, id: string, value: T, options: WriteOptions = {}): Promise<boolean> {
+  private doCreate<T>(kind: Kind, id: string, value: T, options: WriteOptions = {}): boolean {
     this.stmts.deleteExpired.run(kind, id, this.now());
     return this.stmts.insert.run(kind, id, JSON.stringify(value), options.expiresAt ?? null, options.owner ?? null).changes === 1;
   }
 
-  async find<T>(kind: Kind, id: string): Promise<StoredRecord<T> | undefined> {
+  private doFind<T>(kind: Kind, id: string): StoredRecord<T> | undefined {
     const row = this.stmts.find.get(kind, id, this.now());
     return row && { value: JSON.parse(row.value) as T, version: row.version, expiresAt: row.expires_at };
   }
 
-  async upsert<T>(kind: Kind, id: string, value: T, options: WriteOptions = {}): Promise<void> {
+  private doUpsert<T>(kind: Kind, id: string, value: T, options: WriteOptions = {}): void {
     this.stmts.upsert.run(kind, id, JSON.stringify(value), options.expiresAt ?? null, options.owner ?? null);
   }
 
-  async update<T>(kind: Kind, id: string, version: number, value: T, options: WriteOptions = {}): Promise<boolean> {
+  private doUpdate<T>(kind: Kind, id: string, version: number, value: T, options: WriteOptions = {}): boolean {
     const keep = options.expiresAt === undefined ? 1 : null;
-    return (
-      this.stmts.update.run(JSON.stringify(value), keep, options.expiresAt ?? null, options.owner ?? null, kind, id, version, this.now()).changes === 1
-    );
+    return this.stmts.update.run(JSON.stringify(value), keep, options.expiresAt ?? null, options.owner ?? null, kind, id, version, this.now()).changes === 1;
   }
 
-  async consume<T>(kind: Kind, id: string): Promise<T | undefined> {
+  private doConsume<T>(kind: Kind, id: string): T | undefined {
     const row = this.stmts.consume.get(kind, id, this.now());
     return row && (JSON.parse(row.value) as T);
   }
 
+  async create<T>(kind: Kind, id: string, value: T, options?: WriteOptions): Promise<boolean> {
+    while (this.gate.pending) await this.gate.pending;
+    return this.doCreate(kind, id, value, options);
+  }
+
+  async find<T>(kind: Kind, id: string): Promise<StoredRecord<T> | undefined> {
+    while (this.gate.pending) await this.gate.pending;
+    return this.doFind<T>(kind, id);
+  }
+
+  async upsert<T>(kind: Kind, id: string, value: T, options?: WriteOptions): Promise<void> {
+    while (this.gate.pending) await this.gate.pending;
+    this.doUpsert(kind, id, value, options);
+  }
+
+  async update<T>(kind: Kind, id: string, version: number, value: T, options?: WriteOptions): Promise<boolean> {
+    while (this.gate.pending) await this.gate.pending;
+    return this.doUpdate(kind, id, version, value, options);
+  }
+
+  async consume<T>(kind: Kind, id: string): Promise<T | undefined> {
+    while (this.gate.pending) await this.gate.pending;
+    return this.doConsume<T>(kind, id);
+  }
+
   async destroy(kind: Kind, id: string): Promise<boolean> {
+    while (this.gate.pending) await this.gate.pending;
     return this.stmts.destroy.run(kind, id).changes > 0;
   }
 
   async destroyByOwner(kind: Kind, owner: string): Promise<number> {
+    while (this.gate.pending) await this.gate.pending;
     return this.stmts.destroyByOwner.run(kind, owner).changes;
   }
 
   async count(kind: Kind): Promise<number> {
+    while (this.gate.pending) await this.gate.pending;
     return this.stmts.count.get(kind, this.now())?.n ?? 0;
   }
 
+  /**
+   * `BEGIN IMMEDIATE` takes SQLite's write lock at once (other processes wait up to the busy
+   * timeout); the gate keeps this process's other requests out until COMMIT or ROLLBACK.
+   */
+  async transaction<T>(fn: (tx: StorageOps) => Promise<T>): Promise<T> {
+    return this.gate.exclusive(async () => {
+      this.db.exec('BEGIN IMMEDIATE');
+      try {
+        const result = await fn(this.ops);
+        this.db.exec('COMMIT');
+        return result;
+      } catch (err) {
+        if (this.db.inTransaction) this.db.exec('ROLLBACK');
+        throw err;
+      }
+    });
+  }
+
   async gc(): Promise<number> {
+    while (this.gate.pending) await this.gate.pending;
     return this.stmts.gc.run(this.now()).changes;
   }
 

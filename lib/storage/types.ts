@@ -8,6 +8,7 @@
  * - `consume` is atomic: of two concurrent consumers of one id, exactly one gets the value.
  * - `update` is compare-and-swap on `version`: it writes only if nobody wrote since `find`.
  * - `create` fails (returns false) if the id exists.
+ * - `transaction` runs several operations as one: all of their writes happen, or none.
  * Expired records are invisible to every read and removed by `gc`.
  */
 
@@ -39,8 +40,8 @@ export interface WriteOptions {
   owner?: string;
 }
 
-export interface Storage {
-  readonly type: string;
+/** The record operations, available on the storage and inside a transaction. */
+export interface StorageOps {
   /** Inserts a record; returns false (and writes nothing) if the id exists and has not expired. */
   create<T>(kind: Kind, id: string, value: T, options?: WriteOptions): Promise<boolean>;
   find<T>(kind: Kind, id: string): Promise<StoredRecord<T> | undefined>;
@@ -53,6 +54,17 @@ export interface Storage {
   destroy(kind: Kind, id: string): Promise<boolean>;
   destroyByOwner(kind: Kind, owner: string): Promise<number>;
   count(kind: Kind): Promise<number>;
+}
+
+export interface Storage extends StorageOps {
+  readonly type: string;
+  /**
+   * Runs `fn` with operations that commit together when it resolves and are all undone when it
+   * throws (the error is rethrown). Other callers never see a transaction half done; of two
+   * transactions consuming one record, exactly one gets it. Keep `fn` short: storage
+   * operations only, no network calls (it may hold a database connection or a lock).
+   */
+  transaction<T>(fn: (tx: StorageOps) => Promise<T>): Promise<T>;
   /** Removes expired records; returns how many. */
   gc(): Promise<number>;
   /** Resolves when the backend answers (readiness). */

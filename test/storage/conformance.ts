@@ -117,6 +117,78 @@ export function describeStorage(name: string, open: (now: Clock) => Promise<Stor
       expect((await s.find('client', 'u'))!.value).toEqual(value);
     });
 
+    test('a transaction commits all of its writes together', async () => {
+      await fresh();
+      await s.create('authCode', 'code', { c: 1 });
+      const got = await s.transaction(async (tx) => {
+        const code = await tx.consume<{ c: number }>('authCode', 'code');
+        await tx.create('refreshToken', 'rt', { from: code });
+        await tx.create('usedCode', 'code', { rt: 'rt' });
+        return code;
+      });
+      expect(got).toEqual({ c: 1 });
+      expect(await s.find('authCode', 'code')).toBeUndefined();
+      expect((await s.find('refreshToken', 'rt'))!.value).toEqual({ from: { c: 1 } });
+      expect((await s.find('usedCode', 'code'))!.value).toEqual({ rt: 'rt' });
+    });
+
+    test('a transaction that throws leaves nothing behind and rethrows', async () => {
+      await fresh();
+      await s.create('authCode', 'code', 1);
+      await s.create('refreshToken', 'old', { gen: 0 }, { owner: 'fam' });
+      await s.create('session', 'gone', 'x');
+      const failure = new Error('minting failed');
+      await expect(
+        s.transaction(async (tx) => {
+          expect(await tx.consume('authCode', 'code')).toBe(1);
+          expect(await tx.update('refreshToken', 'old', 1, { gen: 1 })).toBe(true);
+          expect(await tx.create('refreshToken', 'new', { gen: 0 })).toBe(true);
+          expect(await tx.destroy('session', 'gone')).toBe(true);
+          await tx.upsert('usedCode', 'code', 'tombstone');
+          throw failure;
+        }),
+      ).rejects.toBe(failure);
+      expect(await s.find('authCode', 'code')).toMatchObject({ value: 1, version: 1 });
+      expect(await s.find('refreshToken', 'old')).toMatchObject({ value: { gen: 0 }, version: 1 });
+      expect(await s.find('refreshToken', 'new')).toBeUndefined();
+      expect(await s.find('session', 'gone')).toBeDefined();
+      expect(await s.find('usedCode', 'code')).toBeUndefined();
+      expect(await s.destroyByOwner('refreshToken', 'fam')).toBe(1);
+    });
+
+    test('of concurrent transactions consuming one record, exactly one gets it', async () => {
+      await fresh();
+      await s.create('authCode', 'once', 'v');
+      const results = await Promise.all(
+        Array.from({ length: 8 }, (_, i) =>
+          s.transaction(async (tx) => {
+            const v = await tx.consume<string>('authCode', 'once');
+            if (v !== undefined) await tx.create('refreshToken', `rt-${i}`, i);
+            return v;
+          }),
+        ),
+      );
+      expect(results.filter((r) => r === 'v')).toHaveLength(1);
+      expect(await s.count('refreshToken')).toBe(1);
+    });
+
+    test('nobody outside sees a transaction half done', async () => {
+      await fresh();
+      let pause!: () => void;
+      const paused = new Promise<void>((resolve) => (pause = resolve));
+      const tx = s.transaction(async (t) => {
+        await t.create('refreshToken', 'a', 1);
+        pause();
+        await new Promise((resolve) => setTimeout(resolve, 30));
+        await t.create('usedCode', 'b', 2);
+      });
+      await paused;
+      const [a, b] = await Promise.all([s.find('refreshToken', 'a'), s.find('usedCode', 'b')]);
+      await tx;
+      expect(a === undefined).toBe(b === undefined);
+      expect(await s.find('usedCode', 'b')).toBeDefined();
+    });
+
     test('ping answers', async () => {
       await fresh();
       await expect(s.ping()).resolves.toBeUndefined();

@@ -1,0 +1,125 @@
+/**
+ * The shared storage suite on a throwaway PostgreSQL (one server for this file, a fresh database
+ * per `open()`), plus what only PostgreSQL has: config validation, concurrent start-ups, and the
+ * server going away and coming back.
+ */
+import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { ConfigError, StorageUnavailableError } from '../../lib/errors.js';
+import { openStorage } from '../../lib/storage/index.js';
+import { PostgresStorage, isUnavailable, parsePostgresConfig, poolConfig } from '../../lib/storage/postgres.js';
+import { startPostgres, type Postgres } from '../servers/postgres.js';
+import { describeStorage } from './conformance.js';
+
+let server: Postgres;
+let n = 0;
+beforeAll(async () => {
+  server = await startPostgres();
+}, 120_000);
+afterAll(async () => {
+  await server?.stop();
+});
+
+function configFor(database: string): Record<string, unknown> {
+  return { host: server.host, port: server.port, database, user: server.user, ssl: { mode: 'disable' } };
+}
+
+async function freshDatabase(): Promise<string> {
+  const name = `conformance_${n++}`;
+  await server.createDatabase(name);
+  return name;
+}
+
+describeStorage('postgres', async (now) => PostgresStorage.open(configFor(await freshDatabase()), now));
+
+describe('postgres config', () => {
+  test('Dex keys are accepted, unknown keys and bad values name their dotted path', () => {
+    expect(parsePostgresConfig({ host: 'db', port: 5433, database: 'dex', user: 'dex', password: 'p', connectionTimeout: 3, maxOpenConns: 10, maxIdleConns: 2, connMaxLifetime: 60, ssl: { mode: 'verify-ca', caFile: '/ca.pem' } })).toMatchObject({ host: 'db', port: 5433 });
+    const issues = (config: unknown) => {
+      try {
+        parsePostgresConfig(config);
+      } catch (err) {
+        return (err as ConfigError).issues;
+      }
+      throw new Error('accepted');
+    };
+    expect(issues({ hostname: 'db' })).toEqual([{ path: 'storage.config.hostname', message: 'unknown key' }]);
+    expect(issues({ port: 70000 })[0]!.path).toBe('storage.config.port');
+    expect(issues({ ssl: { mode: 'prefer' } })[0]).toMatchObject({ path: 'storage.config.ssl.mode' });
+    expect(issues({ maxOpenConns: 0 })[0]!.path).toBe('storage.config.maxOpenConns');
+  });
+
+  test('defaults follow Dex: verify-full TLS, 5 connections; host:port is split; no hang on connect', () => {
+    const c = poolConfig(parsePostgresConfig({ host: 'db.example:6432', database: 'dex' }));
+    expect(c).toMatchObject({ host: 'db.example', port: 6432, max: 5, ssl: { rejectUnauthorized: true } });
+    expect(c.connectionTimeoutMillis).toBeGreaterThan(0);
+    expect(poolConfig(parsePostgresConfig({ host: '[::1]:5432', ssl: { mode: 'disable' } }))).toMatchObject({ host: '::1', port: 5432, ssl: false });
+    expect(poolConfig(parsePostgresConfig({ ssl: { mode: 'require' } })).ssl).toEqual({ rejectUnauthorized: false });
+  });
+
+  test('an unreadable caFile is a config error on its path', async () => {
+    await expect(PostgresStorage.open({ ssl: { mode: 'verify-full', caFile: '/no/such/ca.pem' } })).rejects.toThrow(/storage\.config\.ssl\.caFile: cannot read/);
+  });
+
+  test('openStorage opens type postgres', async () => {
+    const s = await openStorage({ type: 'postgres', config: configFor(await freshDatabase()) });
+    try {
+      expect(s.type).toBe('postgres');
+      expect(await s.create('keys', 'k', 1)).toBe(true);
+    } finally {
+      await s.close();
+    }
+  });
+});
+
+describe('postgres schema and outages', () => {
+  test('instances starting together on an empty database create the schema once', async () => {
+    const database = await freshDatabase();
+    const all = await Promise.all(Array.from({ length: 4 }, () => PostgresStorage.open(configFor(database))));
+    try {
+      const { rows } = await server.query('SELECT version FROM dexpress_schema_version', [], database);
+      expect(rows).toEqual([{ version: 1 }]);
+      expect(await all[0]!.create('keys', 'shared', 1)).toBe(true);
+      expect(await all[3]!.create('keys', 'shared', 2)).toBe(false);
+    } finally {
+      await Promise.all(all.map((s) => s.close()));
+    }
+  }, 30_000);
+
+  test('a database from a newer dexpress is refused', async () => {
+    const database = await freshDatabase();
+    (await PostgresStorage.open(configFor(database)).then((s) => s.close()));
+    await server.query('UPDATE dexpress_schema_version SET version = 99', [], database);
+    await expect(PostgresStorage.open(configFor(database))).rejects.toThrow(/schema version 99, newer/);
+  });
+
+  test('nothing listening is StorageUnavailableError, quickly', async () => {
+    const started = Date.now();
+    const err = await PostgresStorage.open({ host: '127.0.0.1', port: 1, user: 'x', ssl: { mode: 'disable' }, connectionTimeout: 2 }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(StorageUnavailableError);
+    expect((err as Error).message).toMatch(/PostgreSQL at 127\.0\.0\.1:1\/x is unavailable/);
+    expect(Date.now() - started).toBeLessThan(5000);
+  });
+
+  test('connections killed by the server: one unavailable error at most, then it works again', async () => {
+    const database = await freshDatabase();
+    const s = await PostgresStorage.open(configFor(database));
+    try {
+      await s.create('keys', 'k', 1);
+      await server.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()', [database]);
+      const outcomes: unknown[] = [];
+      for (let i = 0; i < 3; i++) outcomes.push(await s.find('keys', 'k').catch((e: unknown) => e));
+      for (const o of outcomes) if (o instanceof Error) expect(o).toBeInstanceOf(StorageUnavailableError);
+      expect(outcomes.at(-1)).toMatchObject({ value: 1 });
+    } finally {
+      await s.close();
+    }
+  });
+
+  test('SQL errors that are bugs are not reported as an outage', () => {
+    expect(isUnavailable(Object.assign(new Error('syntax'), { code: '42601' }))).toBe(false);
+    expect(isUnavailable(Object.assign(new Error('duplicate'), { code: '23505' }))).toBe(false);
+    expect(isUnavailable(Object.assign(new Error('shutting down'), { code: '57P01' }))).toBe(true);
+    expect(isUnavailable(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }))).toBe(true);
+    expect(isUnavailable(new Error('Connection terminated unexpectedly'))).toBe(true);
+  });
+});
