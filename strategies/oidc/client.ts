@@ -32,6 +32,8 @@ export interface UpstreamClientOptions {
   clientAuth?: 'basic' | 'post';
   overrides?: DiscoveryOverrides;
   fetch?: typeof fetch | undefined;
+  /** Milliseconds one upstream call may take (default 10 s). */
+  timeoutMs?: number | undefined;
 }
 
 export interface UpstreamTokens {
@@ -86,7 +88,8 @@ export class UpstreamOidcClient {
   private async runDiscovery(): Promise<Discovered> {
     const { options } = this;
     const url = `${options.issuer.replace(/\/$/, '')}/.well-known/openid-configuration`;
-    const res = await callUpstream(url, options.fetch ? { fetch: options.fetch } : {});
+    const timeoutMs = options.timeoutMs ?? UPSTREAM_TIMEOUT_MS;
+    const res = await callUpstream(url, { timeoutMs, ...(options.fetch ? { fetch: options.fetch } : {}) });
     if (res.status !== 200 || !isRecord(res.body)) {
       throw new UpstreamError(`OpenID discovery at ${redactUrl(url)} answered ${res.status}`);
     }
@@ -107,13 +110,13 @@ export class UpstreamOidcClient {
     }
     const auth = options.clientAuth === 'post' ? oidc.ClientSecretPost(options.clientSecret) : oidc.ClientSecretBasic(options.clientSecret);
     const config = new oidc.Configuration(metadata, options.clientID, options.clientSecret, auth);
-    config.timeout = UPSTREAM_TIMEOUT_MS / 1000;
+    config.timeout = timeoutMs / 1000;
     if (options.fetch) config[oidc.customFetch] = options.fetch as unknown as oidc.CustomFetch;
     if (Object.values({ ...metadata, ...o }).some((v) => typeof v === 'string' && v.startsWith('http:'))) {
       oidc.allowInsecureRequests(config);
     }
     const jwks = jose.createRemoteJWKSet(new URL(metadata.jwks_uri!), {
-      timeoutDuration: UPSTREAM_TIMEOUT_MS,
+      timeoutDuration: timeoutMs,
       ...(options.fetch ? { [jose.customFetch]: options.fetch as unknown as jose.FetchImplementation } : {}),
     });
     return { config, metadata, jwks, issuer: expectedIssuer };
@@ -239,7 +242,7 @@ export class UpstreamOidcClient {
       if (err.code === 'OAUTH_RESPONSE_IS_NOT_CONFORM' && cause instanceof Response && cause.status >= 500) {
         return new UpstreamError(`the identity provider answered ${cause.status} for ${what}`);
       }
-      if (err.code === 'OAUTH_TIMEOUT' || err.code === 'OAUTH_RESPONSE_IS_NOT_JSON' || err.name === 'TimeoutError') {
+      if (err.code === 'OAUTH_TIMEOUT' || err.code === 'OAUTH_ABORT' || err.code === 'OAUTH_RESPONSE_IS_NOT_JSON' || isNetworkFailure(cause)) {
         return new UpstreamError(`the identity provider failed on ${what} (${errorMessage(err)})`, { cause: err });
       }
       const detail = cause instanceof Error ? cause.message : errorMessage(err);
@@ -258,6 +261,11 @@ function toTokens(response: oidc.TokenEndpointResponse): UpstreamTokens {
   if (response.id_token) tokens.idToken = response.id_token;
   if (typeof response.expires_in === 'number') tokens.expiresAt = Math.floor(Date.now() / 1000) + response.expires_in;
   return tokens;
+}
+
+/** A fetch that failed before any answer: refused connection, reset, timeout. */
+function isNetworkFailure(err: unknown): boolean {
+  return err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError' || (err instanceof TypeError && /fetch failed/.test(err.message)));
 }
 
 /** The JWKS could not be fetched or parsed: the upstream's fault, not the token's. */

@@ -23,7 +23,8 @@ export class OidcStrategy extends OidcLoginStrategy {
   private readonly config: OidcConfig;
   private readonly scopes: string[];
 
-  constructor(config: OidcConfig, name = 'oidc') {
+  /** `timeoutMs`: how long one upstream call may take (default 10 s); not a Dex key. */
+  constructor(config: OidcConfig, name = 'oidc', tuning: { timeoutMs?: number } = {}) {
     super(name, config.redirectURI);
     this.config = config;
     this.scopes = upstreamScopes(config);
@@ -36,6 +37,7 @@ export class OidcStrategy extends OidcLoginStrategy {
       clientAuth: usesPostAuth(config) ? 'post' : 'basic',
       overrides: { authURL: o.authURL, tokenURL: o.tokenURL, jwksURL: o.jwksURL, userInfoURL: o.userInfoURL },
       fetch: upstreamFetch(config.rootCAs, config.insecureSkipVerify),
+      timeoutMs: tuning.timeoutMs,
     });
   }
 

@@ -271,6 +271,44 @@ describe('refusals', () => {
   });
 });
 
+describe('an upstream that fails', () => {
+  /** A server answering every request with `answer`, or never. */
+  async function upstreamThat(answer: 'hangs' | number): Promise<{ url: string; server: Server }> {
+    const server = createServer((_req, res) => {
+      if (answer !== 'hangs') res.writeHead(answer, { 'content-type': 'text/html' }).end('<h1>Service Unavailable</h1>');
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/token`, server };
+  }
+
+  async function loginWithTokenEndpoint(answer: 'hangs' | number): Promise<Outcome> {
+    const broken = await upstreamThat(answer);
+    try {
+      const strategy = new OidcStrategy({ ...base, providerDiscoveryOverrides: { tokenURL: broken.url } }, 'upstream', { timeoutMs: 300 });
+      const options = brokerOptions(CALLBACK);
+      const url = expectOutcome(await drive(strategy, { query: {} }, options), 'redirect').url;
+      const callback = await signIn(url, 'alice', CALLBACK);
+      return await drive(strategy, { query: queryOf(callback) }, options);
+    } finally {
+      broken.server.closeAllConnections();
+      broken.server.close();
+    }
+  }
+
+  test('a token endpoint that never answers is an UpstreamError after the timeout, not a hang', async () => {
+    const started = Date.now();
+    const outcome = expectOutcome(await loginWithTokenEndpoint('hangs'), 'error');
+    expect(outcome.error).toBeInstanceOf(UpstreamError);
+    expect(Date.now() - started).toBeLessThan(5000);
+  });
+
+  test('a token endpoint answering 503 is an UpstreamError', async () => {
+    const outcome = expectOutcome(await loginWithTokenEndpoint(503), 'error');
+    expect(outcome.error).toBeInstanceOf(UpstreamError);
+    expect(String(outcome.error)).toMatch(/503/);
+  });
+});
+
 describe('refresh', () => {
   test('rebuilds the identity from the new ID token and keeps the new refresh token', async () => {
     const identity = await loginIdentity('alice', {}, true);
