@@ -10,7 +10,7 @@ import { createCipheriv, createDecipheriv, createHash, hkdfSync, randomBytes, ti
 import type { Settings } from '../config/settings.js';
 import { OAuthError } from '../errors.js';
 import type { Claims, JsonValue } from '../identity.js';
-import type { Clock, Storage } from '../storage/index.js';
+import type { Clock, Storage, StorageOps } from '../storage/index.js';
 
 export interface RefreshRecord {
   clientId: string;
@@ -85,12 +85,13 @@ export class RefreshTokens {
     return limits.length > 0 ? Math.min(...limits) : null;
   }
 
-  async create(grant: NewRefresh): Promise<{ id: string; token: string }> {
+  /** Stores a new token; `store` is a transaction's operations when the caller has one. */
+  async create(grant: NewRefresh, store: StorageOps = this.storage): Promise<{ id: string; token: string }> {
     const id = randomBytes(16).toString('base64url');
     const secret = randomBytes(32).toString('base64url');
     const now = this.now();
     const record: RefreshRecord = { ...grant, tokenHash: hashSecret(secret), createdAt: now, lastUsedAt: now };
-    await this.storage.create('refreshToken', id, record, { expiresAt: this.expiry(record) });
+    await store.create('refreshToken', id, record, { expiresAt: this.expiry(record) });
     return { id, token: `${id}.${secret}` };
   }
 
@@ -142,7 +143,7 @@ export class RefreshTokens {
     return ok ? token : undefined;
   }
 
-  async revoke(id: string): Promise<void> {
-    await this.storage.destroy('refreshToken', id);
+  async revoke(id: string, store: StorageOps = this.storage): Promise<void> {
+    await store.destroy('refreshToken', id);
   }
 }
