@@ -114,12 +114,12 @@ describe('refresh', () => {
 });
 
 describe('Crowd failing', () => {
-  it('tells the user Crowd cannot be reached instead of hanging', async () => {
+  it('puts an error naming Crowd on the form (502) instead of hanging', async () => {
     crowd.fault = 'server-error';
     try {
       const result = await startLogin(broker.issuer, { password: { username: 'alice', password: 'alice-pw' } });
       expect(result.page?.status).toBe(502);
-      expect(result.page?.body).toContain('cannot be reached');
+      expect(result.page?.body).toMatch(/role="alert"[^>]*>[^<]*Crowd/);
     } finally {
       crowd.fault = undefined;
     }
