@@ -9,10 +9,12 @@
  * and checks the ID token's claims and `nonce`; it does not check the signature of an ID token
  * that came from the token endpoint, so every ID token is also verified here with `jose`.
  */
+import { createHash } from 'node:crypto';
 import * as oidc from 'openid-client';
 import * as jose from 'jose';
 import { AccessDeniedError, RefreshFailedError, UpstreamError, errorMessage } from '../../lib/errors.js';
 import { UPSTREAM_TIMEOUT_MS, callUpstream, isRecord, redactUrl } from '../shared/http.js';
+import { SingleFlight } from '../shared/platform.js';
 
 export interface DiscoveryOverrides {
   authURL?: string | undefined;
@@ -69,6 +71,8 @@ export const refreshRefusal: VerifyFailure = (m) => new RefreshFailedError(m);
 export class UpstreamOidcClient {
   readonly options: UpstreamClientOptions;
   private discovered: Promise<Discovered> | undefined;
+  // Kept briefly: a retry with a refresh token the provider just rotated gets the same answer.
+  private readonly refreshFlight = new SingleFlight<UpstreamTokens>(10_000);
 
   constructor(options: UpstreamClientOptions) {
     this.options = options;
@@ -185,14 +189,20 @@ export class UpstreamOidcClient {
     return { ...tokens, claims: await this.verifyIdToken(tokens.idToken, { audience: true }, loginRefusal) };
   }
 
-  /** The refresh_token grant; a refusal is a `RefreshFailedError`. */
+  /**
+   * The refresh_token grant; a refusal is a `RefreshFailedError`. Concurrent refreshes of one
+   * (rotating) refresh token share one grant, and a retry within a minute gets its answer.
+   */
   async refresh(refreshToken: string): Promise<UpstreamTokens> {
-    const { config } = await this.discover();
-    try {
-      return toTokens(await oidc.refreshTokenGrant(config, refreshToken));
-    } catch (err) {
-      throw this.translate(err, 'the refresh token', refreshRefusal);
-    }
+    const key = createHash('sha256').update(refreshToken).digest('base64url');
+    return this.refreshFlight.run(key, async () => {
+      const { config } = await this.discover();
+      try {
+        return toTokens(await oidc.refreshTokenGrant(config, refreshToken));
+      } catch (err) {
+        throw this.translate(err, 'the refresh token', refreshRefusal);
+      }
+    });
   }
 
   /** Verifies an ID token: signature against the JWKS, `iss`, `exp` and (when asked) `aud`. */

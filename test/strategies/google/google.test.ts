@@ -180,6 +180,15 @@ describe('refresh', () => {
     expect(refreshed).toEqual(identity);
   });
 
+  test('concurrent refreshes of one login share one upstream grant', async () => {
+    const identity = await offlineIdentity();
+    const strategy = await strategyFor();
+    const grants = fake.counts.refreshGrants;
+    const [a, b] = await Promise.all([strategy.refresh(identity, offline), strategy.refresh(identity, offline)]);
+    expect(a).toEqual(b);
+    expect(fake.counts.refreshGrants).toBe(grants + 1);
+  });
+
   test('keeps the previous name when Google leaves it out', async () => {
     const identity = await offlineIdentity();
     fake.tamper = { name: '' };
