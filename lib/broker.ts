@@ -190,7 +190,12 @@ async function buildRouter(ctx: BrokerContext): Promise<Router> {
     store: new StorageSessionStore(ctx.storage),
     resave: false,
     saveUninitialized: false,
-    cookie: { httpOnly: true, sameSite: 'lax', secure: settings.issuer.startsWith('https:'), path: settings.issuerPath || '/' },
+    // Behind TLS the cookie must survive an IdP's cross-site POST back (SAML through an existing
+    // Passport strategy), so it is SameSite=None; Secure. Forms it could be abused with carry
+    // their own CSRF binding (password form, approval HMAC).
+    cookie: settings.issuer.startsWith('https:')
+      ? { httpOnly: true, sameSite: 'none', secure: true, path: settings.issuerPath || '/' }
+      : { httpOnly: true, sameSite: 'lax', secure: false, path: settings.issuerPath || '/' },
   });
 
   router.get('/.well-known/openid-configuration', cors, (_req, res) => {

@@ -74,3 +74,11 @@ export class StorageUnavailableError extends DexpressError {
 export function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
+
+/**
+ * What a page may show of an upstream failure: the connector's sentence without the technical
+ * detail it adds in parentheses or after a colon-separated cause (that detail goes to the log).
+ */
+export function publicSummary(err: Error): string {
+  return err.message.replace(/\s*\(.*$/s, '').replace(/:\s*(Error|connect|getaddrinfo)\b.*$/s, '').trim();
+}

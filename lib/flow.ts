@@ -8,7 +8,7 @@ import type { Request, Response } from 'express';
 import type { AuthRequest } from './auth-request.js';
 import type { BrokerAuthenticateOptions, LoginState } from './connector.js';
 import type { BrokerContext, LoadedConnector } from './context.js';
-import { AccessDeniedError, UpstreamError, errorMessage } from './errors.js';
+import { AccessDeniedError, UpstreamError, errorMessage, publicSummary } from './errors.js';
 import { assertIdentity, scopesFrom, type Identity, type JsonValue } from './identity.js';
 import { runStrategy } from './run-strategy.js';
 import { errorPage, type PageOptions } from './web/pages.js';
@@ -73,7 +73,7 @@ function brokerOptions(ctx: BrokerContext, authReq: AuthRequest, phase: 'login' 
 
 /** `/auth/:connector` after the auth request is stored: start the connector's login. */
 export async function startConnectorLogin(ctx: BrokerContext, req: Request, res: Response, authReq: AuthRequest, conn: LoadedConnector): Promise<void> {
-  if (conn.connector.login && !conn.foreign) {
+  if (conn.connector.login) {
     res.redirect(303, ctx.url(`/auth/${encodeURIComponent(conn.id)}/login?state=${encodeURIComponent(authReq.id)}`));
     return;
   }
@@ -83,6 +83,21 @@ export async function startConnectorLogin(ctx: BrokerContext, req: Request, res:
     sess[`dexpress:login:${conn.id}`] = authReq.id;
   }
   await runConnector(ctx, req, res, authReq, conn, 'login');
+}
+
+/**
+ * Checks a username and password with a password connector: its own `login`, or the existing
+ * Passport strategy handed in for it (passport-ldapauth...), fed the form's fields. Resolves to
+ * the identity, or null for wrong credentials.
+ */
+export async function checkPassword(ctx: BrokerContext, req: Request, res: Response, conn: LoadedConnector, username: string, password: string, scopes: string[]): Promise<Identity | null> {
+  if (!conn.foreign) return conn.connector.login!(username, password, scopesFrom(scopes));
+  req.body = { username, password };
+  const outcome = await runStrategy(conn.foreign.strategy, req, res, {});
+  if (outcome.type === 'success') return assertIdentity(await conn.foreign.toIdentity(outcome.user));
+  if (outcome.type === 'fail') return null;
+  if (outcome.type === 'error') throw outcome.error;
+  throw new Error(`the Passport strategy of ${conn.id} ended in ${outcome.type}`);
 }
 
 /** The upstream's answer (`/callback`, `/callback/:connector`): accepted once per auth request. */
@@ -142,7 +157,7 @@ async function runConnector(ctx: BrokerContext, req: Request, res: Response, aut
         res,
         502,
         upstream ? `${conn.name} is unavailable` : 'Login failed',
-        upstream ? `The login could not be completed: ${err.message}.` : `The login with ${conn.name} failed.`,
+        upstream ? `The login could not be completed: ${publicSummary(err)}.` : `The login with ${conn.name} failed.`,
         'Try again in a moment; if it keeps failing, contact your administrator.',
       );
     }

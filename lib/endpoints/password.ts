@@ -7,9 +7,8 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { Request, Response } from 'express';
 import type { AuthRequest } from '../auth-request.js';
 import type { BrokerContext } from '../context.js';
-import { UpstreamError } from '../errors.js';
-import { finishLogin, sendPage, showError } from '../flow.js';
-import { scopesFrom } from '../identity.js';
+import { UpstreamError, publicSummary } from '../errors.js';
+import { checkPassword, finishLogin, sendPage, showError } from '../flow.js';
 import { passwordPage } from '../web/pages.js';
 
 function csrfToken(authReq: AuthRequest): string {
@@ -70,10 +69,10 @@ export async function passwordLogin(ctx: BrokerContext, req: Request, res: Respo
   }
   let identity;
   try {
-    identity = await conn.connector.login!(username, password, scopesFrom(authReq.scopes));
+    identity = await checkPassword(ctx, req, res, conn, username, password, authReq.scopes);
   } catch (err) {
     ctx.logger.warn({ err, connector: conn.id }, 'password login failed');
-    const message = err instanceof UpstreamError ? `${conn.name} cannot be reached right now. Try again in a moment.` : `The login with ${conn.name} failed. Try again later.`;
+    const message = err instanceof UpstreamError ? `${publicSummary(err)}. Try again in a moment.` : `The login with ${conn.name} failed. Try again later.`;
     render(ctx, res, authReq, 502, username, message);
     return;
   }

@@ -17,7 +17,7 @@ export async function passwordGrant(ctx: BrokerContext, client: ClientSettings, 
   if (!connectorAllowed(ctx, client.allowedConnectors, conn.id, 'password')) {
     throw new OAuthError('unauthorized_client', `Client "${client.id}" may not use connector "${conn.id}".`);
   }
-  const username = body.username ?? '';
+  const username = (body.username ?? '').trim();
   const password = body.password ?? '';
   if (username === '' || password === '') throw new OAuthError('invalid_request', 'Required params: username and password.');
   const scopes = checkScopeParam(ctx, client, body.scope ?? 'openid');

@@ -34,8 +34,14 @@ export interface StartOptions {
   log?: boolean;
 }
 
-/** `config` is merged over a minimal Dex config (issuer, memory storage, the test client). */
-export async function startBroker(config: Record<string, unknown> = {}, options: StartOptions = {}): Promise<TestBroker> {
+/**
+ * `config` is merged over a minimal Dex config (issuer, memory storage, the test client). Pass a
+ * function to build it from the issuer (connector redirect URIs that name `<issuer>/callback`).
+ */
+export async function startBroker(
+  config: Record<string, unknown> | ((issuer: string) => Record<string, unknown>) = {},
+  options: StartOptions = {},
+): Promise<TestBroker> {
   let app: http.RequestListener | undefined;
   const server = http.createServer((req, res) => {
     if (app) app(req, res);
@@ -50,7 +56,7 @@ export async function startBroker(config: Record<string, unknown> = {}, options:
     storage: { type: 'memory' },
     oauth2: { skipApprovalScreen: true },
     staticClients: [{ id: TEST_CLIENT.id, secret: TEST_CLIENT.secret, redirectURIs: [TEST_CLIENT.redirectURI], name: 'Example App' }],
-    ...config,
+    ...(typeof config === 'function' ? config(issuer) : config),
   };
   let broker: Broker;
   try {

@@ -166,20 +166,11 @@ describe('an existing passport-ldapauth strategy handed to the broker as type ld
     await foreignBroker?.close();
   });
 
-  it('logs in when the app’s own form posts the credentials to /auth/<id>, and its user is mapped with the ldap config', async () => {
+  it('logs in through the broker’s own password form, and its user is mapped with the ldap config', async () => {
     const issuer = foreignBroker.issuer;
-    let posted = false;
-    const { claims, tokens } = await login(issuer, {
-      connectorId: 'corp',
-      // passport-ldapauth reads the credentials from the request body: answer its refusal of the
-      // bodyless GET the way an app's login form would, with a POST to the same URL.
-      onPage: async (page) => {
-        if (posted || !page.url.startsWith(`${issuer}/auth/corp`)) return undefined;
-        posted = true;
-        const url = new URL(page.url);
-        return { url: `${issuer}/auth/corp`, method: 'POST', form: { ...Object.fromEntries(url.searchParams), username: 'alice', password: passwords.alice } };
-      },
-    });
+    const refused = await startLogin(issuer, { connectorId: 'corp', password: { username: 'alice', password: 'wrong' } });
+    expect(refused.page?.status).toBe(401);
+    const { claims, tokens } = await login(issuer, { connectorId: 'corp', password: { username: 'alice', password: passwords.alice } });
     expect(claims).toMatchObject({ sub: encodeSubject('alice', 'corp'), name: 'Alice Liddell', email: 'alice@example.org', preferred_username: 'alice' });
 
     // The connector refreshes what the foreign strategy logged in, with the username it kept.
