@@ -100,8 +100,8 @@ export async function startKeystone(): Promise<Keystone> {
     await Promise.all([mkdir(join(dir, 'fernet-keys')), mkdir(join(dir, 'credential-keys'))]);
     const configFile = join(dir, 'keystone.conf');
     await writeFile(configFile, keystoneConf(dir, await postgres.createDatabase('keystone')));
-    const owner = ['--keystone-user', 'root', '--keystone-group', 'root'];
-    if (process.getuid?.() !== 0) owner.splice(0, 4); // not root: the keys belong to whoever runs the tests
+    // As root the key files must name an owner; otherwise they belong to whoever runs the tests.
+    const owner = process.getuid?.() === 0 ? ['--keystone-user', 'root', '--keystone-group', 'root'] : [];
     await Promise.all([
       keystoneManage(configFile, ['db_sync'], dir),
       keystoneManage(configFile, ['fernet_setup', ...owner], dir),
