@@ -7,7 +7,7 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { Request, Response } from 'express';
 import type { AuthRequest } from '../auth-request.js';
 import type { BrokerContext } from '../context.js';
-import { UpstreamError, publicSummary } from '../errors.js';
+import { AccessDeniedError, UpstreamError, publicSummary } from '../errors.js';
 import { checkPassword, finishLogin, sendPage, showError } from '../flow.js';
 import { passwordPage } from '../web/pages.js';
 
@@ -71,6 +71,11 @@ export async function passwordLogin(ctx: BrokerContext, req: Request, res: Respo
   try {
     identity = await checkPassword(ctx, req, res, conn, username, password, authReq.scopes);
   } catch (err) {
+    if (err instanceof AccessDeniedError) {
+      ctx.logger.info({ connector: conn.id, reason: err.message }, 'password login refused');
+      showError(ctx, res, err.status, err.status === 403 ? 'Access denied' : 'Login failed', err.message, `You tried to log in with ${conn.name}.`);
+      return;
+    }
     ctx.logger.warn({ err, connector: conn.id }, 'password login failed');
     const message = err instanceof UpstreamError ? `${publicSummary(err)}. Try again in a moment.` : `The login with ${conn.name} failed. Try again later.`;
     render(ctx, res, authReq, 502, username, message);

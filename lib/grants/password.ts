@@ -4,7 +4,7 @@
  */
 import type { ClientSettings } from '../config/settings.js';
 import type { BrokerContext } from '../context.js';
-import { OAuthError, UpstreamError } from '../errors.js';
+import { AccessDeniedError, OAuthError, UpstreamError } from '../errors.js';
 import { assertIdentity, scopesFrom } from '../identity.js';
 import { checkScopeParam } from './scopes.js';
 import { mayIssueRefreshToken, type Grant } from '../tokens/claims.js';
@@ -25,6 +25,7 @@ export async function passwordGrant(ctx: BrokerContext, client: ClientSettings, 
   try {
     found = await conn.connector.login(username, password, scopesFrom(scopes));
   } catch (err) {
+    if (err instanceof AccessDeniedError) throw new OAuthError('invalid_grant', err.message);
     ctx.logger.warn({ err, connector: conn.id }, 'password grant: connector failed');
     throw err instanceof UpstreamError
       ? new OAuthError('temporarily_unavailable', `${conn.name} cannot be reached right now.`, 503)

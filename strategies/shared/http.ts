@@ -48,7 +48,8 @@ export async function callUpstream(url: string, request: UpstreamRequest = {}): 
       redirect: 'manual',
     });
   } catch (err) {
-    const reason = err instanceof Error && err.name === 'TimeoutError' ? 'timed out' : 'could not be reached';
+    // fetch's DOMException may come from another realm (jest), so check the name, not the class.
+    const reason = (err as { name?: unknown } | null)?.name === 'TimeoutError' ? 'timed out' : 'could not be reached';
     throw new UpstreamError(`${redactUrl(url)} ${reason}`, { cause: err });
   }
   const text = await res.text().catch(() => '');

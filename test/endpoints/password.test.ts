@@ -102,3 +102,39 @@ describe('the password grant', () => {
     expect((await grant({ username: 'admin@example.com', password: '', scope: 'openid' })).body.error).toBe('invalid_request');
   });
 });
+
+describe('a connector that refuses a user (AccessDeniedError)', () => {
+  let denying: TestBroker;
+  beforeAll(async () => {
+    const { createRegistry } = await import('../../lib/connector.js');
+    const { connectorModules } = await import('../../strategies/index.js');
+    const { mockPassword } = await import('../../strategies/mockPassword/index.js');
+    const { AccessDeniedError } = await import('../../lib/errors.js');
+    const refusing = {
+      ...mockPassword,
+      create: (config: { username: string; password: string }) => ({
+        ...mockPassword.create(config),
+        login: async () => {
+          throw new AccessDeniedError('You are not in any of the required groups.');
+        },
+      }),
+    };
+    denying = await startBroker(
+      { connectors: [{ type: 'mockPassword', id: 'pw', name: 'PW', config: { username: 'u', password: 'p' } }], oauth2: { skipApprovalScreen: true, passwordConnector: 'pw' } },
+      { registry: createRegistry([...connectorModules.filter((m) => m.type !== 'mockPassword'), refusing]) },
+    );
+  });
+  afterAll(() => denying.close());
+
+  test('the form shows a 403 page with the reason', async () => {
+    const result = await startLogin(denying.issuer, { connectorId: 'pw', password: { username: 'u', password: 'p' } });
+    expect(result.page?.status).toBe(403);
+    expect(result.page?.body).toContain('required groups');
+  });
+
+  test('the password grant answers invalid_grant, not a 500', async () => {
+    const res = await postForm(`${denying.issuer}/token`, { grant_type: 'password', username: 'u', password: 'p', scope: 'openid' }, basicAuth());
+    expect(res.status).toBe(400);
+    expect(res.body).toMatchObject({ error: 'invalid_grant', error_description: 'You are not in any of the required groups.' });
+  });
+});
