@@ -4,7 +4,10 @@
  * token exchange at the broker's /token, refusals shown as pages, and an existing
  * passport-openidconnect strategy handed to the broker as type `oidc`.
  */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import * as jose from 'jose';
 import * as client from 'openid-client';
 // @ts-expect-error passport-openidconnect ships no type declarations
 import { Strategy as OpenIDConnectStrategy } from 'passport-openidconnect';
@@ -16,6 +19,8 @@ import { upstreamUsers } from './users.js';
 
 let op: RunningOidcProvider;
 let broker: TestBroker;
+/** Serves a JWKS whose key has the provider's `kid` but is not the provider's key. */
+let impostorKeys: Server;
 /** The provider reads this on every login and refresh; tests may take a user away. */
 const users: Record<string, Record<string, unknown>> = structuredClone(upstreamUsers);
 
@@ -52,11 +57,18 @@ beforeAll(async () => {
     (_iss: string, uiProfile: unknown, _id: unknown, _ctx: unknown, _idt: string, _at: string, _rt: string, _p: unknown, done: (e: unknown, u?: unknown) => void) =>
       done(null, uiProfile),
   );
+  const { keys } = (await (await fetch(`${op.issuer}/jwks`)).json()) as { keys: jose.JWK[] };
+  const kid = keys.find((k) => k.kty === 'RSA')!.kid;
+  const impostor = { ...(await jose.exportJWK((await jose.generateKeyPair('RS256', { extractable: true })).publicKey)), kid, alg: 'RS256', use: 'sig' };
+  impostorKeys = createServer((_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ keys: [impostor] })));
+  await new Promise<void>((resolve) => impostorKeys.listen(0, '127.0.0.1', resolve));
+  const impostorURL = `http://127.0.0.1:${(impostorKeys.address() as AddressInfo).port}/keys`;
   broker = await startBroker(
     {
       connectors: [
         { type: 'oidc', id: 'upstream', name: 'Upstream OP', config: { ...upstream, insecureEnableGroups: true } },
         { type: 'oidc', id: 'strict', name: 'Strict OP', config: { ...upstream, insecureEnableGroups: true, allowedGroups: ['devs'] } },
+        { type: 'oidc', id: 'forged', name: 'Forged keys', config: { ...upstream, providerDiscoveryOverrides: { jwksURL: impostorURL } } },
         { type: 'oidc', id: 'legacy', name: 'Legacy OP', config: { ...upstream, clientID: 'legacy', clientSecret: 'legacy-secret', insecureEnableGroups: true } },
       ],
     },
@@ -67,6 +79,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await broker?.close();
   await op?.close();
+  impostorKeys?.close();
 });
 
 const as = (user: string, connectorId = 'upstream') => ({ connectorId, onPage: answerInteractions(op.issuer, user) });
@@ -96,6 +109,12 @@ describe('login through the broker', () => {
     expect(landed).toBeUndefined();
     expect(page?.status).toBe(403);
     expect(page?.body).toContain('email_verified');
+  });
+
+  test('an upstream ID token that fails its signature check is refused with a page, not a 500', async () => {
+    const { page } = await startLogin(broker.issuer, as('alice', 'forged'));
+    expect(page?.status).toBe(401);
+    expect(page?.body).toMatch(/bad signature/);
   });
 
   test('a user outside allowedGroups is refused with a 403 page', async () => {
