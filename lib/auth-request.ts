@@ -21,6 +21,10 @@ export interface AuthRequest {
   nonce?: string;
   responseMode?: 'query' | 'form_post';
   pkce?: { challenge: string; method: 'S256' | 'plain' };
+  /** OIDC `prompt` values (`none`, `login`, `consent`). */
+  prompt?: string[];
+  /** OIDC `max_age`, seconds. */
+  maxAge?: number;
   /** Connectors this request may use (`connector_id`, or the client's allowed ones). */
   connectorId?: string;
   /** What the connector keeps between redirect and callback. */
@@ -138,8 +142,12 @@ export function parseAuthRequest(ctx: BrokerContext, params: Params): Omit<AuthR
   }
   const scopes = checkScopes(ctx, client, params, fail);
   const pkce = checkPkce(ctx, client, params, fail);
-  if (params.prompt?.split(' ').includes('none')) {
-    fail('login_required', 'The user must log in: this broker keeps no login session to reuse.');
+  const prompt = (params.prompt ?? '').split(' ').filter((p) => p !== '');
+  if (prompt.includes('none') && prompt.length > 1) fail('invalid_request', 'prompt=none cannot be combined with other values.');
+  let maxAge: number | undefined;
+  if (params.max_age !== undefined) {
+    if (!/^\d{1,10}$/.test(params.max_age)) fail('invalid_request', 'max_age must be a number of seconds.');
+    maxAge = Number(params.max_age);
   }
   const connectorId = params.connector_id;
   if (connectorId !== undefined) {
@@ -157,6 +165,8 @@ export function parseAuthRequest(ctx: BrokerContext, params: Params): Omit<AuthR
     responseMode,
     ...(pkce ? { pkce } : {}),
     ...(connectorId ? { connectorId } : {}),
+    ...(prompt.length > 0 ? { prompt } : {}),
+    ...(maxAge !== undefined ? { maxAge } : {}),
   };
 }
 

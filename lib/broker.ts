@@ -17,6 +17,7 @@ import { approvalDecision, approvalForm } from './endpoints/approval.js';
 import { authorize, authorizeWithConnector } from './endpoints/authorize.js';
 import { callback, connectorCallback } from './endpoints/callback.js';
 import { discoveryDocument } from './endpoints/discovery.js';
+import { logout } from './endpoints/logout.js';
 import { passwordForm, passwordLogin } from './endpoints/password.js';
 import { token } from './endpoints/token.js';
 import { userinfo } from './endpoints/userinfo.js';
@@ -231,6 +232,8 @@ async function buildRouter(ctx: BrokerContext): Promise<Router> {
   router.post('/callback', browserSession, callbackForm, wrap(callback));
   router.get('/callback/:connector', browserSession, wrap(connectorCallback));
   router.post('/callback/:connector', browserSession, callbackForm, wrap(connectorCallback));
+  router.get('/logout', browserSession, wrap(logout));
+  router.post('/logout', browserSession, form, wrap(logout));
   router.get('/approval', browserSession, wrap(approvalForm));
   router.post('/approval', browserSession, form, wrap(approvalDecision));
 

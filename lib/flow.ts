@@ -10,6 +10,7 @@ import type { BrokerAuthenticateOptions, LoginState } from './connector.js';
 import type { BrokerContext, LoadedConnector } from './context.js';
 import { AccessDeniedError, UpstreamError, errorMessage, publicSummary } from './errors.js';
 import { assertIdentity, scopesFrom, type Identity, type JsonValue } from './identity.js';
+import { rememberLogin } from './login-session.js';
 import { runStrategy } from './run-strategy.js';
 import { errorPage, type PageOptions } from './web/pages.js';
 import { html } from './web/html.js';
@@ -139,7 +140,7 @@ async function runConnector(ctx: BrokerContext, req: Request, res: Response, aut
         showError(ctx, res, 502, 'Login failed', `${conn.name} returned an incomplete identity: ${errorMessage(err)}.`, 'Ask your administrator to check the connector configuration.');
         return;
       }
-      await finishLogin(ctx, res, authReq.id, identity);
+      await finishLogin(ctx, req, res, authReq.id, identity);
       return;
     }
     case 'fail':
@@ -170,7 +171,7 @@ function loginRefused(ctx: BrokerContext, res: Response, conn: LoadedConnector, 
 }
 
 /** Records the identity on the auth request, then approval or straight to the client. */
-export async function finishLogin(ctx: BrokerContext, res: Response, authReqId: string, identity: Identity): Promise<void> {
+export async function finishLogin(ctx: BrokerContext, req: Request, res: Response, authReqId: string, identity: Identity): Promise<void> {
   const { connectorData, ...claims } = identity;
   const authTime = Math.floor(ctx.now() / 1000);
   let authReq: AuthRequest | undefined;
@@ -183,7 +184,8 @@ export async function finishLogin(ctx: BrokerContext, res: Response, authReqId: 
   }
   if (!authReq) throw new Error('could not record the login');
   ctx.logger.info({ connector: authReq.connectorId, client: authReq.clientId }, 'login succeeded');
-  if (ctx.settings.oauth2.skipApprovalScreen) {
+  rememberLogin(req, { connectorId: authReq.connectorId!, claims, ...(connectorData !== undefined ? { connectorData } : {}), authTime });
+  if (ctx.settings.oauth2.skipApprovalScreen && !authReq.prompt?.includes('consent')) {
     await sendCode(ctx, res, authReqId);
     return;
   }

@@ -13,8 +13,11 @@ import {
   singleParams,
   type AuthRequest,
 } from '../auth-request.js';
+
+type ParsedAuthRequest = ReturnType<typeof parseAuthRequest>;
 import type { BrokerContext } from '../context.js';
-import { redirectToClient, showError, startConnectorLogin, sendPage } from '../flow.js';
+import { redirectToClient, sendCode, showError, startConnectorLogin, sendPage } from '../flow.js';
+import { currentLogin } from '../login-session.js';
 import { connectorListPage } from '../web/pages.js';
 import { randomBytes } from 'node:crypto';
 
@@ -45,6 +48,7 @@ export async function authorize(ctx: BrokerContext, req: Request, res: Response)
     return answerAuthError(ctx, res, err);
   }
   const client = ctx.clients.get(parsed.clientId)!;
+  if (parsed.prompt?.includes('none')) return silentLogin(ctx, req, res, parsed);
   const ids = parsed.connectorId ? [parsed.connectorId] : connectorsFor(ctx, client);
   if (ids.length === 0) {
     showError(ctx, res, 400, 'No login method', `Client "${client.id}" may not use any of the configured connectors.`);
@@ -76,6 +80,7 @@ export async function authorizeWithConnector(ctx: BrokerContext, req: Request, r
   } catch (err) {
     return answerAuthError(ctx, res, err);
   }
+  if (parsed.prompt?.includes('none')) return silentLogin(ctx, req, res, { ...parsed, connectorId });
   const now = ctx.now();
   const authReq: AuthRequest = {
     ...parsed,
@@ -86,4 +91,34 @@ export async function authorizeWithConnector(ctx: BrokerContext, req: Request, r
   };
   await ctx.storage.create('authRequest', authReq.id, authReq, { expiresAt: now + ctx.settings.expiry.authRequestsMs });
   await startConnectorLogin(ctx, req, res, authReq, conn!);
+}
+
+/**
+ * `prompt=none`: answer from the browser's login session without showing anything, or tell the
+ * client `login_required` (no usable session) / `consent_required` (approval would be needed).
+ */
+async function silentLogin(ctx: BrokerContext, req: Request, res: Response, parsed: ParsedAuthRequest): Promise<void> {
+  const client = ctx.clients.get(parsed.clientId)!;
+  const login = currentLogin(req);
+  const back = (error: string, description: string) =>
+    answerAuthError(ctx, res, new RedirectError(error, description, parsed.redirectURI, parsed.state, parsed.responseMode));
+  const usable =
+    login !== undefined &&
+    ctx.connectors.has(login.connectorId) &&
+    connectorsFor(ctx, client).includes(login.connectorId) &&
+    (parsed.connectorId === undefined || parsed.connectorId === login.connectorId) &&
+    (parsed.maxAge === undefined || Math.floor(ctx.now() / 1000) - login.authTime <= parsed.maxAge);
+  if (!usable) return back('login_required', 'The user must log in.');
+  if (!ctx.settings.oauth2.skipApprovalScreen) return back('consent_required', 'The user must approve this client.');
+  const now = ctx.now();
+  const authReq: AuthRequest = {
+    ...parsed,
+    id: newAuthRequestId(),
+    connectorId: login.connectorId,
+    identity: { claims: login.claims, ...(login.connectorData !== undefined ? { connectorData: login.connectorData } : {}), authTime: login.authTime },
+    hmacKey: randomBytes(32).toString('base64url'),
+    createdAt: now,
+  };
+  await ctx.storage.create('authRequest', authReq.id, authReq, { expiresAt: now + ctx.settings.expiry.authRequestsMs });
+  await sendCode(ctx, res, authReq.id);
 }

@@ -9,6 +9,7 @@ export function discoveryDocument(ctx: BrokerContext): Record<string, unknown> {
     token_endpoint: ctx.url('/token'),
     jwks_uri: ctx.url('/keys'),
     userinfo_endpoint: ctx.url('/userinfo'),
+    end_session_endpoint: ctx.url('/logout'),
     grant_types_supported: s.oauth2.grantTypes.filter((g) => g !== 'client_credentials' && g !== 'urn:ietf:params:oauth:grant-type:device_code'),
     response_types_supported: s.oauth2.responseTypes.filter((r) => r === 'code'),
     response_modes_supported: ['query', 'form_post'],

@@ -86,5 +86,5 @@ export async function passwordLogin(ctx: BrokerContext, req: Request, res: Respo
     render(ctx, res, authReq, 401, username, `Invalid ${(conn.connector.prompt ?? 'username').toLowerCase()} or password.`);
     return;
   }
-  await finishLogin(ctx, res, authReq.id, identity);
+  await finishLogin(ctx, req, res, authReq.id, identity);
 }

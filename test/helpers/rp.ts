@@ -31,7 +31,12 @@ export interface BrowseOptions {
   /** Answer a page the browser does not know how to continue from; return the next request, or undefined to stop. */
   onPage?: (page: Page) => Promise<{ url: string; method?: 'GET' | 'POST'; form?: Record<string, string> } | undefined>;
   maxSteps?: number;
+  /** A cookie jar shared between calls: the same browser across several logins. */
+  jar?: CookieJar;
 }
+
+/** Cookies by host. */
+export type CookieJar = Map<string, Map<string, string>>;
 
 export interface BrowseResult {
   /** The client redirect URI the browser landed on, with its query, if it got there. */
@@ -63,7 +68,7 @@ export function firstForm(body: string, baseUrl: string, index = 0): { action: s
 
 /** Follows a browser's path from `start` until it reaches `redirectURI`. */
 export async function browse(start: string, redirectURI: string, options: BrowseOptions = {}): Promise<BrowseResult> {
-  const cookies = new Map<string, Map<string, string>>();
+  const cookies: CookieJar = options.jar ?? new Map();
   let next: { url: string; method: 'GET' | 'POST'; form?: Record<string, string> } = { url: start, method: 'GET' };
   for (let step = 0; step < (options.maxSteps ?? 20); step++) {
     if (next.url.startsWith(redirectURI) && next.method === 'GET') return { landed: new URL(next.url) };
