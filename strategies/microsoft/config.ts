@@ -6,12 +6,13 @@ import { z } from 'zod';
 export const configSchema = z
   .object({
     clientID: z.string().min(1, 'no clientID supplied'),
-    clientSecret: z.string().min(1, 'no clientSecret supplied'),
+    /** The client secret; not needed with `clientAssertion`. */
+    clientSecret: z.string().min(1).optional(),
     /**
-     * Dex reads a client assertion (JWT) from this file instead of a secret. Not supported yet:
-     * setting it is an error at start-up rather than a silently ignored key.
+     * Path of a file holding a client assertion (JWT) sent instead of a secret: Entra workload
+     * identity federation, e.g. a projected Kubernetes service account token. Read on every use.
      */
-    clientAssertion: z.string().optional(),
+    clientAssertion: z.string().min(1).optional(),
     /** The callback registered in Entra ID; default the broker's `<issuer>/callback`. */
     redirectURI: z.url().optional(),
     /**
@@ -47,7 +48,11 @@ export const configSchema = z
     /** Graph field for preferred_username: `name`, `email`, `mailNickname` or `onPremisesSamAccountName`. */
     preferredUsernameField: z.enum(['name', 'email', 'mailNickname', 'onPremisesSamAccountName']).optional(),
   })
-  .strict();
+  .strict()
+  .refine((c) => c.clientSecret !== undefined || c.clientAssertion !== undefined, {
+    message: 'clientSecret or clientAssertion is required',
+    path: ['clientSecret'],
+  });
 
 export type MicrosoftConfig = z.infer<typeof configSchema>;
 

@@ -16,9 +16,6 @@ export const microsoft = {
   type: 'microsoft',
   configSchema,
   create(config, context) {
-    if (config.clientAssertion !== undefined) {
-      throw new ConfigError([{ path: 'clientAssertion', message: 'client assertions are not supported yet; use clientSecret' }]);
-    }
     if (config.redirectURI !== undefined && config.redirectURI !== context.callbackURL) {
       throw new ConfigError([{ path: 'redirectURI', message: `must be the broker's callback URL ${context.callbackURL}` }]);
     }

@@ -17,6 +17,7 @@ import {
   upstreamFetch,
   type UpstreamTokenData,
 } from '../shared/platform.js';
+import { assertionFetch } from './assertion.js';
 import { DEFAULT_API_URL, DEFAULT_GRAPH_URL, isOrgTenant, type MicrosoftConfig } from './config.js';
 import { GraphClient, MAX_IDS_PER_LOOKUP, type GraphUser } from './graph.js';
 
@@ -35,14 +36,15 @@ export class MicrosoftStrategy extends OAuth2Strategy {
     const apiURL = (config.apiURL ?? DEFAULT_API_URL).replace(/\/$/, '');
     const tenant = config.tenant ?? 'common';
     const fetchFn = upstreamFetch();
+    const tokenURL = `${apiURL}/${encodeURIComponent(tenant)}/oauth2/v2.0/token`;
     super(name, {
       clientID: config.clientID,
-      clientSecret: config.clientSecret,
+      clientSecret: config.clientSecret ?? '',
       redirectURI: config.redirectURI ?? callbackURL,
       authorizationURL: `${apiURL}/${encodeURIComponent(tenant)}/oauth2/v2.0/authorize`,
-      tokenURL: `${apiURL}/${encodeURIComponent(tenant)}/oauth2/v2.0/token`,
+      tokenURL,
       clientAuth: 'post',
-      fetch: fetchFn,
+      fetch: config.clientAssertion ? assertionFetch(config.clientAssertion, tokenURL, fetchFn) : fetchFn,
     });
     this.config = config;
     this.tenant = tenant;

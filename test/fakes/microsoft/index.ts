@@ -45,6 +45,10 @@ export class FakeMicrosoft extends OAuthFake {
   readonly tenants: string[] = [];
   /** Bodies posted to Graph, for tests that check what was asked. */
   readonly posted: { path: string; body: unknown }[] = [];
+  /** The client assertion a federated credential accepts (workload identity); undefined: none. */
+  federatedAssertion: string | undefined;
+  /** How the last token request authenticated the client. */
+  lastClientAuth: 'secret' | 'assertion' | undefined;
 
   constructor(clientID = 'ms-client', clientSecret = 'ms-secret') {
     super({
@@ -71,8 +75,31 @@ export class FakeMicrosoft extends OAuthFake {
       this.tenants.push(req.params.tenant);
       this.authorize(req, res);
     });
-    app.post('/:tenant/oauth2/v2.0/token', (req: Request<{ tenant: string }>, _res, next) => {
+    app.post('/:tenant/oauth2/v2.0/token', express.urlencoded({ extended: false }), (req: Request<{ tenant: string }>, res, next) => {
       this.tenants.push(req.params.tenant);
+      const form = req.body as Record<string, string | undefined>;
+      if (form.client_assertion === undefined) {
+        this.lastClientAuth = 'secret';
+        return next();
+      }
+      this.lastClientAuth = 'assertion';
+      const valid =
+        form.client_assertion_type === 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer' &&
+        form.client_secret === undefined &&
+        this.federatedAssertion !== undefined &&
+        form.client_assertion === this.federatedAssertion;
+      if (!valid) {
+        res.status(401).json({
+          error: 'invalid_client',
+          error_description: 'AADSTS700211: No matching federated identity record found for presented assertion issuer.',
+          error_codes: [700211],
+        });
+        return;
+      }
+      // Authenticated by the federated credential: hand on as the confidential client.
+      delete form.client_assertion;
+      delete form.client_assertion_type;
+      form.client_secret = clientSecret;
       next();
     }, ...this.token);
     app.get('/v1.0/me', this.requireToken, (req, res) => this.me(req, res));

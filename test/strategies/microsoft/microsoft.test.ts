@@ -2,6 +2,9 @@
  * The `microsoft` connector against a fake of the Microsoft identity platform and Graph:
  * tenants, Graph `/me`, group lookups with `@odata.nextLink` paging, required groups, refresh.
  */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from '@jest/globals';
 import { RefreshFailedError, UpstreamError } from '../../../lib/errors.js';
 import type { Identity } from '../../../lib/identity.js';
@@ -208,6 +211,45 @@ describe('refresh', () => {
   });
 });
 
+describe('client assertion (workload identity federation)', () => {
+  let dir: string;
+  let assertionFile: string;
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'dexpress-ms-'));
+    assertionFile = join(dir, 'azure-identity-token');
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  const withAssertion = (): Partial<MicrosoftConfig> => ({ clientSecret: undefined, clientAssertion: assertionFile });
+
+  test('the assertion from the file replaces the secret at the token endpoint', async () => {
+    writeFileSync(assertionFile, 'eyJhbGciOiJSUzI1NiJ9.first.sig\n');
+    fake.federatedAssertion = 'eyJhbGciOiJSUzI1NiJ9.first.sig';
+    expect(identityOf(await login(withAssertion())).userId).toBe('u-jane');
+    expect(fake.lastClientAuth).toBe('assertion');
+  });
+
+  test('a rotated assertion file is read again for the refresh', async () => {
+    writeFileSync(assertionFile, 'eyJhbGciOiJSUzI1NiJ9.first.sig');
+    fake.federatedAssertion = 'eyJhbGciOiJSUzI1NiJ9.first.sig';
+    const identity = identityOf(await login(withAssertion(), { offlineAccess: true, groups: false }));
+    writeFileSync(assertionFile, 'eyJhbGciOiJSUzI1NiJ9.second.sig');
+    fake.federatedAssertion = 'eyJhbGciOiJSUzI1NiJ9.second.sig';
+    const stale = { ...identity, connectorData: { ...(identity.connectorData as Record<string, string>), expiry: new Date(Date.now() - 60_000).toISOString() } };
+    const refreshed = await strategyFor(withAssertion()).refresh(stale, { offlineAccess: true, groups: false });
+    expect(refreshed.userId).toBe('u-jane');
+    expect(fake.lastClientAuth).toBe('assertion');
+  });
+
+  test('an assertion Entra does not accept is an upstream error naming AADSTS700211', async () => {
+    writeFileSync(assertionFile, 'eyJhbGciOiJSUzI1NiJ9.stale.sig');
+    fake.federatedAssertion = 'eyJhbGciOiJSUzI1NiJ9.current.sig';
+    const outcome = await login(withAssertion());
+    expect(outcome.type).toBe('error');
+    expect(String((outcome as { error: unknown }).error)).toMatch(/AADSTS700211/);
+  });
+});
+
 describe('config', () => {
   const context = { id: 'ms', name: 'Microsoft', issuer: 'http://127.0.0.1:5556/dex', callbackURL: CALLBACK_URL, logger: console };
 
@@ -215,8 +257,10 @@ describe('config', () => {
     expect(microsoft.configSchema.safeParse({ ...base, groupNameFormat: 'upn' }).success).toBe(false);
   });
 
-  test('clientAssertion is refused at start-up rather than ignored', () => {
-    expect(() => microsoft.create({ ...base, clientAssertion: '/run/secrets/assertion' }, context)).toThrow(/clientAssertion/);
+  test('clientSecret or clientAssertion is required', () => {
+    const { clientSecret: _s, ...noSecret } = base;
+    expect(microsoft.configSchema.safeParse(noSecret).success).toBe(false);
+    expect(microsoft.configSchema.safeParse({ ...noSecret, clientAssertion: '/var/run/secrets/azure/tokens/azure-identity-token' }).success).toBe(true);
   });
 
   test('a redirectURI other than the broker callback is refused at start-up', () => {
