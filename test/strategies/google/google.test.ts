@@ -201,6 +201,17 @@ describe('refresh', () => {
     await expect((await strategyFor()).refresh(identity, offline)).rejects.toBeInstanceOf(RefreshFailedError);
   });
 
+  test('the hosted domain is checked again on refresh', async () => {
+    const identity = await offlineIdentity({ hostedDomains: ['acme.example'] });
+    const alice = fake.users.get('alice')!;
+    fake.users.set('alice', { ...alice, hd: 'spinoff.example' });
+    try {
+      await expect((await strategyFor({ hostedDomains: ['acme.example'] })).refresh(identity, offline)).rejects.toBeInstanceOf(RefreshFailedError);
+    } finally {
+      fake.users.set('alice', alice);
+    }
+  });
+
   test('a user who left the required groups can no longer refresh', async () => {
     const config = { ...withDirectory, groups: ['k8s-admins@acme.example'] };
     const identity = await offlineIdentity(config);
