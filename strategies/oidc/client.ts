@@ -12,9 +12,10 @@
 import { createHash } from 'node:crypto';
 import * as oidc from 'openid-client';
 import * as jose from 'jose';
-import { AccessDeniedError, RefreshFailedError, UpstreamError, errorMessage } from '../../lib/errors.js';
+import { UpstreamError } from '../../lib/errors.js';
 import { UPSTREAM_TIMEOUT_MS, callUpstream, isRecord, redactUrl } from '../shared/http.js';
 import { SingleFlight } from '../shared/platform.js';
+import { describeJose, jwksUnavailable, loginRefusal, refreshRefusal, translateError, type VerifyFailure } from './upstream-errors.js';
 
 export interface DiscoveryOverrides {
   authURL?: string | undefined;
@@ -63,10 +64,7 @@ interface Discovered {
   issuer: string;
 }
 
-export type VerifyFailure = (message: string) => Error;
-
-export const loginRefusal: VerifyFailure = (m) => new AccessDeniedError(m, 401);
-export const refreshRefusal: VerifyFailure = (m) => new RefreshFailedError(m);
+export { loginRefusal, refreshRefusal, type VerifyFailure } from './upstream-errors.js';
 
 export class UpstreamOidcClient {
   readonly options: UpstreamClientOptions;
@@ -182,7 +180,7 @@ export class UpstreamOidcClient {
         ...(checks.verifier ? { pkceCodeVerifier: checks.verifier } : {}),
       });
     } catch (err) {
-      throw this.translate(err, 'the authorization code', loginRefusal);
+      throw translateError(err, 'the authorization code', loginRefusal);
     }
     const tokens = toTokens(response);
     if (!tokens.idToken) throw new UpstreamError('the provider answered no id_token');
@@ -200,7 +198,7 @@ export class UpstreamOidcClient {
       try {
         return toTokens(await oidc.refreshTokenGrant(config, refreshToken));
       } catch (err) {
-        throw this.translate(err, 'the refresh token', refreshRefusal);
+        throw translateError(err, 'the refresh token', refreshRefusal);
       }
     });
   }
@@ -229,39 +227,8 @@ export class UpstreamOidcClient {
     try {
       return await oidc.fetchUserInfo(config, accessToken, expectedSubject ?? oidc.skipSubjectCheck);
     } catch (err) {
-      throw this.translate(err, 'the access token at userinfo', refuse);
+      throw translateError(err, 'the access token at userinfo', refuse);
     }
-  }
-
-  /** openid-client's errors → ours: refusals name what was refused, outages are `UpstreamError`. */
-  private translate(err: unknown, what: string, refuse: VerifyFailure): Error {
-    if (err instanceof oidc.ResponseBodyError) {
-      const desc = err.error_description ? `: ${err.error_description}` : '';
-      const msg = `The identity provider refused ${what} (${err.error}${desc}).`;
-      // A refused client is our misconfiguration, not the user's: shown as an upstream failure.
-      return err.status >= 500 || err.error === 'invalid_client' ? new UpstreamError(msg) : refuse(msg);
-    }
-    if (err instanceof oidc.AuthorizationResponseError) {
-      return new AccessDeniedError(`The identity provider answered ${err.error}${err.error_description ? `: ${err.error_description}` : ''}.`);
-    }
-    if (err instanceof oidc.WWWAuthenticateChallengeError) {
-      return refuse(`The identity provider refused ${what} (${err.status}).`);
-    }
-    if (err instanceof oidc.ClientError) {
-      const cause = err.cause;
-      if (err.code === 'OAUTH_RESPONSE_IS_NOT_CONFORM' && cause instanceof Response && cause.status >= 500) {
-        return new UpstreamError(`the identity provider answered ${cause.status} for ${what}`);
-      }
-      if (err.code === 'OAUTH_TIMEOUT' || err.code === 'OAUTH_ABORT' || err.code === 'OAUTH_RESPONSE_IS_NOT_JSON' || isNetworkFailure(cause)) {
-        return new UpstreamError(`the identity provider failed on ${what} (${errorMessage(err)})`, { cause: err });
-      }
-      const detail = cause instanceof Error ? cause.message : errorMessage(err);
-      return refuse(`The identity provider's answer for ${what} failed verification: ${detail}.`);
-    }
-    if (err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError' || err instanceof TypeError)) {
-      return new UpstreamError(`the identity provider could not be reached for ${what}`, { cause: err });
-    }
-    return err instanceof Error ? err : new UpstreamError(String(err));
   }
 }
 
@@ -271,25 +238,4 @@ function toTokens(response: oidc.TokenEndpointResponse): UpstreamTokens {
   if (response.id_token) tokens.idToken = response.id_token;
   if (typeof response.expires_in === 'number') tokens.expiresAt = Math.floor(Date.now() / 1000) + response.expires_in;
   return tokens;
-}
-
-/** A fetch that failed before any answer: refused connection, reset, timeout. */
-function isNetworkFailure(err: unknown): boolean {
-  return err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError' || (err instanceof TypeError && /fetch failed/.test(err.message)));
-}
-
-/** The JWKS could not be fetched or parsed: the upstream's fault, not the token's. */
-function jwksUnavailable(err: unknown): boolean {
-  if (err instanceof jose.errors.JWKSTimeout || err instanceof jose.errors.JWKSInvalid) return true;
-  if (err instanceof jose.errors.JOSEError) return /JSON Web Key Set/.test(err.message);
-  return err instanceof TypeError || (err instanceof Error && err.name === 'TimeoutError');
-}
-
-function describeJose(err: unknown): string {
-  if (err instanceof jose.errors.JWTClaimValidationFailed) return `${err.claim} claim ${err.reason}`;
-  if (err instanceof jose.errors.JWTExpired) return 'it has expired';
-  if (err instanceof jose.errors.JWSSignatureVerificationFailed) return 'bad signature';
-  if (err instanceof jose.errors.JWKSNoMatchingKey) return 'no matching key in the provider\'s JWKS';
-  if (err instanceof jose.errors.JOSEError) return err.code;
-  return 'malformed token';
 }
