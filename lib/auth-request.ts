@@ -108,19 +108,33 @@ export function checkScopes(ctx: BrokerContext, client: ClientSettings, params: 
   return [...new Set(scopes)];
 }
 
-export function checkPkce(ctx: BrokerContext, client: ClientSettings, params: Params, fail: (e: string, d: string) => never): AuthRequest['pkce'] {
+export function checkPkce(ctx: BrokerContext, client: Pick<ClientSettings, 'public'>, params: Params, fail: (e: string, d: string) => never): AuthRequest['pkce'] {
   const challenge = params.code_challenge;
   const method = params.code_challenge_method ?? (challenge ? 'plain' : undefined);
   if (!challenge) {
     if (method) fail('invalid_request', 'code_challenge_method was sent without code_challenge.');
     if (ctx.settings.oauth2.pkce.enforce) fail('invalid_request', 'PKCE is required: send code_challenge.');
+    if (client.public) fail('invalid_request', 'PKCE is required for public clients: send code_challenge (S256).');
     return undefined;
   }
   if (method !== 'S256' && method !== 'plain') fail('invalid_request', 'code_challenge_method must be S256 or plain.');
   if (!ctx.settings.oauth2.pkce.methods.includes(method)) fail('invalid_request', `code_challenge_method ${method} is not supported.`);
   if (!/^[A-Za-z0-9._~-]{43,128}$/.test(challenge)) fail('invalid_request', 'code_challenge must be 43 to 128 characters of [A-Za-z0-9._~-].');
-  void client;
   return { challenge, method };
+}
+
+/**
+ * No downgrade: once a client has used S256, `plain` is refused for it (an attacker who strips
+ * or rewrites the challenge cannot fall back to the weaker method).
+ */
+export async function checkPkceDowngrade(ctx: BrokerContext, clientId: string, pkce: AuthRequest['pkce'], fail: (e: string, d: string) => never): Promise<void> {
+  if (!pkce) return;
+  const key = `pkce-s256:${clientId}`;
+  if (pkce.method === 'S256') {
+    if (!(await ctx.storage.find('client', key))) await ctx.storage.upsert('client', key, true);
+  } else if (await ctx.storage.find('client', key)) {
+    fail('invalid_request', 'This client uses code_challenge_method S256; plain is not accepted.');
+  }
 }
 
 /** Parses and checks an authorization request; throws PageError or RedirectError. */

@@ -11,26 +11,35 @@ export function secretsEqual(a: string, b: string): boolean {
   return timingSafeEqual(digest(a), digest(b));
 }
 
+/** A client as the broker keeps it: its secret only as a SHA-256 digest. */
+export type RegisteredClient = Omit<ClientSettings, 'secret'> & { secretDigest?: Buffer };
+
 export class ClientRegistry {
-  private readonly byId: Map<string, ClientSettings>;
+  private readonly byId: Map<string, RegisteredClient>;
 
   constructor(clients: readonly ClientSettings[]) {
-    this.byId = new Map(clients.map((c) => [c.id, c]));
+    this.byId = new Map(
+      clients.map(({ secret, ...c }) => [c.id, { ...c, ...(secret !== undefined ? { secretDigest: digest(secret) } : {}) }]),
+    );
   }
 
-  get(id: string): ClientSettings | undefined {
+  get(id: string): RegisteredClient | undefined {
     return this.byId.get(id);
+  }
+
+  /** Compares a presented secret with the client's, in constant time. */
+  private secretMatches(client: RegisteredClient, secret: string): boolean {
+    return client.secretDigest !== undefined && timingSafeEqual(digest(secret), client.secretDigest);
   }
 
   /**
    * Authenticates the client of a token request: `client_secret_basic` or `client_secret_post`
    * (not both), or a public client by its id alone. Failures are `invalid_client` (401).
    */
-  authenticate(req: Request, body: Record<string, string>): ClientSettings {
+  authenticate(req: Request, body: Record<string, string>): RegisteredClient {
     const header = req.get('authorization');
     let id: string | undefined;
     let secret: string | undefined;
-    let viaBasic = false;
     if (header && /^basic /i.test(header)) {
       const decoded = Buffer.from(header.slice(6).trim(), 'base64').toString('utf8');
       const colon = decoded.indexOf(':');
@@ -41,7 +50,6 @@ export class ClientRegistry {
       } catch {
         throw new OAuthError('invalid_client', 'Malformed Basic authorization header.', 401);
       }
-      viaBasic = true;
       if (body.client_secret !== undefined) throw new OAuthError('invalid_request', 'Use one client authentication method, not two.');
       if (body.client_id !== undefined && body.client_id !== id) throw new OAuthError('invalid_client', 'client_id does not match the authorization header.', 401);
     } else {
@@ -53,12 +61,10 @@ export class ClientRegistry {
     if (!client) throw new OAuthError('invalid_client', 'Invalid client credentials.', 401);
     if (client.public) {
       // A public client has no secret; Dex also accepts its (public) secret when one is configured.
-      if (secret && client.secret && !secretsEqual(secret, client.secret)) throw new OAuthError('invalid_client', 'Invalid client credentials.', 401);
+      if (secret && client.secretDigest && !this.secretMatches(client, secret)) throw new OAuthError('invalid_client', 'Invalid client credentials.', 401);
       return client;
     }
-    if (!secret || !client.secret || !secretsEqual(secret, client.secret)) {
-      throw new OAuthError('invalid_client', viaBasic ? 'Invalid client credentials.' : 'Invalid client credentials.', 401);
-    }
+    if (!secret || !this.secretMatches(client, secret)) throw new OAuthError('invalid_client', 'Invalid client credentials.', 401);
     return client;
   }
 }
@@ -67,7 +73,7 @@ export class ClientRegistry {
  * Dex's rule: a registered URI matches exactly; a public client may also use the out-of-band
  * URI and any `http://localhost` / loopback-IP URI (native apps pick a free port, RFC 8252).
  */
-export function redirectUriAllowed(client: ClientSettings, redirectURI: string): boolean {
+export function redirectUriAllowed(client: Pick<ClientSettings, 'redirectURIs' | 'public'>, redirectURI: string): boolean {
   if (client.redirectURIs.includes(redirectURI)) return true;
   if (!client.public) return false;
   if (redirectURI === 'urn:ietf:wg:oauth:2.0:oob') return true;

@@ -145,7 +145,12 @@ describe('token endpoint', () => {
     expect((await exchange(await freshCode({ code_challenge: challenge, code_challenge_method: 'S256' }))).body.error).toBe('invalid_grant');
     expect((await exchange(await freshCode(), { code_verifier: verifier })).body.error).toBe('invalid_grant');
     expect((await exchange(await freshCode({ code_challenge: challenge, code_challenge_method: 'S256' }), { code_verifier: verifier })).status).toBe(200);
-    expect((await exchange(await freshCode({ code_challenge: verifier, code_challenge_method: 'plain' }), { code_verifier: verifier })).status).toBe(200);
+  });
+
+  test('PKCE: once a client used S256, plain is refused (no downgrade)', async () => {
+    const { landed } = await browse(authUrl({ ...good, connector_id: 'mock', code_challenge: 'p'.repeat(43), code_challenge_method: 'plain' }), TEST_CLIENT.redirectURI);
+    expect(landed?.searchParams.get('error')).toBe('invalid_request');
+    expect(landed?.searchParams.get('error_description')).toContain('S256');
   });
 
   test('two concurrent redemptions of one code give one token response', async () => {

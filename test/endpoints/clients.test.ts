@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { decodeProtectedHeader } from 'jose';
 import { startBroker, TEST_CLIENT, type TestBroker } from '../helpers/broker.js';
 import { basicAuth, postForm } from '../helpers/http.js';
-import { login, verifyIdToken } from '../helpers/rp.js';
+import { browse, login, verifyIdToken } from '../helpers/rp.js';
 
 const CLI = { id: 'cli', redirectURI: 'http://127.0.0.1:43117/anything' };
 const PEER = { id: 'kubernetes', secret: 'kube-secret', redirectURI: 'http://127.0.0.1:5557/cb' };
@@ -27,6 +27,23 @@ describe('clients', () => {
     const { claims, tokens } = await login(b.issuer, { client: CLI, connectorId: 'mock', scope: 'openid' });
     expect(claims.aud).toBe('cli');
     expect(decodeProtectedHeader(tokens.id_token!).alg).toBe('ES256');
+  });
+
+  test('a public client must use PKCE', async () => {
+    const res = await fetch(`${b.issuer}/auth?${new URLSearchParams({ client_id: 'cli', redirect_uri: CLI.redirectURI, response_type: 'code', scope: 'openid', connector_id: 'mock' })}`, { redirect: 'manual' });
+    const loc = new URL(res.headers.get('location')!);
+    expect(loc.searchParams.get('error')).toBe('invalid_request');
+    expect(loc.searchParams.get('error_description')).toContain('PKCE');
+  });
+
+  test('plain PKCE works for a confidential client that never used S256', async () => {
+    const verifier = 'q'.repeat(43);
+    const { landed } = await browse(
+      `${b.issuer}/auth?${new URLSearchParams({ client_id: PEER.id, redirect_uri: PEER.redirectURI, response_type: 'code', scope: 'openid', connector_id: 'mock', code_challenge: verifier, code_challenge_method: 'plain' })}`,
+      PEER.redirectURI,
+    );
+    const res = await postForm(`${b.issuer}/token`, { grant_type: 'authorization_code', code: landed!.searchParams.get('code')!, redirect_uri: PEER.redirectURI, code_verifier: verifier }, basicAuth(PEER.id, PEER.secret));
+    expect(res.status).toBe(200);
   });
 
   test('a public client may not use a non-loopback redirect URI it did not register', async () => {
