@@ -65,7 +65,10 @@ export const oidc = {
     }
     const strategy = new OidcStrategy(config, context.id);
     // Discover at start-up, as Dex does, so a wrong issuer fails the broker's start, not a login.
-    await strategy.client.discover();
+    const { metadata } = await strategy.client.discover();
+    if (config.getUserInfo && typeof metadata.userinfo_endpoint !== 'string') {
+      throw new ConfigError([{ path: 'getUserInfo', message: 'the provider advertises no userinfo_endpoint (set providerDiscoveryOverrides.userInfoURL)' }]);
+    }
     if (config.providerDiscoveryOverrides) {
       context.logger.warn({ connector: context.id }, 'providerDiscoveryOverrides are set: a wrong endpoint here is a security risk');
     }

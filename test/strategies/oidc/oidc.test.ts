@@ -16,6 +16,7 @@ import { brokerOptions, drive, expectOutcome, queryOf, type Outcome } from './dr
 import { upstreamUsers } from './users.js';
 
 const CALLBACK = 'http://127.0.0.1:9/dex/callback';
+const context = { id: 'up', name: 'Up', issuer: 'http://127.0.0.1:9/dex', callbackURL: CALLBACK, logger: console };
 let op: RunningOidcProvider;
 let base: OidcConfig;
 
@@ -222,12 +223,22 @@ describe('refusals', () => {
   });
 
   test('a discovery document stating another issuer fails at start-up, naming issuerAlias', async () => {
-    const context = { id: 'up', name: 'Up', issuer: 'http://127.0.0.1:9/dex', callbackURL: CALLBACK, logger: console };
     await expect(oidc.create({ ...base, issuerAlias: 'https://elsewhere.example' }, context)).rejects.toThrow(/issuerAlias/);
   });
 
+  test('getUserInfo with a provider that has no userinfo endpoint fails at start-up', async () => {
+    const metadata = (await (await fetch(`${op.issuer}/.well-known/openid-configuration`)).json()) as Record<string, unknown>;
+    const { userinfo_endpoint: _u, ...withoutUserinfo } = metadata;
+    const thin = await serveJson({ ...withoutUserinfo, issuer: 'https://thin.example' });
+    try {
+        const config = { ...base, issuer: thin.url, issuerAlias: 'https://thin.example', getUserInfo: true };
+      await expect(oidc.create(config, context)).rejects.toThrow(/getUserInfo/);
+    } finally {
+      thin.server.close();
+    }
+  });
+
   test('an unreachable provider fails at start-up with an UpstreamError', async () => {
-    const context = { id: 'up', name: 'Up', issuer: 'http://127.0.0.1:9/dex', callbackURL: CALLBACK, logger: console };
     await expect(oidc.create({ ...base, issuer: 'http://127.0.0.1:9' }, context)).rejects.toBeInstanceOf(UpstreamError);
   });
 
