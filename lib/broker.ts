@@ -16,6 +16,7 @@ import type { BrokerContext, LoadedConnector } from './context.js';
 import { approvalDecision, approvalForm } from './endpoints/approval.js';
 import { authorize, authorizeWithConnector } from './endpoints/authorize.js';
 import { callback, connectorCallback } from './endpoints/callback.js';
+import { deviceAuthorization, deviceCallback, deviceCodeEntry, deviceLoginWithConnector, verifyUserCode } from './endpoints/device.js';
 import { discoveryDocument } from './endpoints/discovery.js';
 import { logout } from './endpoints/logout.js';
 import { passwordForm, passwordLogin } from './endpoints/password.js';
@@ -26,6 +27,7 @@ import { showError } from './flow.js';
 import { createLogger } from './logger.js';
 import { createPasswordDB } from './password-db.js';
 import { StorageSessionStore } from './session-store.js';
+import { LoginThrottle } from './throttle.js';
 import { openStorage, type Clock, type Storage } from './storage/index.js';
 import { KeyManager } from './tokens/keys.js';
 import { TokenMinter } from './tokens/mint.js';
@@ -82,6 +84,7 @@ export async function createBroker(config: unknown, options: BrokerOptions): Pro
     minter: new TokenMinter(settings.issuer, keys, settings.expiry.idTokensMs, now),
     refreshTokens: new RefreshTokens(storage, settings.expiry.refreshTokens, now),
     clients: new ClientRegistry(settings.clients),
+    throttle: new LoginThrottle(storage, now),
     connectors,
     logger,
     now,
@@ -236,6 +239,11 @@ async function buildRouter(ctx: BrokerContext): Promise<Router> {
   router.post('/logout', browserSession, form, wrap(logout));
   router.get('/approval', browserSession, wrap(approvalForm));
   router.post('/approval', browserSession, form, wrap(approvalDecision));
+  router.post('/device/code', form, wrap(deviceAuthorization));
+  router.get('/device', browserSession, wrap(deviceCodeEntry));
+  router.post('/device/auth/verify_code', browserSession, form, wrap(verifyUserCode));
+  router.get('/device/login/:connector', browserSession, wrap(deviceLoginWithConnector));
+  router.get('/device/callback', browserSession, wrap(deviceCallback));
 
   router.use((req, res) => {
     if (wantsJson(req)) res.status(404).json({ error: 'not_found', error_description: 'No such endpoint.' });
@@ -257,7 +265,7 @@ async function connectorRoute(ctx: BrokerContext, req: Request, res: Response): 
 }
 
 function wantsJson(req: Request): boolean {
-  return ['/token', '/userinfo', '/keys', '/.well-known/openid-configuration'].includes(req.path);
+  return ['/token', '/userinfo', '/keys', '/.well-known/openid-configuration', '/device/code'].includes(req.path);
 }
 
 /** The one error handler: OAuth JSON on API paths, a page elsewhere; internals only in the log. */

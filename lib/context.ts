@@ -9,6 +9,7 @@ import type { Clock, Storage } from './storage/index.js';
 import type { KeyManager } from './tokens/keys.js';
 import type { TokenMinter } from './tokens/mint.js';
 import type { RefreshTokens } from './tokens/refresh.js';
+import type { LoginThrottle } from './throttle.js';
 import type { PageOptions } from './web/pages.js';
 
 export interface LoadedConnector {
@@ -29,6 +30,8 @@ export interface BrokerContext {
   minter: TokenMinter;
   refreshTokens: RefreshTokens;
   clients: ClientRegistry;
+  /** Failed password logins, per user and per address. */
+  throttle: LoginThrottle;
   connectors: Map<string, LoadedConnector>;
   logger: Logger;
   now: Clock;

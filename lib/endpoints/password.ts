@@ -67,6 +67,14 @@ export async function passwordLogin(ctx: BrokerContext, req: Request, res: Respo
     render(ctx, res, authReq, 400, username, `Enter your ${(conn.connector.prompt ?? 'username').toLowerCase()} and your password.`);
     return;
   }
+  const address = req.ip ?? 'unknown';
+  const wait = await ctx.throttle.retryAfter(conn.id, username, address);
+  if (wait > 0) {
+    ctx.logger.warn({ connector: conn.id, username, address }, 'password login throttled');
+    res.set('Retry-After', String(wait));
+    render(ctx, res, authReq, 429, username, `Too many failed attempts. Try again in ${Math.ceil(wait / 60)} minute${wait > 60 ? 's' : ''}.`);
+    return;
+  }
   let identity;
   try {
     identity = await checkPassword(ctx, req, res, conn, username, password, authReq.scopes);
@@ -82,9 +90,11 @@ export async function passwordLogin(ctx: BrokerContext, req: Request, res: Respo
     return;
   }
   if (!identity) {
-    ctx.logger.info({ connector: conn.id }, 'password login refused: wrong credentials');
+    await ctx.throttle.failed(conn.id, username, address);
+    ctx.logger.info({ connector: conn.id, username, address }, 'password login refused: wrong credentials');
     render(ctx, res, authReq, 401, username, `Invalid ${(conn.connector.prompt ?? 'username').toLowerCase()} or password.`);
     return;
   }
+  await ctx.throttle.succeeded(conn.id, username);
   await finishLogin(ctx, req, res, authReq.id, identity);
 }

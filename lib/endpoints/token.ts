@@ -38,6 +38,6 @@ export async function token(ctx: BrokerContext, req: Request, res: Response): Pr
   if (!Object.hasOwn(grants, type) || !ctx.settings.oauth2.grantTypes.includes(type as GrantType)) {
     throw new OAuthError('unsupported_grant_type', `Unsupported grant type "${type}".`);
   }
-  const result = await grants[type as keyof typeof grants](ctx, client, body);
+  const result = await grants[type as keyof typeof grants](ctx, client, body, req);
   res.set({ 'Cache-Control': 'no-store', Pragma: 'no-cache' }).json(result);
 }

@@ -2,6 +2,7 @@
  * The resource owner password grant (RFC 6749 section 4.3), enabled by
  * `oauth2.passwordConnector`. Wrong credentials are `invalid_grant`.
  */
+import type { Request } from 'express';
 import type { ClientSettings } from '../config/settings.js';
 import type { BrokerContext } from '../context.js';
 import { AccessDeniedError, OAuthError, UpstreamError } from '../errors.js';
@@ -10,7 +11,7 @@ import { checkScopeParam } from './scopes.js';
 import { mayIssueRefreshToken, type Grant } from '../tokens/claims.js';
 import { connectorAllowed, connectorRefreshes, tokenResponse, type TokenResponse } from './respond.js';
 
-export async function passwordGrant(ctx: BrokerContext, client: ClientSettings, body: Record<string, string>): Promise<TokenResponse> {
+export async function passwordGrant(ctx: BrokerContext, client: ClientSettings, body: Record<string, string>, req: Request): Promise<TokenResponse> {
   const connectorId = ctx.settings.oauth2.passwordConnector;
   const conn = connectorId ? ctx.connectors.get(connectorId) : undefined;
   if (!conn?.connector.login) throw new OAuthError('unsupported_grant_type', 'The password grant is not enabled.');
@@ -21,6 +22,12 @@ export async function passwordGrant(ctx: BrokerContext, client: ClientSettings, 
   const password = body.password ?? '';
   if (username === '' || password === '') throw new OAuthError('invalid_request', 'Required params: username and password.');
   const scopes = checkScopeParam(ctx, client, body.scope ?? 'openid');
+  const address = req.ip ?? 'unknown';
+  const wait = await ctx.throttle.retryAfter(conn.id, username, address);
+  if (wait > 0) {
+    ctx.logger.warn({ connector: conn.id, client: client.id, username, address }, 'password grant throttled');
+    throw new OAuthError('temporarily_unavailable', `Too many failed login attempts; try again in ${wait} seconds.`, 429);
+  }
   let found;
   try {
     found = await conn.connector.login(username, password, scopesFrom(scopes));
@@ -32,9 +39,11 @@ export async function passwordGrant(ctx: BrokerContext, client: ClientSettings, 
       : new OAuthError('server_error', 'The login could not be checked.', 500);
   }
   if (!found) {
-    ctx.logger.info({ connector: conn.id, client: client.id }, 'password grant refused: wrong credentials');
+    await ctx.throttle.failed(conn.id, username, address);
+    ctx.logger.info({ connector: conn.id, client: client.id, username, address }, 'password grant refused: wrong credentials');
     throw new OAuthError('invalid_grant', 'Invalid username or password.');
   }
+  await ctx.throttle.succeeded(conn.id, username);
   const identity = assertIdentity(found);
   const { connectorData, ...claims } = identity;
   const authTime = Math.floor(ctx.now() / 1000);

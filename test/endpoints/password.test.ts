@@ -138,3 +138,32 @@ describe('a connector that refuses a user (AccessDeniedError)', () => {
     expect(res.body).toMatchObject({ error: 'invalid_grant', error_description: 'You are not in any of the required groups.' });
   });
 });
+
+describe('brute-force protection', () => {
+  let guarded: TestBroker;
+  beforeAll(async () => {
+    guarded = await startBroker({
+      connectors: [{ type: 'mockPassword', id: 'pw', name: 'PW', config: { username: 'kilgore', password: 'trout' } }],
+      oauth2: { skipApprovalScreen: true, passwordConnector: 'pw' },
+    });
+  });
+  afterAll(() => guarded.close());
+
+  test('after 10 failures for one user, even the right password is refused for a while (grant and form)', async () => {
+    const grant = (password: string) =>
+      postForm(`${guarded.issuer}/token`, { grant_type: 'password', username: 'kilgore', password, scope: 'openid' }, basicAuth());
+    for (let i = 0; i < 10; i++) expect((await grant(`wrong-${i}`)).body.error).toBe('invalid_grant');
+    const locked = await grant('trout');
+    expect(locked.status).toBe(429);
+    expect(locked.body.error).toBe('temporarily_unavailable');
+    const form = await startLogin(guarded.issuer, { connectorId: 'pw', password: { username: 'kilgore', password: 'trout' } });
+    expect(form.page?.status).toBe(429);
+    expect(form.page?.headers.get('retry-after')).toMatch(/^\d+$/);
+    expect(form.page?.body).toContain('Too many failed attempts');
+  });
+
+  test('failures are counted per user: another username is not locked', async () => {
+    const res = await postForm(`${guarded.issuer}/token`, { grant_type: 'password', username: 'someone-else', password: 'x', scope: 'openid' }, basicAuth());
+    expect(res.body.error).toBe('invalid_grant');
+  });
+});
