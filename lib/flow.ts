@@ -35,7 +35,15 @@ export function approvalHmac(authReq: Pick<AuthRequest, 'id' | 'hmacKey'>): stri
   return createHmac('sha256', Buffer.from(authReq.hmacKey, 'base64url')).update(authReq.id).digest('base64url');
 }
 
+/**
+ * The broker's pages have no script and load nothing from elsewhere but the configured logo.
+ * `form-action` is left out on purpose: browsers apply it to the redirect that follows a form
+ * post, which would block the approval page's redirect back to the client.
+ */
+export const PAGE_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' https: data:; base-uri 'none'; frame-ancestors 'none'";
+
 export function sendPage(res: Response, status: number, body: string): void {
+  if (!res.get('Content-Security-Policy')) res.set('Content-Security-Policy', PAGE_CSP);
   res.status(status).type('html').set('Cache-Control', 'no-store').send(body);
 }
 

@@ -220,3 +220,13 @@ test('unknown paths are 404 pages without internals', async () => {
   expect(res.status).toBe(404);
   expect(leaksNothing(res.body)).toBe(true);
 });
+
+test('pages carry a strict CSP and refuse framing; API answers refuse framing too', async () => {
+  const page = await getPage(authUrl({ ...good, client_id: 'nobody' }));
+  expect(page.headers.get('content-security-policy')).toContain("default-src 'none'");
+  expect(page.headers.get('content-security-policy')).toContain("frame-ancestors 'none'");
+  expect(page.headers.get('x-frame-options')).toBe('DENY');
+  const api = await fetch(`${b.issuer}/.well-known/openid-configuration`);
+  expect(api.headers.get('x-frame-options')).toBe('DENY');
+  expect(api.headers.get('x-content-type-options')).toBe('nosniff');
+});
