@@ -28,6 +28,7 @@ import { createLogger } from './logger.js';
 import { createPasswordDB } from './password-db.js';
 import { StorageSessionStore } from './session-store.js';
 import { LoginThrottle } from './throttle.js';
+import { ConnectorDataSealer } from './sealing.js';
 import { openStorage, type Clock, type Storage } from './storage/index.js';
 import { KeyManager } from './tokens/keys.js';
 import { TokenMinter } from './tokens/mint.js';
@@ -85,6 +86,7 @@ export async function createBroker(config: unknown, options: BrokerOptions): Pro
     refreshTokens: new RefreshTokens(storage, settings.expiry.refreshTokens, now),
     clients: new ClientRegistry(settings.clients),
     throttle: new LoginThrottle(storage, now),
+    sealer: new ConnectorDataSealer(settings.connectorDataKey),
     connectors,
     logger,
     now,

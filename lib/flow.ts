@@ -180,7 +180,8 @@ function loginRefused(ctx: BrokerContext, res: Response, conn: LoadedConnector, 
 
 /** Records the identity on the auth request, then approval or straight to the client. */
 export async function finishLogin(ctx: BrokerContext, req: Request, res: Response, authReqId: string, identity: Identity): Promise<void> {
-  const { connectorData, ...claims } = identity;
+  const { connectorData: plainData, ...claims } = identity;
+  const connectorData = ctx.sealer.seal(plainData);
   const authTime = Math.floor(ctx.now() / 1000);
   let authReq: AuthRequest | undefined;
   for (let i = 0; i < 5 && !authReq; i++) {

@@ -161,6 +161,15 @@ function toSettings(config: DexConfig, env: NodeJS.ProcessEnv, registry: Connect
     if (!known) issues.push({ path: 'oauth2.passwordConnector', message: `no connector with id "${passwordConnector}"` });
   }
 
+  let connectorDataKey: Buffer | undefined;
+  const keyText = config.connectorDataKey ?? (config.connectorDataKeyEnv ? env[config.connectorDataKeyEnv] : undefined);
+  if (config.connectorDataKeyEnv && !config.connectorDataKey && !keyText) {
+    issues.push({ path: 'connectorDataKeyEnv', message: `environment variable ${config.connectorDataKeyEnv} is not set` });
+  } else if (keyText !== undefined) {
+    connectorDataKey = Buffer.from(keyText, 'base64');
+    if (connectorDataKey.length !== 32) issues.push({ path: config.connectorDataKey ? 'connectorDataKey' : 'connectorDataKeyEnv', message: 'must be 32 bytes in base64 (openssl rand -base64 32)' });
+  }
+
   const signerConfig = config.signer?.config ?? {};
   return {
     issuer: config.issuer.replace(/\/$/, ''),
@@ -209,6 +218,7 @@ function toSettings(config: DexConfig, env: NodeJS.ProcessEnv, registry: Connect
       algorithm: signerConfig.algorithm ?? 'RS256',
       rotationMs: ms(signerConfig.keysRotationPeriod ?? expiry.signingKeys, 6 * 3_600_000),
     },
+    ...(connectorDataKey ? { connectorDataKey } : {}),
   };
 }
 

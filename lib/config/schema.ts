@@ -202,6 +202,13 @@ export const configSchema = z
       .strict()
       .optional(),
     sessions: z.record(z.string(), z.unknown()).optional(),
+    /**
+     * dexpress only: encrypt connectors' private state (upstream tokens) at rest with this key,
+     * 32 bytes in base64. Prefer `connectorDataKeyEnv`, the name of an environment variable
+     * holding it. Without a key, connector data is stored unencrypted.
+     */
+    connectorDataKey: z.string().optional(),
+    connectorDataKeyEnv: z.string().optional(),
   })
   .strict();
 

@@ -70,4 +70,6 @@ export interface Settings {
   frontend: { issuer: string; logoURL?: string; dir?: string; theme: string; extra: Record<string, string> };
   passwordDB: { enabled: boolean; users: StaticPassword[] };
   signer: { algorithm: SigningAlgorithm; rotationMs: number };
+  /** The key that seals connectorData at rest, when configured. */
+  connectorDataKey?: Buffer;
 }

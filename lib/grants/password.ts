@@ -45,7 +45,8 @@ export async function passwordGrant(ctx: BrokerContext, client: ClientSettings, 
   }
   await ctx.throttle.succeeded(conn.id, username);
   const identity = assertIdentity(found);
-  const { connectorData, ...claims } = identity;
+  const { connectorData: plainData, ...claims } = identity;
+  const connectorData = ctx.sealer.seal(plainData);
   const authTime = Math.floor(ctx.now() / 1000);
   const grant: Grant = { clientId: client.id, connectorId: conn.id, connectorType: conn.type, scopes, claims, authTime };
   let refreshToken: string | undefined;

@@ -46,7 +46,8 @@ export async function refreshTokenGrant(ctx: BrokerContext, client: ClientSettin
     }
     const conn = ctx.connectors.get(presented.record.connectorId);
     if (!conn?.connector.refresh) throw new OAuthError('invalid_grant', 'The connector of this refresh token can no longer refresh.');
-    const { claims, connectorData } = presented.record;
+    const claims = presented.record.claims;
+    const connectorData = ctx.sealer.open(presented.record.connectorData);
     let identity: Identity;
     try {
       identity = assertIdentity(
@@ -61,7 +62,7 @@ export async function refreshTokenGrant(ctx: BrokerContext, client: ClientSettin
     }
     if (identity.userId !== claims.userId) throw new OAuthError('invalid_grant', 'The upstream returned another user.');
     const { connectorData: newData, ...newClaims } = identity;
-    const rotated = await ctx.refreshTokens.rotate(presented, { claims: newClaims, scopes: presented.record.scopes, connectorData: newData });
+    const rotated = await ctx.refreshTokens.rotate(presented, { claims: newClaims, scopes: presented.record.scopes, connectorData: ctx.sealer.seal(newData) });
     if (rotated === undefined) continue; // another request rotated first: present again, within the reuse window
     return tokenResponse(ctx, grantOf(client, { ...presented.record, claims: newClaims }, scopes), { refreshToken: rotated });
   }
