@@ -6,6 +6,7 @@ import type { Request, Response } from 'express';
 import type { BrokerContext } from '../context.js';
 import { OAuthError } from '../errors.js';
 import { authorizationCodeGrant } from '../grants/authorization-code.js';
+import { deviceCodeGrant } from '../grants/device-code.js';
 import { passwordGrant } from '../grants/password.js';
 import { refreshTokenGrant } from '../grants/refresh-token.js';
 import { tokenExchangeGrant } from '../grants/token-exchange.js';
@@ -28,6 +29,7 @@ const grants = {
   refresh_token: refreshTokenGrant,
   password: passwordGrant,
   'urn:ietf:params:oauth:grant-type:token-exchange': tokenExchangeGrant,
+  'urn:ietf:params:oauth:grant-type:device_code': deviceCodeGrant,
 } as const;
 
 export async function token(ctx: BrokerContext, req: Request, res: Response): Promise<void> {
