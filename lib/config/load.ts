@@ -197,7 +197,7 @@ function toSettings(config: DexConfig, env: NodeJS.ProcessEnv, registry: Connect
     },
     logger: { level: (config.logger?.level ?? 'info').toLowerCase() as Settings['logger']['level'], format: config.logger?.format ?? 'text' },
     oauth2: {
-      grantTypes: oauth2.grantTypes ?? ['authorization_code', 'refresh_token', 'urn:ietf:params:oauth:grant-type:token-exchange', ...(passwordConnector ? ['password' as const] : [])],
+      grantTypes: oauth2.grantTypes ?? ['authorization_code', 'refresh_token', 'urn:ietf:params:oauth:grant-type:device_code', 'urn:ietf:params:oauth:grant-type:token-exchange', ...(passwordConnector ? ['password' as const] : [])],
       responseTypes: oauth2.responseTypes ?? ['code'],
       skipApprovalScreen: oauth2.skipApprovalScreen ?? false,
       alwaysShowLoginScreen: oauth2.alwaysShowLoginScreen ?? false,
