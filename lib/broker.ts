@@ -29,6 +29,7 @@ import { createPasswordDB } from './password-db.js';
 import { StorageSessionStore } from './session-store.js';
 import { LoginThrottle } from './throttle.js';
 import { ConnectorDataSealer } from './sealing.js';
+import { BrokerMetrics } from './metrics.js';
 import { openStorage, type Clock, type Storage } from './storage/index.js';
 import { KeyManager } from './tokens/keys.js';
 import { TokenMinter } from './tokens/mint.js';
@@ -48,6 +49,8 @@ export interface BrokerOptions {
   storage?: Storage;
   /** The clock, in milliseconds (tests freeze it). */
   now?: Clock;
+  /** Metrics registry to count into (`dexpress serve` exposes it on `telemetry.http`). */
+  metrics?: BrokerMetrics;
 }
 
 export interface Broker {
@@ -58,6 +61,7 @@ export interface Broker {
   settings: Settings;
   storage: Storage;
   logger: Logger;
+  metrics: BrokerMetrics;
   /** Stops timers, closes connectors and storage. */
   close(): Promise<void>;
 }
@@ -87,6 +91,7 @@ export async function createBroker(config: unknown, options: BrokerOptions): Pro
     clients: new ClientRegistry(settings.clients),
     throttle: new LoginThrottle(storage, now),
     sealer: new ConnectorDataSealer(settings.connectorDataKey),
+    metrics: options.metrics ?? new BrokerMetrics(),
     connectors,
     logger,
     now,
@@ -111,6 +116,7 @@ export async function createBroker(config: unknown, options: BrokerOptions): Pro
     settings,
     storage,
     logger,
+    metrics: ctx.metrics,
     async close() {
       clearInterval(gcTimer);
       await Promise.allSettled([...connectors.values()].map((c) => c.connector.close?.()));
@@ -182,6 +188,22 @@ async function buildRouter(ctx: BrokerContext): Promise<Router> {
     if (!authproxyPaths.has(req.path)) {
       for (const name of Object.keys(req.headers)) if (name.startsWith('x-remote-')) delete req.headers[name];
     }
+    next();
+  });
+  router.use((req, res, next) => {
+    // A request id for the logs: the caller's X-Request-Id when it looks like one, else a new one.
+    const given = req.get('x-request-id');
+    const id = given && /^[A-Za-z0-9._-]{1,64}$/.test(given) ? given : randomBytes(8).toString('hex');
+    res.locals.requestId = id;
+    res.set('X-Request-Id', id);
+    const end = ctx.metrics.requests.startTimer();
+    res.on('finish', () => {
+      end({ route: (req.route as { path?: string } | undefined)?.path ?? 'unmatched', method: req.method, status: String(res.statusCode) });
+      if (req.path === '/token' && res.statusCode === 200) {
+        const grant = (req.body as Record<string, unknown> | undefined)?.grant_type;
+        ctx.metrics.tokens.inc({ grant: typeof grant === 'string' ? grant : 'unknown' });
+      }
+    });
     next();
   });
   router.use((_req, res, next) => {
@@ -285,7 +307,7 @@ function answerError(ctx: BrokerContext, err: unknown, req: Request, res: Respon
   else if (bodyError && status === 413) oauth = new OAuthError('invalid_request', 'The request body is too large.', 413);
   else if (bodyError || (status >= 400 && status < 500)) oauth = new OAuthError('invalid_request', 'The request body could not be read.', 400);
   else {
-    ctx.logger.error({ err, path: req.path }, 'internal error');
+    ctx.logger.error({ err, path: req.path, requestId: res.locals.requestId }, 'internal error');
     oauth = new OAuthError('server_error', 'An internal error occurred.', 500);
   }
   if (oauth.status === 401 && req.get('authorization')?.toLowerCase().startsWith('basic')) res.set('WWW-Authenticate', 'Basic realm="dexpress"');

@@ -101,8 +101,10 @@ export async function runCli(argv: string[], registry: ConnectorRegistry, io: Cl
       }
       const { settings } = running.broker;
       io.out(`dexpress: issuer ${settings.issuer}`);
-      io.out(`dexpress: listening on ${running.urls.join(', ')}`);
       io.out(`dexpress: connectors: ${[...settings.connectors.map((c) => `${c.id} (${c.type})`), ...(settings.passwordDB.enabled ? ['local (password DB)'] : [])].join(', ')}`);
+      io.out(`dexpress: listening on ${running.urls.filter((u) => !u.endsWith('/metrics')).join(', ')}`);
+      const metricsUrl = running.urls.find((u) => u.endsWith('/metrics'));
+      if (metricsUrl) io.out(`dexpress: metrics on ${metricsUrl}`);
       return new Promise<number>((resolve) => {
         const stop = (signal: string) => {
           io.out(`dexpress: ${signal} received, shutting down`);

@@ -9,6 +9,7 @@ import type { Clock, Storage } from './storage/index.js';
 import type { KeyManager } from './tokens/keys.js';
 import type { TokenMinter } from './tokens/mint.js';
 import type { RefreshTokens } from './tokens/refresh.js';
+import type { BrokerMetrics } from './metrics.js';
 import type { ConnectorDataSealer } from './sealing.js';
 import type { LoginThrottle } from './throttle.js';
 import type { PageOptions } from './web/pages.js';
@@ -31,6 +32,7 @@ export interface BrokerContext {
   minter: TokenMinter;
   refreshTokens: RefreshTokens;
   clients: ClientRegistry;
+  metrics: BrokerMetrics;
   /** Seals connectorData before it is stored (identity when no key is configured). */
   sealer: ConnectorDataSealer;
   /** Failed password logins, per user and per address. */

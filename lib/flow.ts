@@ -100,7 +100,7 @@ export async function startConnectorLogin(ctx: BrokerContext, req: Request, res:
  * the identity, or null for wrong credentials.
  */
 export async function checkPassword(ctx: BrokerContext, req: Request, res: Response, conn: LoadedConnector, username: string, password: string, scopes: string[]): Promise<Identity | null> {
-  if (!conn.foreign) return conn.connector.login!(username, password, scopesFrom(scopes));
+  if (!conn.foreign) return ctx.metrics.timeUpstream(conn.id, 'login', () => conn.connector.login!(username, password, scopesFrom(scopes)));
   req.body = { username, password };
   const outcome = await runStrategy(conn.foreign.strategy, req, res, {});
   if (outcome.type === 'success') return assertIdentity(await conn.foreign.toIdentity(outcome.user));
@@ -131,7 +131,9 @@ export async function handleCallback(ctx: BrokerContext, req: Request, res: Resp
 
 async function runConnector(ctx: BrokerContext, req: Request, res: Response, authReq: AuthRequest, conn: LoadedConnector, phase: 'login' | 'callback'): Promise<void> {
   const strategy = conn.foreign?.strategy ?? conn.connector.strategy;
-  const outcome = await runStrategy(strategy, req, res, conn.foreign ? {} : brokerOptions(ctx, authReq, phase));
+  const outcome = await ctx.metrics.timeUpstream(conn.id, phase, () => runStrategy(strategy, req, res, conn.foreign ? {} : brokerOptions(ctx, authReq, phase)));
+  if (outcome.type === 'fail') ctx.metrics.logins.inc({ connector: conn.id, outcome: 'refused' });
+  if (outcome.type === 'error') ctx.metrics.logins.inc({ connector: conn.id, outcome: outcome.error instanceof AccessDeniedError ? 'refused' : 'failed' });
   switch (outcome.type) {
     case 'handled':
       return;
@@ -192,7 +194,8 @@ export async function finishLogin(ctx: BrokerContext, req: Request, res: Respons
     if (await ctx.storage.update('authRequest', authReqId, rec.version, next)) authReq = next;
   }
   if (!authReq) throw new Error('could not record the login');
-  ctx.logger.info({ connector: authReq.connectorId, client: authReq.clientId }, 'login succeeded');
+  ctx.logger.info({ connector: authReq.connectorId, client: authReq.clientId, requestId: res.locals.requestId }, 'login succeeded');
+  ctx.metrics.logins.inc({ connector: authReq.connectorId!, outcome: 'success' });
   rememberLogin(req, { connectorId: authReq.connectorId!, claims, ...(connectorData !== undefined ? { connectorData } : {}), authTime });
   if (ctx.settings.oauth2.skipApprovalScreen && !authReq.prompt?.includes('consent')) {
     await sendCode(ctx, res, authReqId);

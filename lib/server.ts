@@ -5,6 +5,7 @@ import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { createBroker, type Broker, type BrokerOptions } from './broker.js';
 import { ConfigError } from './errors.js';
+import { BrokerMetrics } from './metrics.js';
 
 export interface RunningServer {
   broker: Broker;
@@ -31,8 +32,32 @@ function listen(server: http.Server, host: string, port: number): Promise<Addres
   });
 }
 
+/** The telemetry listener: `/metrics` (Prometheus), `/healthz` (alive), `/healthz/ready` (storage answers). */
+function telemetryHandler(broker: Broker): http.RequestListener {
+  return (req, res) => {
+    const path = (req.url ?? '/').split('?')[0];
+    if (req.method !== 'GET') {
+      res.writeHead(405).end();
+    } else if (path === '/metrics') {
+      broker.metrics.registry.metrics().then(
+        (text) => res.writeHead(200, { 'content-type': broker.metrics.registry.contentType }).end(text),
+        () => res.writeHead(500).end(),
+      );
+    } else if (path === '/healthz') {
+      res.writeHead(200, { 'content-type': 'text/plain' }).end('ok');
+    } else if (path === '/healthz/ready') {
+      broker.storage.ping().then(
+        () => res.writeHead(200, { 'content-type': 'text/plain' }).end('ready'),
+        () => res.writeHead(503, { 'content-type': 'text/plain' }).end('storage unavailable'),
+      );
+    } else {
+      res.writeHead(404).end();
+    }
+  };
+}
+
 export async function serve(config: unknown, options: BrokerOptions): Promise<RunningServer> {
-  const broker = await createBroker(config, options);
+  const broker = await createBroker(config, { metrics: new BrokerMetrics({ processMetrics: true }), ...options });
   const { web } = broker.settings;
   if (!web.http && !web.https) throw new ConfigError([{ path: 'web', message: 'set web.http or web.https' }]);
   const servers: http.Server[] = [];
@@ -52,6 +77,13 @@ export async function serve(config: unknown, options: BrokerOptions): Promise<Ru
       servers.push(server);
       const addr = await listen(server, host, port);
       urls.push(`https://${addr.address}:${addr.port}`);
+    }
+    if (broker.settings.telemetry) {
+      const { host, port } = parseListenAddress(broker.settings.telemetry.http, 'telemetry.http');
+      const server = http.createServer(telemetryHandler(broker));
+      servers.push(server);
+      const addr = await listen(server, host, port);
+      urls.push(`http://${addr.address}:${addr.port}/metrics`);
     }
   } catch (err) {
     await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));

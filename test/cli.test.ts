@@ -106,6 +106,8 @@ test('serve the dev config; after a restart on the same SQLite file, keys, clien
   const issuer = `http://127.0.0.1:${port}/dex`;
   config.issuer = issuer;
   config.web = { http: `127.0.0.1:${port}` };
+  const metricsPort = await freePort();
+  config.telemetry = { http: `127.0.0.1:${metricsPort}` };
   config.storage = { type: 'sqlite3', config: { file: join(dir, 'dev.sqlite') } };
   config.staticClients = [{ id: TEST_CLIENT.id, secret: TEST_CLIENT.secret, redirectURIs: [TEST_CLIENT.redirectURI], name: 'Example App' }];
   const file = join(dir, 'dev.yaml');
@@ -123,6 +125,13 @@ test('serve the dev config; after a restart on the same SQLite file, keys, clien
     // The password DB of the dev config: admin@example.com / password.
     const pw = await login(issuer, { connectorId: 'local', scope: 'openid email', password: { username: 'admin@example.com', password: 'password' } });
     expect(pw.claims.email).toBe('admin@example.com');
+    // Metrics and readiness on the telemetry address, not on the public one.
+    expect(first.output()).toContain(`metrics on http://127.0.0.1:${metricsPort}/metrics`);
+    const metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+    expect(metrics).toMatch(/dexpress_logins_total\{connector="mock",outcome="success"\} 1/);
+    expect(metrics).toContain('dexpress_process_resident_memory_bytes');
+    expect((await fetch(`http://127.0.0.1:${metricsPort}/healthz/ready`)).status).toBe(200);
+    expect((await fetch(`${issuer}/metrics`)).status).toBe(404);
   } finally {
     expect(await first.stop()).toBe(0);
   }

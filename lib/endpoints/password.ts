@@ -79,6 +79,7 @@ export async function passwordLogin(ctx: BrokerContext, req: Request, res: Respo
   try {
     identity = await checkPassword(ctx, req, res, conn, username, password, authReq.scopes);
   } catch (err) {
+    ctx.metrics.logins.inc({ connector: conn.id, outcome: err instanceof AccessDeniedError ? 'refused' : 'failed' });
     if (err instanceof AccessDeniedError) {
       ctx.logger.info({ connector: conn.id, reason: err.message }, 'password login refused');
       showError(ctx, res, err.status, err.status === 403 ? 'Access denied' : 'Login failed', err.message, `You tried to log in with ${conn.name}.`);
@@ -91,6 +92,7 @@ export async function passwordLogin(ctx: BrokerContext, req: Request, res: Respo
   }
   if (!identity) {
     await ctx.throttle.failed(conn.id, username, address);
+    ctx.metrics.logins.inc({ connector: conn.id, outcome: 'refused' });
     ctx.logger.info({ connector: conn.id, username, address }, 'password login refused: wrong credentials');
     render(ctx, res, authReq, 401, username, `Invalid ${(conn.connector.prompt ?? 'username').toLowerCase()} or password.`);
     return;

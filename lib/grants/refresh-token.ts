@@ -50,10 +50,12 @@ export async function refreshTokenGrant(ctx: BrokerContext, client: ClientSettin
     const connectorData = ctx.sealer.open(presented.record.connectorData);
     let identity: Identity;
     try {
+      const refresh = conn.connector.refresh.bind(conn.connector);
       identity = assertIdentity(
-        await conn.connector.refresh({ ...claims, ...(connectorData !== undefined ? { connectorData } : {}) }, scopesFrom(presented.record.scopes)),
+        await ctx.metrics.timeUpstream(conn.id, 'refresh', () => refresh({ ...claims, ...(connectorData !== undefined ? { connectorData } : {}) }, scopesFrom(presented.record.scopes))),
       );
     } catch (err) {
+      ctx.metrics.refreshFailures.inc({ connector: conn.id });
       ctx.logger.info({ connector: conn.id, reason: errorMessage(err) }, 'upstream refresh failed');
       if (err instanceof UpstreamError && !(err instanceof RefreshFailedError)) {
         throw new OAuthError('invalid_grant', `The upstream identity provider could not refresh this login: ${err.message}.`);
