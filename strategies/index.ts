@@ -24,3 +24,8 @@ import { saml } from './saml/index.js';
 export const connectorModules: readonly AnyConnectorModule[] = [mockCallback, mockPassword, authproxy, ldap, oidc, github, gitlab, gitea, bitbucketCloud, openshift, atlassianCrowd, keystone, microsoft, saml, google, linkedin];
 
 export const connectors = createRegistry(connectorModules);
+
+/** Base classes for writing connectors of your own. */
+export { BrokerStrategy, type StrategyOutcome, type StandaloneOptions } from './shared/strategy.js';
+export { OAuth2Strategy, type OAuth2ClientOptions, type OAuth2Tokens } from './shared/oauth2.js';
+export { PasswordStrategy, type LoginFunction } from './shared/password.js';
