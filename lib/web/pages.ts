@@ -9,25 +9,28 @@ export interface PageOptions {
   title: string;
   logoURL?: string;
   theme: string;
+  /** A stylesheet from `frontend.dir` (`themes/<theme>/styles.css`), loaded after the built-in styles. */
+  stylesheetURL?: string;
 }
 
 const styles = `
-:root{color-scheme:light dark;--bg:#f6f7f9;--fg:#1d2330;--card:#fff;--muted:#4a5568;--accent:#1f5fbf;--border:#c9d0db;--err:#a61b1b}
-@media (prefers-color-scheme:dark){:root{--bg:#14171c;--fg:#e8ebf0;--card:#1e232b;--muted:#b7c0cc;--accent:#7fb0ff;--border:#3a4350;--err:#ff8a8a}}
-.theme-dark{--bg:#14171c;--fg:#e8ebf0;--card:#1e232b;--muted:#b7c0cc;--accent:#7fb0ff;--border:#3a4350;--err:#ff8a8a}
+:root{color-scheme:light dark;--bg:#f6f7f9;--fg:#1d2330;--card:#fff;--muted:#4a5568;--accent:#1f5fbf;--on-accent:#fff;--border:#c9d0db;--err:#a61b1b}
+@media (prefers-color-scheme:dark){:root{--bg:#14171c;--fg:#e8ebf0;--card:#1e232b;--muted:#b7c0cc;--accent:#7fb0ff;--on-accent:#0b1220;--border:#3a4350;--err:#ff8a8a}}
+.theme-dark{--bg:#14171c;--fg:#e8ebf0;--card:#1e232b;--muted:#b7c0cc;--accent:#7fb0ff;--on-accent:#0b1220;--border:#3a4350;--err:#ff8a8a}
 *{box-sizing:border-box}body{margin:0;font:16px/1.5 system-ui,sans-serif;background:var(--bg);color:var(--fg)}
-main{max-width:26rem;margin:3rem auto;padding:0 1rem}.card{background:var(--card);border:1px solid var(--border);border-radius:8px;padding:1.5rem}
+main{max-width:26rem;margin:3rem auto;padding:0 1rem}.card{background:var(--card);border:1px solid var(--border);border-radius:8px;padding:1.5rem;overflow-wrap:anywhere}a{color:var(--accent)}
 h1{font-size:1.35rem;margin:0 0 1rem}header{text-align:center;margin-bottom:1rem}header img{max-height:3rem;max-width:100%}
 ul.connectors{list-style:none;padding:0;margin:0}ul.connectors li{margin:.5rem 0}
-a.button,button{display:block;width:100%;padding:.7rem 1rem;border-radius:6px;border:1px solid var(--accent);background:var(--accent);color:#fff;font:inherit;text-align:center;text-decoration:none;cursor:pointer}
-.theme-dark a.button,.theme-dark button{color:#0b1220}button.secondary{background:transparent;color:var(--accent)}
+a.button,button{display:block;width:100%;padding:.7rem 1rem;border-radius:6px;border:1px solid var(--accent);background:var(--accent);color:var(--on-accent);font:inherit;text-align:center;text-decoration:none;cursor:pointer}
+button.secondary{background:transparent;color:var(--accent)}
 label{display:block;margin:.75rem 0 .25rem;font-weight:600}input{width:100%;padding:.6rem;font:inherit;border:1px solid var(--border);border-radius:6px;background:var(--card);color:var(--fg)}
 :focus-visible{outline:3px solid var(--accent);outline-offset:2px}.error{color:var(--err);font-weight:600}.muted{color:var(--muted)}
 .actions{display:flex;gap:.75rem;margin-top:1.25rem}.actions form{flex:1}ul.scopes{padding-left:1.25rem}
+input.code{font-family:ui-monospace,monospace;font-size:1.25rem;letter-spacing:.12em;text-transform:uppercase}
 `;
 
 export function layout(page: PageOptions, title: string, body: Raw): string {
-  return `<!doctype html>${html`<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>${title} · ${page.title}</title><style>${new Raw(styles)}</style></head>
+  return `<!doctype html>${html`<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>${title} · ${page.title}</title><style>${new Raw(styles)}</style>${page.stylesheetURL ? html`<link rel="stylesheet" href="${page.stylesheetURL}">` : ''}</head>
 <body class="theme-${page.theme}"><main>
 <header>${page.logoURL ? html`<img src="${page.logoURL}" alt="${page.title}">` : html`<strong>${page.title}</strong>`}</header>
 <div class="card">${body}</div></main></body></html>`.html}`;
