@@ -4,6 +4,8 @@
  * mounted in an existing app (`app.use(broker.app)`) or served alone (`serve`).
  */
 import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import session from 'express-session';
 import type { Strategy } from 'passport';
@@ -95,7 +97,7 @@ export async function createBroker(config: unknown, options: BrokerOptions): Pro
     connectors,
     logger,
     now,
-    page: { title: settings.frontend.issuer, theme: settings.frontend.theme, ...(settings.frontend.logoURL ? { logoURL: settings.frontend.logoURL } : {}) },
+    page: pageOptions(settings),
     url: (path) => `${settings.issuer}${path}`,
   };
 
@@ -122,6 +124,19 @@ export async function createBroker(config: unknown, options: BrokerOptions): Pro
       await Promise.allSettled([...connectors.values()].map((c) => c.connector.close?.()));
       if (!options.storage) await storage.close();
     },
+  };
+}
+
+/** What every page shows: `frontend.issuer`, the logo, the theme, and a stylesheet from `frontend.dir`. */
+function pageOptions(settings: Settings): BrokerContext['page'] {
+  const { frontend } = settings;
+  const themeDir = frontend.dir ? path.join(frontend.dir, 'themes', frontend.theme) : undefined;
+  const logoURL = frontend.logoURL ?? (themeDir && existsSync(path.join(themeDir, 'logo.png')) ? `${settings.issuer}/theme/logo.png` : undefined);
+  return {
+    title: frontend.issuer,
+    theme: frontend.theme,
+    ...(logoURL ? { logoURL } : {}),
+    ...(themeDir && existsSync(path.join(themeDir, 'styles.css')) ? { stylesheetURL: `${settings.issuer}/theme/styles.css` } : {}),
   };
 }
 
@@ -226,6 +241,12 @@ async function buildRouter(ctx: BrokerContext): Promise<Router> {
       : { httpOnly: true, sameSite: 'lax', secure: false, path: settings.issuerPath || '/' },
   });
 
+  // `frontend.dir`, laid out as Dex's web directory: `themes/<theme>/` at /theme, `static/` at /static.
+  if (settings.frontend.dir) {
+    const assets = { dotfiles: 'deny' as const, index: false, fallthrough: true, maxAge: '1h' };
+    router.use('/theme', express.static(path.join(settings.frontend.dir, 'themes', settings.frontend.theme), assets));
+    router.use('/static', express.static(path.join(settings.frontend.dir, 'static'), assets));
+  }
   router.get('/.well-known/openid-configuration', cors, (_req, res) => {
     res.set('Cache-Control', 'public, max-age=60').json(discoveryDocument(ctx));
   });

@@ -40,7 +40,7 @@ export function approvalHmac(authReq: Pick<AuthRequest, 'id' | 'hmacKey'>): stri
  * `form-action` is left out on purpose: browsers apply it to the redirect that follows a form
  * post, which would block the approval page's redirect back to the client.
  */
-export const PAGE_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' https: data:; base-uri 'none'; frame-ancestors 'none'";
+export const PAGE_CSP = "default-src 'none'; style-src 'self' 'unsafe-inline'; img-src 'self' https: data:; base-uri 'none'; frame-ancestors 'none'";
 
 export function sendPage(res: Response, status: number, body: string): void {
   if (!res.get('Content-Security-Policy')) res.set('Content-Security-Policy', PAGE_CSP);
