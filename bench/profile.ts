@@ -6,7 +6,7 @@
  */
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { codeUnit, load, openStore, refreshUnit, runLoad, seed, withDexpress, work } from './run.js';
+import { buildDist, codeUnit, load, openStore, refreshUnit, runLoad, seed, withDexpress, work } from './run.js';
 
 interface ProfileNode {
   id: number;
@@ -21,6 +21,8 @@ const name = `profile-${alg}-${kind}`.toLowerCase();
 function where(url: string): string {
   const m = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url);
   if (m) return m[1]!;
+  const dist = /\/dist\/(lib|strategies)\/(.*)$/.exec(url);
+  if (dist) return `${dist[1]}/${dist[2]}`;
   if (url.startsWith('node:')) return url;
   const lib = /\/(lib|strategies)\/(.*)$/.exec(url);
   if (lib) return `${lib[1]}/${lib[2]}`;
@@ -49,6 +51,7 @@ function summarise(file: string): string {
   return `self time by function (main thread; the thread pool's signing is not sampled):\n${top(byFunction, 30)}\n\nby place:\n${top(byPlace, 20)}`;
 }
 
+buildDist();
 const { storage, config } = await openStore('sqlite', undefined, name);
 const seeded = await seed(storage, kind === 'code' ? load.maxUnits : 0, load.concurrency);
 await storage.close();

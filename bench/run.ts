@@ -8,6 +8,7 @@
  *   BENCH_SIGN_MS=1500     milliseconds per signing measurement
  *   BENCH_PROFILE=1        run dexpress with --cpu-prof (profiles in bench/profiles/)
  *   BENCH_ONLY=sqlite      run only the SQLite part (skips PostgreSQL and the 100k memory phase)
+ *   BENCH_TSX=1            run dexpress from the sources through tsx instead of building dist/ first
  *
  * Phases: the signing ceiling (jose / node:crypto sync / thread pool, one core and all cores);
  * a bare Express endpoint (HTTP handling floor); for RS256 and ES256, on SQLite and PostgreSQL,
@@ -15,6 +16,7 @@
  * logins through mockCallback; oidc-provider doing the same refresh grant; resident memory idle,
  * under load, and with 100,000 live refresh tokens on SQLite.
  */
+import { spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg, tmpdir, totalmem } from 'node:os';
@@ -27,7 +29,7 @@ import { SqliteStorage } from '../lib/storage/sqlite.js';
 import { RefreshTokens } from '../lib/tokens/refresh.js';
 import { freePort, startPostgres, type Postgres } from '../test/servers/postgres.js';
 import { okOrError, runLoad as runLoadOn, type LoadOptions, type LoadResult, type Send, type Unit } from './load.js';
-import { startBare, startDexpress, startPeer, type Child } from './processes.js';
+import { startBare, startDexpress, startPeer, type Child, type RunFrom } from './processes.js';
 import { measureSigning, type Alg, type SigningFigures } from './signing.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
@@ -35,6 +37,7 @@ const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 32);
 const SIGN_MS = Number(process.env.BENCH_SIGN_MS ?? 1500);
 const PROFILE = process.env.BENCH_PROFILE === '1';
 const ONLY_SQLITE = process.env.BENCH_ONLY === 'sqlite';
+const RUN_FROM: RunFrom = process.env.BENCH_TSX === '1' ? 'tsx' : 'dist';
 /** Upper bound on units per phase, whatever the speed (the codes seeded for the exchange). */
 const MAX_UNITS = 40_000;
 const MEMORY_TOKENS = 100_000;
@@ -79,6 +82,15 @@ function authCode(): AuthCode {
 }
 
 /** Codes and refresh tokens written straight into the storage the server will use. */
+/** Compiles lib/ and strategies/ into dist/ (`tsc -p tsconfig.build.json`), as the package ships. */
+export function buildDist(): void {
+  if (RUN_FROM !== 'dist') return;
+  const root = join(import.meta.dirname, '..');
+  const r = spawnSync(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(root, 'tsconfig.build.json')], { cwd: root, encoding: 'utf8', timeout: 300_000 });
+  // tsc emits even with type errors (someone's work in progress): say so, carry on.
+  if (r.status !== 0) console.error(`bench: tsc reported problems (status ${r.status}); running what it emitted:\n${r.stdout.slice(0, 2000)}`);
+}
+
 export async function seed(storage: Storage, codes: number, refreshTokens: number): Promise<{ codes: string[]; refreshTokens: string[] }> {
   const codeIds = Array.from({ length: codes }, () => randomBytes(16).toString('base64url'));
   const tokens = new RefreshTokens(storage, { disableRotation: false, reuseIntervalMs: 3000 });
@@ -177,6 +189,7 @@ export async function withDexpress<T>(name: string, storageConfig: Record<string
     storage: storageConfig,
     algorithm: alg,
     client: CLIENT,
+    runFrom: RUN_FROM,
     ...(profile ? { nodeFlags: ['--cpu-prof', `--cpu-prof-dir=${join(import.meta.dirname, 'profiles')}`, `--cpu-prof-name=${name}.cpuprofile`] } : {}),
   });
   try {
@@ -247,11 +260,14 @@ async function main(): Promise<void> {
     memoryGB: round(totalmem() / 2 ** 30, 1),
     node: process.version,
     uvThreadpoolSize: Number(process.env.UV_THREADPOOL_SIZE ?? 4),
+    dexpressRunsFrom: RUN_FROM,
     loadAverageAtStart: loadavg().map((l) => round(l, 2)),
     concurrency: CONCURRENCY,
     secondsPerPhase: SECONDS,
   };
   console.error(`bench: ${machine.cpus} CPU(s) ${machine.model}, node ${machine.node}, load average ${machine.loadAverageAtStart.join(' ')}`);
+  console.error(`bench: building dist/ (dexpress runs ${RUN_FROM === 'dist' ? 'compiled' : 'through tsx'})`);
+  buildDist();
 
   const signing = {} as Record<Alg, SigningFigures>;
   for (const alg of ['RS256', 'ES256'] as const) {

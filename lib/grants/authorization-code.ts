@@ -29,6 +29,8 @@ export function checkPkceVerifier(pkce: AuthCode['pkce'], verifier: string | und
   if (!secretsEqual(computed, pkce.challenge)) throw new OAuthError('invalid_grant', 'Invalid code_verifier.');
 }
 
+const invalidCode = () => new OAuthError('invalid_grant', 'Invalid or expired code parameter.');
+
 /** What the transaction decided: a refusal (committed too: the code stays used up) or the grant. */
 type Redemption = { refused: OAuthError } | { grant: Grant; refresh?: { id: string; token: string } };
 
@@ -41,16 +43,15 @@ export async function authorizationCodeGrant(ctx: BrokerContext, client: ClientS
   // happen, or (storage failing midway) none of them, and the client may retry with the code.
   const outcome = await ctx.storage.transaction(async (tx): Promise<Redemption> => {
     const record = await tx.consume<AuthCode>('authCode', code);
-    const refused = new OAuthError('invalid_grant', 'Invalid or expired code parameter.');
     if (!record) {
       const used = await tx.consume<UsedCode>('usedCode', code);
       if (used?.refreshId && used.clientId === client.id) {
         await ctx.refreshTokens.revoke(used.refreshId, tx);
         ctx.logger.warn({ client: client.id }, 'authorization code reused: tokens issued from it were revoked');
       }
-      return { refused };
+      return { refused: invalidCode() };
     }
-    if (record.clientId !== client.id) return { refused };
+    if (record.clientId !== client.id) return { refused: invalidCode() };
     if (body.redirect_uri !== record.redirectURI) return { refused: new OAuthError('invalid_grant', 'redirect_uri did not match URI from initial request.') };
     try {
       checkPkceVerifier(record.pkce, body.code_verifier);

@@ -43,9 +43,11 @@ export class SqliteStorage implements Storage {
       find: db.prepare<[string, string, number], Row>(
         'SELECT value, version, expires_at FROM objects WHERE kind = ? AND id = ? AND (expires_at IS NULL OR expires_at > ?)',
       ),
-      deleteExpired: db.prepare<[string, string, number]>('DELETE FROM objects WHERE kind = ? AND id = ? AND expires_at IS NOT NULL AND expires_at <= ?'),
-      insert: db.prepare<[string, string, string, number | null, string | null]>(
-        'INSERT OR IGNORE INTO objects (kind, id, value, version, expires_at, owner) VALUES (?, ?, ?, 1, ?, ?)',
+      // Inserts, or replaces an expired row; a live row stays and nothing is written (one statement).
+      insert: db.prepare<[string, string, string, number | null, string | null, number]>(
+        `INSERT INTO objects (kind, id, value, version, expires_at, owner) VALUES (?, ?, ?, 1, ?, ?)
+         ON CONFLICT (kind, id) DO UPDATE SET value = excluded.value, version = 1, expires_at = excluded.expires_at, owner = excluded.owner
+         WHERE objects.expires_at IS NOT NULL AND objects.expires_at <= ?`,
       ),
       upsert: db.prepare<[string, string, string, number | null, string | null]>(
         `INSERT INTO objects (kind, id, value, version, expires_at, owner) VALUES (?, ?, ?, 1, ?, ?)
@@ -66,6 +68,9 @@ export class SqliteStorage implements Storage {
         'SELECT COUNT(*) AS n FROM objects WHERE kind = ? AND (expires_at IS NULL OR expires_at > ?)',
       ),
       gc: db.prepare<[number]>('DELETE FROM objects WHERE expires_at IS NOT NULL AND expires_at <= ?'),
+      begin: db.prepare('BEGIN IMMEDIATE'),
+      commit: db.prepare('COMMIT'),
+      rollback: db.prepare('ROLLBACK'),
     };
     const stmts = this.stmts;
     this.ops = {
@@ -104,8 +109,7 @@ export class SqliteStorage implements Storage {
   }
 
   private doCreate<T>(kind: Kind, id: string, value: T, options: WriteOptions = {}): boolean {
-    this.stmts.deleteExpired.run(kind, id, this.now());
-    return this.stmts.insert.run(kind, id, JSON.stringify(value), options.expiresAt ?? null, options.owner ?? null).changes === 1;
+    return this.stmts.insert.run(kind, id, JSON.stringify(value), options.expiresAt ?? null, options.owner ?? null, this.now()).changes === 1;
   }
 
   private doFind<T>(kind: Kind, id: string): StoredRecord<T> | undefined {
@@ -173,13 +177,13 @@ export class SqliteStorage implements Storage {
    */
   async transaction<T>(fn: (tx: StorageOps) => Promise<T>): Promise<T> {
     return this.gate.exclusive(async () => {
-      this.db.exec('BEGIN IMMEDIATE');
+      this.stmts.begin.run();
       try {
         const result = await fn(this.ops);
-        this.db.exec('COMMIT');
+        this.stmts.commit.run();
         return result;
       } catch (err) {
-        if (this.db.inTransaction) this.db.exec('ROLLBACK');
+        if (this.db.inTransaction) this.stmts.rollback.run();
         throw err;
       }
     });

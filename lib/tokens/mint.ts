@@ -3,11 +3,11 @@
  * Dex (clients such as Kubernetes read the access token's claims too); the ID token binds the
  * access token with `at_hash` and the code with `c_hash`.
  */
-import { randomBytes } from 'node:crypto';
 import type { Clock } from '../storage/index.js';
 import { audienceOf, identityClaims, type Grant } from './claims.js';
 import { halfHash, signJwt } from './jws.js';
 import type { KeyManager } from './keys.js';
+import { randomToken } from './random.js';
 
 export interface MintedTokens {
   accessToken: string;
@@ -37,7 +37,7 @@ export class TokenMinter {
       ...(aud.length > 1 ? { azp: grant.clientId } : {}),
       ...(grant.authTime !== undefined ? { auth_time: grant.authTime } : {}),
     };
-    const accessClaims = { ...base, jti: randomBytes(16).toString('base64url'), scope: grant.scopes.join(' ') };
+    const accessClaims = { ...base, jti: randomToken(16), scope: grant.scopes.join(' ') };
     const accessToken = await signJwt(accessClaims, key);
     if (!grant.scopes.includes('openid')) return { accessToken, expiresIn: exp - iat };
     const idClaims = {

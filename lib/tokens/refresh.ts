@@ -6,11 +6,12 @@
  * secret, readable only by whoever holds that secret. A previous token presented after the
  * window is a replay: the whole chain is revoked.
  */
-import { createCipheriv, createDecipheriv, createHash, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import type { Settings } from '../config/settings.js';
 import { OAuthError } from '../errors.js';
 import type { Claims, JsonValue } from '../identity.js';
 import type { Clock, Storage, StorageOps } from '../storage/index.js';
+import { randomBytesPooled, randomToken } from './random.js';
 
 export interface RefreshRecord {
   clientId: string;
@@ -41,12 +42,16 @@ function sameHash(a: string, b: string): boolean {
   return x.length === y.length && timingSafeEqual(x, y);
 }
 
+/**
+ * The key sealing the next token under the previous secret: HMAC-SHA256 keyed by the secret (256
+ * random bits, so one HMAC is a sound KDF; HKDF's extract step adds nothing for a uniform key).
+ */
 function keyFrom(secret: string): Buffer {
-  return Buffer.from(hkdfSync('sha256', secret, Buffer.alloc(0), 'dexpress refresh rotation', 32));
+  return createHmac('sha256', secret).update('dexpress refresh rotation').digest();
 }
 
 function seal(secret: string, plaintext: string): string {
-  const iv = randomBytes(12);
+  const iv = randomBytesPooled(12);
   const cipher = createCipheriv('aes-256-gcm', keyFrom(secret), iv);
   const body = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
   return Buffer.concat([iv, cipher.getAuthTag(), body]).toString('base64url');
@@ -87,8 +92,8 @@ export class RefreshTokens {
 
   /** Stores a new token; `store` is a transaction's operations when the caller has one. */
   async create(grant: NewRefresh, store: StorageOps = this.storage): Promise<{ id: string; token: string }> {
-    const id = randomBytes(16).toString('base64url');
-    const secret = randomBytes(32).toString('base64url');
+    const id = randomToken(16);
+    const secret = randomToken(32);
     const now = this.now();
     const record: RefreshRecord = { ...grant, tokenHash: hashSecret(secret), createdAt: now, lastUsedAt: now };
     await store.create('refreshToken', id, record, { expiresAt: this.expiry(record) });
@@ -135,7 +140,7 @@ export class RefreshTokens {
     let token = `${presented.id}.${presented.secret}`;
     let next = base;
     if (!this.policy.disableRotation) {
-      const secret = randomBytes(32).toString('base64url');
+      const secret = randomToken(32);
       token = `${presented.id}.${secret}`;
       next = { ...base, tokenHash: hashSecret(secret), previous: { hash: presented.record.tokenHash, next: seal(presented.secret, token), rotatedAt: now } };
     }
