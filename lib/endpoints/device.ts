@@ -152,9 +152,11 @@ interface WrongCodes {
   count: number;
 }
 
-/** How many wrong codes this address has entered in the current window. */
-async function wrongCodes(ctx: BrokerContext, req: Request): Promise<number> {
-  return (await ctx.storage.find<WrongCodes>('loginAttempts', `device:${req.ip}`))?.value.count ?? 0;
+/** Seconds until this address may enter codes again, or 0 when it may now. */
+async function lockedFor(ctx: BrokerContext, req: Request): Promise<number> {
+  const rec = await ctx.storage.find<WrongCodes>('loginAttempts', `device:${req.ip}`);
+  if (!rec || rec.value.count < MAX_WRONG_CODES) return 0;
+  return Math.max(1, Math.ceil(((rec.expiresAt ?? ctx.now()) - ctx.now()) / 1000));
 }
 
 async function countWrongCode(ctx: BrokerContext, req: Request): Promise<void> {
@@ -177,8 +179,10 @@ export async function verifyUserCode(ctx: BrokerContext, req: Request, res: Resp
     return renderCodePage(ctx, req, res, 403, typed, 'This form has expired. Check the code and submit it again.');
   }
   if (typed === '') return renderCodePage(ctx, req, res, 400, '', 'Enter the code your device shows.');
-  if ((await wrongCodes(ctx, req)) >= MAX_WRONG_CODES) {
+  const wait = await lockedFor(ctx, req);
+  if (wait > 0) {
     ctx.logger.warn({ ip: req.ip }, 'device code entry locked: too many wrong codes');
+    res.set('Retry-After', String(wait));
     return showError(ctx, res, 429, 'Too many attempts', 'Too many wrong codes were entered from this network.', 'Wait a few minutes, then start again on your device.');
   }
   const userCode = normalizeUserCode(typed);

@@ -249,6 +249,7 @@ describe('wrong codes are bounded per address', () => {
     const blocked = (await enterUserCode(res.verification_uri, { typed: [res.user_code] })).page!;
     expect(blocked.status).toBe(429);
     expect(blocked.body).toContain('Too many wrong codes');
+    expect(Number(blocked.headers.get('retry-after'))).toBe(15 * 60);
     lockClock.advance(15 * 60_000 + 1);
     const late = await oidc.initiateDeviceAuthorization(await discover(locked.issuer, KUBECTL), { scope: 'openid' });
     const page = (await enterUserCode(late.verification_uri_complete!)).page!;
