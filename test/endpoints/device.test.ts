@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import * as oidc from 'openid-client';
 import { startBroker, TEST_CLIENT, type TestBroker } from '../helpers/broker.js';
 import { frozenClock } from '../helpers/clock.js';
-import { DEVICE_GRANT, enterUserCode, pollOnce } from '../helpers/device.js';
+import { connectorHref, DEVICE_GRANT, enterUserCode, pollOnce } from '../helpers/device.js';
 import { getPage, leaksNothing, postForm } from '../helpers/http.js';
 import { discover, verifyIdToken } from '../helpers/rp.js';
 
@@ -18,6 +18,7 @@ const kubectlClient = { id: 'kubectl', public: true, name: 'Kubernetes' };
 const connectors = [
   { type: 'mockCallback', id: 'mock', name: 'Example' },
   { type: 'mockPassword', id: 'mockpw', name: 'Mock password', config: { username: 'kilgore', password: 'trout' } },
+  { type: 'mockCallback', id: 'web-only', name: 'Web only', grantTypes: ['authorization_code'] },
 ];
 
 beforeAll(async () => {
@@ -108,6 +109,26 @@ describe('the browser side', () => {
     const result = await enterUserCode(res.verification_uri, { typed: [res.user_code.replace('-', '').toLowerCase()] });
     expect(result.page?.status).toBe(200);
     expect(result.page?.body).toContain('Login successful for Kubernetes');
+  });
+
+  test('the connector list offers only connectors whose grantTypes allow the device grant', async () => {
+    const res = await startDevice('openid');
+    const list = (await enterUserCode(res.verification_uri_complete!, { connectorName: 'Nothing' })).page!;
+    expect(list.body).toContain('Log in with Example');
+    expect(list.body).toContain('Log in with Mock password');
+    expect(list.body).not.toContain('Web only');
+  });
+
+  test('a device login cannot be steered to a connector the list did not offer', async () => {
+    const res = await startDevice('openid');
+    const refused = await enterUserCode(res.verification_uri_complete!, {
+      onPage: async (page) => {
+        const href = connectorHref(page, 'Example');
+        return href ? { url: href.replace('/device/login/mock?', '/device/login/web-only?') } : undefined;
+      },
+    });
+    expect(refused.page?.status).toBe(400);
+    expect(refused.page?.body).toContain('may not use this login method');
   });
 
   test('the callback refuses a login started in another browser', async () => {
