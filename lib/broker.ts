@@ -300,7 +300,10 @@ async function buildRouter(ctx: BrokerContext): Promise<Router> {
 
 async function connectorRoute(ctx: BrokerContext, req: Request, res: Response): Promise<void> {
   const conn = ctx.connectors.get(String(req.params.connector));
-  const route = conn?.connector.routes?.[String(req.params.route)];
+  const routes = conn?.connector.routes;
+  const name = String(req.params.route);
+  // Own keys only: `constructor`, `__proto__`, `toString`... are not routes.
+  const route = routes && Object.hasOwn(routes, name) ? routes[name] : undefined;
   if (!route) {
     showError(ctx, res, 404, 'Not found', 'There is nothing at this address.');
     return;
