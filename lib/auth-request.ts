@@ -193,3 +193,20 @@ export function connectorsFor(ctx: BrokerContext, client: ClientSettings): strin
   const all = [...ctx.connectors.keys()];
   return client.allowedConnectors ? all.filter((id) => client.allowedConnectors!.includes(id)) : all;
 }
+
+/** The `/auth` query that produced this request, to start it over with another connector. */
+export function authQueryOf(authReq: AuthRequest): string {
+  const params: Record<string, string> = {
+    client_id: authReq.clientId,
+    redirect_uri: authReq.redirectURI,
+    response_type: 'code',
+    scope: authReq.scopes.join(' '),
+    ...(authReq.state !== undefined ? { state: authReq.state } : {}),
+    ...(authReq.nonce ? { nonce: authReq.nonce } : {}),
+    ...(authReq.pkce ? { code_challenge: authReq.pkce.challenge, code_challenge_method: authReq.pkce.method } : {}),
+    ...(authReq.responseMode === 'form_post' ? { response_mode: 'form_post' } : {}),
+    ...(authReq.prompt ? { prompt: authReq.prompt.join(' ') } : {}),
+    ...(authReq.maxAge !== undefined ? { max_age: String(authReq.maxAge) } : {}),
+  };
+  return new URLSearchParams(params).toString();
+}

@@ -5,7 +5,7 @@
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { Request, Response } from 'express';
-import type { AuthRequest } from '../auth-request.js';
+import { authQueryOf, type AuthRequest } from '../auth-request.js';
 import type { BrokerContext } from '../context.js';
 import { AccessDeniedError, UpstreamError, publicSummary } from '../errors.js';
 import { checkPassword, finishLogin, sendPage, showError } from '../flow.js';
@@ -40,7 +40,11 @@ function render(ctx: BrokerContext, res: Response, authReq: AuthRequest, status:
       username,
       csrf: csrfToken(authReq),
       ...(error ? { error } : {}),
-      ...(ctx.connectors.size > 1 ? { backHref: ctx.url(`/auth?client_id=${encodeURIComponent(authReq.clientId)}&redirect_uri=${encodeURIComponent(authReq.redirectURI)}&response_type=code&scope=${encodeURIComponent(authReq.scopes.join(' '))}${authReq.state ? `&state=${encodeURIComponent(authReq.state)}` : ''}`) } : {}),
+      ...(authReq.redirectURI === ctx.url('/device/callback')
+        ? { backHref: ctx.url('/device') }
+        : ctx.connectors.size > 1
+          ? { backHref: ctx.url(`/auth?${authQueryOf(authReq)}`) }
+          : {}),
     }),
   );
 }

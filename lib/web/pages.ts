@@ -8,15 +8,16 @@ export interface PageOptions {
   /** `frontend.issuer`: the name shown on every page. */
   title: string;
   logoURL?: string;
+  /** `light`, `dark`, or `auto` (follows the browser's colour scheme). */
   theme: string;
   /** A stylesheet from `frontend.dir` (`themes/<theme>/styles.css`), loaded after the built-in styles. */
   stylesheetURL?: string;
 }
 
 const styles = `
-:root{color-scheme:light dark;--bg:#f6f7f9;--fg:#1d2330;--card:#fff;--muted:#4a5568;--accent:#1f5fbf;--on-accent:#fff;--border:#c9d0db;--err:#a61b1b}
-@media (prefers-color-scheme:dark){:root{--bg:#14171c;--fg:#e8ebf0;--card:#1e232b;--muted:#b7c0cc;--accent:#7fb0ff;--on-accent:#0b1220;--border:#3a4350;--err:#ff8a8a}}
-.theme-dark{--bg:#14171c;--fg:#e8ebf0;--card:#1e232b;--muted:#b7c0cc;--accent:#7fb0ff;--on-accent:#0b1220;--border:#3a4350;--err:#ff8a8a}
+:root{color-scheme:light;--bg:#f6f7f9;--fg:#1d2330;--card:#fff;--muted:#4a5568;--accent:#1f5fbf;--on-accent:#fff;--border:#c9d0db;--err:#a61b1b}
+@media (prefers-color-scheme:dark){.theme-auto{color-scheme:dark;--bg:#14171c;--fg:#e8ebf0;--card:#1e232b;--muted:#b7c0cc;--accent:#7fb0ff;--on-accent:#0b1220;--border:#3a4350;--err:#ff8a8a}}
+.theme-dark{color-scheme:dark;--bg:#14171c;--fg:#e8ebf0;--card:#1e232b;--muted:#b7c0cc;--accent:#7fb0ff;--on-accent:#0b1220;--border:#3a4350;--err:#ff8a8a}
 *{box-sizing:border-box}body{margin:0;font:16px/1.5 system-ui,sans-serif;background:var(--bg);color:var(--fg)}
 main{max-width:26rem;margin:3rem auto;padding:0 1rem}.card{background:var(--card);border:1px solid var(--border);border-radius:8px;padding:1.5rem;overflow-wrap:anywhere}a{color:var(--accent)}
 h1{font-size:1.35rem;margin:0 0 1rem}header{text-align:center;margin-bottom:1rem}header img{max-height:3rem;max-width:100%}

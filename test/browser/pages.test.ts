@@ -36,6 +36,8 @@ beforeAll(async () => {
       enablePasswordDB: true,
       staticPasswords: [{ email: 'admin@example.com', hash: HASH, username: 'admin', userID: '08a8684b-db88-4b73-90a9-3cd1661f5466' }],
       oauth2: { skipApprovalScreen: false },
+      // `auto` follows the browser's colour scheme, so the contrast test sees both palettes.
+      frontend: { theme: 'auto' },
       staticClients: [
         { id: client.id, secret: client.secret, redirectURIs: [client.redirectURI], name: 'Example App' },
         { id: 'kubectl', public: true, name: 'Kubernetes' },

@@ -167,3 +167,21 @@ describe('brute-force protection', () => {
     expect(res.body.error).toBe('invalid_grant');
   });
 });
+
+test('"Choose another login method" starts the same request over (PKCE and nonce kept)', async () => {
+  let back = '';
+  await startLogin(b.issuer, {
+    connectorId: 'mockpw',
+    params: { nonce: 'n-123', code_challenge: 'c'.repeat(43), code_challenge_method: 'S256' },
+    onPage: async (page) => {
+      const m = /<a href="([^"]*)">Choose another login method/.exec(page.body);
+      if (m) back = m[1]!.replace(/&amp;/g, '&');
+      return undefined;
+    },
+  });
+  const u = new URL(back);
+  expect(u.pathname).toBe('/dex/auth');
+  expect(u.searchParams.get('nonce')).toBe('n-123');
+  expect(u.searchParams.get('code_challenge')).toBe('c'.repeat(43));
+  expect(u.searchParams.get('code_challenge_method')).toBe('S256');
+});
