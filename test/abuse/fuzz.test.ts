@@ -78,6 +78,7 @@ const ENDPOINTS = [
   '/.well-known/openid-configuration', '/keys', '/healthz', '/token', '/userinfo', '/auth', '/auth/mock', '/auth/pw', '/auth/pw/login',
   '/auth/local/login', '/auth/mock/metadata', '/auth/nope', '/auth/%E0%A4%A', '/callback', '/callback/proxy', '/callback/mock', '/callback/nope',
   '/approval', '/logout', '/device/code', '/device', '/device/auth/verify_code', '/device/login/mock', '/device/callback', '/', '/%', '/%2e%2e/%2e%2e/etc/passwd',
+  '/auth/constructor', '/auth/__proto__/login', '/auth/mock/constructor', '/callback/constructor', '/callback/__proto__', '/device/login/__proto__', '/auth/toString/login',
 ];
 const OUTSIDE = ['/', '/favicon.ico', '/%', '/dex%', '/dexx'];
 const METHODS = ['GET', 'POST', 'POST', 'POST', 'PUT', 'DELETE', 'OPTIONS', 'HEAD', 'PATCH', 'TRACE', 'FOO'];
