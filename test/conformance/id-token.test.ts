@@ -73,6 +73,16 @@ describe('the ID token', () => {
     expect(other.claims.sub).toBe(first.claims.sub);
   });
 
+  test('the token response has access_token, a Bearer token_type, expires_in and id_token (OIDC Core 3.1.3.3)', async () => {
+    const res = await redeem(b.issuer, await codeFor(b.issuer));
+    expect(res.status).toBe(200);
+    expect(typeof res.body.access_token).toBe('string');
+    expect(String(res.body.token_type).toLowerCase()).toBe('bearer');
+    expect(res.body.expires_in).toBe(24 * 3600);
+    expect(typeof res.body.id_token).toBe('string');
+    expect(res.headers.get('content-type')).toMatch(/^application\/json/);
+  });
+
   test('at_hash and c_hash are the left halves of SHA-256 of the access token and the code', async () => {
     const code = await codeFor(b.issuer);
     const res = await redeem(b.issuer, code);
