@@ -13,4 +13,6 @@ if (existsSync(new URL('../lib/cli.ts', import.meta.url))) {
   cli = await import('../dist/lib/cli.js');
   strategies = await import('../dist/strategies/index.js');
 }
-process.exitCode = await cli.runCli(process.argv.slice(2), strategies.connectors);
+// A command is done when runCli resolves (serve: after a signal and a clean shutdown); exit even
+// if a library left a handle open.
+process.exit(await cli.runCli(process.argv.slice(2), strategies.connectors));

@@ -91,10 +91,23 @@ export async function runCli(argv: string[], registry: ConnectorRegistry, io: Cl
         io.err(HELP.serve!);
         return 2;
       }
+      // Signals are caught from the start, so a stop during start-up still shuts down cleanly.
+      let signalled: ((signal: string) => void) | undefined;
+      let early: string | undefined;
+      const onSignal = (signal: string) => (signalled ? signalled(signal) : (early = signal));
+      const onInt = () => onSignal('SIGINT');
+      const onTerm = () => onSignal('SIGTERM');
+      process.on('SIGINT', onInt);
+      process.on('SIGTERM', onTerm);
+      const release = () => {
+        process.off('SIGINT', onInt);
+        process.off('SIGTERM', onTerm);
+      };
       let running;
       try {
         running = await serve(readConfig(file), { connectors: registry });
       } catch (err) {
+        release();
         if (err instanceof ConfigError) return reportConfigError(io, file, err);
         io.err(`dexpress: cannot start: ${errorMessage(err)}`);
         return 1;
@@ -106,16 +119,22 @@ export async function runCli(argv: string[], registry: ConnectorRegistry, io: Cl
       const metricsUrl = running.urls.find((u) => u.endsWith('/metrics'));
       if (metricsUrl) io.out(`dexpress: metrics on ${metricsUrl}`);
       return new Promise<number>((resolve) => {
-        const stop = (signal: string) => {
+        let stopping = false;
+        signalled = (signal) => {
+          if (stopping) {
+            io.err(`dexpress: ${signal} again, exiting now`);
+            resolve(1);
+            return;
+          }
+          stopping = true;
           io.out(`dexpress: ${signal} received, shutting down`);
           running.close().then(
             () => resolve(0),
             () => resolve(1),
           );
         };
-        process.once('SIGINT', () => stop('SIGINT'));
-        process.once('SIGTERM', () => stop('SIGTERM'));
-      });
+        if (early) signalled(early);
+      }).finally(release);
     }
     default:
       io.err(`dexpress: unknown command "${command}"\n\n${USAGE}`);
