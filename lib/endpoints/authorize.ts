@@ -68,7 +68,7 @@ export async function authorize(ctx: BrokerContext, req: Request, res: Response)
     res.redirect(303, href(ids[0]!));
     return;
   }
-  sendPage(res, 200, connectorListPage(ctx.page, ids.map((id) => ({ name: ctx.connectors.get(id)!.name, href: href(id) }))));
+  sendPage(res, 200, connectorListPage(ctx.page, ids.map((id) => ({ name: ctx.connectors.get(id)!.name, type: ctx.connectors.get(id)!.type, href: href(id) }))));
 }
 
 export async function authorizeWithConnector(ctx: BrokerContext, req: Request, res: Response): Promise<void> {

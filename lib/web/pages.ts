@@ -21,7 +21,7 @@ const styles = `
 *{box-sizing:border-box}body{margin:0;font:16px/1.5 system-ui,sans-serif;background:var(--bg);color:var(--fg)}
 main{max-width:26rem;margin:3rem auto;padding:0 1rem}.card{background:var(--card);border:1px solid var(--border);border-radius:8px;padding:1.5rem;overflow-wrap:anywhere}a{color:var(--accent)}
 h1{font-size:1.35rem;margin:0 0 1rem}header{text-align:center;margin-bottom:1rem}header img{max-height:3rem;max-width:100%}
-ul.connectors{list-style:none;padding:0;margin:0}ul.connectors li{margin:.5rem 0}
+ul.connectors{list-style:none;padding:0;margin:0}ul.connectors a.connector{display:flex;align-items:center;gap:.75rem;text-align:left}.mark{display:inline-flex;align-items:center;justify-content:center;min-width:1.8rem;height:1.8rem;border-radius:50%;color:#fff;font-weight:700;font-size:.85rem;border:1px solid #fff}ul.connectors li{margin:.5rem 0}
 a.button,button{display:block;width:100%;padding:.7rem 1rem;border-radius:6px;border:1px solid var(--accent);background:var(--accent);color:var(--on-accent);font:inherit;text-align:center;text-decoration:none;cursor:pointer}
 button.secondary{background:transparent;color:var(--accent)}
 label{display:block;margin:.75rem 0 .25rem;font-weight:600}input{width:100%;padding:.6rem;font:inherit;border:1px solid var(--border);border-radius:6px;background:var(--card);color:var(--fg)}
@@ -37,12 +37,37 @@ export function layout(page: PageOptions, title: string, body: Raw): string {
 <div class="card">${body}</div></main></body></html>`.html}`;
 }
 
-export function connectorListPage(page: PageOptions, connectors: { name: string; href: string }[]): string {
+/** A small mark per connector type on the connector list: a letter on the platform's colour. */
+const connectorMarks: Record<string, { letter: string; colour: string }> = {
+  github: { letter: 'G', colour: '#24292f' },
+  gitlab: { letter: 'G', colour: '#c6381f' },
+  gitea: { letter: 'G', colour: '#4a7a1f' },
+  'bitbucket-cloud': { letter: 'B', colour: '#0747a6' },
+  google: { letter: 'G', colour: '#1a5fc8' },
+  microsoft: { letter: 'M', colour: '#2f5d8a' },
+  linkedin: { letter: 'in', colour: '#0a66c2' },
+  ldap: { letter: 'L', colour: '#5b4a8a' },
+  saml: { letter: 'S', colour: '#8a4a2f' },
+  oidc: { letter: 'O', colour: '#2f6f6a' },
+  openshift: { letter: 'O', colour: '#b51f1f' },
+  'atlassian-crowd': { letter: 'C', colour: '#0747a6' },
+  keystone: { letter: 'K', colour: '#b5331f' },
+  authproxy: { letter: 'P', colour: '#4a5568' },
+  local: { letter: '@', colour: '#4a5568' },
+  mockCallback: { letter: 'M', colour: '#6b4a8a' },
+  mockPassword: { letter: 'M', colour: '#6b4a8a' },
+};
+
+export function connectorListPage(page: PageOptions, connectors: { name: string; href: string; type?: string }[]): string {
+  const mark = (type: string | undefined) => {
+    const m = (type && connectorMarks[type]) || { letter: '•', colour: '#4a5568' };
+    return html`<span class="mark" style="background:${m.colour}" aria-hidden="true">${m.letter}</span>`;
+  };
   return layout(
     page,
     'Log in',
     html`<h1>Log in to ${page.title}</h1><ul class="connectors">${connectors.map(
-      (c) => html`<li><a class="button" href="${c.href}">Log in with ${c.name}</a></li>`,
+      (c) => html`<li><a class="button connector" href="${c.href}">${mark(c.type)}<span>Log in with ${c.name}</span></a></li>`,
     )}</ul>`,
   );
 }

@@ -83,7 +83,10 @@ describe('a person logs in', () => {
     const p = await newPage();
     await p.goto(authorizeUrl());
     expectSoundLayout(await screenshotBoth(p, 'connector-list'), false);
-    expect(await p.getByRole('link').allTextContents()).toEqual(['Log in with Example', 'Log in with Mock password', 'Log in with Email']);
+    // Each connector is a link named "Log in with <name>"; its mark (a letter on the platform's colour) is decoration.
+    expect(await p.locator('ul.connectors a > span:not(.mark)').allTextContents()).toEqual(['Log in with Example', 'Log in with Mock password', 'Log in with Email']);
+    for (const name of ['Log in with Example', 'Log in with Mock password', 'Log in with Email']) expect(await p.getByRole('link', { name, exact: true }).count()).toBe(1);
+    expect(await p.locator('.mark[aria-hidden="true"]').count()).toBe(3);
     await p.getByRole('link', { name: 'Log in with Email' }).click();
 
     await p.waitForSelector('#password');
