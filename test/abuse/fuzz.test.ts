@@ -3,8 +3,9 @@
  * generated with fast-check (bounded in runs and time; FUZZ_RUNS and FUZZ_SECONDS override) and
  * sent on raw sockets so that invalid UTF-8, broken percent-encoding, odd methods and headers
  * arrive as sent. For every answer: never a 5xx, never a stack trace or an internal path, never
- * silence. Afterwards the broker still serves /healthz, and the tokens issued before the fuzzing
- * still work at /userinfo and for a refresh. The counts are printed.
+ * the hostile markup reflected unescaped, never silence. Afterwards the broker still serves
+ * /healthz, and the tokens issued before the fuzzing still work at /userinfo and for a refresh.
+ * The counts are printed.
  */
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { createHash, createHmac } from 'node:crypto';
@@ -73,6 +74,9 @@ async function makeHostileJwts(): Promise<Record<string, string>> {
 
 /** What a leaked internal looks like: a stack frame, a source path, an error class name. */
 const LEAK = /\n\s*at [^\n]+:\d+:\d+|\bat (?:async )?[\w$.<>]+ \(|node_modules|file:\/\/|\/work\/|\.[cm]?[jt]s:\d+|\b(?:TypeError|ReferenceError|SyntaxError|RangeError|URIError|AssertionError)\b/;
+
+/** Hostile markup from the inputs, come back unescaped. */
+const REFLECTED = /<script>alert\(1\)|<img src=x onerror/;
 
 const ENDPOINTS = [
   '/.well-known/openid-configuration', '/keys', '/healthz', '/token', '/userinfo', '/auth', '/auth/mock', '/auth/pw', '/auth/pw/login',
@@ -323,6 +327,8 @@ function judge(tally: Tally, req: RawRequest, res: RawResponse | HungError): voi
   if (!res.headers['content-type']) tally.parserRefusals++;
   if (process.env.FUZZ_DEBUG && !res.headers['content-type']) console.log(describeReq.method, describeReq.target.slice(0, 80), req.headers.map(([k]) => String(k)).join(','), res.body.slice(0, 120).replace(/\s+/g, ' '));
   if (res.status >= 500) tally.failures.push({ why: '5xx', ...describeReq, status: res.status, excerpt: res.body.slice(0, 300) });
+  const reflected = REFLECTED.exec(res.body);
+  if (reflected) tally.failures.push({ why: 'reflected markup', ...describeReq, status: res.status, excerpt: res.body.slice(Math.max(0, reflected.index - 100), reflected.index + 100) });
   const leak = LEAK.exec(res.body);
   if (leak) tally.failures.push({ why: `leak: ${leak[0].trim().slice(0, 60)}`, ...describeReq, status: res.status, excerpt: res.body.slice(Math.max(0, leak.index - 100), leak.index + 200) });
 }
@@ -404,6 +410,15 @@ describe('oversized and malformed input, one case each', () => {
     const res = await send({ method: 'POST', target: '/dex/token', headers: [['Content-Type', 'application/x-www-form-urlencoded'], ['Content-Encoding', 'gzip'], ['Authorization', basicAuth().authorization!]], body: Buffer.from('grant_type=x') });
     expect(res.status).toBeGreaterThanOrEqual(400);
     expect(res.status).toBeLessThan(500);
+  });
+});
+
+describe('reflected input', () => {
+  test('a client_id carrying markup comes back escaped on the error page', async () => {
+    const res = await sendRaw(port, { method: 'GET', target: `/dex/auth?${new URLSearchParams({ client_id: '<script>alert(1)</script>', redirect_uri: 'x' })}`, headers: [] });
+    expect(res.status).toBe(400);
+    expect(res.body).toContain('&lt;script&gt;alert(1)');
+    expect(REFLECTED.test(res.body)).toBe(false);
   });
 });
 
