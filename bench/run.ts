@@ -3,7 +3,8 @@
  * A script, not a test. Everything runs on loopback, each load phase is bounded in time and in
  * requests, and the script stops by itself; it writes bench/results.json and prints a table.
  *
- *   BENCH_SECONDS=5        counted seconds per load phase (plus 1 s of warm-up)
+ *   BENCH_SECONDS=4        counted seconds per load phase (plus 1 s of warm-up)
+ *   BENCH_ROUNDS=3         rounds; each runs every contender once, in a rotated order
  *   BENCH_CONCURRENCY=32   connections of the load generator
  *   BENCH_SIGN_MS=1500     milliseconds per signing measurement
  *   BENCH_PROFILE=1        run dexpress with --cpu-prof (profiles in bench/profiles/)
@@ -30,9 +31,9 @@ import { RefreshTokens } from '../lib/tokens/refresh.js';
 import { freePort, startPostgres, type Postgres } from '../test/servers/postgres.js';
 import { okOrError, runLoad as runLoadOn, type LoadOptions, type LoadResult, type Send, type Unit } from './load.js';
 import { startBare, startDexpress, startPeer, type Child, type RunFrom } from './processes.js';
-import { measureSigning, type Alg, type SigningFigures } from './signing.js';
+import { measureCeiling, measureSigning, type Alg, type SigningFigures } from './signing.js';
 
-const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 4);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 32);
 const SIGN_MS = Number(process.env.BENCH_SIGN_MS ?? 1500);
 const PROFILE = process.env.BENCH_PROFILE === '1';
@@ -41,6 +42,8 @@ const RUN_FROM: RunFrom = process.env.BENCH_TSX === '1' ? 'tsx' : 'dist';
 /** Upper bound on units per phase, whatever the speed (the codes seeded for the exchange). */
 const MAX_UNITS = 40_000;
 const MEMORY_TOKENS = 100_000;
+/** Every comparison runs this many times, interleaved; the medians are reported. */
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 
 const CLIENT = { id: 'example-app', secret: 'ZXhhbXBsZS1hcHAtc2VjcmV0', redirectURI: 'http://127.0.0.1:5555/callback' };
 const BASIC = `Basic ${Buffer.from(`${CLIENT.id}:${CLIENT.secret}`).toString('base64')}`;
@@ -129,16 +132,17 @@ export function codeUnit(path: string, codes: string[]): Unit {
   };
 }
 
-/** One worker's refresh chain: each answer's token is the next request's. */
-export function refreshUnit(path: string, first: string | undefined): Unit {
+/** One worker's refresh chain: each answer's token is the next request's; `current()` is the latest. */
+export function refreshUnit(path: string, first: string | undefined): Unit & { current(): string | undefined } {
   let token = first;
-  return async (send) => {
+  const unit: Unit = async (send) => {
     if (token === undefined) return 'exhausted';
     const res = await send(tokenRequest(path, { grant_type: 'refresh_token', refresh_token: token }));
     const outcome = okOrError(res);
     if (outcome === 'ok') token = (JSON.parse(res.body) as { refresh_token: string }).refresh_token;
     return outcome;
   };
+  return Object.assign(unit, { current: () => token });
 }
 
 /** A full login: /auth/mock → (mockCallback) → /callback → client redirect with the code → /token. */
@@ -199,40 +203,68 @@ export async function withDexpress<T>(name: string, storageConfig: Record<string
   }
 }
 
-async function tokenPhase(alg: Alg, backend: Backend, pg: Postgres | undefined): Promise<TokenFigures> {
+/** A running dexpress with seeded codes and refresh chains. */
+interface Running {
+  server: Child;
+  origin: string;
+  codes: string[];
+  refreshTokens: (string | undefined)[];
+  rssIdleMB: number;
+}
+
+async function startSeeded(alg: Alg, backend: Backend, pg: Postgres | undefined): Promise<Running> {
   const name = `${alg}-${backend}`.toLowerCase();
   const { storage, config } = await openStore(backend, pg, name);
   const seeded = await seed(storage, MAX_UNITS, CONCURRENCY);
   await storage.close();
-  return withDexpress(name, config, alg, async (server, origin) => {
-    await new Promise((r) => setTimeout(r, 500));
-    const rssIdleMB = server.rssMB();
-    const code = await runLoad(server, origin, load, () => codeUnit('/dex/token', seeded.codes));
-    const refresh = await runLoad(server, origin, load, (i) => refreshUnit('/dex/token', seeded.refreshTokens[i]));
-    const logins = alg === 'RS256' ? await runLoad(server, origin, load, () => loginUnit()) : undefined;
-    return { alg, backend, code, refresh, ...(logins ? { logins } : {}), rssIdleMB, rssPeakUnderLoadMB: server.peakRssMB() };
+  const port = await freePort();
+  const server = await startDexpress({
+    port,
+    configFile: join(work, `${name}.yaml`),
+    storage: config,
+    algorithm: alg,
+    client: CLIENT,
+    runFrom: RUN_FROM,
+    ...(PROFILE ? { nodeFlags: ['--cpu-prof', `--cpu-prof-dir=${join(import.meta.dirname, 'profiles')}`, `--cpu-prof-name=${name}.cpuprofile`] } : {}),
   });
+  await new Promise((r) => setTimeout(r, 500));
+  return { server, origin: `http://127.0.0.1:${port}`, codes: seeded.codes, refreshTokens: seeded.refreshTokens, rssIdleMB: server.rssMB() };
 }
 
-async function peerPhase(alg: Alg): Promise<LoadFigures> {
-  const peer = await startPeer(alg, CONCURRENCY);
-  try {
-    const { port, refreshTokens } = peer.hello as { port: number; refreshTokens: string[] };
-    return await runLoad(peer, `http://127.0.0.1:${port}`, load, (i) => refreshUnit('/token', refreshTokens[i]));
-  } finally {
-    await peer.stop();
-  }
+/** One measured thing: run once per round. */
+interface Contender {
+  label: string;
+  run(): Promise<LoadFigures>;
 }
 
-async function barePhase(): Promise<LoadFigures> {
-  const bare = await startBare();
-  try {
-    const { port } = bare.hello as { port: number };
-    return await runLoad(bare, `http://127.0.0.1:${port}`, load, () => async (send) => okOrError(await send(tokenRequest('/token', { grant_type: 'refresh_token', refresh_token: 'x'.repeat(66) }))));
-  } finally {
-    await bare.stop();
-  }
+function dexpressContenders(alg: Alg, backend: Backend, r: Running): Contender[] {
+  // Each worker keeps its refresh chain across rounds.
+  const chains = r.refreshTokens;
+  const out: Contender[] = [
+    { label: `dexpress ${alg} ${backend} code exchange`, run: () => runLoad(r.server, r.origin, load, () => codeUnit('/dex/token', r.codes)) },
+    {
+      label: `dexpress ${alg} ${backend} refresh`,
+      run: () =>
+        runLoad(r.server, r.origin, load, (i) => {
+          const unit = refreshUnit('/dex/token', chains[i]);
+          return async (send) => {
+            const outcome = await unit(send);
+            chains[i] = unit.current();
+            return outcome;
+          };
+        }),
+    },
+  ];
+  if (backend === 'sqlite') out.push({ label: `dexpress ${alg} ${backend} full logins`, run: () => runLoad(r.server, r.origin, load, () => loginUnit()) });
+  return out;
 }
+
+function median<T>(items: T[], by: (t: T) => number): T {
+  const sorted = [...items].sort((a, b) => by(a) - by(b));
+  return sorted[Math.floor((sorted.length - 1) / 2)]!;
+}
+
+const medianOf = (xs: number[]) => median(xs, (x) => x);
 
 /** 100,000 live refresh tokens on SQLite: RSS idle after start, then under refresh load on some of them. */
 async function memoryPhase(): Promise<{ tokens: number; rssIdleMB: number; rssPeakUnderLoadMB: number; refresh: LoadFigures }> {
@@ -274,104 +306,155 @@ async function main(): Promise<void> {
     console.error(`bench: signing ceiling ${alg}`);
     signing[alg] = await measureSigning(alg, SIGN_MS);
   }
-  console.error('bench: bare Express');
-  const bare = await barePhase();
 
   let pg: Postgres | undefined;
-  const token: TokenFigures[] = [];
-  const peer = {} as Record<Alg, LoadFigures>;
+  const figures: Record<string, LoadFigures[]> = {};
+  /** Per round: the ratios the targets are about, each from figures of that same round. */
+  const perRound: Record<string, number[]> = {};
+  const ceilings: Record<Alg, number[]> = { RS256: [], ES256: [] };
+  const rss: { label: string; idleMB: number; peakUnderLoadMB: number }[] = [];
   let memory: Awaited<ReturnType<typeof memoryPhase>> | undefined;
+  const children: Child[] = [];
   try {
     if (!ONLY_SQLITE) pg = await startPostgres();
+    const bare = await startBare();
+    children.push(bare);
+    const bareOrigin = `http://127.0.0.1:${(bare.hello as { port: number }).port}`;
+    const bareContender: Contender = {
+      label: 'bare Express POST /token',
+      run: () => runLoad(bare, bareOrigin, load, () => async (send) => okOrError(await send(tokenRequest('/token', { grant_type: 'refresh_token', refresh_token: 'x'.repeat(66) })))),
+    };
     for (const alg of ['RS256', 'ES256'] as const) {
-      for (const backend of ONLY_SQLITE ? (['sqlite'] as const) : (['sqlite', 'postgres'] as const)) {
-        console.error(`bench: dexpress ${alg} on ${backend}`);
-        token.push(await tokenPhase(alg, backend, pg));
+      const backends: Backend[] = ONLY_SQLITE ? ['sqlite'] : ['sqlite', 'postgres'];
+      const running = new Map<Backend, Running>();
+      for (const backend of backends) {
+        console.error(`bench: starting dexpress ${alg} on ${backend} (seeding ${MAX_UNITS} codes)`);
+        const r = await startSeeded(alg, backend, pg);
+        running.set(backend, r);
+        children.push(r.server);
       }
-      console.error(`bench: oidc-provider ${alg}`);
-      peer[alg] = await peerPhase(alg);
+      const peer = await startPeer(alg, CONCURRENCY);
+      children.push(peer);
+      const peerChains = (peer.hello as { refreshTokens: string[] }).refreshTokens;
+      const peerOrigin = `http://127.0.0.1:${(peer.hello as { port: number }).port}`;
+      const contenders: Contender[] = [
+        bareContender,
+        ...backends.flatMap((b) => dexpressContenders(alg, b, running.get(b)!)),
+        {
+          label: `oidc-provider ${alg} refresh`,
+          run: () =>
+            runLoad(peer, peerOrigin, load, (i) => {
+              const unit = refreshUnit('/token', peerChains[i]);
+              return async (send) => {
+                const outcome = await unit(send);
+                peerChains[i] = unit.current()!;
+                return outcome;
+              };
+            }),
+        },
+      ];
+      for (let n = 0; n < ROUNDS; n++) {
+        console.error(`bench: ${alg} round ${n + 1}/${ROUNDS}`);
+        const ceiling = await measureCeiling(alg, 1000);
+        ceilings[alg].push(ceiling);
+        const got = new Map<string, LoadFigures>();
+        // Rotate the order each round, so no contender always runs first or last.
+        for (let k = 0; k < contenders.length; k++) {
+          const c = contenders[(k + n) % contenders.length]!;
+          const f = await c.run();
+          got.set(c.label, f);
+          (figures[c.label] ??= []).push(f);
+        }
+        const rate = (label: string) => got.get(label)?.perSecond ?? NaN;
+        const add = (key: string, value: number) => (perRound[key] ??= []).push(value);
+        for (const b of backends) {
+          add(`${alg} ${b}: refresh / oidc-provider refresh`, rate(`dexpress ${alg} ${b} refresh`) / rate(`oidc-provider ${alg} refresh`));
+          if (alg === 'RS256') {
+            add(`${alg} ${b}: code exchange / (signing ceiling / 2)`, rate(`dexpress ${alg} ${b} code exchange`) / (ceiling / 2));
+            add(`${alg} ${b}: refresh / (signing ceiling / 2)`, rate(`dexpress ${alg} ${b} refresh`) / (ceiling / 2));
+          } else {
+            add(`${alg} ${b}: code exchange / bare Express`, rate(`dexpress ${alg} ${b} code exchange`) / rate('bare Express POST /token'));
+            add(`${alg} ${b}: refresh / bare Express`, rate(`dexpress ${alg} ${b} refresh`) / rate('bare Express POST /token'));
+          }
+        }
+        const cpu = (label: string) => got.get(label)?.serverCpuMsPerUnit ?? NaN;
+        add(`${alg} sqlite: server CPU per refresh, oidc-provider / dexpress`, cpu(`oidc-provider ${alg} refresh`) / cpu(`dexpress ${alg} sqlite refresh`));
+      }
+      for (const [backend, r] of running) {
+        rss.push({ label: `dexpress ${alg} ${backend}`, idleMB: r.rssIdleMB, peakUnderLoadMB: r.server.peakRssMB() });
+        await r.server.stop();
+      }
+      rss.push({ label: `oidc-provider ${alg}`, idleMB: NaN, peakUnderLoadMB: peer.peakRssMB() });
+      await peer.stop();
     }
+    await bare.stop();
     if (!ONLY_SQLITE) {
       console.error(`bench: ${MEMORY_TOKENS} refresh tokens on SQLite`);
       memory = await memoryPhase();
     }
   } finally {
+    await Promise.all(children.map((c) => c.stop()));
     await pg?.stop();
     rmSync(work, { recursive: true, force: true });
   }
 
-  const find = (alg: Alg, backend: Backend) => token.find((t) => t.alg === alg && t.backend === backend)!;
-  const perResponse = 2; // ID token + access token
-  const rsCeiling = signing.RS256.ceiling / perResponse;
-  const ratios = {
-    refreshVsPeerRS256: find('RS256', 'sqlite').refresh.perSecond / peer.RS256.perSecond,
-    refreshVsPeerES256: find('ES256', 'sqlite').refresh.perSecond / peer.ES256.perSecond,
-    codeVsCeilingRS256: find('RS256', 'sqlite').code.perSecond / rsCeiling,
-    refreshVsCeilingRS256: find('RS256', 'sqlite').refresh.perSecond / rsCeiling,
-    codeVsBareExpressES256: find('ES256', 'sqlite').code.perSecond / bare.perSecond,
-    refreshVsBareExpressES256: find('ES256', 'sqlite').refresh.perSecond / bare.perSecond,
-    ...(pg
-      ? {
-          refreshVsPeerRS256Postgres: find('RS256', 'postgres').refresh.perSecond / peer.RS256.perSecond,
-          refreshVsPeerES256Postgres: find('ES256', 'postgres').refresh.perSecond / peer.ES256.perSecond,
-          codeVsCeilingRS256Postgres: find('RS256', 'postgres').code.perSecond / rsCeiling,
-          refreshVsCeilingRS256Postgres: find('RS256', 'postgres').refresh.perSecond / rsCeiling,
-        }
-      : {}),
-  };
-  const targets = {
-    'refresh ≥ 1.3 × oidc-provider at RS256': ratios.refreshVsPeerRS256 >= 1.3,
-    'refresh ≥ 2 × oidc-provider at ES256': ratios.refreshVsPeerES256 >= 2,
-    '/token code exchange ≥ 75 % of the RS256 signing ceiling': ratios.codeVsCeilingRS256 >= 0.75,
-    'refresh ≥ 75 % of the RS256 signing ceiling': ratios.refreshVsCeilingRS256 >= 0.75,
-    ...(memory ? { '< 150 MB RSS with 100,000 refresh tokens on SQLite': memory.rssPeakUnderLoadMB < 150 } : {}),
-  };
-  const results = { date: new Date().toISOString(), durationSeconds: round((Date.now() - started) / 1000), machine, signing, bare, token, peer, memory, ratios, targets, loadAverageAtEnd: loadavg().map((l) => round(l, 2)) };
+  const medians = Object.fromEntries(Object.entries(figures).map(([label, fs]) => [label, median(fs, (f) => f.perSecond)]));
+  const ratios = Object.fromEntries(Object.entries(perRound).map(([k, v]) => [k, medianOf(v)]));
+  const r = (k: string) => ratios[k] ?? NaN;
+  const targets: Record<string, { value: number; target: number; met: boolean }> = {};
+  const target = (label: string, value: number, bound: number, below = false) => (targets[label] = { value, target: bound, met: below ? value < bound : value >= bound });
+  for (const b of ONLY_SQLITE ? ['sqlite'] : ['sqlite', 'postgres']) {
+    target(`refresh ≥ 1.3 × oidc-provider at RS256 (${b})`, r(`RS256 ${b}: refresh / oidc-provider refresh`), 1.3);
+    target(`refresh ≥ 2 × oidc-provider at ES256 (${b})`, r(`ES256 ${b}: refresh / oidc-provider refresh`), 2);
+    target(`code exchange ≥ 75 % of the RS256 signing ceiling (${b})`, r(`RS256 ${b}: code exchange / (signing ceiling / 2)`), 0.75);
+    target(`refresh ≥ 75 % of the RS256 signing ceiling (${b})`, r(`RS256 ${b}: refresh / (signing ceiling / 2)`), 0.75);
+  }
+  if (memory) target('RSS < 150 MB with 100,000 refresh tokens on SQLite (idle)', memory.rssIdleMB, 150, true);
+  if (memory) target('RSS < 150 MB with 100,000 refresh tokens on SQLite (peak under load)', memory.rssPeakUnderLoadMB, 150, true);
+  const signingCeilingPerRound = { RS256: ceilings.RS256.map((c) => round(c)), ES256: ceilings.ES256.map((c) => round(c)) };
+  const results = { date: new Date().toISOString(), durationSeconds: round((Date.now() - started) / 1000), machine, signing, signingCeilingPerRound, medians, rounds: figures, rss, memory, ratiosPerRound: perRound, ratios, targets, loadAverageAtEnd: loadavg().map((l) => round(l, 2)) };
   writeFileSync(join(import.meta.dirname, 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
   console.log(table(results));
 }
 
-function table(r: {
-  machine: { cpus: number; model: string; node: string; loadAverageAtStart: number[] };
+interface Results {
+  machine: { cpus: number; model: string; node: string; loadAverageAtStart: number[]; dexpressRunsFrom: string };
+  loadAverageAtEnd: number[];
   signing: Record<Alg, SigningFigures>;
-  bare: LoadFigures;
-  token: TokenFigures[];
-  peer: Record<Alg, LoadFigures>;
+  signingCeilingPerRound: Record<Alg, number[]>;
+  medians: Record<string, LoadFigures>;
+  rss: { label: string; idleMB: number; peakUnderLoadMB: number }[];
   memory: { tokens: number; rssIdleMB: number; rssPeakUnderLoadMB: number } | undefined;
   ratios: Record<string, number>;
-  targets: Record<string, boolean>;
-}): string {
+  targets: Record<string, { value: number; target: number; met: boolean }>;
+}
+
+function table(r: Results): string {
   const lines: string[] = [];
   const f = (n: number) => String(round(n)).padStart(7);
   const ms = (n: number) => String(round(n, 1)).padStart(6);
-  lines.push(`dexpress bench: ${r.machine.cpus} CPU(s) ${r.machine.model}, node ${r.machine.node}, load average at start ${r.machine.loadAverageAtStart.join(' ')}`);
+  lines.push(`dexpress bench: ${r.machine.cpus} CPU(s) ${r.machine.model}, node ${r.machine.node}, dexpress from ${r.machine.dexpressRunsFrom}, load average ${r.machine.loadAverageAtStart.join(' ')} at start, ${r.loadAverageAtEnd.join(' ')} at end`);
   lines.push('');
-  lines.push('signatures/s               jose 1  jose all  sync 1  sync all  pool 1  pool all  ceiling');
+  lines.push('signatures/s               jose 1  jose all  sync 1  sync all  pool 1  pool all  ceiling  (ceiling per round)');
   for (const alg of ['RS256', 'ES256'] as const) {
     const s = r.signing[alg];
-    lines.push(`  ${alg.padEnd(24)}${f(s.joseOneCore)} ${f(s.joseAllCores)}  ${f(s.cryptoSyncOneCore)} ${f(s.cryptoSyncAllCores)}  ${f(s.threadPoolOneAtATime)} ${f(s.threadPoolAllCores)}  ${f(s.ceiling)}`);
+    lines.push(`  ${alg.padEnd(24)}${f(s.joseOneCore)} ${f(s.joseAllCores)}  ${f(s.cryptoSyncOneCore)} ${f(s.cryptoSyncAllCores)}  ${f(s.threadPoolOneAtATime)} ${f(s.threadPoolAllCores)}  ${f(s.ceiling)}  (${r.signingCeilingPerRound[alg].join(', ')})`);
   }
   lines.push('');
-  lines.push('HTTP                                   req/s  p50 ms  p99 ms  server CPU ms/req  errors');
-  const row = (label: string, l: LoadFigures) =>
-    lines.push(`  ${label.padEnd(36)}${f(l.perSecond)}  ${ms(l.p50ms)}  ${ms(l.p99ms)}  ${ms(l.serverCpuMsPerUnit).padStart(17)}  ${l.errors}${l.firstError ? `  (${l.firstError.slice(0, 80)})` : ''}`);
-  row('bare Express POST /token', r.bare);
-  for (const t of r.token) {
-    row(`dexpress ${t.alg} ${t.backend} code exchange`, t.code);
-    row(`dexpress ${t.alg} ${t.backend} refresh`, t.refresh);
-    if (t.logins) row(`dexpress ${t.alg} ${t.backend} full logins`, t.logins);
+  lines.push(`HTTP, median of rounds                     req/s  p50 ms  p99 ms  server CPU ms/req  errors`);
+  for (const [label, l] of Object.entries(r.medians)) {
+    lines.push(`  ${label.padEnd(40)}${f(l.perSecond)}  ${ms(l.p50ms)}  ${ms(l.p99ms)}  ${ms(l.serverCpuMsPerUnit).padStart(17)}  ${l.errors}${l.firstError ? `  (${l.firstError.slice(0, 80)})` : ''}`);
   }
-  for (const alg of ['RS256', 'ES256'] as const) row(`oidc-provider ${alg} refresh`, r.peer[alg]);
   lines.push('');
-  lines.push('RSS MB                               idle  peak under load');
-  for (const t of r.token) lines.push(`  dexpress ${t.alg} ${t.backend.padEnd(22)}${f(t.rssIdleMB)}  ${f(t.rssPeakUnderLoadMB)}`);
-  if (r.memory) lines.push(`  with ${r.memory.tokens} refresh tokens (SQLite) ${f(r.memory.rssIdleMB)}  ${f(r.memory.rssPeakUnderLoadMB)}`);
+  lines.push('RSS MB                                  idle  peak');
+  for (const m of r.rss) lines.push(`  ${m.label.padEnd(36)}${f(m.idleMB)}  ${f(m.peakUnderLoadMB)}`);
+  if (r.memory) lines.push(`  ${`dexpress, ${r.memory.tokens} refresh tokens (SQLite)`.padEnd(36)}${f(r.memory.rssIdleMB)}  ${f(r.memory.rssPeakUnderLoadMB)}`);
   lines.push('');
-  lines.push('ratios');
-  for (const [k, v] of Object.entries(r.ratios)) lines.push(`  ${k.padEnd(34)}${round(v, 2)}`);
+  lines.push('ratios (median of the per-round ratios)');
+  for (const [k, v] of Object.entries(r.ratios)) lines.push(`  ${k.padEnd(62)}${round(v, 2)}`);
   lines.push('');
   lines.push('targets');
-  for (const [k, v] of Object.entries(r.targets)) lines.push(`  ${v ? 'met    ' : 'NOT met'}  ${k}`);
+  for (const [k, t] of Object.entries(r.targets)) lines.push(`  ${t.met ? 'met    ' : 'NOT met'}  ${k}: ${round(t.value, 2)}`);
   return lines.join('\n');
 }
 
