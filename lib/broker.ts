@@ -106,6 +106,10 @@ export async function createBroker(config: unknown, options: BrokerOptions): Pro
   app.disable('x-powered-by');
   app.set('trust proxy', false);
   app.use(settings.issuerPath || '/', router);
+  // An error passed on after the router's own handler already answered (express-session failing
+  // to save once the response is out) would reach Express's final handler, which destroys the
+  // socket under a keep-alive client's next request; it ends here instead.
+  app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => answerError(ctx, err, req, res));
 
   const gcTimer = setInterval(() => {
     storage.gc().catch((err: unknown) => logger.warn({ err }, 'storage garbage collection failed'));
