@@ -6,6 +6,7 @@
 import type { Request, Response } from 'express';
 import { jwtVerify, type JWTPayload } from 'jose';
 import type { BrokerContext } from '../context.js';
+import { StorageUnavailableError } from '../errors.js';
 
 const KEEP_OUT = new Set(['iss', 'aud', 'exp', 'iat', 'nbf', 'jti', 'azp', 'nonce', 'at_hash', 'c_hash', 'scope', 'auth_time']);
 
@@ -40,7 +41,9 @@ export async function verifyAccessToken(ctx: BrokerContext, token: string): Prom
       { issuer: ctx.settings.issuer, algorithms: ['RS256', 'ES256', 'EdDSA'], currentDate: new Date(ctx.now()) },
     );
     return payload;
-  } catch {
+  } catch (err) {
+    // The keys could not be read: the token is not known to be invalid (503, not 401).
+    if (err instanceof StorageUnavailableError) throw err;
     return undefined;
   }
 }
