@@ -25,6 +25,8 @@ export interface AuthRequest {
   prompt?: string[];
   /** OIDC `max_age`, seconds. */
   maxAge?: number;
+  /** OIDC `id_token_hint`: the user the client expects (checked with `prompt=none`). */
+  idTokenHint?: string;
   /** Connectors this request may use (`connector_id`, or the client's allowed ones). */
   connectorId?: string;
   /** What the connector keeps between redirect and callback. */
@@ -181,6 +183,7 @@ export function parseAuthRequest(ctx: BrokerContext, params: Params): Omit<AuthR
     ...(connectorId ? { connectorId } : {}),
     ...(prompt.length > 0 ? { prompt } : {}),
     ...(maxAge !== undefined ? { maxAge } : {}),
+    ...(params.id_token_hint ? { idTokenHint: params.id_token_hint } : {}),
   };
 }
 

@@ -196,7 +196,7 @@ export async function finishLogin(ctx: BrokerContext, req: Request, res: Respons
   if (!authReq) throw new Error('could not record the login');
   ctx.logger.info({ connector: authReq.connectorId, client: authReq.clientId, requestId: res.locals.requestId }, 'login succeeded');
   ctx.metrics.logins.inc({ connector: authReq.connectorId!, outcome: 'success' });
-  rememberLogin(req, { connectorId: authReq.connectorId!, claims, ...(connectorData !== undefined ? { connectorData } : {}), authTime });
+  await rememberLogin(req, { connectorId: authReq.connectorId!, claims, ...(connectorData !== undefined ? { connectorData } : {}), authTime });
   if (ctx.settings.oauth2.skipApprovalScreen && !authReq.prompt?.includes('consent')) {
     await sendCode(ctx, res, authReqId);
     return;

@@ -23,9 +23,21 @@ export function currentLogin(req: Request): LoginSession | undefined {
   return typeof value === 'object' && value !== null ? (value as LoginSession) : undefined;
 }
 
-export function rememberLogin(req: Request, login: LoginSession): void {
+/**
+ * Records a login in the browser's session under a new session id (against session fixation:
+ * a session id planted before the login never carries it). The session's other entries (a
+ * device login in progress) move to the new id.
+ */
+export async function rememberLogin(req: Request, login: LoginSession): Promise<void> {
   const session = (req as SessionRequest).session;
-  if (session) session[KEY] = login;
+  if (!session) return;
+  const carried = Object.fromEntries(Object.entries(session).filter(([k]) => k !== 'cookie' && k !== KEY));
+  if (typeof session.regenerate === 'function') {
+    await new Promise<void>((resolve, reject) => session.regenerate!((err) => (err ? reject(err) : resolve())));
+  }
+  const fresh = (req as SessionRequest).session!;
+  Object.assign(fresh, carried);
+  fresh[KEY] = login;
 }
 
 export function forgetLogin(req: Request): void {

@@ -1,8 +1,9 @@
 /**
- * Brute-force protection for password logins (the form and the password grant): failures are
+ * Brute-force protection for password logins (the form and the password grant): attempts are
  * counted per user (per connector) and per client address in storage, so every instance sees
- * them. Past the limit, attempts are refused without checking the password until the window
- * ends. A success clears the user's count.
+ * them, before the password is checked. Past the limit, attempts are refused without checking
+ * the password until the window ends. A success clears the user's count and gives the address
+ * its attempt back, so only failures accumulate.
  */
 import type { Clock, Storage } from './storage/index.js';
 
@@ -36,31 +37,45 @@ export class LoginThrottle {
     ];
   }
 
-  /** Seconds until attempts are allowed again, or 0 when they are allowed now. */
-  async retryAfter(connectorId: string, username: string, address: string): Promise<number> {
+  /**
+   * Counts an attempt before the password is checked (so parallel guesses cannot all slip past
+   * the limit) and answers how many seconds the caller must wait: 0 to go ahead.
+   */
+  async attempt(connectorId: string, username: string, address: string): Promise<number> {
     let wait = 0;
     for (const [key, max] of this.keys(connectorId, username, address)) {
-      const rec = await this.storage.find<Count>('loginAttempts', key);
-      if (rec && rec.value.n >= max) wait = Math.max(wait, Math.ceil((rec.value.since + this.limits.windowMs - this.now()) / 1000));
+      const count = await this.bump(key, 1);
+      if (count && count.n > max) wait = Math.max(wait, Math.ceil((count.since + this.limits.windowMs - this.now()) / 1000));
     }
     return wait;
   }
 
-  async failed(connectorId: string, username: string, address: string): Promise<void> {
-    for (const [key] of this.keys(connectorId, username, address)) {
-      for (let attempt = 0; attempt < 5; attempt++) {
-        const rec = await this.storage.find<Count>('loginAttempts', key);
-        if (!rec) {
-          const now = this.now();
-          if (await this.storage.create<Count>('loginAttempts', key, { n: 1, since: now }, { expiresAt: now + this.limits.windowMs })) break;
-        } else if (await this.storage.update<Count>('loginAttempts', key, rec.version, { ...rec.value, n: rec.value.n + 1 })) {
-          break;
-        }
-      }
-    }
+  /** A right password: the user's count is cleared and the address's attempt given back. */
+  async succeeded(connectorId: string, username: string, address: string): Promise<void> {
+    const [[userKey], [addressKey]] = this.keys(connectorId, username, address) as [[string, number], [string, number]];
+    await this.storage.destroy('loginAttempts', userKey);
+    await this.bump(addressKey, -1);
   }
 
-  async succeeded(connectorId: string, username: string): Promise<void> {
-    await this.storage.destroy('loginAttempts', `user:${connectorId}:${username.trim().toLowerCase()}`);
+  /** The password could not be checked (upstream down): the attempt does not count. */
+  async release(connectorId: string, username: string, address: string): Promise<void> {
+    for (const [key] of this.keys(connectorId, username, address)) await this.bump(key, -1);
+  }
+
+  /** Adds `delta` to a count (compare-and-swap); a count that does not exist starts now. */
+  private async bump(key: string, delta: number): Promise<Count | undefined> {
+    for (let attempt = 0; attempt < 10; attempt++) {
+      const rec = await this.storage.find<Count>('loginAttempts', key);
+      if (!rec) {
+        if (delta < 0) return undefined;
+        const now = this.now();
+        const value = { n: delta, since: now };
+        if (await this.storage.create<Count>('loginAttempts', key, value, { expiresAt: now + this.limits.windowMs })) return value;
+        continue;
+      }
+      const value = { ...rec.value, n: Math.max(0, rec.value.n + delta) };
+      if (await this.storage.update<Count>('loginAttempts', key, rec.version, value)) return value;
+    }
+    throw new Error('the login attempt counter kept changing');
   }
 }

@@ -18,7 +18,9 @@ import {
 type ParsedAuthRequest = ReturnType<typeof parseAuthRequest>;
 import type { BrokerContext } from '../context.js';
 import { redirectToClient, sendCode, showError, startConnectorLogin, sendPage } from '../flow.js';
+import { verifyIdTokenHint } from '../id-token-hint.js';
 import { currentLogin } from '../login-session.js';
+import { encodeSubject } from '../tokens/subject.js';
 import { connectorListPage } from '../web/pages.js';
 import { randomBytes } from 'node:crypto';
 
@@ -118,6 +120,11 @@ async function silentLogin(ctx: BrokerContext, req: Request, res: Response, pars
     (parsed.connectorId === undefined || parsed.connectorId === login.connectorId) &&
     (parsed.maxAge === undefined || Math.floor(ctx.now() / 1000) - login.authTime <= parsed.maxAge);
   if (!usable) return back('login_required', 'The user must log in.');
+  if (parsed.idTokenHint !== undefined) {
+    const hinted = await verifyIdTokenHint(ctx, parsed.idTokenHint);
+    if (!hinted) return back('invalid_request', 'The id_token_hint was not issued by this server.');
+    if (hinted.sub !== encodeSubject(login.claims.userId, login.connectorId)) return back('login_required', 'Another user is logged in.');
+  }
   if (!ctx.settings.oauth2.skipApprovalScreen) return back('consent_required', 'The user must approve this client.');
   const now = ctx.now();
   const authReq: AuthRequest = {

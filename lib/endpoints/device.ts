@@ -198,7 +198,7 @@ export async function verifyUserCode(ctx: BrokerContext, req: Request, res: Resp
   const ids = deviceConnectors(ctx, client);
   if (ids.length === 1 && !ctx.settings.oauth2.alwaysShowLoginScreen) return startDeviceLogin(ctx, req, res, loginId, ids[0]!);
   const href = (id: string) => ctx.url(`/device/login/${encodeURIComponent(id)}?login=${encodeURIComponent(loginId)}`);
-  sendPage(res, 200, connectorListPage(ctx.page, ids.map((id) => ({ name: ctx.connectors.get(id)!.name, href: href(id) }))));
+  sendPage(res, 200, connectorListPage(ctx.page, ids.map((id) => ({ name: ctx.connectors.get(id)!.name, type: ctx.connectors.get(id)!.type, href: href(id) }))));
 }
 
 // ---------------------------------------------------------------------------------------------

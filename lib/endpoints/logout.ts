@@ -5,30 +5,19 @@
  * "logged out" page. `id_token_hint` may be expired but must carry the broker's signature.
  */
 import type { Request, Response } from 'express';
-import { compactVerify, decodeJwt } from 'jose';
 import { singleParams, PageError } from '../auth-request.js';
 import type { ClientSettings } from '../config/settings.js';
 import type { BrokerContext } from '../context.js';
 import { sendPage, showError } from '../flow.js';
+import { clientOfIdToken, verifyIdTokenHint } from '../id-token-hint.js';
 import { currentLogin, forgetLogin } from '../login-session.js';
 import { errorPage } from '../web/pages.js';
 
 async function hintedClientId(ctx: BrokerContext, hint: string): Promise<string> {
-  try {
-    await compactVerify(hint, async (header) => {
-      const found = header.kid ? await ctx.keys.verificationKey(header.kid) : undefined;
-      if (!found || found.alg !== header.alg) throw new Error('unknown key');
-      return found.key;
-    });
-    const claims = decodeJwt(hint);
-    if (claims.iss !== ctx.settings.issuer) throw new Error('issuer');
-    const aud = Array.isArray(claims.aud) ? claims.aud : [claims.aud];
-    const clientId = aud.length === 1 ? aud[0] : claims.azp;
-    if (typeof clientId !== 'string') throw new Error('audience');
-    return clientId;
-  } catch {
-    throw new PageError('Logout failed', 'The id_token_hint was not issued by this server.');
-  }
+  const claims = await verifyIdTokenHint(ctx, hint);
+  const clientId = claims && clientOfIdToken(claims);
+  if (!clientId) throw new PageError('Logout failed', 'The id_token_hint was not issued by this server.');
+  return clientId;
 }
 
 export async function logout(ctx: BrokerContext, req: Request, res: Response): Promise<void> {

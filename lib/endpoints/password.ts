@@ -72,7 +72,7 @@ export async function passwordLogin(ctx: BrokerContext, req: Request, res: Respo
     return;
   }
   const address = req.ip ?? 'unknown';
-  const wait = await ctx.throttle.retryAfter(conn.id, username, address);
+  const wait = await ctx.throttle.attempt(conn.id, username, address);
   if (wait > 0) {
     ctx.logger.warn({ connector: conn.id, username, address }, 'password login throttled');
     res.set('Retry-After', String(wait));
@@ -90,17 +90,17 @@ export async function passwordLogin(ctx: BrokerContext, req: Request, res: Respo
       return;
     }
     ctx.logger.warn({ err, connector: conn.id }, 'password login failed');
+    await ctx.throttle.release(conn.id, username, address);
     const message = err instanceof UpstreamError ? `${publicSummary(err)}. Try again in a moment.` : `The login with ${conn.name} failed. Try again later.`;
     render(ctx, res, authReq, 502, username, message);
     return;
   }
   if (!identity) {
-    await ctx.throttle.failed(conn.id, username, address);
     ctx.metrics.logins.inc({ connector: conn.id, outcome: 'refused' });
     ctx.logger.info({ connector: conn.id, username, address }, 'password login refused: wrong credentials');
     render(ctx, res, authReq, 401, username, `Invalid ${(conn.connector.prompt ?? 'username').toLowerCase()} or password.`);
     return;
   }
-  await ctx.throttle.succeeded(conn.id, username);
+  await ctx.throttle.succeeded(conn.id, username, address);
   await finishLogin(ctx, req, res, authReq.id, identity);
 }

@@ -23,7 +23,7 @@ export async function passwordGrant(ctx: BrokerContext, client: ClientSettings, 
   if (username === '' || password === '') throw new OAuthError('invalid_request', 'Required params: username and password.');
   const scopes = checkScopeParam(ctx, client, body.scope ?? 'openid');
   const address = req.ip ?? 'unknown';
-  const wait = await ctx.throttle.retryAfter(conn.id, username, address);
+  const wait = await ctx.throttle.attempt(conn.id, username, address);
   if (wait > 0) {
     ctx.logger.warn({ connector: conn.id, client: client.id, username, address }, 'password grant throttled');
     throw new OAuthError('temporarily_unavailable', `Too many failed login attempts; try again in ${wait} seconds.`, 429);
@@ -34,16 +34,16 @@ export async function passwordGrant(ctx: BrokerContext, client: ClientSettings, 
   } catch (err) {
     if (err instanceof AccessDeniedError) throw new OAuthError('invalid_grant', err.message);
     ctx.logger.warn({ err, connector: conn.id }, 'password grant: connector failed');
+    await ctx.throttle.release(conn.id, username, address);
     throw err instanceof UpstreamError
       ? new OAuthError('temporarily_unavailable', `${conn.name} cannot be reached right now.`, 503)
       : new OAuthError('server_error', 'The login could not be checked.', 500);
   }
   if (!found) {
-    await ctx.throttle.failed(conn.id, username, address);
     ctx.logger.info({ connector: conn.id, client: client.id, username, address }, 'password grant refused: wrong credentials');
     throw new OAuthError('invalid_grant', 'Invalid username or password.');
   }
-  await ctx.throttle.succeeded(conn.id, username);
+  await ctx.throttle.succeeded(conn.id, username, address);
   const identity = assertIdentity(found);
   const { connectorData: plainData, ...claims } = identity;
   const connectorData = ctx.sealer.seal(plainData);

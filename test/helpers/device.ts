@@ -16,7 +16,7 @@ export interface EnterCodeOptions extends BrowseOptions {
 
 /** The href of a connector's button on the connector list, if the page is that list. */
 export function connectorHref(page: Page, name: string): string | undefined {
-  const m = new RegExp(`<a class="button" href="([^"]*)">Log in with ${name}</a>`).exec(page.body);
+  const m = new RegExp(`<a class="button connector" href="([^"]*)">(?:<span[^>]*>[^<]*</span>)?<span>Log in with ${name}</span></a>`).exec(page.body);
   return m ? new URL(m[1]!.replace(/&amp;/g, '&'), page.url).toString() : undefined;
 }
 
