@@ -1,8 +1,8 @@
 /**
- * PENDING (brute-force limits, being implemented): the per-user limit must hold against parallel
- * guesses. With an upstream that takes time to answer (an LDAP bind, a Crowd call), attempts sent
- * at once all pass the "too many failures?" check before the first failure is counted, so the
- * number of passwords actually tried must still not exceed the limit (10 per user per window).
+ * Brute-force limits hold against parallel guesses. With an upstream that takes time to answer
+ * (an LDAP bind, a Crowd call), attempts sent at once would all pass a "too many failures?" check
+ * made before the first failure is counted; the number of passwords actually tried must still
+ * not exceed the limit (10 per user per window).
  */
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { createRegistry } from '../../lib/connector.js';

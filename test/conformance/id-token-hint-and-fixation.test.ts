@@ -1,8 +1,8 @@
 /**
- * PENDING (login sessions, being implemented): `prompt=none` with an `id_token_hint` must answer
- * for the user the hint names (OIDC Core 3.1.2.1 and 3.1.2.6): when the browser's session is
- * another user's, or the hint is not the broker's own, the client gets login_required (or
- * invalid_request), never a code for the session's user. The matching case is in
+ * Login sessions: `prompt=none` with an `id_token_hint` answers for the user the hint names (OIDC
+ * Core 3.1.2.1 and 3.1.2.6): when the browser's session is another user's, or the hint is not
+ * the broker's own, the client gets login_required (or invalid_request), never a code for the
+ * session's user. The matching case is in
  * prompt-and-max-age.test.ts. And a login must start a new session (session fixation, OWASP):
  * a session cookie planted in the victim's browser before the login must not carry the
  * victim's login afterwards.
