@@ -17,13 +17,15 @@ export interface Child {
   peakRssMB(): number;
   /** CPU seconds used so far, all threads (user + system). */
   cpuSeconds(): number;
+  /** CPU seconds of the main thread alone (the event loop; signing on the thread pool excluded). */
+  mainThreadCpuSeconds(): number;
   output(): string;
   stop(): Promise<void>;
 }
 
 /** utime + stime of /proc/<pid>/stat, in clock ticks of 1/100 s. */
-function cpuSecondsOf(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+function cpuSecondsOf(pid: number, tid?: number): number {
+  const stat = readFileSync(tid === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${tid}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return (Number(fields[11]) + Number(fields[12])) / 100;
 }
@@ -65,6 +67,7 @@ function start(args: string[], ready: string | 'json', env: Record<string, strin
         rssMB: () => procStatusMB(pid, 'VmRSS'),
         peakRssMB: () => procStatusMB(pid, 'VmHWM'),
         cpuSeconds: () => cpuSecondsOf(pid),
+        mainThreadCpuSeconds: () => cpuSecondsOf(pid, pid),
         output: () => output,
         stop: async () => {
           if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');

@@ -63,5 +63,5 @@ const result = await withDexpress(
   true,
 );
 rmSync(work, { recursive: true, force: true });
-console.log(`${alg} ${kind}: ${result.perSecond.toFixed(0)} req/s, p50 ${result.p50ms.toFixed(1)} ms, p99 ${result.p99ms.toFixed(1)} ms, errors ${result.errors}, server CPU ${result.serverCpuMsPerUnit.toFixed(3)} ms/request\n`);
+console.log(`${alg} ${kind}: ${result.perSecond.toFixed(0)} req/s, p50 ${result.p50ms.toFixed(1)} ms, p99 ${result.p99ms.toFixed(1)} ms, errors ${result.errors}, server CPU ${result.serverCpuMsPerUnit.toFixed(3)} ms/request, event loop ${result.eventLoopCpuMsPerUnit.toFixed(3)} ms/request\n`);
 console.log(summarise(join(import.meta.dirname, 'profiles', `${name}.cpuprofile`)));
