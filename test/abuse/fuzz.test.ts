@@ -9,6 +9,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { createHash, createHmac } from 'node:crypto';
+import net from 'node:net';
 import fc from 'fast-check';
 import { SignJWT, exportJWK, generateKeyPair, type JWK } from 'jose';
 import { startBroker, TEST_CLIENT, type TestBroker } from '../helpers/broker.js';
@@ -404,6 +405,49 @@ describe('oversized and malformed input, one case each', () => {
     const res = await send({ method: 'POST', target: '/dex/token', headers: [['Content-Type', 'application/x-www-form-urlencoded; charset=koi8-r'], ['Authorization', basicAuth().authorization!]], body: Buffer.from('grant_type=x') });
     expect(res.status).toBeGreaterThanOrEqual(400);
     expect(res.status).toBeLessThan(500);
+  });
+
+  test('a body declared huge and never sent does not hold up other clients', async () => {
+    const stuck = net.connect(port, '127.0.0.1', () => {
+      stuck.write(`POST /dex/token HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 900000\r\n\r\ngrant_type=x`);
+    });
+    stuck.on('error', () => undefined);
+    try {
+      await new Promise((r) => setTimeout(r, 50));
+      const res = await send({ method: 'POST', target: '/dex/token', headers: [['Content-Type', 'application/x-www-form-urlencoded'], ['Authorization', basicAuth().authorization!]], body: Buffer.from('grant_type=magic') });
+      expect(res.status).toBe(400);
+      expect((await send({ method: 'GET', target: '/dex/healthz', headers: [] })).status).toBe(200);
+    } finally {
+      stuck.destroy();
+    }
+  });
+
+  test('a chunked /token body over the limit is 413; a chunked one under it is read', async () => {
+    const chunk = (s: string) => `${Buffer.byteLength(s).toString(16)}\r\n${s}\r\n`;
+    const big = `${chunk(`code=${'a'.repeat(40_000)}`)}${chunk('b'.repeat(40_000))}0\r\n\r\n`;
+    const headers: [string, string][] = [['Content-Type', 'application/x-www-form-urlencoded'], ['Authorization', basicAuth().authorization!], ['Transfer-Encoding', 'chunked']];
+    expect((await send({ method: 'POST', target: '/dex/token', framing: 'as-given', headers, body: Buffer.from(big) })).status).toBe(413);
+    const small = await send({ method: 'POST', target: '/dex/token', framing: 'as-given', headers, body: Buffer.from(`${chunk('grant_type=')}${chunk('magic')}0\r\n\r\n`) });
+    expect(small.status).toBe(400);
+    expect(JSON.parse(small.body)).toMatchObject({ error: 'unsupported_grant_type' });
+  });
+
+  test('clients that give up halfway through a body leave the broker serving', async () => {
+    await Promise.all(
+      ['/dex/token', '/dex/callback', '/dex/auth/local/login?state=x', '/dex/userinfo'].map(
+        (target) =>
+          new Promise<void>((resolve) => {
+            const socket = net.connect(port, '127.0.0.1', () => {
+              socket.write(`POST ${target} HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 5000\r\n\r\ngrant_type=refresh`);
+              setTimeout(() => socket.destroy(), 50);
+            });
+            socket.on('close', () => resolve());
+            socket.on('error', () => resolve());
+          }),
+      ),
+    );
+    const res = await send({ method: 'GET', target: '/dex/healthz', headers: [] });
+    expect(res.status).toBe(200);
   });
 
   test('a gzip-encoded form that is not gzip is a 4xx', async () => {

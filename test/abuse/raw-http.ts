@@ -12,6 +12,8 @@ export interface RawRequest {
   target: Buffer | string;
   headers: [string | Buffer, string | Buffer][];
   body?: Buffer;
+  /** `length` (default): a Content-Length for the body is added; `as-given`: the headers say it all (chunked bodies). */
+  framing?: 'length' | 'as-given';
 }
 
 export interface RawResponse {
@@ -78,8 +80,8 @@ export function sendRaw(port: number, req: RawRequest, timeoutMs = 10_000): Prom
     const lines: Buffer[] = [Buffer.from(`${req.method} `), Buffer.from(req.target), Buffer.from(' HTTP/1.1\r\n')];
     lines.push(Buffer.from(`Host: 127.0.0.1:${port}\r\nConnection: close\r\n`));
     for (const [name, value] of req.headers) lines.push(Buffer.from(name), Buffer.from(': '), Buffer.from(value), Buffer.from('\r\n'));
-    // Always a length, so that no request leaves the server waiting for a body that never comes.
-    lines.push(Buffer.from(`Content-Length: ${req.body?.length ?? 0}\r\n\r\n`));
+    // A length unless told otherwise, so that no request leaves the server waiting for a body that never comes.
+    lines.push(Buffer.from(req.framing === 'as-given' ? '\r\n' : `Content-Length: ${req.body?.length ?? 0}\r\n\r\n`));
     if (req.body) lines.push(req.body);
     // No half-close: Node's server drops a request whose client half-closed before the answer.
     socket.write(Buffer.concat(lines));
