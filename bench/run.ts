@@ -9,6 +9,8 @@
  *   BENCH_SIGN_MS=1500     milliseconds per signing measurement
  *   BENCH_PROFILE=1        run dexpress with --cpu-prof (profiles in bench/profiles/)
  *   BENCH_ONLY=sqlite      run only the SQLite part (skips PostgreSQL and the 100k memory phase)
+ *   BENCH_ONLY=memory      run only the 100k refresh tokens memory phase
+ *   BENCH_NODE_FLAGS="..."  extra node flags for dexpress (e.g. --max-semi-space-size=4)
  *   BENCH_TSX=1            run dexpress from the sources through tsx instead of building dist/ first
  *
  * Phases: the signing ceiling (jose / node:crypto sync / thread pool, one core and all cores);
@@ -38,6 +40,8 @@ const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 32);
 const SIGN_MS = Number(process.env.BENCH_SIGN_MS ?? 1500);
 const PROFILE = process.env.BENCH_PROFILE === '1';
 const ONLY_SQLITE = process.env.BENCH_ONLY === 'sqlite';
+const ONLY_MEMORY = process.env.BENCH_ONLY === 'memory';
+const NODE_FLAGS = (process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter((f) => f !== '');
 const RUN_FROM: RunFrom = process.env.BENCH_TSX === '1' ? 'tsx' : 'dist';
 /** Upper bound on units per phase, whatever the speed (the codes seeded for the exchange). */
 const MAX_UNITS = 40_000;
@@ -204,7 +208,7 @@ export async function withDexpress<T>(name: string, storageConfig: Record<string
     algorithm: alg,
     client: CLIENT,
     runFrom: RUN_FROM,
-    ...(profile ? { nodeFlags: ['--cpu-prof', `--cpu-prof-dir=${join(import.meta.dirname, 'profiles')}`, `--cpu-prof-name=${name}.cpuprofile`] } : {}),
+    nodeFlags: [...NODE_FLAGS, ...(profile ? ['--cpu-prof', `--cpu-prof-dir=${join(import.meta.dirname, 'profiles')}`, `--cpu-prof-name=${name}.cpuprofile`] : [])],
   });
   try {
     return await fn(server, `http://127.0.0.1:${port}`);
@@ -235,7 +239,7 @@ async function startSeeded(alg: Alg, backend: Backend, pg: Postgres | undefined)
     algorithm: alg,
     client: CLIENT,
     runFrom: RUN_FROM,
-    ...(PROFILE ? { nodeFlags: ['--cpu-prof', `--cpu-prof-dir=${join(import.meta.dirname, 'profiles')}`, `--cpu-prof-name=${name}.cpuprofile`] } : {}),
+    nodeFlags: [...NODE_FLAGS, ...(PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${join(import.meta.dirname, 'profiles')}`, `--cpu-prof-name=${name}.cpuprofile`] : [])],
   });
   await new Promise((r) => setTimeout(r, 500));
   return { server, origin: `http://127.0.0.1:${port}`, codes: seeded.codes, refreshTokens: seeded.refreshTokens, rssIdleMB: server.rssMB() };
@@ -303,6 +307,7 @@ async function main(): Promise<void> {
     node: process.version,
     uvThreadpoolSize: Number(process.env.UV_THREADPOOL_SIZE ?? 4),
     dexpressRunsFrom: RUN_FROM,
+    dexpressNodeFlags: NODE_FLAGS,
     loadAverageAtStart: loadavg().map((l) => round(l, 2)),
     concurrency: CONCURRENCY,
     secondsPerPhase: SECONDS,
@@ -311,6 +316,11 @@ async function main(): Promise<void> {
   console.error(`bench: building dist/ (dexpress runs ${RUN_FROM === 'dist' ? 'compiled' : 'through tsx'})`);
   buildDist();
 
+  if (ONLY_MEMORY) {
+    const memory = await memoryPhase().finally(() => rmSync(work, { recursive: true, force: true }));
+    console.log(`RSS with ${memory.tokens} refresh tokens on SQLite: idle ${round(memory.rssIdleMB)} MB, peak under load ${round(memory.rssPeakUnderLoadMB)} MB (refresh ${round(memory.refresh.perSecond)} req/s, ${round(memory.refresh.serverCpuMsPerUnit, 3)} ms CPU/req); node flags: ${NODE_FLAGS.join(' ') || 'none'}`);
+    return;
+  }
   const signing = {} as Record<Alg, SigningFigures>;
   for (const alg of ['RS256', 'ES256'] as const) {
     console.error(`bench: signing ceiling ${alg}`);

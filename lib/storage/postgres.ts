@@ -66,10 +66,16 @@ const DEFAULT_CONNECT_TIMEOUT_MS = 5000;
 /** A query that gets no answer in this time fails (the server or the network hangs). */
 const QUERY_TIMEOUT_MS = 10_000;
 
+/** The problems of a `storage.config` for PostgreSQL, by dotted path, for `check-config`. */
+export function postgresConfigIssues(config: unknown): { path: string; message: string }[] {
+  const r = postgresConfigSchema.safeParse(config ?? {});
+  return r.success ? [] : zodIssues(r.error, 'storage.config');
+}
+
 /** Validates `storage.config`; errors name their dotted path (`storage.config.ssl.mode`). */
 export function parsePostgresConfig(config: unknown): PostgresConfig {
   const r = postgresConfigSchema.safeParse(config ?? {});
-  if (!r.success) throw new ConfigError(zodIssues(r.error, 'storage.config'));
+  if (!r.success) throw new ConfigError(postgresConfigIssues(config));
   return r.data;
 }
 

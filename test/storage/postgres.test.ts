@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { ConfigError, StorageUnavailableError } from '../../lib/errors.js';
 import { openStorage } from '../../lib/storage/index.js';
-import { PostgresStorage, isUnavailable, parsePostgresConfig, poolConfig } from '../../lib/storage/postgres.js';
+import { PostgresStorage, isUnavailable, parsePostgresConfig, poolConfig, postgresConfigIssues } from '../../lib/storage/postgres.js';
 import { startPostgres, type Postgres } from '../servers/postgres.js';
 import { describeStorage } from './conformance.js';
 
@@ -46,6 +46,8 @@ describe('postgres config', () => {
     expect(issues({ port: 70000 })[0]!.path).toBe('storage.config.port');
     expect(issues({ ssl: { mode: 'prefer' } })[0]).toMatchObject({ path: 'storage.config.ssl.mode' });
     expect(issues({ maxOpenConns: 0 })[0]!.path).toBe('storage.config.maxOpenConns');
+    expect(postgresConfigIssues({ ssl: { mode: 'disable', extra: 1 } })).toEqual([{ path: 'storage.config.ssl.extra', message: 'unknown key' }]);
+    expect(postgresConfigIssues({ host: 'db' })).toEqual([]);
   });
 
   test('defaults follow Dex: verify-full TLS, 5 connections; host:port is split; no hang on connect', () => {
