@@ -18,6 +18,8 @@ export class FlakyStorage {
   failures = 0;
   /** When set, only operations on these kinds fail. */
   onlyKinds: Set<Kind> | undefined;
+  /** When set, only these operations fail (`destroy`, `update`...). */
+  onlyOps: Set<string> | undefined;
   readonly storage: Storage;
 
   private constructor(private readonly inner: Storage) {
@@ -26,7 +28,7 @@ export class FlakyStorage {
       for (const name of OPS) {
         const fn = ops[name].bind(ops) as (...args: unknown[]) => Promise<unknown>;
         out[name] = async (...args: unknown[]) => {
-          this.check(args[0] as Kind);
+          this.check(args[0] as Kind, name);
           return fn(...args);
         };
       }
@@ -52,8 +54,9 @@ export class FlakyStorage {
     return new FlakyStorage(await openStorage({ type: 'memory', config: {} }, now));
   }
 
-  private check(kind?: Kind): void {
+  private check(kind?: Kind, op?: string): void {
     if (kind !== undefined && this.onlyKinds && !this.onlyKinds.has(kind)) return;
+    if (op !== undefined && this.onlyOps && !this.onlyOps.has(op)) return;
     if (this.mode === 'down' || (this.mode === 'flapping' && Math.random() < this.flapRate)) {
       this.failures++;
       throw new StorageUnavailableError('the database is unavailable (test)');
