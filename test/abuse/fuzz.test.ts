@@ -14,7 +14,7 @@ import fc from 'fast-check';
 import { SignJWT, exportJWK, generateKeyPair, type JWK } from 'jose';
 import { startBroker, TEST_CLIENT, type TestBroker } from '../helpers/broker.js';
 import { basicAuth, postForm } from '../helpers/http.js';
-import { login } from '../helpers/rp.js';
+import { browse, login } from '../helpers/rp.js';
 import { CLIENTS, PUBLIC } from '../conformance/support.js';
 import { HungError, sendRaw, type RawRequest, type RawResponse } from './raw-http.js';
 
@@ -463,6 +463,19 @@ describe('reflected input', () => {
     expect(res.status).toBe(400);
     expect(res.body).toContain('&lt;script&gt;alert(1)');
     expect(REFLECTED.test(res.body)).toBe(false);
+  });
+
+  test('a state carrying markup comes back escaped in the form_post page', async () => {
+    const state = '"><img src=x onerror=alert(1)>';
+    let formPost: string | undefined;
+    await browse(`${b.issuer}/auth?${new URLSearchParams({ ...AUTH, response_mode: 'form_post', state })}`, TEST_CLIENT.redirectURI, {
+      onPage: async (page) => {
+        if (page.body.includes('document.forms[0].submit()')) formPost = page.body;
+        return undefined;
+      },
+    });
+    expect(formPost).toContain('&quot;&gt;&lt;img src=x onerror');
+    expect(REFLECTED.test(formPost!)).toBe(false);
   });
 });
 
