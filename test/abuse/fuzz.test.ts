@@ -45,6 +45,7 @@ beforeAll(async () => {
     staticPasswords: [{ email: 'admin@example.com', hash: HASH, username: 'admin', userID: '08a8684b-db88-4b73-90a9-3cd1661f5466' }],
     staticClients: CLIENTS.map((c) => (c.id === TEST_CLIENT.id ? { ...c, postLogoutRedirectURIs: ['http://127.0.0.1:5555/bye'] } : c)),
     oauth2: { skipApprovalScreen: false, passwordConnector: 'local' },
+    frontend: { dir: 'test/fixtures/web' },
   });
   port = Number(new URL(b.issuer).port);
   const first = await login(b.issuer, { connectorId: 'mock', scope: 'openid email groups offline_access' });
@@ -83,6 +84,7 @@ const ENDPOINTS = [
   '/.well-known/openid-configuration', '/keys', '/healthz', '/token', '/userinfo', '/auth', '/auth/mock', '/auth/pw', '/auth/pw/login',
   '/auth/local/login', '/auth/mock/metadata', '/auth/nope', '/auth/%E0%A4%A', '/callback', '/callback/proxy', '/callback/mock', '/callback/nope',
   '/approval', '/logout', '/device/code', '/device', '/device/auth/verify_code', '/device/login/mock', '/device/callback', '/', '/%', '/%2e%2e/%2e%2e/etc/passwd',
+  '/static/', '/theme/', '/static/..%2f..%2f..%2fpackage.json', '/theme/%2e%2e/%2e%2e/%2e%2e/%2e%2e/package.json', '/static/%00',
   '/auth/constructor', '/auth/__proto__/login', '/auth/mock/constructor', '/callback/constructor', '/callback/__proto__', '/device/login/__proto__', '/auth/toString/login',
 ];
 const OUTSIDE = ['/', '/favicon.ico', '/%', '/dex%', '/dexx'];
@@ -448,6 +450,15 @@ describe('oversized and malformed input, one case each', () => {
     );
     const res = await send({ method: 'GET', target: '/dex/healthz', headers: [] });
     expect(res.status).toBe(200);
+  });
+
+  test('the static web directory cannot be left, however the path is spelled', async () => {
+    for (const target of ['/dex/static/../../../package.json', '/dex/static/..%2f..%2f..%2fpackage.json', '/dex/theme/%2e%2e/%2e%2e/%2e%2e/%2e%2e/package.json', '/dex/static/%2e%2e%5c%2e%2e%5cpackage.json', '/dex/static/%00']) {
+      const res = await send({ method: 'GET', target, headers: [] });
+      expect([400, 403, 404]).toContain(res.status);
+      expect(res.body).not.toContain('"name": "dexpress"');
+      expect(LEAK.test(res.body)).toBe(false);
+    }
   });
 
   test('a gzip-encoded form that is not gzip is a 4xx', async () => {
