@@ -1,11 +1,10 @@
 /**
- * PENDING (brute-force limits): a storage failure must not turn into a lockout of a user who
- * typed the right password. Today the attempt is counted before the check and uncounted after
- * it; when the storage fails in between (the database flapping), the login answers 503 and the
- * count stays, so after ten such blips the right password is refused with 429 for the rest of
- * the window, although no wrong password was ever tried. In test/abuse/storage-outage.test.ts
- * (storage down and flapping) about a hundred right-password grants per run end in 429. Here the
- * blip is made deterministic: only the step that clears the count fails.
+ * Brute-force limits: a storage failure must not turn into a lockout of a user who typed the
+ * right password. Only wrong passwords may count: an earlier version counted every attempt
+ * before the check and uncounted it after, so when the storage failed in between (the database
+ * flapping) the count stayed, and after ten such blips the right password was refused with 429
+ * for the rest of the window. Here the blip is deterministic: only the step that clears the
+ * count fails.
  */
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { startBroker, type TestBroker } from '../helpers/broker.js';
