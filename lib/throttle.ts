@@ -1,16 +1,22 @@
 /**
- * Brute-force protection for password logins (the form and the password grant): attempts are
- * counted per user (per connector) and per client address in storage, so every instance sees
- * them, before the password is checked. Past the limit, attempts are refused without checking
- * the password until the window ends. A success clears the user's count and gives the address
- * its attempt back, so only failures accumulate.
+ * Brute-force protection for password logins (the form and the password grant).
+ *
+ * Failures are counted per user (per connector) and per client address in storage, so every
+ * instance sees them; past the limit, attempts are refused without checking the password until
+ * the window ends, and a right password clears the user's count. Only wrong passwords count: a
+ * right one, or an upstream that could not be asked, leaves nothing behind, so neither a storage
+ * blip nor a burst of legitimate logins can lock a user out.
+ *
+ * Parallel guesses: the checks for one user run one after another within an instance, each
+ * reading the count the previous one left, so a burst of guesses sent at once is cut off at the
+ * limit (with several instances, each may let one more through).
  */
 import type { Clock, Storage } from './storage/index.js';
 
 export interface ThrottleLimits {
-  /** Failed attempts for one username before it is locked for the rest of the window. */
+  /** Wrong passwords for one username before it is locked for the rest of the window. */
   perUser: number;
-  /** Failed attempts from one client address (any username). */
+  /** Wrong passwords from one client address (any username). */
   perAddress: number;
   /** Length of the counting window, in milliseconds. */
   windowMs: number;
@@ -23,58 +29,64 @@ interface Count {
   since: number;
 }
 
+export type Guarded<T> = { throttled: true; retryAfter: number } | { throttled: false; result: T };
+
 export class LoginThrottle {
+  /** The tail of each user's queue of checks in this instance. */
+  private readonly queues = new Map<string, Promise<unknown>>();
+
   constructor(
     private readonly storage: Storage,
     private readonly now: Clock,
     private readonly limits: ThrottleLimits = DEFAULT_LIMITS,
   ) {}
 
-  private keys(connectorId: string, username: string, address: string): [string, number][] {
-    return [
-      [`user:${connectorId}:${username.trim().toLowerCase()}`, this.limits.perUser],
-      [`addr:${address}`, this.limits.perAddress],
-    ];
-  }
-
   /**
-   * Counts an attempt before the password is checked (so parallel guesses cannot all slip past
-   * the limit) and answers how many seconds the caller must wait: 0 to go ahead.
+   * Runs one password check for `username` under the limits. `check` resolves to the identity,
+   * or null for a wrong password; if it throws (upstream down), nothing is counted.
    */
-  async attempt(connectorId: string, username: string, address: string): Promise<number> {
-    let wait = 0;
-    for (const [key, max] of this.keys(connectorId, username, address)) {
-      const count = await this.bump(key, 1);
-      if (count && count.n > max) wait = Math.max(wait, Math.ceil((count.since + this.limits.windowMs - this.now()) / 1000));
+  async guard<T>(connectorId: string, username: string, address: string, check: () => Promise<T | null>): Promise<Guarded<T | null>> {
+    const userKey = `user:${connectorId}:${username.trim().toLowerCase()}`;
+    const addressKey = `addr:${address}`;
+    const previous = this.queues.get(userKey) ?? Promise.resolve();
+    let done!: () => void;
+    const mine = new Promise<void>((resolve) => (done = resolve));
+    const tail = previous.then(() => mine);
+    this.queues.set(userKey, tail);
+    await previous;
+    try {
+      const retryAfter = Math.max(await this.retryAfter(userKey, this.limits.perUser), await this.retryAfter(addressKey, this.limits.perAddress));
+      if (retryAfter > 0) return { throttled: true, retryAfter };
+      const result = await check();
+      if (result === null) {
+        await this.count(userKey);
+        await this.count(addressKey);
+      } else {
+        await this.storage.destroy('loginAttempts', userKey);
+      }
+      return { throttled: false, result };
+    } finally {
+      done();
+      if (this.queues.get(userKey) === tail) this.queues.delete(userKey);
     }
-    return wait;
   }
 
-  /** A right password: the user's count is cleared and the address's attempt given back. */
-  async succeeded(connectorId: string, username: string, address: string): Promise<void> {
-    const [[userKey], [addressKey]] = this.keys(connectorId, username, address) as [[string, number], [string, number]];
-    await this.storage.destroy('loginAttempts', userKey);
-    await this.bump(addressKey, -1);
+  /** Seconds until `key` may try again, 0 when it may now. */
+  private async retryAfter(key: string, max: number): Promise<number> {
+    const rec = await this.storage.find<Count>('loginAttempts', key);
+    return rec && rec.value.n >= max ? Math.max(1, Math.ceil((rec.value.since + this.limits.windowMs - this.now()) / 1000)) : 0;
   }
 
-  /** The password could not be checked (upstream down): the attempt does not count. */
-  async release(connectorId: string, username: string, address: string): Promise<void> {
-    for (const [key] of this.keys(connectorId, username, address)) await this.bump(key, -1);
-  }
-
-  /** Adds `delta` to a count (compare-and-swap); a count that does not exist starts now. */
-  private async bump(key: string, delta: number): Promise<Count | undefined> {
+  /** One more wrong password for `key` (compare-and-swap); the window starts at the first. */
+  private async count(key: string): Promise<void> {
     for (let attempt = 0; attempt < 10; attempt++) {
       const rec = await this.storage.find<Count>('loginAttempts', key);
       if (!rec) {
-        if (delta < 0) return undefined;
         const now = this.now();
-        const value = { n: delta, since: now };
-        if (await this.storage.create<Count>('loginAttempts', key, value, { expiresAt: now + this.limits.windowMs })) return value;
-        continue;
+        if (await this.storage.create<Count>('loginAttempts', key, { n: 1, since: now }, { expiresAt: now + this.limits.windowMs })) return;
+      } else if (await this.storage.update<Count>('loginAttempts', key, rec.version, { ...rec.value, n: rec.value.n + 1 })) {
+        return;
       }
-      const value = { ...rec.value, n: Math.max(0, rec.value.n + delta) };
-      if (await this.storage.update<Count>('loginAttempts', key, rec.version, value)) return value;
     }
     throw new Error('the login attempt counter kept changing');
   }

@@ -7,7 +7,7 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { Request, Response } from 'express';
 import { authQueryOf, type AuthRequest } from '../auth-request.js';
 import type { BrokerContext } from '../context.js';
-import { AccessDeniedError, UpstreamError, publicSummary } from '../errors.js';
+import { AccessDeniedError, StorageUnavailableError, UpstreamError, publicSummary } from '../errors.js';
 import { checkPassword, finishLogin, sendPage, showError } from '../flow.js';
 import { passwordPage } from '../web/pages.js';
 
@@ -72,17 +72,11 @@ export async function passwordLogin(ctx: BrokerContext, req: Request, res: Respo
     return;
   }
   const address = req.ip ?? 'unknown';
-  const wait = await ctx.throttle.attempt(conn.id, username, address);
-  if (wait > 0) {
-    ctx.logger.warn({ connector: conn.id, username, address }, 'password login throttled');
-    res.set('Retry-After', String(wait));
-    render(ctx, res, authReq, 429, username, `Too many failed attempts. Try again in ${Math.ceil(wait / 60)} minute${wait > 60 ? 's' : ''}.`);
-    return;
-  }
-  let identity;
+  let guarded;
   try {
-    identity = await checkPassword(ctx, req, res, conn, username, password, authReq.scopes);
+    guarded = await ctx.throttle.guard(conn.id, username, address, () => checkPassword(ctx, req, res, conn, username, password, authReq.scopes));
   } catch (err) {
+    if (err instanceof StorageUnavailableError) throw err;
     ctx.metrics.logins.inc({ connector: conn.id, outcome: err instanceof AccessDeniedError ? 'refused' : 'failed' });
     if (err instanceof AccessDeniedError) {
       ctx.logger.info({ connector: conn.id, reason: err.message }, 'password login refused');
@@ -90,17 +84,22 @@ export async function passwordLogin(ctx: BrokerContext, req: Request, res: Respo
       return;
     }
     ctx.logger.warn({ err, connector: conn.id }, 'password login failed');
-    await ctx.throttle.release(conn.id, username, address);
     const message = err instanceof UpstreamError ? `${publicSummary(err)}. Try again in a moment.` : `The login with ${conn.name} failed. Try again later.`;
     render(ctx, res, authReq, 502, username, message);
     return;
   }
+  if (guarded.throttled) {
+    ctx.logger.warn({ connector: conn.id, username, address }, 'password login throttled');
+    res.set('Retry-After', String(guarded.retryAfter));
+    render(ctx, res, authReq, 429, username, `Too many failed attempts. Try again in ${Math.ceil(guarded.retryAfter / 60)} minute${guarded.retryAfter > 60 ? 's' : ''}.`);
+    return;
+  }
+  const identity = guarded.result;
   if (!identity) {
     ctx.metrics.logins.inc({ connector: conn.id, outcome: 'refused' });
     ctx.logger.info({ connector: conn.id, username, address }, 'password login refused: wrong credentials');
     render(ctx, res, authReq, 401, username, `Invalid ${(conn.connector.prompt ?? 'username').toLowerCase()} or password.`);
     return;
   }
-  await ctx.throttle.succeeded(conn.id, username, address);
   await finishLogin(ctx, req, res, authReq.id, identity);
 }

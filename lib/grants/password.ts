@@ -5,7 +5,7 @@
 import type { Request } from 'express';
 import type { ClientSettings } from '../config/settings.js';
 import type { BrokerContext } from '../context.js';
-import { AccessDeniedError, OAuthError, UpstreamError } from '../errors.js';
+import { AccessDeniedError, OAuthError, StorageUnavailableError, UpstreamError } from '../errors.js';
 import { assertIdentity, scopesFrom } from '../identity.js';
 import { checkScopeParam } from './scopes.js';
 import { mayIssueRefreshToken, type Grant } from '../tokens/claims.js';
@@ -23,27 +23,26 @@ export async function passwordGrant(ctx: BrokerContext, client: ClientSettings, 
   if (username === '' || password === '') throw new OAuthError('invalid_request', 'Required params: username and password.');
   const scopes = checkScopeParam(ctx, client, body.scope ?? 'openid');
   const address = req.ip ?? 'unknown';
-  const wait = await ctx.throttle.attempt(conn.id, username, address);
-  if (wait > 0) {
-    ctx.logger.warn({ connector: conn.id, client: client.id, username, address }, 'password grant throttled');
-    throw new OAuthError('temporarily_unavailable', `Too many failed login attempts; try again in ${wait} seconds.`, 429);
-  }
-  let found;
+  let guarded;
   try {
-    found = await conn.connector.login(username, password, scopesFrom(scopes));
+    guarded = await ctx.throttle.guard(conn.id, username, address, () => conn.connector.login!(username, password, scopesFrom(scopes)));
   } catch (err) {
+    if (err instanceof StorageUnavailableError) throw err;
     if (err instanceof AccessDeniedError) throw new OAuthError('invalid_grant', err.message);
     ctx.logger.warn({ err, connector: conn.id }, 'password grant: connector failed');
-    await ctx.throttle.release(conn.id, username, address);
     throw err instanceof UpstreamError
       ? new OAuthError('temporarily_unavailable', `${conn.name} cannot be reached right now.`, 503)
       : new OAuthError('server_error', 'The login could not be checked.', 500);
   }
+  if (guarded.throttled) {
+    ctx.logger.warn({ connector: conn.id, client: client.id, username, address }, 'password grant throttled');
+    throw new OAuthError('temporarily_unavailable', `Too many failed login attempts; try again in ${guarded.retryAfter} seconds.`, 429);
+  }
+  const found = guarded.result;
   if (!found) {
     ctx.logger.info({ connector: conn.id, client: client.id, username, address }, 'password grant refused: wrong credentials');
     throw new OAuthError('invalid_grant', 'Invalid username or password.');
   }
-  await ctx.throttle.succeeded(conn.id, username, address);
   const identity = assertIdentity(found);
   const { connectorData: plainData, ...claims } = identity;
   const connectorData = ctx.sealer.seal(plainData);

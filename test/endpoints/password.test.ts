@@ -185,3 +185,18 @@ test('"Choose another login method" starts the same request over (PKCE and nonce
   expect(u.searchParams.get('code_challenge')).toBe('c'.repeat(43));
   expect(u.searchParams.get('code_challenge_method')).toBe('S256');
 });
+
+test('a burst of right-password logins for one user is never throttled', async () => {
+  const burst = await startBroker({
+    connectors: [{ type: 'mockPassword', id: 'pw', name: 'PW', config: { username: 'kilgore', password: 'trout' } }],
+    oauth2: { skipApprovalScreen: true, passwordConnector: 'pw' },
+  });
+  try {
+    const results = await Promise.all(
+      Array.from({ length: 30 }, () => postForm(`${burst.issuer}/token`, { grant_type: 'password', username: 'kilgore', password: 'trout', scope: 'openid' }, basicAuth())),
+    );
+    expect(results.map((r) => r.status)).toEqual(Array(30).fill(200));
+  } finally {
+    await burst.close();
+  }
+});
