@@ -170,6 +170,8 @@ export class PostgresStorage implements Storage {
   readonly type = 'postgres';
   private readonly ops: StorageOps;
   private closed = false;
+  /** Connections whose ROLLBACK failed: released with an error so the pool destroys them. */
+  private readonly broken = new WeakSet<pg.PoolClient>();
 
   private constructor(
     private readonly pool: pg.Pool,
@@ -240,10 +242,15 @@ export class PostgresStorage implements Storage {
         }
         await this.sql(client, 'COMMIT');
       } catch (err) {
-        await client.query('ROLLBACK').catch(() => {});
+        await this.rollback(client);
         throw err;
       }
     });
+  }
+
+  /** Rolls back; a connection that cannot even do that is marked so it is destroyed, not pooled again. */
+  private async rollback(client: pg.PoolClient): Promise<void> {
+    await client.query('ROLLBACK').catch(() => this.broken.add(client));
   }
 
   /** Runs `fn` on one pooled connection; a connection that failed is destroyed, not reused. */
@@ -259,7 +266,8 @@ export class PostgresStorage implements Storage {
       client.release();
       return result;
     } catch (err) {
-      client.release(err instanceof StorageUnavailableError ? err : undefined);
+      const destroy = err instanceof StorageUnavailableError || this.broken.has(client);
+      client.release(destroy ? (err instanceof Error ? err : true) : undefined);
       throw err;
     }
   }
@@ -336,7 +344,7 @@ export class PostgresStorage implements Storage {
         await this.sql(client, 'COMMIT');
         return result;
       } catch (err) {
-        await client.query('ROLLBACK').catch(() => {});
+        await this.rollback(client);
         throw err;
       }
     });
