@@ -1,12 +1,13 @@
 /**
  * The `refresh_token` grant: the token must be current (or the previous one within the reuse
  * window), the connector re-reads the user upstream and its answer replaces the old claims, the
- * scope may only narrow, and the token rotates. A connector that refuses is `invalid_grant`,
+ * scope may only narrow, and the token rotates. A connector that refuses is `invalid_grant`;
+ * an upstream that cannot be reached is 503 `temporarily_unavailable` (the token stays valid);
  * never a 500.
  */
 import type { ClientSettings } from '../config/settings.js';
 import type { BrokerContext } from '../context.js';
-import { OAuthError, RefreshFailedError, UpstreamError, errorMessage } from '../errors.js';
+import { OAuthError, UpstreamError, errorMessage, publicSummary } from '../errors.js';
 import { assertIdentity, scopesFrom, type Identity } from '../identity.js';
 import type { Grant } from '../tokens/claims.js';
 import type { RefreshRecord } from '../tokens/refresh.js';
@@ -57,8 +58,10 @@ export async function refreshTokenGrant(ctx: BrokerContext, client: ClientSettin
     } catch (err) {
       ctx.metrics.refreshFailures.inc({ connector: conn.id });
       ctx.logger.info({ connector: conn.id, reason: errorMessage(err) }, 'upstream refresh failed');
-      if (err instanceof UpstreamError && !(err instanceof RefreshFailedError)) {
-        throw new OAuthError('invalid_grant', `The upstream identity provider could not refresh this login: ${err.message}.`);
+      // An upstream that cannot be reached says nothing about the login: the refresh token stays
+      // valid (it was not rotated) and the client may retry. Anything else is a refusal.
+      if (err instanceof UpstreamError) {
+        throw new OAuthError('temporarily_unavailable', `The upstream identity provider cannot be reached right now (${publicSummary(err)}); try again later.`, 503);
       }
       throw new OAuthError('invalid_grant', 'The upstream identity provider no longer accepts this login.');
     }

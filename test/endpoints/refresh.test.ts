@@ -156,3 +156,14 @@ describe('refresh_token grant', () => {
     expect(JSON.stringify(rec)).not.toContain(secret);
   });
 });
+
+test('an upstream that cannot be reached is 503 temporarily_unavailable, and the token still works afterwards', async () => {
+  const { UpstreamError } = await import('../../lib/errors.js');
+  const token = await freshRefreshToken();
+  upstream.identity = new UpstreamError('https://idp.example/token could not be reached');
+  const res = await refresh(token);
+  expect(res.status).toBe(503);
+  expect(res.body.error).toBe('temporarily_unavailable');
+  upstream.identity = kilgoreTrout;
+  expect((await refresh(token)).status).toBe(200);
+});
