@@ -101,7 +101,7 @@ function tlsOptions(ssl: PostgresConfig['ssl']): false | ConnectionOptions {
   return { ...out, rejectUnauthorized: true, checkServerIdentity: () => undefined };
 }
 
-export function poolConfig(config: PostgresConfig): pg.PoolConfig {
+export function poolConfig(config: PostgresConfig, queryTimeoutMs = QUERY_TIMEOUT_MS): pg.PoolConfig {
   let host = config.host || 'localhost';
   let hostPort: number | undefined;
   const m = /^\[(.+)\]:(\d+)$/.exec(host) ?? /^([^:]+):(\d+)$/.exec(host);
@@ -120,7 +120,7 @@ export function poolConfig(config: PostgresConfig): pg.PoolConfig {
     idleTimeoutMillis: 10_000,
     ...(config.connMaxLifetime ? { maxLifetimeSeconds: config.connMaxLifetime } : {}),
     connectionTimeoutMillis: config.connectionTimeout ? config.connectionTimeout * 1000 : DEFAULT_CONNECT_TIMEOUT_MS,
-    query_timeout: QUERY_TIMEOUT_MS,
+    query_timeout: queryTimeoutMs,
     keepAlive: true,
     application_name: 'dexpress',
   };
@@ -182,9 +182,10 @@ export class PostgresStorage implements Storage {
   }
 
   /** Connects, creates or migrates the schema, and returns the storage. */
-  static async open(config: unknown, now: Clock = Date.now): Promise<PostgresStorage> {
+  /** `queryTimeoutMs` (default 10 s) is for tests; it is not a config key. */
+  static async open(config: unknown, now: Clock = Date.now, queryTimeoutMs = QUERY_TIMEOUT_MS): Promise<PostgresStorage> {
     const parsed = parsePostgresConfig(config);
-    const poolCfg = poolConfig(parsed);
+    const poolCfg = poolConfig(parsed, queryTimeoutMs);
     const pool = new pg.Pool(poolCfg);
     // An idle connection the server dropped: the pool discards it; the next query reports.
     pool.on('error', () => {});

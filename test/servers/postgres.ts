@@ -8,8 +8,6 @@
  *   const url = await pg.createDatabase('keystone'); // postgresql://postgres@127.0.0.1:PORT/keystone
  *   await pg.halt(); await pg.resume();             // the database goes away and comes back
  *   ...
- *   await pg.halt();   // the server goes away (fast shutdown), data kept
- *   await pg.resume(); // and comes back on the same port
  *   await pg.stop();
  */
 import { execFile } from 'node:child_process';
@@ -39,10 +37,6 @@ export interface Postgres {
   /** Runs one SQL statement on a short-lived connection (default database `postgres`). */
   query(sql: string, params?: unknown[], database?: string): Promise<pg.QueryResult>;
   /** Takes the server away (fast shutdown), keeping its data: clients get "connection refused". */
-  halt(): Promise<void>;
-  /** Starts a halted server again on the same port with the same data. */
-  resume(): Promise<void>;
-  /** Stops the server (fast shutdown: clients are disconnected) but keeps its data, to test outages. */
   halt(): Promise<void>;
   /** Starts a halted server again on the same port with the same data. */
   resume(): Promise<void>;

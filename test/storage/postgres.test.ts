@@ -117,6 +117,28 @@ describe('postgres schema and outages', () => {
     }
   });
 
+  test('a server that stops answering (frozen, not closed) is an outage after the query timeout, not a hang', async () => {
+    const database = await freshDatabase();
+    const s = await PostgresStorage.open(configFor(database), Date.now, 1000);
+    await s.create('keys', 'k', 1);
+    const { rows } = await server.query('SELECT pid FROM pg_stat_activity WHERE datname = $1', [database]);
+    const frozen = [server.pid!, ...rows.map((r: { pid: number }) => r.pid)];
+    for (const pid of frozen) process.kill(pid, 'SIGSTOP');
+    try {
+      const started = Date.now();
+      const err = await s.find('keys', 'k').catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(StorageUnavailableError);
+      expect(Date.now() - started).toBeLessThan(4000);
+    } finally {
+      for (const pid of frozen) process.kill(pid, 'SIGCONT');
+    }
+    const deadline = Date.now() + 10_000;
+    let back: unknown;
+    while (Date.now() < deadline && !(back = await s.find('keys', 'k').catch(() => undefined))) await new Promise((r) => setTimeout(r, 100));
+    expect(back).toMatchObject({ value: 1 });
+    await s.close();
+  }, 30_000);
+
   test('SQL errors that are bugs are not reported as an outage', () => {
     expect(isUnavailable(Object.assign(new Error('syntax'), { code: '42601' }))).toBe(false);
     expect(isUnavailable(Object.assign(new Error('duplicate'), { code: '23505' }))).toBe(false);
