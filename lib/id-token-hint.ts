@@ -1,9 +1,11 @@
 /**
  * `id_token_hint` (authorization requests and logout): an ID token this broker signed, possibly
- * expired. Returns its claims, or undefined when the signature or issuer is not the broker's.
+ * expired. Returns its claims, or undefined when the signature or issuer is not the broker's, or
+ * the token is an access token. A storage failure while loading keys propagates (503).
  */
 import { compactVerify, decodeJwt, type JWTPayload } from 'jose';
 import type { BrokerContext } from './context.js';
+import { StorageUnavailableError } from './errors.js';
 
 export async function verifyIdTokenHint(ctx: BrokerContext, hint: string): Promise<JWTPayload | undefined> {
   try {
@@ -13,8 +15,10 @@ export async function verifyIdTokenHint(ctx: BrokerContext, hint: string): Promi
       return found.key;
     });
     const claims = decodeJwt(hint);
-    return claims.iss === ctx.settings.issuer ? claims : undefined;
-  } catch {
+    // Access tokens carry `scope`; only an ID token is a hint.
+    return claims.iss === ctx.settings.issuer && claims.scope === undefined ? claims : undefined;
+  } catch (err) {
+    if (err instanceof StorageUnavailableError) throw err;
     return undefined;
   }
 }

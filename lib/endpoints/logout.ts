@@ -3,6 +3,8 @@
  * `/logout` forgets the browser's login session and sends the user back to a
  * `post_logout_redirect_uri` registered for the client (`postLogoutRedirectURIs`), or shows a
  * "logged out" page. `id_token_hint` may be expired but must carry the broker's signature.
+ * Without a hint the user is asked to confirm (a form bound to the session), as the spec
+ * recommends, so that a link or form on another site cannot log anyone out.
  */
 import type { Request, Response } from 'express';
 import { singleParams, PageError } from '../auth-request.js';
@@ -11,7 +13,12 @@ import type { BrokerContext } from '../context.js';
 import { sendPage, showError } from '../flow.js';
 import { clientOfIdToken, verifyIdTokenHint } from '../id-token-hint.js';
 import { currentLogin, forgetLogin } from '../login-session.js';
-import { errorPage } from '../web/pages.js';
+import { errorPage, logoutConfirmPage } from '../web/pages.js';
+import { secretsEqual } from '../clients.js';
+import { randomBytes } from 'node:crypto';
+
+/** The session key of the logout confirmation's CSRF token. */
+const CSRF_KEY = 'dexpress:logout-csrf';
 
 async function hintedClientId(ctx: BrokerContext, hint: string): Promise<string> {
   const claims = await verifyIdTokenHint(ctx, hint);
@@ -37,6 +44,21 @@ export async function logout(ctx: BrokerContext, req: Request, res: Response): P
   } catch (err) {
     if (err instanceof PageError) return showError(ctx, res, err.status, err.title, err.message);
     throw err;
+  }
+  // Without a valid hint, the user confirms with a form bound to their session (CSRF token).
+  if (!params.id_token_hint) {
+    const session = (req as Request & { session?: Record<string, unknown> }).session;
+    const expected = typeof session?.[CSRF_KEY] === 'string' ? (session[CSRF_KEY] as string) : undefined;
+    const confirmed = req.method === 'POST' && params.confirm === 'yes' && expected !== undefined && params.csrf !== undefined && secretsEqual(params.csrf, expected);
+    if (!confirmed) {
+      if (req.method === 'POST' && params.confirm === 'yes') return showError(ctx, res, 403, 'Logout failed', 'The logout form expired.', 'Reload the page and try again.');
+      const csrf = randomBytes(18).toString('base64url');
+      if (session) session[CSRF_KEY] = csrf;
+      const fields: Record<string, string> = { confirm: 'yes', csrf };
+      for (const k of ['client_id', 'post_logout_redirect_uri', 'state'] as const) if (params[k] !== undefined) fields[k] = params[k]!;
+      return sendPage(res, 200, logoutConfirmPage(ctx.page, { action: ctx.url('/logout'), fields, ...(client ? { clientName: client.name } : {}) }));
+    }
+    delete session![CSRF_KEY];
   }
   const login = currentLogin(req);
   forgetLogin(req);

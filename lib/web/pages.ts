@@ -125,3 +125,16 @@ export function errorPage(page: PageOptions, opts: { title: string; message: str
     html`<h1>${opts.title}</h1><p class="error" role="alert">${opts.message}</p>${opts.hint ? html`<p class="muted">${opts.hint}</p>` : ''}`,
   );
 }
+
+/** RP-initiated logout without an ID token hint: the user confirms (a link alone cannot log anyone out). */
+export function logoutConfirmPage(page: PageOptions, opts: { action: string; fields: Record<string, string>; clientName?: string }): string {
+  return layout(
+    page,
+    'Log out',
+    html`<h1>Log out?</h1>
+<p>${opts.clientName ? html`${opts.clientName} asks to log you out of ${page.title}.` : html`Do you want to log out of ${page.title}?`}</p>
+<form method="post" action="${opts.action}">${Object.entries(opts.fields).map(([k, v]) => html`<input type="hidden" name="${k}" value="${v}">`)}
+<div class="actions"><button id="confirm-logout" type="submit">Log out</button></div>
+</form>`,
+  );
+}

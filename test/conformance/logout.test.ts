@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { TEST_CLIENT, type TestBroker } from '../helpers/broker.js';
 import { frozenClock } from '../helpers/clock.js';
 import { getPage } from '../helpers/http.js';
-import { browse, login, startLogin, type CookieJar } from '../helpers/rp.js';
+import { browse, firstForm, login, startLogin, type CookieJar } from '../helpers/rp.js';
 import { CLIENTS, OTHER, startConformanceBroker } from './support.js';
 
 const BYE = 'http://127.0.0.1:5555/bye';
@@ -33,6 +33,13 @@ async function loggedIn(): Promise<{ jar: CookieJar; idToken: string }> {
   const jar: CookieJar = new Map();
   const { tokens } = await login(b.issuer, { jar, connectorId: 'mock', scope: 'openid' });
   return { jar, idToken: tokens.id_token! };
+}
+
+/** Clicks "Log out" on the confirmation page. */
+async function confirmLogout(page: { url: string; body: string }) {
+  if (!page.body.includes('id="confirm-logout"')) return undefined;
+  const form = firstForm(page.body, page.url)!;
+  return { url: form.action, method: 'POST' as const, form: form.fields };
 }
 
 async function stillLoggedIn(jar: CookieJar): Promise<boolean> {
@@ -65,19 +72,38 @@ describe('RP-initiated logout', () => {
     expect(landed!.searchParams.has('state')).toBe(false);
   });
 
-  test('only state: a logged-out page, no redirect, the session is gone', async () => {
+  test('only state: the user is asked to confirm; confirmed, a logged-out page, no redirect, the session is gone', async () => {
     const { jar } = await loggedIn();
     const host = new URL(b.issuer).host;
-    const res = await getPage(logoutUrl({ state: 'lonely' }), { cookie: [...(jar.get(host) ?? new Map())].map(([k, v]) => `${k}=${v}`).join('; ') });
-    expect(res.status).toBe(200);
-    expect(res.location).toBeNull();
+    const cookie = [...(jar.get(host) ?? new Map())].map(([k, v]) => `${k}=${v}`).join('; ');
+    const asked = await getPage(logoutUrl({ state: 'lonely' }), { cookie });
+    expect(asked.status).toBe(200);
+    expect(asked.body).toContain('Log out?');
+    expect(await stillLoggedIn(jar)).toBe(true);
+    const done = await browse(logoutUrl({ state: 'lonely' }), 'http://127.0.0.1:1/never', { jar, onPage: confirmLogout });
+    expect(done.page?.status).toBe(200);
+    expect(done.page?.body).toContain('You have been logged out');
     expect(await stillLoggedIn(jar)).toBe(false);
   });
 
-  test('client_id instead of a hint: redirected to that client\'s registered URI', async () => {
-    const res = await getPage(logoutUrl({ client_id: TEST_CLIENT.id, post_logout_redirect_uri: BYE, state: 's' }));
-    expect(res.status).toBe(303);
-    expect(res.location).toContain(BYE);
+  test('a confirmation posted without its CSRF token (from another site) logs nobody out', async () => {
+    const { jar } = await loggedIn();
+    const host = new URL(b.issuer).host;
+    const res = await fetch(`${b.issuer}/logout`, {
+      method: 'POST',
+      redirect: 'manual',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: [...(jar.get(host) ?? new Map())].map(([k, v]) => `${k}=${v}`).join('; ') },
+      body: new URLSearchParams({ confirm: 'yes' }),
+    });
+    expect(res.status).toBe(403);
+    expect(await stillLoggedIn(jar)).toBe(true);
+  });
+
+  test('client_id instead of a hint: after confirming, redirected to that client\'s registered URI', async () => {
+    const { jar } = await loggedIn();
+    const { landed } = await browse(logoutUrl({ client_id: TEST_CLIENT.id, post_logout_redirect_uri: BYE, state: 's' }), BYE, { jar, onPage: confirmLogout });
+    expect(landed?.searchParams.get('state')).toBe('s');
+    expect(await stillLoggedIn(jar)).toBe(false);
   });
 
   test.each([

@@ -77,12 +77,12 @@ describe('RP-initiated logout', () => {
     expect(res.location).toBeNull();
   });
 
-  test('a forged id_token_hint is refused; no hint shows a logged-out page', async () => {
+  test('a forged id_token_hint is refused; no hint asks the user to confirm', async () => {
     const forged = `${Buffer.from('{"alg":"none"}').toString('base64url')}.${Buffer.from(`{"iss":"${b.issuer}","aud":"${TEST_CLIENT.id}"}`).toString('base64url')}.`;
     expect((await getPage(`${b.issuer}/logout?id_token_hint=${forged}&post_logout_redirect_uri=${encodeURIComponent(LOGOUT_TARGET)}`)).status).toBe(400);
     const plain = await getPage(`${b.issuer}/logout`);
     expect(plain.status).toBe(200);
-    expect(plain.body).toContain('logged out');
+    expect(plain.body).toContain('Log out?');
   });
 
   test('discovery publishes the end_session_endpoint', async () => {
