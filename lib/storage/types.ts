@@ -62,7 +62,9 @@ export interface Storage extends StorageOps {
    * Runs `fn` with operations that commit together when it resolves and are all undone when it
    * throws (the error is rethrown). Other callers never see a transaction half done; of two
    * transactions consuming one record, exactly one gets it. Keep `fn` short: storage
-   * operations only, no network calls (it may hold a database connection or a lock).
+   * operations only, no network calls (it may hold a database connection or a lock). `fn` must
+   * use `tx`, never the storage itself: in-process backends hold every other caller until the
+   * transaction ends, so such a call would wait forever.
    */
   transaction<T>(fn: (tx: StorageOps) => Promise<T>): Promise<T>;
   /** Removes expired records; returns how many. */
