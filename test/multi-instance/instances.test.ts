@@ -3,6 +3,10 @@
  * between them, a code or a refresh token presented to both at once is honoured once, both
  * serve the same keys, and PostgreSQL going away is a 503 both recover from by themselves.
  */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { TEST_CLIENT } from '../helpers/broker.js';
 import { basicAuth, getPage, postForm } from '../helpers/http.js';
@@ -152,4 +156,33 @@ describe('signing key rotation across instances', () => {
     expect(seen[0]).toContain(initial);
     expect(new Set(seen[0]).size).toBe(seen[0]!.length);
   }, 30_000);
+});
+
+describe('start-up without PostgreSQL', () => {
+  test('dexpress serve exits 1 with a clear message, and a bad storage key exits 2 naming its path', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'dexpress-nopg-'));
+    try {
+      const serve = (storageConfig: Record<string, unknown>) => {
+        const file = join(dir, 'config.yaml');
+        writeFileSync(
+          file,
+          JSON.stringify({
+            issuer: 'http://127.0.0.1:1/dex',
+            storage: { type: 'postgres', config: storageConfig },
+            web: { http: '127.0.0.1:0' },
+            staticClients: [{ id: TEST_CLIENT.id, secret: TEST_CLIENT.secret, redirectURIs: [TEST_CLIENT.redirectURI], name: 'Example App' }],
+          }),
+        );
+        return spawnSync(process.execPath, ['bin/dexpress.js', 'serve', file], { encoding: 'utf8', timeout: 30_000 });
+      };
+      const down = serve({ host: '127.0.0.1', port: 1, user: 'dex', ssl: { mode: 'disable' }, connectionTimeout: 2 });
+      expect(down.status).toBe(1);
+      expect(down.stderr).toMatch(/cannot start: PostgreSQL at 127\.0\.0\.1:1\/dex is unavailable/);
+      const bad = serve({ host: '127.0.0.1', ssl: { mode: 'prefer' } });
+      expect(bad.status).toBe(2);
+      expect(bad.stderr).toContain('storage.config.ssl.mode');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
 });
