@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { expect, test } from '@jest/globals';
 // @ts-expect-error: a plain .mjs script without types
-import { connectorSections } from '../.ci/sync-readme.mjs';
+import { connectorSections, storageSection } from '../.ci/sync-readme.mjs';
 
 const readme = readFileSync('README.md', 'utf8');
 
@@ -15,4 +15,8 @@ test('the first lines are the two commands a newcomer runs', () => {
 
 test('every connector section of strategies/*/README.md is in README.md (npm run docs:readme)', () => {
   expect(readme).toContain((connectorSections as (root?: string) => string)('.'));
+});
+
+test('the storage section is lib/storage/README.md (npm run docs:readme)', () => {
+  expect(readme).toContain((storageSection as (root?: string) => string)('.'));
 });
