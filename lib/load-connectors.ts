@@ -1,0 +1,53 @@
+/**
+ * Creates the configured connectors from the registry (and the password DB as `local`); an
+ * existing Passport strategy handed in for a connector id stands in for the connector's own,
+ * mapped by its type's `fromPassportUser`.
+ */
+import type { Logger } from 'pino';
+import type { Settings } from './config/settings.js';
+import type { LoadedConnector } from './context.js';
+import { ConfigError } from './errors.js';
+import { createPasswordDB } from './password-db.js';
+import type { BrokerOptions } from './broker.js';
+
+export async function loadConnectors(settings: Settings, options: BrokerOptions, logger: Logger): Promise<Map<string, LoadedConnector>> {
+  const out = new Map<string, LoadedConnector>();
+  const foreignIds = Object.keys(options.passportStrategies ?? {});
+  for (const id of foreignIds) {
+    if (!settings.connectors.some((c) => c.id === id)) {
+      throw new ConfigError([{ path: `passportStrategies.${id}`, message: `no connector with id "${id}" in the config` }]);
+    }
+  }
+  for (const entry of settings.connectors) {
+    const module = options.connectors.get(entry.type)!;
+    const context = {
+      id: entry.id,
+      name: entry.name,
+      issuer: settings.issuer,
+      callbackURL: `${settings.issuer}/callback`,
+      logger: logger.child({ connector: entry.id, type: entry.type }),
+    };
+    const connector = await module.create(entry.config as never, context);
+    const foreignStrategy = options.passportStrategies?.[entry.id];
+    let foreign: LoadedConnector['foreign'];
+    if (foreignStrategy) {
+      if (!module.fromPassportUser) {
+        throw new ConfigError([{ path: `passportStrategies.${entry.id}`, message: `connector type "${entry.type}" cannot map a third-party Passport strategy` }]);
+      }
+      const map = module.fromPassportUser.bind(module);
+      foreign = { strategy: foreignStrategy, toIdentity: (user) => map(user, entry.config as never) };
+    }
+    out.set(entry.id, {
+      id: entry.id,
+      type: entry.type,
+      name: entry.name,
+      connector,
+      ...(foreign ? { foreign } : {}),
+      ...(entry.grantTypes ? { grantTypes: entry.grantTypes } : {}),
+    });
+  }
+  if (settings.passwordDB.enabled) {
+    out.set('local', { id: 'local', type: 'local', name: 'Email', connector: createPasswordDB(settings.passwordDB.users) });
+  }
+  return out;
+}

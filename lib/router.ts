@@ -1,0 +1,202 @@
+/**
+ * The broker's routes relative to the issuer path, in one Express router: /token first (the hot
+ * path), then the common middleware (request id, metrics, security headers, X-Remote-* stripping),
+ * the API endpoints, the browser flow under a storage-backed session, and one error handler that
+ * answers OAuth JSON on API paths and a page elsewhere.
+ */
+import { randomBytes } from 'node:crypto';
+import path from 'node:path';
+import express, { type NextFunction, type Request, type Response, type Router } from 'express';
+import session from 'express-session';
+import type { BrokerContext } from './context.js';
+import { approvalDecision, approvalForm } from './endpoints/approval.js';
+import { authorize, authorizeWithConnector } from './endpoints/authorize.js';
+import { callback, connectorCallback } from './endpoints/callback.js';
+import { deviceAuthorization, deviceCallback, deviceCodeEntry, deviceLoginWithConnector, verifyUserCode } from './endpoints/device.js';
+import { discoveryDocument } from './endpoints/discovery.js';
+import { logout } from './endpoints/logout.js';
+import { passwordForm, passwordLogin } from './endpoints/password.js';
+import { token } from './endpoints/token.js';
+import { userinfo } from './endpoints/userinfo.js';
+import { OAuthError, StorageUnavailableError } from './errors.js';
+import { showError } from './flow.js';
+import { StorageSessionStore } from './session-store.js';
+import type { Storage } from './storage/index.js';
+
+type Handler = (ctx: BrokerContext, req: Request, res: Response) => Promise<void>;
+
+/** Body size limits: forms are small; SAML responses posted to /callback can be larger. */
+const FORM_LIMIT = '64kb';
+const CALLBACK_LIMIT = '512kb';
+
+async function sessionSecret(storage: Storage): Promise<string> {
+  const found = await storage.find<string>('keys', 'session-secret');
+  if (found) return found.value;
+  const secret = randomBytes(32).toString('base64url');
+  if (await storage.create('keys', 'session-secret', secret)) return secret;
+  return (await storage.find<string>('keys', 'session-secret'))!.value;
+}
+
+export async function buildRouter(ctx: BrokerContext): Promise<Router> {
+  const { settings } = ctx;
+  const router = express.Router();
+  const wrap = (handler: Handler) => (req: Request, res: Response) => handler(ctx, req, res);
+  const form = express.urlencoded({ extended: false, limit: FORM_LIMIT, parameterLimit: 100 });
+  const callbackForm = express.urlencoded({ extended: false, limit: CALLBACK_LIMIT, parameterLimit: 20 });
+  const authproxyPaths = new Set([...ctx.connectors.values()].filter((c) => c.type === 'authproxy').map((c) => `/callback/${c.id}`));
+
+  // Identity headers from an authenticating proxy count only on the authproxy callback.
+  const stripRemoteHeaders = (req: Request, _res: Response, next: NextFunction) => {
+    if (!authproxyPaths.has(req.path)) {
+      for (const name of Object.keys(req.headers)) if (name.startsWith('x-remote-')) delete req.headers[name];
+    }
+    next();
+  };
+  const securityHeaders = { 'X-Frame-Options': 'DENY', 'X-Content-Type-Options': 'nosniff', 'Referrer-Policy': 'no-referrer', ...settings.web.headers };
+  /** On every request: a request id, the duration metric (and tokens by grant), the security headers. */
+  const common = (req: Request, res: Response, next: NextFunction) => {
+    // A request id for the logs: the caller's X-Request-Id when it looks like one, else a new one.
+    const given = req.get('x-request-id');
+    const id = given && /^[A-Za-z0-9._-]{1,64}$/.test(given) ? given : randomBytes(8).toString('hex');
+    res.locals.requestId = id;
+    res.setHeader('X-Request-Id', id);
+    const end = ctx.metrics.requests.startTimer();
+    res.on('finish', () => {
+      end({ route: (req.route as { path?: string } | undefined)?.path ?? 'unmatched', method: req.method, status: String(res.statusCode) });
+      if (req.path === '/token' && res.statusCode === 200) {
+        const grant = (req.body as Record<string, unknown> | undefined)?.grant_type;
+        ctx.metrics.tokens.inc({ grant: typeof grant === 'string' ? grant : 'unknown' });
+      }
+    });
+    for (const [k, v] of Object.entries(securityHeaders)) res.setHeader(k, v);
+    next();
+  };
+  const cors = corsFor(settings.web.allowedOrigins);
+  // The hot path first (bench/): /token reads its own form body and skips the rest of the router.
+  router.post('/token', common, cors, wrap(token));
+  router.use(stripRemoteHeaders);
+  router.use(common);
+
+  const browserSession = session({
+    name: 'dexpress_session',
+    secret: await sessionSecret(ctx.storage),
+    store: new StorageSessionStore(ctx.storage),
+    resave: false,
+    saveUninitialized: false,
+    // Behind TLS the cookie must survive an IdP's cross-site POST back (SAML through an existing
+    // Passport strategy), so it is SameSite=None; Secure. Forms it could be abused with carry
+    // their own CSRF binding (password form, approval HMAC).
+    cookie: settings.issuer.startsWith('https:')
+      ? { httpOnly: true, sameSite: 'none', secure: true, path: settings.issuerPath || '/' }
+      : { httpOnly: true, sameSite: 'lax', secure: false, path: settings.issuerPath || '/' },
+  });
+
+  // `frontend.dir`, laid out as Dex's web directory: `themes/<theme>/` at /theme, `static/` at /static.
+  if (settings.frontend.dir) {
+    const assets = { dotfiles: 'deny' as const, index: false, fallthrough: true, maxAge: '1h' };
+    router.use('/theme', express.static(path.join(settings.frontend.dir, 'themes', settings.frontend.theme), assets));
+    router.use('/static', express.static(path.join(settings.frontend.dir, 'static'), assets));
+  }
+  router.get('/.well-known/openid-configuration', cors, (_req, res) => {
+    res.set('Cache-Control', 'public, max-age=60').json(discoveryDocument(ctx));
+  });
+  router.get('/keys', cors, async (_req, res) => {
+    res.set('Cache-Control', 'public, max-age=60, must-revalidate').json({ keys: await ctx.keys.publicKeys() });
+  });
+  router.get('/healthz', async (_req, res) => {
+    try {
+      await ctx.storage.ping();
+      res.type('text').send('Health check passed');
+    } catch {
+      res.status(503).type('text').send('Health check failed: storage unavailable');
+    }
+  });
+
+  router.options(['/token', '/userinfo', '/keys', '/.well-known/openid-configuration'], cors, (_req, res) => {
+    res.status(204).end();
+  });
+  router.get('/userinfo', cors, wrap(userinfo));
+  router.post('/userinfo', cors, form, wrap(userinfo));
+
+  router.get('/auth', browserSession, wrap(authorize));
+  router.post('/auth', browserSession, form, wrap(authorize));
+  router.get('/auth/:connector/login', browserSession, wrap(passwordForm));
+  router.post('/auth/:connector/login', browserSession, form, wrap(passwordLogin));
+  router.get('/auth/:connector/:route', wrap(connectorRoute));
+  router.get('/auth/:connector', browserSession, wrap(authorizeWithConnector));
+  router.post('/auth/:connector', browserSession, form, wrap(authorizeWithConnector));
+  router.get('/callback', browserSession, wrap(callback));
+  router.post('/callback', browserSession, callbackForm, wrap(callback));
+  router.get('/callback/:connector', browserSession, wrap(connectorCallback));
+  router.post('/callback/:connector', browserSession, callbackForm, wrap(connectorCallback));
+  router.get('/logout', browserSession, wrap(logout));
+  router.post('/logout', browserSession, form, wrap(logout));
+  router.get('/approval', browserSession, wrap(approvalForm));
+  router.post('/approval', browserSession, form, wrap(approvalDecision));
+  router.post('/device/code', form, wrap(deviceAuthorization));
+  router.get('/device', browserSession, wrap(deviceCodeEntry));
+  router.post('/device/auth/verify_code', browserSession, form, wrap(verifyUserCode));
+  router.get('/device/login/:connector', browserSession, wrap(deviceLoginWithConnector));
+  router.get('/device/callback', browserSession, wrap(deviceCallback));
+
+  router.use((req, res) => {
+    if (wantsJson(req)) res.status(404).json({ error: 'not_found', error_description: 'No such endpoint.' });
+    else showError(ctx, res, 404, 'Not found', 'There is nothing at this address.');
+  });
+  router.use((err: unknown, req: Request, res: Response, _next: NextFunction) => answerError(ctx, err, req, res));
+  return router;
+}
+
+async function connectorRoute(ctx: BrokerContext, req: Request, res: Response): Promise<void> {
+  const conn = ctx.connectors.get(String(req.params.connector));
+  const routes = conn?.connector.routes;
+  const name = String(req.params.route);
+  // Own keys only: `constructor`, `__proto__`, `toString`... are not routes.
+  const route = routes && Object.hasOwn(routes, name) ? routes[name] : undefined;
+  if (!route) {
+    showError(ctx, res, 404, 'Not found', 'There is nothing at this address.');
+    return;
+  }
+  const out = await route(req);
+  res.status(out.status).type(out.contentType).send(out.body);
+}
+
+function wantsJson(req: Request): boolean {
+  return ['/token', '/userinfo', '/keys', '/.well-known/openid-configuration', '/device/code'].includes(req.path);
+}
+
+/** The one error handler: OAuth JSON on API paths, a page elsewhere; internals only in the log. */
+export function answerError(ctx: BrokerContext, err: unknown, req: Request, res: Response): void {
+  if (res.headersSent) {
+    ctx.logger.error({ err }, 'error after the response started');
+    res.end();
+    return;
+  }
+  const status = typeof (err as { status?: unknown }).status === 'number' ? (err as { status: number }).status : 500;
+  const bodyError = typeof (err as { type?: unknown }).type === 'string' && (err as { type: string }).type.startsWith('entity.');
+  let oauth: OAuthError;
+  if (err instanceof OAuthError) oauth = err;
+  else if (err instanceof StorageUnavailableError) oauth = new OAuthError('temporarily_unavailable', 'The service is temporarily unavailable. Try again shortly.', 503);
+  else if (bodyError && status === 413) oauth = new OAuthError('invalid_request', 'The request body is too large.', 413);
+  else if (bodyError || (status >= 400 && status < 500)) oauth = new OAuthError('invalid_request', 'The request body could not be read.', 400);
+  else {
+    ctx.logger.error({ err, path: req.path, requestId: res.locals.requestId }, 'internal error');
+    oauth = new OAuthError('server_error', 'An internal error occurred.', 500);
+  }
+  if (oauth.status === 401 && req.get('authorization')?.toLowerCase().startsWith('basic')) res.set('WWW-Authenticate', 'Basic realm="dexpress"');
+  if (wantsJson(req)) {
+    res.status(oauth.status).set('Cache-Control', 'no-store').json({ error: oauth.code, error_description: oauth.description });
+  } else {
+    showError(ctx, res, oauth.status, oauth.status >= 500 ? 'Something went wrong' : 'Bad request', oauth.description);
+  }
+}
+
+function corsFor(origins: string[]) {
+  return (req: Request, res: Response, next: NextFunction) => {
+    const origin = req.get('origin');
+    if (origin && (origins.includes('*') || origins.includes(origin))) {
+      res.set({ 'Access-Control-Allow-Origin': origin, Vary: 'Origin', 'Access-Control-Allow-Headers': 'Authorization, Content-Type', 'Access-Control-Allow-Methods': 'GET, POST, OPTIONS' });
+    }
+    next();
+  };
+}
