@@ -1,6 +1,6 @@
 /** In-process storage: for tests and single-instance demos. Lost on restart. */
-import { Gate } from './gate.js';
-import type { Clock, Kind, Storage, StorageOps, StoredRecord, WriteOptions } from './types.js';
+import { InProcessStorage } from './in-process.js';
+import type { Clock, Kind, StoredRecord, WriteOptions } from './types.js';
 
 interface Row {
   value: string;
@@ -12,27 +12,15 @@ interface Row {
 /** The rows a transaction changed, as they were before it, to put back on rollback. */
 type Journal = Map<Map<string, Row>, Map<string, Row | undefined>>;
 
-export class MemoryStorage implements Storage {
+export class MemoryStorage extends InProcessStorage {
   readonly type = 'memory';
   private readonly kinds = new Map<Kind, Map<string, Row>>();
   private readonly now: Clock;
-  private readonly gate = new Gate();
   private journal: Journal | undefined;
-  /** The operations without the gate: what a transaction's callback gets. */
-  private readonly ops: StorageOps;
 
   constructor(now: Clock = Date.now) {
+    super();
     this.now = now;
-    this.ops = {
-      create: async (kind, id, value, options) => this.doCreate(kind, id, value, options),
-      find: async (kind, id) => this.doFind(kind, id),
-      upsert: async (kind, id, value, options) => this.doUpsert(kind, id, value, options),
-      update: async (kind, id, version, value, options) => this.doUpdate(kind, id, version, value, options),
-      consume: async (kind, id) => this.doConsume(kind, id),
-      destroy: async (kind, id) => this.doDestroy(kind, id),
-      destroyByOwner: async (kind, owner) => this.doDestroyByOwner(kind, owner),
-      count: async (kind) => this.doCount(kind),
-    };
   }
 
   private table(kind: Kind): Map<string, Row> {
@@ -62,18 +50,18 @@ export class MemoryStorage implements Storage {
     return row;
   }
 
-  private doCreate<T>(kind: Kind, id: string, value: T, options: WriteOptions = {}): boolean {
+  protected override doCreate<T>(kind: Kind, id: string, value: T, options: WriteOptions = {}): boolean {
     if (this.live(kind, id)) return false;
     this.write(this.table(kind), id, { value: JSON.stringify(value), version: 1, expiresAt: options.expiresAt ?? null, owner: options.owner ?? null });
     return true;
   }
 
-  private doFind<T>(kind: Kind, id: string): StoredRecord<T> | undefined {
+  protected override doFind<T>(kind: Kind, id: string): StoredRecord<T> | undefined {
     const row = this.live(kind, id);
     return row && { value: JSON.parse(row.value) as T, version: row.version, expiresAt: row.expiresAt };
   }
 
-  private doUpsert<T>(kind: Kind, id: string, value: T, options: WriteOptions = {}): void {
+  protected override doUpsert<T>(kind: Kind, id: string, value: T, options: WriteOptions = {}): void {
     const prev = this.live(kind, id);
     this.write(this.table(kind), id, {
       value: JSON.stringify(value),
@@ -83,7 +71,7 @@ export class MemoryStorage implements Storage {
     });
   }
 
-  private doUpdate<T>(kind: Kind, id: string, version: number, value: T, options: WriteOptions = {}): boolean {
+  protected override doUpdate<T>(kind: Kind, id: string, version: number, value: T, options: WriteOptions = {}): boolean {
     const prev = this.live(kind, id);
     if (!prev || prev.version !== version) return false;
     this.write(this.table(kind), id, {
@@ -95,96 +83,53 @@ export class MemoryStorage implements Storage {
     return true;
   }
 
-  private doConsume<T>(kind: Kind, id: string): T | undefined {
+  protected override doConsume<T>(kind: Kind, id: string): T | undefined {
     const row = this.live(kind, id);
     if (!row) return undefined;
     this.write(this.table(kind), id, undefined);
     return JSON.parse(row.value) as T;
   }
 
-  private doDestroy(kind: Kind, id: string): boolean {
+  protected override doDestroy(kind: Kind, id: string): boolean {
     const t = this.table(kind);
     if (!t.has(id)) return false;
     this.write(t, id, undefined);
     return true;
   }
 
-  private doDestroyByOwner(kind: Kind, owner: string): number {
+  protected override doDestroyByOwner(kind: Kind, owner: string): number {
     const t = this.table(kind);
     const ids = [...t].filter(([, row]) => row.owner === owner).map(([id]) => id);
     for (const id of ids) this.write(t, id, undefined);
     return ids.length;
   }
 
-  private doCount(kind: Kind): number {
+  protected override doCount(kind: Kind): number {
     let n = 0;
     for (const id of [...this.table(kind).keys()]) if (this.live(kind, id)) n++;
     return n;
   }
 
-  async create<T>(kind: Kind, id: string, value: T, options?: WriteOptions): Promise<boolean> {
-    while (this.gate.pending) await this.gate.pending;
-    return this.doCreate(kind, id, value, options);
-  }
-
-  async find<T>(kind: Kind, id: string): Promise<StoredRecord<T> | undefined> {
-    while (this.gate.pending) await this.gate.pending;
-    return this.doFind<T>(kind, id);
-  }
-
-  async upsert<T>(kind: Kind, id: string, value: T, options?: WriteOptions): Promise<void> {
-    while (this.gate.pending) await this.gate.pending;
-    this.doUpsert(kind, id, value, options);
-  }
-
-  async update<T>(kind: Kind, id: string, version: number, value: T, options?: WriteOptions): Promise<boolean> {
-    while (this.gate.pending) await this.gate.pending;
-    return this.doUpdate(kind, id, version, value, options);
-  }
-
-  async consume<T>(kind: Kind, id: string): Promise<T | undefined> {
-    while (this.gate.pending) await this.gate.pending;
-    return this.doConsume<T>(kind, id);
-  }
-
-  async destroy(kind: Kind, id: string): Promise<boolean> {
-    while (this.gate.pending) await this.gate.pending;
-    return this.doDestroy(kind, id);
-  }
-
-  async destroyByOwner(kind: Kind, owner: string): Promise<number> {
-    while (this.gate.pending) await this.gate.pending;
-    return this.doDestroyByOwner(kind, owner);
-  }
-
-  async count(kind: Kind): Promise<number> {
-    while (this.gate.pending) await this.gate.pending;
-    return this.doCount(kind);
-  }
-
-  async transaction<T>(fn: (tx: StorageOps) => Promise<T>): Promise<T> {
-    return this.gate.exclusive(async () => {
-      const journal: Journal = new Map();
-      this.journal = journal;
-      try {
-        return await fn(this.ops);
-      } catch (err) {
-        this.journal = undefined;
-        for (const [t, before] of journal) {
-          for (const [id, row] of before) {
-            if (row) t.set(id, row);
-            else t.delete(id);
-          }
+  protected override async atomically<T>(fn: () => Promise<T>): Promise<T> {
+    const journal: Journal = new Map();
+    this.journal = journal;
+    try {
+      return await fn();
+    } catch (err) {
+      this.journal = undefined;
+      for (const [t, before] of journal) {
+        for (const [id, row] of before) {
+          if (row) t.set(id, row);
+          else t.delete(id);
         }
-        throw err;
-      } finally {
-        this.journal = undefined;
       }
-    });
+      throw err;
+    } finally {
+      this.journal = undefined;
+    }
   }
 
-  async gc(): Promise<number> {
-    while (this.gate.pending) await this.gate.pending;
+  protected override doGc(): number {
     const now = this.now();
     let n = 0;
     for (const t of this.kinds.values()) {
@@ -198,9 +143,9 @@ export class MemoryStorage implements Storage {
     return n;
   }
 
-  async ping(): Promise<void> {}
+  override async ping(): Promise<void> {}
 
-  async close(): Promise<void> {
+  override async close(): Promise<void> {
     this.kinds.clear();
   }
 }

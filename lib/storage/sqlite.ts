@@ -7,8 +7,8 @@
  */
 import Database from 'better-sqlite3';
 import { StorageUnavailableError } from '../errors.js';
-import { Gate } from './gate.js';
-import type { Clock, Kind, Storage, StorageOps, StoredRecord, WriteOptions } from './types.js';
+import { InProcessStorage } from './in-process.js';
+import type { Clock, Kind, StoredRecord, WriteOptions } from './types.js';
 
 const SCHEMA_VERSION = 1;
 
@@ -18,16 +18,14 @@ interface Row {
   expires_at: number | null;
 }
 
-export class SqliteStorage implements Storage {
+export class SqliteStorage extends InProcessStorage {
   readonly type = 'sqlite3';
   private readonly db: Database.Database;
   private readonly now: Clock;
   private readonly stmts;
-  private readonly gate = new Gate();
-  /** The operations without the gate: what a transaction's callback gets. */
-  private readonly ops: StorageOps;
 
   constructor(file: string, now: Clock = Date.now) {
+    super();
     this.now = now;
     try {
       this.db = new Database(file);
@@ -72,17 +70,6 @@ export class SqliteStorage implements Storage {
       commit: db.prepare('COMMIT'),
       rollback: db.prepare('ROLLBACK'),
     };
-    const stmts = this.stmts;
-    this.ops = {
-      create: async (kind, id, value, options) => this.doCreate(kind, id, value, options),
-      find: async (kind, id) => this.doFind(kind, id),
-      upsert: async (kind, id, value, options) => this.doUpsert(kind, id, value, options),
-      update: async (kind, id, version, value, options) => this.doUpdate(kind, id, version, value, options),
-      consume: async (kind, id) => this.doConsume(kind, id),
-      destroy: async (kind, id) => stmts.destroy.run(kind, id).changes > 0,
-      destroyByOwner: async (kind, owner) => stmts.destroyByOwner.run(kind, owner).changes,
-      count: async (kind) => stmts.count.get(kind, this.now())?.n ?? 0,
-    };
   }
 
   private migrate(): void {
@@ -108,97 +95,66 @@ export class SqliteStorage implements Storage {
     }
   }
 
-  private doCreate<T>(kind: Kind, id: string, value: T, options: WriteOptions = {}): boolean {
+  protected override doCreate<T>(kind: Kind, id: string, value: T, options: WriteOptions = {}): boolean {
     return this.stmts.insert.run(kind, id, JSON.stringify(value), options.expiresAt ?? null, options.owner ?? null, this.now()).changes === 1;
   }
 
-  private doFind<T>(kind: Kind, id: string): StoredRecord<T> | undefined {
+  protected override doFind<T>(kind: Kind, id: string): StoredRecord<T> | undefined {
     const row = this.stmts.find.get(kind, id, this.now());
     return row && { value: JSON.parse(row.value) as T, version: row.version, expiresAt: row.expires_at };
   }
 
-  private doUpsert<T>(kind: Kind, id: string, value: T, options: WriteOptions = {}): void {
+  protected override doUpsert<T>(kind: Kind, id: string, value: T, options: WriteOptions = {}): void {
     this.stmts.upsert.run(kind, id, JSON.stringify(value), options.expiresAt ?? null, options.owner ?? null);
   }
 
-  private doUpdate<T>(kind: Kind, id: string, version: number, value: T, options: WriteOptions = {}): boolean {
+  protected override doUpdate<T>(kind: Kind, id: string, version: number, value: T, options: WriteOptions = {}): boolean {
     const keep = options.expiresAt === undefined ? 1 : null;
     return this.stmts.update.run(JSON.stringify(value), keep, options.expiresAt ?? null, options.owner ?? null, kind, id, version, this.now()).changes === 1;
   }
 
-  private doConsume<T>(kind: Kind, id: string): T | undefined {
+  protected override doConsume<T>(kind: Kind, id: string): T | undefined {
     const row = this.stmts.consume.get(kind, id, this.now());
     return row && (JSON.parse(row.value) as T);
   }
 
-  async create<T>(kind: Kind, id: string, value: T, options?: WriteOptions): Promise<boolean> {
-    while (this.gate.pending) await this.gate.pending;
-    return this.doCreate(kind, id, value, options);
-  }
-
-  async find<T>(kind: Kind, id: string): Promise<StoredRecord<T> | undefined> {
-    while (this.gate.pending) await this.gate.pending;
-    return this.doFind<T>(kind, id);
-  }
-
-  async upsert<T>(kind: Kind, id: string, value: T, options?: WriteOptions): Promise<void> {
-    while (this.gate.pending) await this.gate.pending;
-    this.doUpsert(kind, id, value, options);
-  }
-
-  async update<T>(kind: Kind, id: string, version: number, value: T, options?: WriteOptions): Promise<boolean> {
-    while (this.gate.pending) await this.gate.pending;
-    return this.doUpdate(kind, id, version, value, options);
-  }
-
-  async consume<T>(kind: Kind, id: string): Promise<T | undefined> {
-    while (this.gate.pending) await this.gate.pending;
-    return this.doConsume<T>(kind, id);
-  }
-
-  async destroy(kind: Kind, id: string): Promise<boolean> {
-    while (this.gate.pending) await this.gate.pending;
+  protected override doDestroy(kind: Kind, id: string): boolean {
     return this.stmts.destroy.run(kind, id).changes > 0;
   }
 
-  async destroyByOwner(kind: Kind, owner: string): Promise<number> {
-    while (this.gate.pending) await this.gate.pending;
+  protected override doDestroyByOwner(kind: Kind, owner: string): number {
     return this.stmts.destroyByOwner.run(kind, owner).changes;
   }
 
-  async count(kind: Kind): Promise<number> {
-    while (this.gate.pending) await this.gate.pending;
+  protected override doCount(kind: Kind): number {
     return this.stmts.count.get(kind, this.now())?.n ?? 0;
+  }
+
+  protected override doGc(): number {
+    return this.stmts.gc.run(this.now()).changes;
   }
 
   /**
    * `BEGIN IMMEDIATE` takes SQLite's write lock at once (other processes wait up to the busy
    * timeout); the gate keeps this process's other requests out until COMMIT or ROLLBACK.
    */
-  async transaction<T>(fn: (tx: StorageOps) => Promise<T>): Promise<T> {
-    return this.gate.exclusive(async () => {
-      this.stmts.begin.run();
-      try {
-        const result = await fn(this.ops);
-        this.stmts.commit.run();
-        return result;
-      } catch (err) {
-        if (this.db.inTransaction) this.stmts.rollback.run();
-        throw err;
-      }
-    });
+  protected override async atomically<T>(fn: () => Promise<T>): Promise<T> {
+    this.stmts.begin.run();
+    try {
+      const result = await fn();
+      this.stmts.commit.run();
+      return result;
+    } catch (err) {
+      if (this.db.inTransaction) this.stmts.rollback.run();
+      throw err;
+    }
   }
 
-  async gc(): Promise<number> {
-    while (this.gate.pending) await this.gate.pending;
-    return this.stmts.gc.run(this.now()).changes;
-  }
-
-  async ping(): Promise<void> {
+  override async ping(): Promise<void> {
     this.db.prepare('SELECT 1').get();
   }
 
-  async close(): Promise<void> {
+  override async close(): Promise<void> {
     if (this.db.open) this.db.close();
   }
 }
