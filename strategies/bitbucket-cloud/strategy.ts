@@ -4,17 +4,13 @@
  * the refresh token, then re-reads the user and workspaces.
  */
 import type { Identity, Scopes } from '../../lib/identity.js';
-import { OAuth2Strategy, type OAuth2Tokens } from '../shared/oauth2.js';
+import { PlatformStrategy } from '../shared/platform-strategy.js';
+import type { OAuth2Tokens } from '../shared/oauth2.js';
 import {
-  SingleFlight,
-  currentTokens,
-  mapRefreshErrors,
-  parseTokenData,
   tokenData,
   tokenDataJson,
   upstreamFetch,
   type UpstreamOptions,
-  type UpstreamTokenData,
 } from '../shared/platform.js';
 import { BitbucketApi } from './api.js';
 import { BITBUCKET_ENDPOINTS, type BitbucketConfig, type BitbucketEndpoints } from './config.js';
@@ -28,11 +24,10 @@ export interface BitbucketStrategyOptions extends UpstreamOptions {
   callbackURL?: string;
 }
 
-export class BitbucketCloudStrategy extends OAuth2Strategy {
+export class BitbucketCloudStrategy extends PlatformStrategy {
   private readonly config: BitbucketConfig;
   private readonly apiURL: string;
   private readonly fetchFn: typeof fetch;
-  private readonly refreshFlight = new SingleFlight<UpstreamTokenData>();
 
   constructor(config: BitbucketConfig, options: BitbucketStrategyOptions = {}) {
     const endpoints = options.endpoints ?? BITBUCKET_ENDPOINTS;
@@ -60,13 +55,10 @@ export class BitbucketCloudStrategy extends OAuth2Strategy {
     return identity;
   }
 
-  async refresh(identity: Identity, scopes: Scopes): Promise<Identity> {
-    return mapRefreshErrors('bitbucket-cloud', async () => {
-      const stored = parseTokenData(identity.connectorData, 'bitbucket-cloud');
-      const tokens = await currentTokens(stored, (rt) => this.refreshTokens(rt), this.refreshFlight);
-      const fresh = await readIdentity(this.api(tokens.accessToken), this.config, scopes);
-      return { ...fresh, userId: identity.userId, connectorData: tokenDataJson(tokens) };
-    });
+  protected override readonly connectorType = 'bitbucket-cloud';
+
+  protected override readUser(accessToken: string, scopes: Scopes): Promise<Identity> {
+    return readIdentity(this.api(accessToken), this.config, scopes);
   }
 
   private api(accessToken: string): BitbucketApi {

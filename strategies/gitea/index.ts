@@ -22,7 +22,7 @@ export function createGiteaModule(options: GiteaModuleOptions = {}) {
         throw new ConfigError([{ path: 'redirectURI', message: `must be the broker's callback URL ${context.callbackURL}` }]);
       }
       const strategy = new GiteaStrategy(config, { ...options, name: context.id, callbackURL: context.callbackURL });
-      return { strategy, refresh: (identity) => strategy.refresh(identity) };
+      return { strategy, refresh: (identity, scopes) => strategy.refresh(identity, scopes) };
     },
   } satisfies ConnectorModule<GiteaConfig>;
 }

@@ -4,17 +4,13 @@
  * Refresh re-reads them with the stored token, renewing it first once it has expired.
  */
 import type { Identity, Scopes } from '../../lib/identity.js';
-import { OAuth2Strategy, type OAuth2Tokens } from '../shared/oauth2.js';
+import { PlatformStrategy } from '../shared/platform-strategy.js';
+import type { OAuth2Tokens } from '../shared/oauth2.js';
 import {
-  SingleFlight,
-  currentTokens,
-  mapRefreshErrors,
-  parseTokenData,
   tokenData,
   tokenDataJson,
   upstreamFetch,
   type UpstreamOptions,
-  type UpstreamTokenData,
 } from '../shared/platform.js';
 import { GiteaApi } from './api.js';
 import { baseURLOf, type GiteaConfig } from './config.js';
@@ -26,11 +22,10 @@ export interface GiteaStrategyOptions extends UpstreamOptions {
   callbackURL?: string;
 }
 
-export class GiteaStrategy extends OAuth2Strategy {
+export class GiteaStrategy extends PlatformStrategy {
   private readonly config: GiteaConfig;
   private readonly baseURL: string;
   private readonly fetchFn: typeof fetch;
-  private readonly refreshFlight = new SingleFlight<UpstreamTokenData>();
 
   constructor(config: GiteaConfig, options: GiteaStrategyOptions = {}) {
     const baseURL = baseURLOf(config);
@@ -59,13 +54,10 @@ export class GiteaStrategy extends OAuth2Strategy {
     return identity;
   }
 
-  async refresh(identity: Identity): Promise<Identity> {
-    return mapRefreshErrors('gitea', async () => {
-      const stored = parseTokenData(identity.connectorData, 'gitea');
-      const tokens = await currentTokens(stored, (rt) => this.refreshTokens(rt), this.refreshFlight);
-      const fresh = await readIdentity(this.api(tokens.accessToken), this.config);
-      return { ...fresh, userId: identity.userId, connectorData: tokenDataJson(tokens) };
-    });
+  protected override readonly connectorType = 'gitea';
+
+  protected override readUser(accessToken: string): Promise<Identity> {
+    return readIdentity(this.api(accessToken), this.config);
   }
 
   private api(accessToken: string): GiteaApi {

@@ -8,18 +8,14 @@
  * expired.
  */
 import type { Identity, Scopes } from '../../lib/identity.js';
-import { OAuth2Strategy, type OAuth2Tokens } from '../shared/oauth2.js';
+import { PlatformStrategy } from '../shared/platform-strategy.js';
+import type { OAuth2Tokens } from '../shared/oauth2.js';
 import {
-  SingleFlight,
-  currentTokens,
   fetchTrusting,
-  mapRefreshErrors,
-  parseTokenData,
   tokenData,
   tokenDataJson,
   upstreamFetch,
   type UpstreamOptions,
-  type UpstreamTokenData,
 } from '../shared/platform.js';
 import { GitHubApi } from './api.js';
 import { endpointsFor, type GitHubConfig, type GitHubEndpoints } from './config.js';
@@ -34,11 +30,10 @@ export interface GitHubStrategyOptions extends UpstreamOptions {
   callbackURL?: string;
 }
 
-export class GitHubStrategy extends OAuth2Strategy {
+export class GitHubStrategy extends PlatformStrategy {
   private readonly config: GitHubConfig;
   private readonly apiURL: string;
   private readonly fetchFn: typeof fetch;
-  private readonly refreshFlight = new SingleFlight<UpstreamTokenData>();
 
   constructor(config: GitHubConfig, options: GitHubStrategyOptions = {}) {
     const endpoints = options.endpoints ?? endpointsFor(config);
@@ -74,14 +69,10 @@ export class GitHubStrategy extends OAuth2Strategy {
     return readIdentity(this.api(accessToken), this.config, scopes, expectedUserId);
   }
 
-  async refresh(identity: Identity, scopes: Scopes): Promise<Identity> {
-    return mapRefreshErrors('github', async () => {
-      const stored = parseTokenData(identity.connectorData, 'github');
-      const tokens = await currentTokens(stored, (rt) => this.refreshTokens(rt), this.refreshFlight);
-      const fresh = await readIdentity(this.api(tokens.accessToken), this.config, scopes);
-      // The user id is what the refresh token was issued for; GitHub names may change.
-      return { ...fresh, userId: identity.userId, connectorData: tokenDataJson(tokens) };
-    });
+  protected override readonly connectorType = 'github';
+
+  protected override readUser(accessToken: string, scopes: Scopes): Promise<Identity> {
+    return readIdentity(this.api(accessToken), this.config, scopes);
   }
 
   private api(accessToken: string): GitHubApi {

@@ -8,17 +8,13 @@
  */
 import { UpstreamError } from '../../lib/errors.js';
 import type { Identity, Scopes } from '../../lib/identity.js';
-import { OAuth2Strategy, type OAuth2Tokens } from '../shared/oauth2.js';
+import { PlatformStrategy } from '../shared/platform-strategy.js';
+import type { OAuth2Tokens } from '../shared/oauth2.js';
 import {
-  SingleFlight,
-  currentTokens,
-  mapRefreshErrors,
-  parseTokenData,
   tokenData,
   tokenDataJson,
   upstreamFetch,
   type UpstreamOptions,
-  type UpstreamTokenData,
 } from '../shared/platform.js';
 import { fetchWithCA } from '../shared/tls.js';
 import { GitLabApi } from './api.js';
@@ -33,11 +29,10 @@ export interface GitLabStrategyOptions extends UpstreamOptions {
   callbackURL?: string;
 }
 
-export class GitLabStrategy extends OAuth2Strategy {
+export class GitLabStrategy extends PlatformStrategy {
   private readonly config: GitLabConfig;
   private readonly baseURL: string;
   private readonly fetchFn: typeof fetch;
-  private readonly refreshFlight = new SingleFlight<UpstreamTokenData>();
 
   constructor(config: GitLabConfig, options: GitLabStrategyOptions = {}) {
     const baseURL = baseURLOf(config);
@@ -68,13 +63,12 @@ export class GitLabStrategy extends OAuth2Strategy {
     return identity;
   }
 
-  async refresh(identity: Identity, scopes: Scopes): Promise<Identity> {
-    return mapRefreshErrors('gitlab', async () => {
-      const stored = parseTokenData(identity.connectorData, 'gitlab');
-      const tokens = await currentTokens(stored, (rt) => this.refreshTokens(rt), this.refreshFlight, true);
-      const fresh = await readIdentity(this.api(tokens.accessToken), this.config, scopes);
-      return { ...fresh, userId: identity.userId, connectorData: tokenDataJson(tokens) };
-    });
+  protected override readonly connectorType = 'gitlab';
+  // GitLab rotates its refresh token on every use: always renew, keep the new one.
+  protected override readonly alwaysRenew = true;
+
+  protected override readUser(accessToken: string, scopes: Scopes): Promise<Identity> {
+    return readIdentity(this.api(accessToken), this.config, scopes);
   }
 
   /** Token exchange: a GitLab access token the client already holds. Groups are read as for a login asking for them. */

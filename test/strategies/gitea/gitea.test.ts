@@ -117,14 +117,14 @@ describe('refresh', () => {
   test('re-reads the user with the stored token while it is valid', async () => {
     const { s, id } = await loggedIn({ orgs: [{ name: 'acme' }] });
     const before = fake.oauth.counts.refreshGrants;
-    expect(await s.refresh(id)).toMatchObject({ userId: '70', groups: ['acme'] });
+    expect(await s.refresh(id, { offlineAccess: true, groups: false })).toMatchObject({ userId: '70', groups: ['acme'] });
     expect(fake.oauth.counts.refreshGrants).toBe(before);
   });
 
   test('renews an expired access token with the refresh token first', async () => {
     const { s, id } = await loggedIn({}, 5);
     const before = fake.oauth.counts.refreshGrants;
-    const again = await s.refresh(id);
+    const again = await s.refresh(id, { offlineAccess: true, groups: false });
     expect(fake.oauth.counts.refreshGrants).toBe(before + 1);
     expect((again.connectorData as { accessToken: string }).accessToken).not.toBe((id.connectorData as { accessToken: string }).accessToken);
   });
@@ -132,7 +132,7 @@ describe('refresh', () => {
   test('a revoked grant is a RefreshFailedError', async () => {
     const { s, id } = await loggedIn();
     fake.oauth.revoke('alice');
-    await expect(s.refresh(id)).rejects.toBeInstanceOf(RefreshFailedError);
+    await expect(s.refresh(id, { offlineAccess: true, groups: false })).rejects.toBeInstanceOf(RefreshFailedError);
   });
 
   test('leaving the required org is a RefreshFailedError', async () => {
@@ -141,7 +141,7 @@ describe('refresh', () => {
     const saved = alice.teams;
     alice.teams = saved.filter((t) => t.org !== 'tools');
     try {
-      await expect(s.refresh(id)).rejects.toBeInstanceOf(RefreshFailedError);
+      await expect(s.refresh(id, { offlineAccess: true, groups: false })).rejects.toBeInstanceOf(RefreshFailedError);
     } finally {
       alice.teams = saved;
     }
@@ -150,7 +150,7 @@ describe('refresh', () => {
   test('Gitea answering 500 stays an upstream error', async () => {
     const { s, id } = await loggedIn();
     fake.oauth.fail('/api/v1/user', { status: 500, body: { message: 'internal error' } });
-    const err = await s.refresh(id).catch((e: unknown) => e);
+    const err = await s.refresh(id, { offlineAccess: true, groups: false }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(UpstreamError);
     expect(err).not.toBeInstanceOf(RefreshFailedError);
   });
