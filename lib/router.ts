@@ -83,6 +83,10 @@ export async function buildRouter(ctx: BrokerContext): Promise<Router> {
     store: new StorageSessionStore(ctx.storage),
     resave: false,
     saveUninitialized: false,
+    // An https issuer is often served by a TLS-terminating proxy talking plain HTTP to this
+    // process: X-Forwarded-Proto then tells express-session the browser's connection is secure,
+    // or it would never set the Secure cookie. (It only decides whether to set the cookie.)
+    proxy: true,
     // Behind TLS the cookie must survive an IdP's cross-site POST back (SAML through an existing
     // Passport strategy), so it is SameSite=None; Secure. Forms it could be abused with carry
     // their own CSRF binding (password form, approval HMAC).

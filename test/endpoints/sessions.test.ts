@@ -90,3 +90,33 @@ describe('RP-initiated logout', () => {
     expect(doc.end_session_endpoint).toBe(`${b.issuer}/logout`);
   });
 });
+
+describe('an https issuer behind a TLS-terminating proxy', () => {
+  test('the session cookie is set Secure; SameSite=None when the proxy says https, and not over plain http', async () => {
+    const http = await import('node:http');
+    const { createBroker } = await import('../../lib/broker.js');
+    const { connectors } = await import('../../strategies/index.js');
+    const { pino } = await import('pino');
+    const broker = await createBroker(
+      { issuer: 'https://sso.example.com/dex', storage: { type: 'memory' }, connectors: [{ type: 'mockCallback', id: 'mock', name: 'Example' }] },
+      { connectors, logger: pino({ level: 'silent' }) },
+    );
+    const server = http.createServer(broker.app);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as { port: number }).port;
+    try {
+      // The logout confirmation stores a CSRF token in the session, so it sets the cookie.
+      const proxied = await fetch(`http://127.0.0.1:${port}/dex/logout`, { headers: { 'x-forwarded-proto': 'https' } });
+      const cookie = proxied.headers.get('set-cookie') ?? '';
+      expect(cookie).toMatch(/^dexpress_session=/);
+      expect(cookie).toMatch(/Secure/);
+      expect(cookie).toMatch(/SameSite=None/);
+      const plain = await fetch(`http://127.0.0.1:${port}/dex/logout`);
+      expect(plain.headers.get('set-cookie')).toBeNull();
+    } finally {
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+      await broker.close();
+    }
+  });
+});
