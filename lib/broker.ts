@@ -8,6 +8,7 @@ import path from 'node:path';
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import type { Strategy } from 'passport';
 import type { Logger } from 'pino';
+import { clientAddressReader } from './client-address.js';
 import { ClientRegistry } from './clients.js';
 import { loadConfig } from './config/load.js';
 import type { Settings } from './config/settings.js';
@@ -80,6 +81,7 @@ export async function createBroker(config: unknown, options: BrokerOptions): Pro
     now,
     page: pageOptions(settings),
     url: (path) => `${settings.issuer}${path}`,
+    clientAddress: clientAddressReader(settings.web.clientRemoteIP),
   };
 
   const router = await buildRouter(ctx);

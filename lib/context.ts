@@ -1,4 +1,5 @@
 /** What every endpoint works with: settings, storage, keys, connectors, clients, logger, clock. */
+import type { Request } from 'express';
 import type { Strategy } from 'passport';
 import type { Logger } from 'pino';
 import type { ClientRegistry } from './clients.js';
@@ -41,6 +42,8 @@ export interface BrokerContext {
   logger: Logger;
   now: Clock;
   page: PageOptions;
+  /** The client's address (Dex's `web.clientRemoteIP`: the peer, or a trusted proxy's header). */
+  clientAddress(req: Request): string;
   /** Absolute URL of a broker path: `url('/callback')` → `<issuer>/callback`. */
   url(path: string): string;
 }

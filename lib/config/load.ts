@@ -9,6 +9,7 @@ import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
 import type { ConnectorRegistry } from '../connector.js';
 import { ConfigError } from '../errors.js';
+import { trustedProxyList } from '../client-address.js';
 import { parseDuration } from './duration.js';
 import { configSchema, sqliteConfigSchema, unsupportedKeys, type DexConfig } from './schema.js';
 import type { Settings, ClientSettings, StaticPassword } from './settings.js';
@@ -44,7 +45,7 @@ export function loadConfig(raw: unknown, options: LoadOptions): { settings: Sett
   const config = parsed.data;
   const issues: Issue[] = [];
   const warnings = unsupportedKeys.filter((k) => getPath(config, k) !== undefined).map((k) => `${k} is not supported by dexpress and is ignored`);
-  const settings = toSettings(config, env, options.connectors, issues);
+  const settings = toSettings(config, env, options.connectors, issues, warnings);
   if (issues.length > 0) throw new ConfigError(issues);
   return { settings, warnings };
 }
@@ -73,7 +74,7 @@ export function expandEnv(value: unknown, env: NodeJS.ProcessEnv): unknown {
   return value;
 }
 
-function toSettings(config: DexConfig, env: NodeJS.ProcessEnv, registry: ConnectorRegistry, issues: Issue[]): Settings {
+function toSettings(config: DexConfig, env: NodeJS.ProcessEnv, registry: ConnectorRegistry, issues: Issue[], warnings: string[]): Settings {
   const issuerUrl = new URL(config.issuer);
   const ms = (v: string | undefined, fallback: number) => (v === undefined ? fallback : parseDuration(v));
   const expiry = config.expiry ?? {};
@@ -170,6 +171,13 @@ function toSettings(config: DexConfig, env: NodeJS.ProcessEnv, registry: Connect
     if (connectorDataKey.length !== 32) issues.push({ path: config.connectorDataKey ? 'connectorDataKey' : 'connectorDataKeyEnv', message: 'must be 32 bytes in base64 (openssl rand -base64 32)' });
   }
 
+  const proxies = config.web?.clientRemoteIP?.trustedProxies ?? [];
+  const { invalid } = trustedProxyList(proxies);
+  if (invalid !== undefined) issues.push({ path: `web.clientRemoteIP.trustedProxies[${invalid}]`, message: 'must be an IP address or a CIDR such as 10.0.0.0/8' });
+  if (config.web?.clientRemoteIP?.header && proxies.length === 0) {
+    warnings.push('web.clientRemoteIP.header is set without web.clientRemoteIP.trustedProxies: the header is ignored, since any client could set it');
+  }
+
   const signerConfig = config.signer?.config ?? {};
   return {
     issuer: config.issuer.replace(/\/$/, ''),
@@ -182,6 +190,9 @@ function toSettings(config: DexConfig, env: NodeJS.ProcessEnv, registry: Connect
       ...(config.web?.tlsKey ? { tlsKey: config.web.tlsKey } : {}),
       allowedOrigins: config.web?.allowedOrigins ?? [],
       headers: config.web?.headers ?? {},
+      ...(config.web?.clientRemoteIP?.header
+        ? { clientRemoteIP: { header: config.web.clientRemoteIP.header, trustedProxies: config.web.clientRemoteIP.trustedProxies ?? [] } }
+        : {}),
     },
     ...(config.telemetry?.http ? { telemetry: { http: config.telemetry.http } } : {}),
     expiry: {

@@ -43,7 +43,16 @@ export interface Settings {
   /** The issuer's path, e.g. `/dex`, or '' at the root. */
   issuerPath: string;
   storage: { type: 'memory' | 'sqlite3' | 'postgres'; config: Record<string, unknown> };
-  web: { http?: string; https?: string; tlsCert?: string; tlsKey?: string; allowedOrigins: string[]; headers: Record<string, string> };
+  web: {
+    http?: string;
+    https?: string;
+    tlsCert?: string;
+    tlsKey?: string;
+    allowedOrigins: string[];
+    headers: Record<string, string>;
+    /** Where the client's address comes from behind proxies (Dex's `web.clientRemoteIP`). */
+    clientRemoteIP?: { header: string; trustedProxies: string[] };
+  };
   telemetry?: { http: string };
   expiry: {
     idTokensMs: number;

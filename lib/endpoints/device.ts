@@ -154,13 +154,13 @@ interface WrongCodes {
 
 /** Seconds until this address may enter codes again, or 0 when it may now. */
 async function lockedFor(ctx: BrokerContext, req: Request): Promise<number> {
-  const rec = await ctx.storage.find<WrongCodes>('loginAttempts', `device:${req.ip}`);
+  const rec = await ctx.storage.find<WrongCodes>('loginAttempts', `device:${ctx.clientAddress(req)}`);
   if (!rec || rec.value.count < MAX_WRONG_CODES) return 0;
   return Math.max(1, Math.ceil(((rec.expiresAt ?? ctx.now()) - ctx.now()) / 1000));
 }
 
 async function countWrongCode(ctx: BrokerContext, req: Request): Promise<void> {
-  const id = `device:${req.ip}`;
+  const id = `device:${ctx.clientAddress(req)}`;
   for (let i = 0; i < 5; i++) {
     const rec = await ctx.storage.find<WrongCodes>('loginAttempts', id);
     if (!rec) {
@@ -181,7 +181,7 @@ export async function verifyUserCode(ctx: BrokerContext, req: Request, res: Resp
   if (typed === '') return renderCodePage(ctx, req, res, 400, '', 'Enter the code your device shows.');
   const wait = await lockedFor(ctx, req);
   if (wait > 0) {
-    ctx.logger.warn({ ip: req.ip }, 'device code entry locked: too many wrong codes');
+    ctx.logger.warn({ ip: ctx.clientAddress(req) }, 'device code entry locked: too many wrong codes');
     res.set('Retry-After', String(wait));
     return showError(ctx, res, 429, 'Too many attempts', 'Too many wrong codes were entered from this network.', 'Wait a few minutes, then start again on your device.');
   }

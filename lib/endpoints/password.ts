@@ -71,7 +71,7 @@ export async function passwordLogin(ctx: BrokerContext, req: Request, res: Respo
     render(ctx, res, authReq, 400, username, `Enter your ${(conn.connector.prompt ?? 'username').toLowerCase()} and your password.`);
     return;
   }
-  const address = req.ip ?? 'unknown';
+  const address = ctx.clientAddress(req);
   let guarded;
   try {
     guarded = await ctx.throttle.guard(conn.id, username, address, () => checkPassword(ctx, req, res, conn, username, password, authReq.scopes));

@@ -22,7 +22,7 @@ export async function passwordGrant(ctx: BrokerContext, client: ClientSettings, 
   const password = body.password ?? '';
   if (username === '' || password === '') throw new OAuthError('invalid_request', 'Required params: username and password.');
   const scopes = checkScopeParam(ctx, client, body.scope ?? 'openid');
-  const address = req.ip ?? 'unknown';
+  const address = ctx.clientAddress(req);
   let guarded;
   try {
     guarded = await ctx.throttle.guard(conn.id, username, address, () => conn.connector.login!(username, password, scopesFrom(scopes)));

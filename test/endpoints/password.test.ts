@@ -200,3 +200,18 @@ test('a burst of right-password logins for one user is never throttled', async (
     await burst.close();
   }
 });
+
+test('behind a trusted proxy, wrong passwords count against the client address from X-Forwarded-For', async () => {
+  const proxied = await startBroker({
+    connectors: [{ type: 'mockPassword', id: 'pw', name: 'PW', config: { username: 'kilgore', password: 'trout' } }],
+    oauth2: { skipApprovalScreen: true, passwordConnector: 'pw' },
+    web: { clientRemoteIP: { header: 'X-Forwarded-For', trustedProxies: ['127.0.0.1/32'] } },
+  });
+  try {
+    await postForm(`${proxied.issuer}/token`, { grant_type: 'password', username: 'kilgore', password: 'nope', scope: 'openid' }, { ...basicAuth(), 'x-forwarded-for': '198.51.100.7' });
+    expect(await proxied.broker.storage.find('loginAttempts', 'addr:198.51.100.7')).toMatchObject({ value: { n: 1 } });
+    expect(await proxied.broker.storage.find('loginAttempts', 'addr:127.0.0.1')).toBeUndefined();
+  } finally {
+    await proxied.close();
+  }
+});

@@ -1,0 +1,57 @@
+/**
+ * The client's address, as Dex's `web.clientRemoteIP` reads it: the TCP peer, unless the peer is
+ * one of `trustedProxies` (IPs or CIDRs); then the `header` (e.g. X-Forwarded-For) is read from the
+ * right, skipping trusted hops, and the first untrusted address is the client. A malformed hop
+ * stops the walk (nothing to its left can be attributed to a trusted proxy). Used by the login
+ * throttles and the logs.
+ */
+import { BlockList, isIP } from 'node:net';
+import type { Request } from 'express';
+
+export interface ClientRemoteIP {
+  header: string;
+  trustedProxies: string[];
+}
+
+/** Parses `trustedProxies`; returns the index of the first entry that is not an IP or CIDR. */
+export function trustedProxyList(entries: readonly string[]): { list: BlockList; invalid?: number } {
+  const list = new BlockList();
+  for (const [i, entry] of entries.entries()) {
+    const [address, bits] = entry.split('/');
+    const family = isIP(address ?? '');
+    if (family === 0) return { list, invalid: i };
+    const type = family === 4 ? 'ipv4' : 'ipv6';
+    if (bits === undefined) {
+      list.addAddress(address!, type);
+      continue;
+    }
+    const prefix = Number(bits);
+    if (!/^\d{1,3}$/.test(bits) || prefix > (family === 4 ? 32 : 128)) return { list, invalid: i };
+    list.addSubnet(address!, prefix, type);
+  }
+  return { list };
+}
+
+function normalise(address: string): string {
+  return address.startsWith('::ffff:') && isIP(address.slice(7)) === 4 ? address.slice(7) : address;
+}
+
+function trusted(list: BlockList, address: string): boolean {
+  const family = isIP(address);
+  return family !== 0 && list.check(address, family === 4 ? 'ipv4' : 'ipv6');
+}
+
+export function clientAddressReader(config: ClientRemoteIP | undefined): (req: Request) => string {
+  const proxies = config && config.trustedProxies.length > 0 ? trustedProxyList(config.trustedProxies).list : undefined;
+  return (req) => {
+    const peer = normalise(req.socket.remoteAddress ?? 'unknown');
+    if (!config || !proxies || !trusted(proxies, peer)) return peer;
+    const hops = (req.get(config.header) ?? '').split(',').map((h) => normalise(h.trim()));
+    for (let i = hops.length - 1; i >= 0; i--) {
+      const hop = hops[i]!;
+      if (isIP(hop) === 0) break;
+      if (!trusted(proxies, hop)) return hop;
+    }
+    return peer;
+  };
+}
