@@ -35,6 +35,8 @@ export async function approvalForm(ctx: BrokerContext, req: Request, res: Respon
       action: ctx.url('/approval'),
       req: authReq.id,
       hmac: approvalHmac(authReq),
+      // RFC 8628 section 5.4: tell the user a device is asking, against remote phishing.
+      device: authReq.redirectURI === ctx.url('/device/callback'),
     }),
   );
 }

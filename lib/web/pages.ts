@@ -103,13 +103,14 @@ const scopeText: Record<string, string> = {
 
 export function approvalPage(
   page: PageOptions,
-  opts: { clientName: string; scopes: string[]; action: string; req: string; hmac: string },
+  opts: { clientName: string; scopes: string[]; action: string; req: string; hmac: string; device?: boolean },
 ): string {
   const items = opts.scopes.map((s) => scopeText[s] ?? (s.startsWith('audience:server:client_id:') ? `Act for ${s.slice(26)}` : s));
   return layout(
     page,
     'Grant access',
     html`<h1>Grant access to ${opts.clientName}</h1>
+${opts.device ? html`<p class="muted">You typed a code shown by a device or a command line. Grant access only if you started that login yourself, just now.</p>` : ''}
 <p>${opts.clientName} would like to:</p><ul class="scopes">${items.map((i) => html`<li>${i}</li>`)}</ul>
 <div class="actions">
 <form method="post" action="${opts.action}"><input type="hidden" name="req" value="${opts.req}"><input type="hidden" name="hmac" value="${opts.hmac}"><input type="hidden" name="approval" value="approve"><button type="submit">Grant access</button></form>

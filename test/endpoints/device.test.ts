@@ -8,7 +8,7 @@ import { startBroker, TEST_CLIENT, type TestBroker } from '../helpers/broker.js'
 import { frozenClock } from '../helpers/clock.js';
 import { connectorHref, DEVICE_GRANT, enterUserCode, pollOnce } from '../helpers/device.js';
 import { getPage, leaksNothing, postForm } from '../helpers/http.js';
-import { discover, verifyIdToken } from '../helpers/rp.js';
+import { discover, startLogin, verifyIdToken } from '../helpers/rp.js';
 
 const KUBECTL = { id: 'kubectl', redirectURI: '' };
 const clock = frozenClock(Date.now());
@@ -209,6 +209,29 @@ describe('polling /token', () => {
     expect(page.body).toContain('Access refused');
     const err = await rejection(oidc.pollDeviceAuthorizationGrant(config, { ...res, interval: 0 }));
     expect(err.error).toBe('access_denied');
+  });
+
+  test('the approval page warns that a device is asking (RFC 8628 section 5.4), and not in a browser login', async () => {
+    const res = await startDevice('openid');
+    let approval = '';
+    await enterUserCode(res.verification_uri_complete!, {
+      onPage: async (page) => {
+        if (page.body.includes('name="approval"')) approval = page.body;
+        return undefined;
+      },
+    });
+    expect(approval).toContain('a code shown by a device');
+    let browserApproval = '';
+    await startLogin(b.issuer, {
+      connectorId: 'mock',
+      params: { code_challenge: 'd'.repeat(43), code_challenge_method: 'S256' },
+      onPage: async (page) => {
+        if (page.body.includes('name="approval"')) browserApproval = page.body;
+        return undefined;
+      },
+    });
+    expect(browserApproval).toContain('Grant access');
+    expect(browserApproval).not.toContain('a code shown by a device');
   });
 
   test('a user code works once: typed again after the login it is refused', async () => {
