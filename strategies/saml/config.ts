@@ -181,13 +181,18 @@ export function resolveSettings(config: SamlConfig): SamlSettings {
     trustedCerts: caPem === undefined ? null : parseCertificates(caPem, config.ca !== undefined ? 'ca' : 'caData'),
     decryptionKey: keyPem === undefined ? undefined : parsePrivateKey(keyPem, config.decryptionKey !== undefined ? 'decryptionKey' : 'decryptionKeyData'),
     decryptionCert: certPem === undefined ? undefined : parseCertificates(certPem, 'decryptionCert')[0],
-    mapping: {
-      usernameAttr: config.usernameAttr,
-      emailAttr: config.emailAttr,
-      groupsAttr: config.groupsAttr,
-      groupsDelim: config.groupsDelim,
-      allowedGroups: config.allowedGroups ?? [],
-      filterGroups: config.filterGroups ?? false,
-    },
+    mapping: mappingOf(config),
+  };
+}
+
+/** The attribute mapping of a config, without reading its certificate files. */
+export function mappingOf(config: SamlConfig): SamlSettings['mapping'] {
+  return {
+    usernameAttr: config.usernameAttr,
+    emailAttr: config.emailAttr,
+    groupsAttr: config.groupsAttr,
+    groupsDelim: config.groupsDelim,
+    allowedGroups: config.allowedGroups ?? [],
+    filterGroups: config.filterGroups ?? false,
   };
 }

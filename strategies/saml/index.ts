@@ -13,9 +13,9 @@ import type { Request } from 'express';
 import type { BrokerAuthenticateOptions, ConnectorLogger, ConnectorModule } from '../../lib/connector.js';
 import type { JsonValue, Scopes } from '../../lib/identity.js';
 import { BrokerStrategy, type StandaloneOptions, type StrategyOutcome } from '../shared/strategy.js';
-import { configSchema, resolveSettings, type SamlConfig, type SamlSettings } from './config.js';
+import { configSchema, mappingOf, resolveSettings, type SamlConfig, type SamlSettings } from './config.js';
 import { SamlRefusedError } from './errors.js';
-import { identityFromAssertion, identityFromPassportSamlProfile, mappingOf } from './mapping.js';
+import { identityFromAssertion, identityFromPassportSamlProfile } from './mapping.js';
 import { authnRequestXml, autoPostForm, newRequestId, spMetadataXml } from './request.js';
 import { validateSamlResponse } from './response.js';
 

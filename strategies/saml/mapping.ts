@@ -4,7 +4,7 @@
  * split on `groupsDelim`), and `allowedGroups` refuses users outside them with a 403 page.
  */
 import type { Identity, Scopes } from '../../lib/identity.js';
-import type { SamlConfig, SamlSettings } from './config.js';
+import type { SamlSettings } from './config.js';
 import { SamlRefusedError } from './errors.js';
 import type { VerifiedAssertion } from './response.js';
 
@@ -52,18 +52,6 @@ export function identityFromAssertion(
     if (mapping.filterGroups) groups = allowed;
   }
   return { ...identity, groups: scopes.groups ? groups : [] };
-}
-
-/** The attribute mapping of a config, without reading its certificate files. */
-export function mappingOf(config: SamlConfig): SamlSettings['mapping'] {
-  return {
-    usernameAttr: config.usernameAttr,
-    emailAttr: config.emailAttr,
-    groupsAttr: config.groupsAttr,
-    groupsDelim: config.groupsDelim,
-    allowedGroups: config.allowedGroups ?? [],
-    filterGroups: config.filterGroups ?? false,
-  };
 }
 
 /**
