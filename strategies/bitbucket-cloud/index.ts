@@ -3,9 +3,9 @@
  * gets in. Capability row: refresh yes, groups yes, preferred_username NO.
  */
 import type { ConnectorModule } from '../../lib/connector.js';
-import { ConfigError } from '../../lib/errors.js';
 import { configSchema, type BitbucketConfig } from './config.js';
 import { BitbucketCloudStrategy, type BitbucketStrategyOptions } from './strategy.js';
+import { checkRedirectURI } from '../shared/oauth2.js';
 
 export { BITBUCKET_ENDPOINTS, configSchema, type BitbucketConfig, type BitbucketEndpoints } from './config.js';
 export { BitbucketCloudStrategy, type BitbucketStrategyOptions } from './strategy.js';
@@ -18,9 +18,7 @@ export function createBitbucketCloudModule(options: BitbucketModuleOptions = {})
     type: 'bitbucket-cloud',
     configSchema,
     create(config, context) {
-      if (config.redirectURI !== undefined && config.redirectURI !== context.callbackURL) {
-        throw new ConfigError([{ path: 'redirectURI', message: `must be the broker's callback URL ${context.callbackURL}` }]);
-      }
+      checkRedirectURI(config.redirectURI, context);
       if (config.includeTeamGroups === true) {
         context.logger.warn({ connector: context.id }, 'bitbucket-cloud: includeTeamGroups is deprecated and has no effect (the Bitbucket 1.0 API is gone)');
       }

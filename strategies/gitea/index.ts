@@ -3,9 +3,9 @@
  * refresh yes, groups NO (the broker never issues a groups claim for gitea), preferred_username yes.
  */
 import type { ConnectorModule } from '../../lib/connector.js';
-import { ConfigError } from '../../lib/errors.js';
 import { configSchema, type GiteaConfig } from './config.js';
 import { GiteaStrategy, type GiteaStrategyOptions } from './strategy.js';
+import { checkRedirectURI } from '../shared/oauth2.js';
 
 export { configSchema, type GiteaConfig } from './config.js';
 export { GiteaStrategy, type GiteaStrategyOptions } from './strategy.js';
@@ -18,9 +18,7 @@ export function createGiteaModule(options: GiteaModuleOptions = {}) {
     type: 'gitea',
     configSchema,
     create(config, context) {
-      if (config.redirectURI !== undefined && config.redirectURI !== context.callbackURL) {
-        throw new ConfigError([{ path: 'redirectURI', message: `must be the broker's callback URL ${context.callbackURL}` }]);
-      }
+      checkRedirectURI(config.redirectURI, context);
       const strategy = new GiteaStrategy(config, { ...options, name: context.id, callbackURL: context.callbackURL });
       return { strategy, refresh: (identity, scopes) => strategy.refresh(identity, scopes) };
     },

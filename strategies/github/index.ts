@@ -3,10 +3,10 @@
  * `org:team`). Capability row: refresh, groups and preferred_username.
  */
 import type { ConnectorModule } from '../../lib/connector.js';
-import { ConfigError } from '../../lib/errors.js';
 import { configSchema, type GitHubConfig } from './config.js';
 import { identityFromPassportUser } from './passport.js';
 import { GitHubStrategy, type GitHubStrategyOptions } from './strategy.js';
+import { checkRedirectURI } from '../shared/oauth2.js';
 
 export { configSchema, endpointsFor, type GitHubConfig, type GitHubEndpoints } from './config.js';
 export { GitHubStrategy, type GitHubStrategyOptions } from './strategy.js';
@@ -20,11 +20,7 @@ export function createGitHubModule(options: GitHubModuleOptions = {}) {
     type: 'github',
     configSchema,
     create(config, context) {
-      if (config.redirectURI !== undefined && config.redirectURI !== context.callbackURL) {
-        throw new ConfigError([
-          { path: 'redirectURI', message: `must be the broker's callback URL ${context.callbackURL}` },
-        ]);
-      }
+      checkRedirectURI(config.redirectURI, context);
       if (config.org !== undefined) {
         context.logger.warn({ connector: context.id }, "github: legacy field 'org' in use; switch to 'orgs'");
       }

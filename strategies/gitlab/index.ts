@@ -6,6 +6,7 @@ import type { ConnectorModule } from '../../lib/connector.js';
 import { ConfigError } from '../../lib/errors.js';
 import { configSchema, type GitLabConfig } from './config.js';
 import { GitLabStrategy, type GitLabStrategyOptions } from './strategy.js';
+import { checkRedirectURI } from '../shared/oauth2.js';
 
 export { configSchema, type GitLabConfig } from './config.js';
 export { GitLabStrategy, type GitLabStrategyOptions } from './strategy.js';
@@ -18,9 +19,7 @@ export function createGitLabModule(options: GitLabModuleOptions = {}) {
     type: 'gitlab',
     configSchema,
     create(config, context) {
-      if (config.redirectURI !== undefined && config.redirectURI !== context.callbackURL) {
-        throw new ConfigError([{ path: 'redirectURI', message: `must be the broker's callback URL ${context.callbackURL}` }]);
-      }
+      checkRedirectURI(config.redirectURI, context);
       if (config.rootCAData !== undefined && !Buffer.from(config.rootCAData, 'base64').toString('utf8').includes('-----BEGIN CERTIFICATE-----')) {
         throw new ConfigError([{ path: 'rootCAData', message: 'is not a base64-encoded PEM certificate bundle' }]);
       }

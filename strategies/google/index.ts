@@ -9,6 +9,7 @@ import { upstreamFetch } from '../shared/platform.js';
 import { ADMIN_DIRECTORY_URL, adminEmails, configSchema, type GoogleConfig } from './config.js';
 import { GoogleDirectory, loadServiceAccount } from './directory.js';
 import { GoogleStrategy } from './strategy.js';
+import { checkRedirectURI } from '../shared/oauth2.js';
 
 export { configSchema, type GoogleConfig } from './config.js';
 export { GoogleStrategy } from './strategy.js';
@@ -38,9 +39,7 @@ export const google = {
   type: 'google',
   configSchema,
   async create(config, context) {
-    if (config.redirectURI !== undefined && config.redirectURI !== context.callbackURL) {
-      throw new ConfigError([{ path: 'redirectURI', message: `must be the broker's callback URL ${context.callbackURL}` }]);
-    }
+    checkRedirectURI(config.redirectURI, context);
     const strategy = new GoogleStrategy(config, await directoryFor(config), context.id);
     await strategy.client.discover();
     return { strategy, refresh: (identity: Identity, scopes: Scopes) => strategy.refresh(identity, scopes) };

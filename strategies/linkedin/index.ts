@@ -3,10 +3,10 @@
  * refresh yes, no groups, no preferred_username.
  */
 import type { ConnectorModule } from '../../lib/connector.js';
-import { ConfigError } from '../../lib/errors.js';
 import type { Identity } from '../../lib/identity.js';
 import { configSchema, type LinkedInConfig } from './config.js';
 import { LinkedInStrategy } from './strategy.js';
+import { checkRedirectURI } from '../shared/oauth2.js';
 
 export { configSchema, type LinkedInConfig } from './config.js';
 export { LinkedInStrategy } from './strategy.js';
@@ -15,9 +15,7 @@ export const linkedin = {
   type: 'linkedin',
   configSchema,
   async create(config, context) {
-    if (config.redirectURI !== undefined && config.redirectURI !== context.callbackURL) {
-      throw new ConfigError([{ path: 'redirectURI', message: `must be the broker's callback URL ${context.callbackURL}` }]);
-    }
+    checkRedirectURI(config.redirectURI, context);
     const strategy = new LinkedInStrategy(config, context.id);
     await strategy.client.discover();
     return { strategy, refresh: (identity: Identity) => strategy.refresh(identity) };

@@ -4,10 +4,10 @@
  * preferred_username claim.
  */
 import type { ConnectorModule } from '../../lib/connector.js';
-import { ConfigError } from '../../lib/errors.js';
 import type { Identity, Scopes } from '../../lib/identity.js';
 import { configSchema, type MicrosoftConfig } from './config.js';
 import { MicrosoftStrategy } from './strategy.js';
+import { checkRedirectURI } from '../shared/oauth2.js';
 
 export { configSchema, type MicrosoftConfig } from './config.js';
 export { MicrosoftStrategy } from './strategy.js';
@@ -16,9 +16,7 @@ export const microsoft = {
   type: 'microsoft',
   configSchema,
   create(config, context) {
-    if (config.redirectURI !== undefined && config.redirectURI !== context.callbackURL) {
-      throw new ConfigError([{ path: 'redirectURI', message: `must be the broker's callback URL ${context.callbackURL}` }]);
-    }
+    checkRedirectURI(config.redirectURI, context);
     const strategy = new MicrosoftStrategy(config, context.id, context.callbackURL);
     return { strategy, refresh: (identity: Identity, scopes: Scopes) => strategy.refresh(identity, scopes) };
   },

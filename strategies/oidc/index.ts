@@ -11,6 +11,7 @@ import { isRecord } from '../shared/http.js';
 import { configSchema, upstreamScopes, type OidcConfig } from './config.js';
 import { identityFromClaims } from './mapping.js';
 import { OidcStrategy } from './strategy.js';
+import { checkRedirectURI } from '../shared/oauth2.js';
 
 export { configSchema, type OidcConfig } from './config.js';
 export { OidcStrategy } from './strategy.js';
@@ -60,9 +61,7 @@ export const oidc = {
   type: 'oidc',
   configSchema,
   async create(config, context) {
-    if (config.redirectURI !== undefined && config.redirectURI !== context.callbackURL) {
-      throw new ConfigError([{ path: 'redirectURI', message: `must be the broker's callback URL ${context.callbackURL}` }]);
-    }
+    checkRedirectURI(config.redirectURI, context);
     const strategy = new OidcStrategy(config, context.id);
     // Discover at start-up, as Dex does, so a wrong issuer fails the broker's start, not a login.
     const { metadata } = await strategy.client.discover();

@@ -8,10 +8,10 @@
 import { randomBytes } from 'node:crypto';
 import type { Request } from 'express';
 import type { BrokerAuthenticateOptions } from '../../lib/connector.js';
-import { AccessDeniedError, UpstreamError } from '../../lib/errors.js';
+import { AccessDeniedError } from '../../lib/errors.js';
 import type { Identity, JsonValue, Scopes } from '../../lib/identity.js';
 import { isRecord } from '../shared/http.js';
-import { BrokerStrategy, type StandaloneOptions, type StrategyOutcome } from '../shared/strategy.js';
+import { BrokerStrategy, scopesOf, throwCallbackError, type StandaloneOptions, type StrategyOutcome } from '../shared/strategy.js';
 import type { UpstreamOidcClient, PendingChecks, UpstreamTokens } from './client.js';
 import type { Claims } from './mapping.js';
 
@@ -41,13 +41,9 @@ export abstract class OidcLoginStrategy extends BrokerStrategy {
   protected abstract identifyLogin(tokens: UpstreamTokens, claims: Claims, scopes: Scopes): Promise<Identity>;
 
   protected override async handle(req: Request, options: BrokerAuthenticateOptions | StandaloneOptions): Promise<StrategyOutcome> {
-    const scopes = options.broker ? options.scopes : (options.scopes ?? { offlineAccess: false, groups: true });
+    const scopes = scopesOf(options);
     const query = req.query as Record<string, unknown>;
-    if (typeof query.error === 'string') {
-      const detail = typeof query.error_description === 'string' ? `: ${query.error_description}` : '';
-      if (query.error === 'access_denied') throw new AccessDeniedError(`The login was cancelled or refused upstream${detail}.`);
-      throw new UpstreamError(`The identity provider answered ${query.error}${detail}`);
-    }
+    throwCallbackError(query);
     const store = this.loginStateFor(req, options);
     if (typeof query.code === 'string') {
       const pending = await store.get();

@@ -3,11 +3,11 @@
  * groups. Capability row: refresh NO, groups yes, preferred_username no.
  */
 import type { ConnectorModule } from '../../lib/connector.js';
-import { ConfigError } from '../../lib/errors.js';
 import { fetchTrusting, upstreamFetch } from '../shared/platform.js';
 import { fetchWithCA } from '../shared/tls.js';
 import { configSchema, type OpenShiftConfig } from './config.js';
 import { OpenShiftStrategy, discoverOpenShift, type OpenShiftStrategyOptions } from './strategy.js';
+import { checkRedirectURI } from '../shared/oauth2.js';
 
 export { configSchema, type OpenShiftConfig } from './config.js';
 export { DISCOVERY_PATH, OpenShiftStrategy, USER_PATH, discoverOpenShift, type OpenShiftEndpoints } from './strategy.js';
@@ -27,9 +27,7 @@ export function createOpenShiftModule(options: OpenShiftModuleOptions = {}) {
     type: 'openshift',
     configSchema,
     async create(config, context) {
-      if (config.redirectURI !== undefined && config.redirectURI !== context.callbackURL) {
-        throw new ConfigError([{ path: 'redirectURI', message: `must be the broker's callback URL ${context.callbackURL}` }]);
-      }
+      checkRedirectURI(config.redirectURI, context);
       if (config.insecureCA === true) context.logger.warn({ connector: context.id }, 'openshift: insecureCA is set, the cluster certificate is not verified');
       const base = options.fetch ?? fetchFor(config);
       const upstream = { ...options, ...(base ? { fetch: base } : {}) };

@@ -7,11 +7,11 @@
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Request } from 'express';
-import type { BrokerAuthenticateOptions } from '../../lib/connector.js';
-import { AccessDeniedError, RefreshFailedError, UpstreamError } from '../../lib/errors.js';
+import type { BrokerAuthenticateOptions, ConnectorContext } from '../../lib/connector.js';
+import { AccessDeniedError, ConfigError, RefreshFailedError, UpstreamError } from '../../lib/errors.js';
 import type { Identity, Scopes } from '../../lib/identity.js';
 import { callUpstream, isRecord, redactUrl } from './http.js';
-import { BrokerStrategy, type StandaloneOptions, type StrategyOutcome } from './strategy.js';
+import { BrokerStrategy, scopesOf, throwCallbackError, type StandaloneOptions, type StrategyOutcome } from './strategy.js';
 
 export interface OAuth2ClientOptions {
   clientID: string;
@@ -69,13 +69,9 @@ export abstract class OAuth2Strategy extends BrokerStrategy {
     req: Request,
     options: BrokerAuthenticateOptions | StandaloneOptions,
   ): Promise<StrategyOutcome> {
-    const scopes = options.broker ? options.scopes : (options.scopes ?? { offlineAccess: false, groups: true });
+    const scopes = scopesOf(options);
     const query = req.query as Record<string, unknown>;
-    if (typeof query.error === 'string') {
-      const detail = typeof query.error_description === 'string' ? `: ${query.error_description}` : '';
-      if (query.error === 'access_denied') throw new AccessDeniedError(`The login was cancelled or refused upstream${detail}.`);
-      throw new UpstreamError(`The identity provider answered ${query.error}${detail}`);
-    }
+    throwCallbackError(query);
     if (typeof query.code === 'string') {
       const pending = await this.takePending(req, options, query.state);
       const tokens = await this.exchangeCode(query.code, pending);
@@ -184,5 +180,16 @@ export abstract class OAuth2Strategy extends BrokerStrategy {
     if (typeof b.id_token === 'string') tokens.idToken = b.id_token;
     if (typeof b.expires_in === 'number') tokens.expiresAt = Math.floor(Date.now() / 1000) + b.expires_in;
     return tokens;
+  }
+}
+
+/**
+ * Start-up check shared by the OAuth 2.0 and OIDC connectors: Dex's `redirectURI` may be left
+ * out (it defaults to the broker's `<issuer>/callback`) but may not name another URL, since the
+ * broker only takes upstream answers there.
+ */
+export function checkRedirectURI(redirectURI: string | undefined, context: Pick<ConnectorContext, 'callbackURL'>): void {
+  if (redirectURI !== undefined && redirectURI !== context.callbackURL) {
+    throw new ConfigError([{ path: 'redirectURI', message: `must be the broker's callback URL ${context.callbackURL}` }]);
   }
 }

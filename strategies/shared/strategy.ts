@@ -11,8 +11,8 @@
 import type { Request } from 'express';
 import { Strategy } from 'passport-strategy';
 import { isBrokerOptions, type BrokerAuthenticateOptions, type LoginState } from '../../lib/connector.js';
-import { AccessDeniedError } from '../../lib/errors.js';
-import type { Identity, JsonValue } from '../../lib/identity.js';
+import { AccessDeniedError, UpstreamError } from '../../lib/errors.js';
+import type { Identity, JsonValue, Scopes } from '../../lib/identity.js';
 
 export type StrategyOutcome =
   | { type: 'success'; identity: Identity }
@@ -82,4 +82,20 @@ export interface StandaloneOptions {
   callbackURL?: string;
   /** Scopes to ask upstream for; a plain Passport app usually wants groups. */
   scopes?: { offlineAccess: boolean; groups: boolean };
+}
+
+/** The scopes a login asks upstream for: the broker's, or (alone with Passport) groups included. */
+export function scopesOf(options: BrokerAuthenticateOptions | StandaloneOptions): Scopes {
+  return options.broker ? options.scopes : (options.scopes ?? { offlineAccess: false, groups: true });
+}
+
+/**
+ * An OAuth 2.0 callback carrying `error` (RFC 6749 section 4.1.2.1): the user cancelling
+ * (`access_denied`) is a refusal, anything else an upstream failure. Returns when there is none.
+ */
+export function throwCallbackError(query: Record<string, unknown>): void {
+  if (typeof query.error !== 'string') return;
+  const detail = typeof query.error_description === 'string' ? `: ${query.error_description}` : '';
+  if (query.error === 'access_denied') throw new AccessDeniedError(`The login was cancelled or refused upstream${detail}.`);
+  throw new UpstreamError(`The identity provider answered ${query.error}${detail}`);
 }
