@@ -82,11 +82,19 @@ export class KeyManager {
   }
 
   /** Public key objects by kid, for verifying our own tokens (`/userinfo`). */
+  /** Parsed public keys by kid (a kid names one key forever), so verifying does not parse JWKs again. */
+  private readonly keyObjects = new Map<string, KeyObject>();
+
   async verificationKey(kid: string): Promise<{ key: KeyObject; alg: SigningAlgorithm } | undefined> {
     const jwk = (await this.publicKeys()).find((k) => k.kid === kid);
     if (!jwk) return undefined;
-    const { kid: _kid, alg, use: _use, ...key } = jwk;
-    return { key: createPublicKey({ key, format: 'jwk' }), alg: alg as SigningAlgorithm };
+    let key = this.keyObjects.get(kid);
+    if (!key) {
+      const { kid: _kid, alg: _alg, use: _use, ...material } = jwk;
+      key = createPublicKey({ key: material, format: 'jwk' });
+      this.keyObjects.set(kid, key);
+    }
+    return { key, alg: jwk.alg as SigningAlgorithm };
   }
 
   private async refresh(): Promise<void> {
@@ -115,6 +123,8 @@ export class KeyManager {
   }
 
   private use(set: KeySet, now: number): void {
+    const live = new Set([set.signing.kid, ...set.verification.map((k) => k.kid)]);
+    for (const kid of this.keyObjects.keys()) if (!live.has(kid)) this.keyObjects.delete(kid);
     const signing: SigningKey = {
       kid: set.signing.kid,
       alg: set.signing.alg,
