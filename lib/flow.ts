@@ -10,7 +10,7 @@ import type { BrokerAuthenticateOptions, LoginState } from './connector.js';
 import type { BrokerContext, LoadedConnector } from './context.js';
 import { AccessDeniedError, UpstreamError, errorMessage, publicSummary } from './errors.js';
 import { assertIdentity, scopesFrom, type Identity, type JsonValue } from './identity.js';
-import { rememberLogin } from './login-session.js';
+import { rememberLogin, sessionOf } from './login-session.js';
 import { runStrategy } from './run-strategy.js';
 import { errorPage, type PageOptions } from './web/pages.js';
 import { html } from './web/html.js';
@@ -87,7 +87,7 @@ export async function startConnectorLogin(ctx: BrokerContext, req: Request, res:
     return;
   }
   if (conn.foreign) {
-    const sess = (req as Request & { session?: Record<string, unknown> }).session;
+    const sess = sessionOf(req);
     if (!sess) throw new Error('browser sessions are not available');
     sess[`dexpress:login:${conn.id}`] = authReq.id;
   }

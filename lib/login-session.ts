@@ -18,6 +18,11 @@ type SessionRequest = Request & { session?: Record<string, unknown> & { regenera
 
 const KEY = 'dexpress:login';
 
+/** The browser's session (express-session), when the route has one. */
+export function sessionOf(req: Request): Record<string, unknown> | undefined {
+  return (req as SessionRequest).session;
+}
+
 export function currentLogin(req: Request): LoginSession | undefined {
   const value = (req as SessionRequest).session?.[KEY];
   return typeof value === 'object' && value !== null ? (value as LoginSession) : undefined;

@@ -2,9 +2,9 @@
  * `/approval`: the consent page. The request id in the URL is only usable with its HMAC (keyed
  * per auth request), so a stolen or guessed id cannot be approved.
  */
-import { timingSafeEqual } from 'node:crypto';
 import type { Request, Response } from 'express';
 import type { AuthRequest } from '../auth-request.js';
+import { secretsEqual } from '../clients.js';
 import type { BrokerContext } from '../context.js';
 import { approvalHmac, redirectToClient, sendCode, sendPage, showError } from '../flow.js';
 import { approvalPage } from '../web/pages.js';
@@ -13,9 +13,7 @@ async function checked(ctx: BrokerContext, source: Record<string, unknown>, res:
   const id = typeof source.req === 'string' ? source.req : '';
   const mac = typeof source.hmac === 'string' ? source.hmac : '';
   const rec = id ? await ctx.storage.find<AuthRequest>('authRequest', id) : undefined;
-  const expected = rec ? Buffer.from(approvalHmac(rec.value)) : undefined;
-  const got = Buffer.from(mac);
-  if (!rec || !rec.value.identity || !expected || expected.length !== got.length || !timingSafeEqual(expected, got)) {
+  if (!rec || !rec.value.identity || !secretsEqual(mac, approvalHmac(rec.value))) {
     showError(ctx, res, 400, 'Login expired', 'This approval is unknown or has expired.', 'Go back to the application and log in again.');
     return undefined;
   }

@@ -6,6 +6,7 @@
 import type { Request, Response } from 'express';
 import type { BrokerContext } from '../context.js';
 import { handleCallback, showError } from '../flow.js';
+import { sessionOf } from '../login-session.js';
 
 function param(source: unknown, key: string): string | undefined {
   const v = (source as Record<string, unknown> | undefined)?.[key];
@@ -29,7 +30,7 @@ export async function connectorCallback(ctx: BrokerContext, req: Request, res: R
   }
   let state: string | undefined;
   if (conn.foreign) {
-    const sess = (req as Request & { session?: Record<string, unknown> }).session;
+    const sess = sessionOf(req);
     const key = `dexpress:login:${conn.id}`;
     state = typeof sess?.[key] === 'string' ? (sess[key] as string) : undefined;
     if (sess) delete sess[key];

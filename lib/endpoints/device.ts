@@ -12,7 +12,7 @@
  * accepted from a request, so clients need not register it and `/auth` cannot be pointed at it.
  * The login's `state` is a random id bound to the browser session that entered the code.
  */
-import { createHmac, randomBytes, randomInt, timingSafeEqual } from 'node:crypto';
+import { randomBytes, randomInt } from 'node:crypto';
 import type { Request, Response } from 'express';
 import { checkPkce, connectorsFor, newAuthRequestId, singleParams, type AuthRequest } from '../auth-request.js';
 import type { ClientSettings } from '../config/settings.js';
@@ -24,6 +24,8 @@ import { checkScopeParam } from '../grants/scopes.js';
 import { connectorAllowed } from '../grants/respond.js';
 import { deviceCodePage, deviceDonePage, deviceRefusedPage } from '../web/device.js';
 import { connectorListPage } from '../web/pages.js';
+import { secretsEqual } from '../clients.js';
+import { sessionOf as browserSession } from '../login-session.js';
 
 /** Letters a user code is made of: no vowels (no words), nothing easily confused (Dex's set). */
 export const USER_CODE_ALPHABET = 'BCDFGHJKLMNPQRSTVWXZ';
@@ -37,7 +39,7 @@ const CSRF_KEY = 'dexpress:device:csrf';
 const loginKey = (loginId: string) => `dexpress:device:${loginId}`;
 
 function sessionOf(req: Request): Session {
-  const sess = (req as Request & { session?: Session }).session;
+  const sess = browserSession(req);
   if (!sess) throw new Error('browser sessions are not available');
   return sess;
 }
@@ -129,8 +131,7 @@ function csrfFor(req: Request): string {
 function csrfValid(req: Request, got: string): boolean {
   const expected = sessionOf(req)[CSRF_KEY];
   if (typeof expected !== 'string') return false;
-  const mac = (s: string) => createHmac('sha256', 'device-csrf').update(s).digest();
-  return timingSafeEqual(mac(expected), mac(got));
+  return secretsEqual(got, expected);
 }
 
 function renderCodePage(ctx: BrokerContext, req: Request, res: Response, status: number, userCode: string, error?: string): void {

@@ -12,7 +12,7 @@ import type { ClientSettings } from '../config/settings.js';
 import type { BrokerContext } from '../context.js';
 import { sendPage, showError } from '../flow.js';
 import { clientOfIdToken, verifyIdTokenHint } from '../id-token-hint.js';
-import { currentLogin, forgetLogin } from '../login-session.js';
+import { currentLogin, forgetLogin, sessionOf } from '../login-session.js';
 import { errorPage, logoutConfirmPage } from '../web/pages.js';
 import { secretsEqual } from '../clients.js';
 import { randomBytes } from 'node:crypto';
@@ -47,7 +47,7 @@ export async function logout(ctx: BrokerContext, req: Request, res: Response): P
   }
   // Without a valid hint, the user confirms with a form bound to their session (CSRF token).
   if (!params.id_token_hint) {
-    const session = (req as Request & { session?: Record<string, unknown> }).session;
+    const session = sessionOf(req);
     const expected = typeof session?.[CSRF_KEY] === 'string' ? (session[CSRF_KEY] as string) : undefined;
     const confirmed = req.method === 'POST' && params.confirm === 'yes' && expected !== undefined && params.csrf !== undefined && secretsEqual(params.csrf, expected);
     if (!confirmed) {

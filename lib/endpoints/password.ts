@@ -3,9 +3,10 @@
  * mockPassword, the password DB). The form is bound to its auth request: `state` names it and a
  * hidden `csrf` field carries an HMAC under the request's own key.
  */
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac } from 'node:crypto';
 import type { Request, Response } from 'express';
 import { authQueryOf, type AuthRequest } from '../auth-request.js';
+import { secretsEqual } from '../clients.js';
 import type { BrokerContext } from '../context.js';
 import { AccessDeniedError, StorageUnavailableError, UpstreamError, publicSummary } from '../errors.js';
 import { checkPassword, finishLogin, sendPage, showError } from '../flow.js';
@@ -59,9 +60,7 @@ export async function passwordLogin(ctx: BrokerContext, req: Request, res: Respo
   if (!authReq) return;
   const conn = ctx.connectors.get(authReq.connectorId!)!;
   const body = (req.body ?? {}) as Record<string, unknown>;
-  const expected = Buffer.from(csrfToken(authReq));
-  const got = Buffer.from(str(body.csrf));
-  if (expected.length !== got.length || !timingSafeEqual(expected, got)) {
+  if (!secretsEqual(str(body.csrf), csrfToken(authReq))) {
     showError(ctx, res, 403, 'Login form expired', 'The form did not come from this login.', 'Reload the login page and try again.');
     return;
   }
