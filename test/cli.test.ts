@@ -4,7 +4,6 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, test } from '@jest/globals';
@@ -12,6 +11,7 @@ import { parse, stringify } from 'yaml';
 import { connectorTypes } from '../lib/capabilities.js';
 import { TEST_CLIENT } from './helpers/broker.js';
 import { basicAuth, postForm } from './helpers/http.js';
+import { freePort } from './helpers/ports.js';
 import { login } from './helpers/rp.js';
 
 const BIN = join(process.cwd(), 'bin', 'dexpress.js');
@@ -23,13 +23,6 @@ function run(...args: string[]) {
   return { code: r.status, out: r.stdout, err: r.stderr };
 }
 
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 describe('dexpress connectors / check-config / help', () => {
   test('connectors prints every type of the capability table', () => {

@@ -12,10 +12,12 @@
  */
 import { execFile } from 'node:child_process';
 import { chown, mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
+import { freePort } from '../helpers/ports.js';
+
+export { freePort };
 
 export interface Postgres {
   host: '127.0.0.1';
@@ -48,18 +50,6 @@ const START_ATTEMPTS = 3;
 const COMMAND_TIMEOUT_MS = 60_000;
 const STOP_TIMEOUT_MS = 10_000;
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      if (typeof address !== 'object' || address === null) return reject(new Error('no port'));
-      server.close(() => resolve(address.port));
-    });
-  });
-}
 
 /** `/usr/lib/postgresql/<newest>/bin`, or `$PG_BIN`. */
 async function postgresBin(): Promise<string> {

@@ -7,9 +7,12 @@
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { createServer, connect } from 'node:net';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freePort } from '../helpers/ports.js';
+
+export { freePort };
 
 export interface SlapdTls {
   certFile: string;
@@ -57,18 +60,6 @@ const READY_ATTEMPTS = 100;
 const READY_INTERVAL_MS = 50;
 const STOP_TIMEOUT_MS = 5000;
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      if (typeof address !== 'object' || address === null) return reject(new Error('no port'));
-      server.close(() => resolve(address.port));
-    });
-  });
-}
 
 function run(file: string, args: string[], input?: string): Promise<string> {
   return new Promise((resolve, reject) => {
