@@ -2,26 +2,53 @@
  * The connector registry: every connector module by type. The broker (`lib/`) never imports a
  * connector; it is handed this registry (`createBroker(config, { connectors })`, and the CLI).
  * Add a connector here when its folder lands.
+ *
+ * Connectors whose implementation needs libraries of their own (undici, openid-client, ldapts,
+ * the XML signature libraries) are entered through `lazyModule`: only their config schema is
+ * imported here, the rest when the config names one. The others are small and imported whole.
  */
 import { createRegistry, type AnyConnectorModule } from '../lib/connector.js';
 import { atlassianCrowd } from './atlassian-crowd/index.js';
 import { authproxy } from './authproxy/index.js';
-import { bitbucketCloud } from './bitbucket-cloud/index.js';
-import { gitea } from './gitea/index.js';
-import { github } from './github/index.js';
-import { gitlab } from './gitlab/index.js';
-import { google } from './google/index.js';
+import { configSchema as bitbucketCloudConfig } from './bitbucket-cloud/config.js';
+import { configSchema as giteaConfig } from './gitea/config.js';
+import { configSchema as githubConfig } from './github/config.js';
+import { configSchema as gitlabConfig } from './gitlab/config.js';
+import { configSchema as googleConfig } from './google/config.js';
 import { keystone } from './keystone/index.js';
-import { ldap } from './ldap/index.js';
-import { linkedin } from './linkedin/index.js';
+import { configSchema as ldapConfig } from './ldap/config.js';
+import { configSchema as linkedinConfig } from './linkedin/config.js';
+import { configSchema as microsoftConfig } from './microsoft/config.js';
 import { mockCallback } from './mockCallback/index.js';
 import { mockPassword } from './mockPassword/index.js';
-import { microsoft } from './microsoft/index.js';
-import { oidc } from './oidc/index.js';
-import { openshift } from './openshift/index.js';
-import { saml } from './saml/index.js';
+import { configSchema as oidcConfig } from './oidc/config.js';
+import { configSchema as openshiftConfig } from './openshift/config.js';
+import { configSchema as samlConfig } from './saml/config.js';
+import { lazyModule } from './shared/lazy-module.js';
 
-export const connectorModules: readonly AnyConnectorModule[] = [mockCallback, mockPassword, authproxy, ldap, oidc, github, gitlab, gitea, bitbucketCloud, openshift, atlassianCrowd, keystone, microsoft, saml, google, linkedin];
+export const connectorModules: readonly AnyConnectorModule[] = [
+  mockCallback,
+  mockPassword,
+  authproxy,
+  lazyModule({ type: 'ldap', configSchema: ldapConfig, mapsPassportUsers: true, load: async () => (await import('./ldap/index.js')).ldap }),
+  lazyModule({ type: 'oidc', configSchema: oidcConfig, mapsPassportUsers: true, load: async () => (await import('./oidc/index.js')).oidc }),
+  lazyModule({ type: 'github', configSchema: githubConfig, mapsPassportUsers: true, load: async () => (await import('./github/index.js')).github }),
+  lazyModule({ type: 'gitlab', configSchema: gitlabConfig, mapsPassportUsers: false, load: async () => (await import('./gitlab/index.js')).gitlab }),
+  lazyModule({ type: 'gitea', configSchema: giteaConfig, mapsPassportUsers: false, load: async () => (await import('./gitea/index.js')).gitea }),
+  lazyModule({
+    type: 'bitbucket-cloud',
+    configSchema: bitbucketCloudConfig,
+    mapsPassportUsers: false,
+    load: async () => (await import('./bitbucket-cloud/index.js')).bitbucketCloud,
+  }),
+  lazyModule({ type: 'openshift', configSchema: openshiftConfig, mapsPassportUsers: false, load: async () => (await import('./openshift/index.js')).openshift }),
+  atlassianCrowd,
+  keystone,
+  lazyModule({ type: 'microsoft', configSchema: microsoftConfig, mapsPassportUsers: false, load: async () => (await import('./microsoft/index.js')).microsoft }),
+  lazyModule({ type: 'saml', configSchema: samlConfig, mapsPassportUsers: true, load: async () => (await import('./saml/index.js')).saml }),
+  lazyModule({ type: 'google', configSchema: googleConfig, mapsPassportUsers: false, load: async () => (await import('./google/index.js')).google }),
+  lazyModule({ type: 'linkedin', configSchema: linkedinConfig, mapsPassportUsers: false, load: async () => (await import('./linkedin/index.js')).linkedin }),
+];
 
 export const connectors = createRegistry(connectorModules);
 
