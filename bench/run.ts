@@ -31,7 +31,7 @@ import { PostgresStorage } from '../lib/storage/postgres.js';
 import { SqliteStorage } from '../lib/storage/sqlite.js';
 import { RefreshTokens } from '../lib/tokens/refresh.js';
 import { freePort, startPostgres, type Postgres } from '../test/servers/postgres.js';
-import { okOrError, runLoad as runLoadOn, type LoadOptions, type LoadResult, type Send, type Unit } from './load.js';
+import { okOrError, runLoad as runLoadOn, type GeneratorCpu, type LoadOptions, type LoadResult, type Send, type Unit } from './load.js';
 import { startBare, startDexpress, startPeer, type Child, type RunFrom } from './processes.js';
 import { measureCeiling, measureSigning, type Alg, type SigningFigures } from './signing.js';
 
@@ -116,7 +116,7 @@ export async function seed(storage: Storage, codes: number, refreshTokens: numbe
 }
 
 /** A load phase against `server`, with the server's CPU time per unit (all its threads). */
-export type LoadFigures = LoadResult & {
+export type LoadFigures = LoadResult & GeneratorCpu & {
   /** Server CPU per unit, all threads: what bounds throughput on a machine with few cores. */
   serverCpuMsPerUnit: number;
   /** Server main-thread CPU per unit: what bounds it when the thread pool has cores to spare. */
@@ -463,10 +463,10 @@ function table(r: Results): string {
     lines.push(`  ${alg.padEnd(24)}${f(s.joseOneCore)} ${f(s.joseAllCores)}  ${f(s.cryptoSyncOneCore)} ${f(s.cryptoSyncAllCores)}  ${f(s.threadPoolOneAtATime)} ${f(s.threadPoolAllCores)}  ${f(s.ceiling)}  (${r.signingCeilingPerRound[alg].join(', ')})`);
   }
   lines.push('');
-  lines.push(`HTTP, median of rounds                     req/s  p50 ms  p99 ms  CPU ms/req  event loop ms/req  errors`);
+  lines.push(`HTTP, median of rounds                     req/s  p50 ms  p99 ms  CPU ms/req  event loop ms/req  load generator ms/req  errors`);
   const cpu = (n: number) => String(round(n, 3)).padStart(10);
   for (const [label, l] of Object.entries(r.medians)) {
-    lines.push(`  ${label.padEnd(40)}${f(l.perSecond)}  ${ms(l.p50ms)}  ${ms(l.p99ms)}  ${cpu(l.serverCpuMsPerUnit)}  ${cpu(l.eventLoopCpuMsPerUnit).padStart(17)}  ${l.errors}${l.firstError ? `  (${l.firstError.slice(0, 80)})` : ''}`);
+    lines.push(`  ${label.padEnd(40)}${f(l.perSecond)}  ${ms(l.p50ms)}  ${ms(l.p99ms)}  ${cpu(l.serverCpuMsPerUnit)}  ${cpu(l.eventLoopCpuMsPerUnit).padStart(17)}  ${cpu(l.generatorCpuMsPerUnit).padStart(21)}  ${l.errors}${l.firstError ? `  (${l.firstError.slice(0, 80)})` : ''}`);
   }
   lines.push('');
   lines.push('RSS MB                                  idle  peak');
