@@ -4,6 +4,7 @@
  * mounted in an existing app (`app.use(broker.app)`) or served alone (`serve`).
  */
 import { existsSync } from 'node:fs';
+import type { RequestListener } from 'node:http';
 import path from 'node:path';
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import type { Strategy } from 'passport';
@@ -24,6 +25,7 @@ import { TokenMinter } from './tokens/mint.js';
 import { RefreshTokens } from './tokens/refresh.js';
 import { answerError, buildRouter } from './router.js';
 import { loadConnectors } from './load-connectors.js';
+import { tokenEndpoint } from './endpoints/token.js';
 
 export interface BrokerOptions {
   /** The connector registry (`connectors` from `dexpress/strategies`). */
@@ -48,6 +50,11 @@ export interface Broker {
   app: express.Express;
   /** The same endpoints relative to the issuer path, for mounting elsewhere. */
   router: Router;
+  /**
+   * The same as `app` for a request to `<issuer path>/token` and anything else: `POST /token`
+   * goes straight to the token endpoint, everything else to `app`. `serve` listens with this.
+   */
+  listener: RequestListener;
   settings: Settings;
   storage: Storage;
   logger: Logger;
@@ -99,8 +106,17 @@ export async function createBroker(config: unknown, options: BrokerOptions): Pro
   }, 5 * 60_000);
   gcTimer.unref();
 
+  // The token endpoint is the hot path: a direct listener skips Express's app and router for it.
+  const tokenPath = `${settings.issuerPath}/token`;
+  const token = tokenEndpoint(ctx);
+  const listener: RequestListener = (req, res) => {
+    if (req.method === 'POST' && req.url === tokenPath) token(req, res);
+    else app(req, res);
+  };
+
   return {
     app,
+    listener,
     router,
     settings,
     storage,

@@ -6,7 +6,7 @@
  * throttles and the logs.
  */
 import { BlockList, isIP } from 'node:net';
-import type { Request } from 'express';
+import type { IncomingMessage } from 'node:http';
 
 export interface ClientRemoteIP {
   header: string;
@@ -41,12 +41,14 @@ function trusted(list: BlockList, address: string): boolean {
   return family !== 0 && list.check(address, family === 4 ? 'ipv4' : 'ipv6');
 }
 
-export function clientAddressReader(config: ClientRemoteIP | undefined): (req: Request) => string {
+export function clientAddressReader(config: ClientRemoteIP | undefined): (req: IncomingMessage) => string {
   const proxies = config && config.trustedProxies.length > 0 ? trustedProxyList(config.trustedProxies).list : undefined;
+  const header = config?.header.toLowerCase() ?? '';
   return (req) => {
     const peer = normalise(req.socket.remoteAddress ?? 'unknown');
     if (!config || !proxies || !trusted(proxies, peer)) return peer;
-    const hops = (req.get(config.header) ?? '').split(',').map((h) => normalise(h.trim()));
+    const given = req.headers[header];
+    const hops = (Array.isArray(given) ? given.join(',') : (given ?? '')).split(',').map((h) => normalise(h.trim()));
     for (let i = hops.length - 1; i >= 0; i--) {
       const hop = hops[i]!;
       if (isIP(hop) === 0) break;

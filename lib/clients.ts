@@ -1,6 +1,6 @@
 /** OAuth clients: lookup, client authentication in constant time, redirect URI matching. */
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { Request } from 'express';
+import type { IncomingMessage } from 'node:http';
 import type { ClientSettings } from './config/settings.js';
 import { OAuthError } from './errors.js';
 
@@ -36,8 +36,8 @@ export class ClientRegistry {
    * Authenticates the client of a token request: `client_secret_basic` or `client_secret_post`
    * (not both), or a public client by its id alone. Failures are `invalid_client` (401).
    */
-  authenticate(req: Request, body: Record<string, string>): RegisteredClient {
-    const header = req.get('authorization');
+  authenticate(req: IncomingMessage, body: Record<string, string>): RegisteredClient {
+    const header = req.headers.authorization;
     let id: string | undefined;
     let secret: string | undefined;
     if (header && /^basic /i.test(header)) {

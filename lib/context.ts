@@ -1,5 +1,5 @@
 /** What every endpoint works with: settings, storage, keys, connectors, clients, logger, clock. */
-import type { Request } from 'express';
+import type { IncomingMessage } from 'node:http';
 import type { Strategy } from 'passport';
 import type { Logger } from 'pino';
 import type { ClientRegistry } from './clients.js';
@@ -43,7 +43,7 @@ export interface BrokerContext {
   now: Clock;
   page: PageOptions;
   /** The client's address (Dex's `web.clientRemoteIP`: the peer, or a trusted proxy's header). */
-  clientAddress(req: Request): string;
+  clientAddress(req: IncomingMessage): string;
   /** Absolute URL of a broker path: `url('/callback')` → `<issuer>/callback`. */
   url(path: string): string;
 }

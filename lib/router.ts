@@ -16,10 +16,10 @@ import { deviceAuthorization, deviceCallback, deviceCodeEntry, deviceLoginWithCo
 import { discoveryDocument } from './endpoints/discovery.js';
 import { logout } from './endpoints/logout.js';
 import { passwordForm, passwordLogin } from './endpoints/password.js';
-import { token } from './endpoints/token.js';
+import { tokenEndpoint } from './endpoints/token.js';
 import { userinfo } from './endpoints/userinfo.js';
-import { OAuthError, StorageUnavailableError } from './errors.js';
 import { showError } from './flow.js';
+import { corsHeaders, oauthErrorFor, requestIdOf, securityHeaders, writeOAuthError } from './http-common.js';
 import { StorageSessionStore } from './session-store.js';
 import type { Storage } from './storage/index.js';
 
@@ -52,28 +52,23 @@ export async function buildRouter(ctx: BrokerContext): Promise<Router> {
     }
     next();
   };
-  const securityHeaders = { 'X-Frame-Options': 'DENY', 'X-Content-Type-Options': 'nosniff', 'Referrer-Policy': 'no-referrer', ...settings.web.headers };
-  /** On every request: a request id, the duration metric (and tokens by grant), the security headers. */
+  const security = securityHeaders(settings);
+  /** On every request: a request id, the duration metric, the security headers. */
   const common = (req: Request, res: Response, next: NextFunction) => {
-    // A request id for the logs: the caller's X-Request-Id when it looks like one, else a new one.
-    const given = req.get('x-request-id');
-    const id = given && /^[A-Za-z0-9._-]{1,64}$/.test(given) ? given : randomBytes(8).toString('hex');
+    const id = requestIdOf(req);
     res.locals.requestId = id;
     res.setHeader('X-Request-Id', id);
     const end = ctx.metrics.requests.startTimer();
     res.on('finish', () => {
       end({ route: (req.route as { path?: string } | undefined)?.path ?? 'unmatched', method: req.method, status: String(res.statusCode) });
-      if (req.path === '/token' && res.statusCode === 200) {
-        const grant = (req.body as Record<string, unknown> | undefined)?.grant_type;
-        ctx.metrics.tokens.inc({ grant: typeof grant === 'string' ? grant : 'unknown' });
-      }
     });
-    for (const [k, v] of Object.entries(securityHeaders)) res.setHeader(k, v);
+    for (const [k, v] of Object.entries(security)) res.setHeader(k, v);
     next();
   };
   const cors = corsFor(settings.web.allowedOrigins);
-  // The hot path first (bench/): /token reads its own form body and skips the rest of the router.
-  router.post('/token', common, cors, wrap(token));
+  // The hot path first (bench/): /token does its own request id, headers, CORS, metrics and
+  // errors, reads its own form body, and skips the rest of the router (serve skips Express too).
+  router.post('/token', tokenEndpoint(ctx));
   router.use(stripRemoteHeaders);
   router.use(common);
 
@@ -176,20 +171,9 @@ export function answerError(ctx: BrokerContext, err: unknown, req: Request, res:
     res.end();
     return;
   }
-  const status = typeof (err as { status?: unknown }).status === 'number' ? (err as { status: number }).status : 500;
-  const bodyError = typeof (err as { type?: unknown }).type === 'string' && (err as { type: string }).type.startsWith('entity.');
-  let oauth: OAuthError;
-  if (err instanceof OAuthError) oauth = err;
-  else if (err instanceof StorageUnavailableError) oauth = new OAuthError('temporarily_unavailable', 'The service is temporarily unavailable. Try again shortly.', 503);
-  else if (bodyError && status === 413) oauth = new OAuthError('invalid_request', 'The request body is too large.', 413);
-  else if (bodyError || (status >= 400 && status < 500)) oauth = new OAuthError('invalid_request', 'The request body could not be read.', 400);
-  else {
-    ctx.logger.error({ err, path: req.path, requestId: res.locals.requestId }, 'internal error');
-    oauth = new OAuthError('server_error', 'An internal error occurred.', 500);
-  }
-  if (oauth.status === 401 && req.get('authorization')?.toLowerCase().startsWith('basic')) res.set('WWW-Authenticate', 'Basic realm="dexpress"');
+  const oauth = oauthErrorFor(err, ctx.logger, { path: req.path, requestId: res.locals.requestId });
   if (wantsJson(req)) {
-    res.status(oauth.status).set('Cache-Control', 'no-store').json({ error: oauth.code, error_description: oauth.description });
+    writeOAuthError(req, res, oauth);
   } else {
     showError(ctx, res, oauth.status, oauth.status >= 500 ? 'Something went wrong' : 'Bad request', oauth.description);
   }
@@ -197,10 +181,8 @@ export function answerError(ctx: BrokerContext, err: unknown, req: Request, res:
 
 function corsFor(origins: string[]) {
   return (req: Request, res: Response, next: NextFunction) => {
-    const origin = req.get('origin');
-    if (origin && (origins.includes('*') || origins.includes(origin))) {
-      res.set({ 'Access-Control-Allow-Origin': origin, Vary: 'Origin', 'Access-Control-Allow-Headers': 'Authorization, Content-Type', 'Access-Control-Allow-Methods': 'GET, POST, OPTIONS' });
-    }
+    const headers = corsHeaders(origins, req.headers.origin);
+    if (headers) res.set(headers);
     next();
   };
 }

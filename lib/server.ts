@@ -65,7 +65,7 @@ export async function serve(config: unknown, options: BrokerOptions): Promise<Ru
   try {
     if (web.http) {
       const { host, port } = parseListenAddress(web.http, 'web.http');
-      const server = http.createServer(broker.app);
+      const server = http.createServer(broker.listener);
       servers.push(server);
       const addr = await listen(server, host, port);
       urls.push(`http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`);
@@ -73,7 +73,7 @@ export async function serve(config: unknown, options: BrokerOptions): Promise<Ru
     if (web.https) {
       const { host, port } = parseListenAddress(web.https, 'web.https');
       if (!web.tlsCert || !web.tlsKey) throw new ConfigError([{ path: 'web.tlsCert', message: 'web.https needs web.tlsCert and web.tlsKey' }]);
-      const server = https.createServer({ cert: readFileSync(web.tlsCert), key: readFileSync(web.tlsKey) }, broker.app);
+      const server = https.createServer({ cert: readFileSync(web.tlsCert), key: readFileSync(web.tlsKey) }, broker.listener);
       servers.push(server);
       const addr = await listen(server, host, port);
       urls.push(`https://${addr.address}:${addr.port}`);

@@ -2,13 +2,17 @@
  * `/token`: a short pipeline: form body only, one value per parameter, the client
  * authenticated, the grant type enabled, then the grant. Errors are OAuth JSON, never a stack.
  *
- * This is the hot path (bench/, `npm run bench`), so it reads its own form body when no body
- * parser ran before it (64 KiB at most, URLSearchParams), and writes its JSON answer directly
- * instead of through `res.json` (no ETag: the answer is `no-store` anyway).
+ * This is the hot path (bench/, `npm run bench`), so `tokenEndpoint` works on plain `node:http`
+ * request and response objects: the Express router mounts it as a route, and `serve` hands a
+ * `POST <issuer path>/token` to it directly, without going through Express at all. It reads its
+ * own form body when no body parser ran before it (64 KiB at most, URLSearchParams), and writes
+ * its answer itself; request id, security headers, CORS and metrics are the router's, from
+ * lib/http-common.ts.
  */
-import type { Request, Response } from 'express';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { BrokerContext } from '../context.js';
 import { OAuthError } from '../errors.js';
+import { corsHeaders, oauthErrorFor, requestIdOf, securityHeaders, writeJson, writeOAuthError } from '../http-common.js';
 import { authorizationCodeGrant } from '../grants/authorization-code.js';
 import { deviceCodeGrant } from '../grants/device-code.js';
 import { passwordGrant } from '../grants/password.js';
@@ -30,7 +34,7 @@ function once(entries: Iterable<[string, unknown]>): Record<string, string> {
   return out;
 }
 
-function readBody(req: Request): Promise<string> {
+function readBody(req: IncomingMessage): Promise<string> {
   return new Promise((resolve, reject) => {
     const declared = Number(req.headers['content-length']);
     if (declared > BODY_LIMIT) return reject(new OAuthError('invalid_request', 'The request body is too large.', 413));
@@ -52,15 +56,13 @@ function readBody(req: Request): Promise<string> {
 }
 
 /** The form body, one value per parameter: parsed here, or taken from a body parser that ran first. */
-async function formBody(req: Request): Promise<Record<string, string>> {
+async function formBody(req: IncomingMessage & { body?: unknown }): Promise<Record<string, string>> {
   if (!FORM_TYPE.test(req.headers['content-type'] ?? '')) {
     throw new OAuthError('invalid_request', 'The token request must be sent as application/x-www-form-urlencoded.');
   }
-  if (req.body !== undefined) return once(Object.entries(req.body as Record<string, unknown>));
-  const body = once(new URLSearchParams(await readBody(req)));
-  // What a body parser would have left, for the middleware that counts grants by type.
-  req.body = body;
-  return body;
+  // An application mounting the broker may have parsed forms already (express.urlencoded()).
+  if (req.body !== undefined && req.body !== null && typeof req.body === 'object') return once(Object.entries(req.body as Record<string, unknown>));
+  return once(new URLSearchParams(await readBody(req)));
 }
 
 const grants = {
@@ -71,7 +73,8 @@ const grants = {
   'urn:ietf:params:oauth:grant-type:device_code': deviceCodeGrant,
 } as const;
 
-export async function token(ctx: BrokerContext, req: Request, res: Response): Promise<void> {
+/** Runs the grant; returns the grant type it answered for. */
+async function token(ctx: BrokerContext, req: IncomingMessage, res: ServerResponse): Promise<string> {
   const body = await formBody(req);
   const client = ctx.clients.authenticate(req, body);
   const type = body.grant_type;
@@ -79,8 +82,37 @@ export async function token(ctx: BrokerContext, req: Request, res: Response): Pr
   if (!Object.hasOwn(grants, type) || !ctx.settings.oauth2.grantTypes.includes(type as GrantType)) {
     throw new OAuthError('unsupported_grant_type', `Unsupported grant type "${type}".`);
   }
-  const result = await grants[type as keyof typeof grants](ctx, client, body, req);
-  const json = JSON.stringify(result);
-  res.writeHead(200, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(json), 'Cache-Control': 'no-store', Pragma: 'no-cache' });
-  res.end(json);
+  writeJson(res, 200, await grants[type as keyof typeof grants](ctx, client, body, req));
+  return type;
+}
+
+/** `POST /token` as a `node:http` listener (an Express route too: it never calls `next`). */
+export function tokenEndpoint(ctx: BrokerContext): (req: IncomingMessage, res: ServerResponse) => void {
+  const headers = securityHeaders(ctx.settings);
+  const { allowedOrigins } = ctx.settings.web;
+  const { requests, tokens } = ctx.metrics;
+  return (req, res) => {
+    const started = performance.now();
+    const requestId = requestIdOf(req);
+    res.setHeader('X-Request-Id', requestId);
+    for (const name in headers) res.setHeader(name, headers[name]!);
+    const cors = corsHeaders(allowedOrigins, req.headers.origin);
+    if (cors) for (const name in cors) res.setHeader(name, cors[name]!);
+    const done = () => requests.observe({ route: '/token', method: 'POST', status: String(res.statusCode) }, (performance.now() - started) / 1000);
+    token(ctx, req, res).then(
+      (grant) => {
+        tokens.inc({ grant });
+        done();
+      },
+      (err: unknown) => {
+        if (res.headersSent) {
+          ctx.logger.error({ err, requestId }, 'error after the token response started');
+          res.end();
+        } else {
+          writeOAuthError(req, res, oauthErrorFor(err, ctx.logger, { path: '/token', requestId }));
+        }
+        done();
+      },
+    );
+  };
 }

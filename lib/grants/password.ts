@@ -2,7 +2,7 @@
  * The resource owner password grant (RFC 6749 section 4.3), enabled by
  * `oauth2.passwordConnector`. Wrong credentials are `invalid_grant`.
  */
-import type { Request } from 'express';
+import type { IncomingMessage } from 'node:http';
 import type { ClientSettings } from '../config/settings.js';
 import type { BrokerContext } from '../context.js';
 import { AccessDeniedError, OAuthError, StorageUnavailableError, UpstreamError } from '../errors.js';
@@ -11,7 +11,7 @@ import { checkScopeParam } from './scopes.js';
 import { mayIssueRefreshToken, type Grant } from '../tokens/claims.js';
 import { connectorAllowed, connectorRefreshes, tokenResponse, type TokenResponse } from './respond.js';
 
-export async function passwordGrant(ctx: BrokerContext, client: ClientSettings, body: Record<string, string>, req: Request): Promise<TokenResponse> {
+export async function passwordGrant(ctx: BrokerContext, client: ClientSettings, body: Record<string, string>, req: IncomingMessage): Promise<TokenResponse> {
   const connectorId = ctx.settings.oauth2.passwordConnector;
   const conn = connectorId ? ctx.connectors.get(connectorId) : undefined;
   if (!conn?.connector.login) throw new OAuthError('unsupported_grant_type', 'The password grant is not enabled.');

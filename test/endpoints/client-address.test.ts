@@ -1,14 +1,15 @@
 /** Dex's web.clientRemoteIP: the client's address behind trusted proxies, for the throttles. */
 import { describe, expect, test } from '@jest/globals';
-import type { Request } from 'express';
+import type { IncomingMessage } from 'node:http';
 import { clientAddressReader } from '../../lib/client-address.js';
 import { loadConfig } from '../../lib/config/load.js';
 import { ConfigError } from '../../lib/errors.js';
 import { connectors } from '../../strategies/index.js';
 
-function request(peer: string, headers: Record<string, string> = {}): Request {
+/** What node:http hands over: header names in lower case. */
+function request(peer: string, headers: Record<string, string> = {}): IncomingMessage {
   const lower = Object.fromEntries(Object.entries(headers).map(([k, v]) => [k.toLowerCase(), v]));
-  return { socket: { remoteAddress: peer }, get: (name: string) => lower[name.toLowerCase()] } as unknown as Request;
+  return { socket: { remoteAddress: peer }, headers: lower } as unknown as IncomingMessage;
 }
 
 describe('clientAddressReader', () => {

@@ -32,6 +32,12 @@ export interface StartOptions {
   now?: Clock;
   /** Set DEXPRESS_TEST_LOG=1 to see the broker's log. */
   log?: boolean;
+  /**
+   * What the HTTP server hands requests to: `listener` (as `dexpress serve`: POST /token
+   * straight to the token endpoint, the rest to Express) or `app` (the Express app alone, as
+   * when the broker is mounted in an application). Default `listener`.
+   */
+  via?: 'listener' | 'app';
 }
 
 /**
@@ -71,7 +77,7 @@ export async function startBroker(
     server.close();
     throw err;
   }
-  app = broker.app;
+  app = options.via === 'app' ? broker.app : broker.listener;
   return {
     issuer,
     origin,
