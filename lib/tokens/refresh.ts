@@ -2,16 +2,17 @@
  * Refresh tokens. A token is `<id>.<secret>`; storage keeps only a hash of the secret. Each
  * refresh rotates the secret (unless `disableRotation`). For `reuseInterval` after a rotation
  * the previous token still works and yields the same new token, so two concurrent refreshes from
- * one client both succeed: the new token is kept encrypted under a key derived from the previous
- * secret, readable only by whoever holds that secret. A previous token presented after the
- * window is a replay: the whole chain is revoked.
+ * one client both succeed: the new secret is HMAC-SHA256 of a fresh random salt keyed by the
+ * previous secret, and storage keeps the salt, so only whoever holds the previous secret can
+ * compute the new one (reading the database gives the salt and hashes, never a usable token). A
+ * previous token presented after the window is a replay: the whole chain is revoked.
  */
-import { createCipheriv, createDecipheriv, createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import type { Settings } from '../config/settings.js';
 import { OAuthError } from '../errors.js';
 import type { Claims, JsonValue } from '../identity.js';
 import type { Clock, Storage, StorageOps } from '../storage/index.js';
-import { randomBytesPooled, randomToken } from './random.js';
+import { randomToken } from './random.js';
 
 export interface RefreshRecord {
   clientId: string;
@@ -23,7 +24,8 @@ export interface RefreshRecord {
   nonce?: string;
   authTime?: number;
   tokenHash: string;
-  previous?: { hash: string; next: string; rotatedAt: number };
+  /** The secret before the last rotation: its hash, and the salt that derived the current secret from it. */
+  previous?: { hash: string; salt: string; rotatedAt: number };
   createdAt: number;
   lastUsedAt: number;
 }
@@ -43,25 +45,12 @@ function sameHash(a: string, b: string): boolean {
 }
 
 /**
- * The key sealing the next token under the previous secret: HMAC-SHA256 keyed by the secret (256
- * random bits, so one HMAC is a sound KDF; HKDF's extract step adds nothing for a uniform key).
+ * The secret that follows `previous`: HMAC-SHA256 keyed by the previous secret (256 random bits,
+ * or an earlier output of this function) over a fresh 128-bit salt. A pseudorandom function of a
+ * secret key, so without the previous secret the salt says nothing about the result.
  */
-function keyFrom(secret: string): Buffer {
-  return createHmac('sha256', secret).update('dexpress refresh rotation').digest();
-}
-
-function seal(secret: string, plaintext: string): string {
-  const iv = randomBytesPooled(12);
-  const cipher = createCipheriv('aes-256-gcm', keyFrom(secret), iv);
-  const body = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
-  return Buffer.concat([iv, cipher.getAuthTag(), body]).toString('base64url');
-}
-
-function open(secret: string, sealed: string): string {
-  const buf = Buffer.from(sealed, 'base64url');
-  const decipher = createDecipheriv('aes-256-gcm', keyFrom(secret), buf.subarray(0, 12));
-  decipher.setAuthTag(buf.subarray(12, 28));
-  return Buffer.concat([decipher.update(buf.subarray(28)), decipher.final()]).toString('utf8');
+function nextSecret(previous: string, salt: string): string {
+  return createHmac('sha256', previous).update(salt).digest('base64url');
 }
 
 function parseToken(token: string): { id: string; secret: string } | undefined {
@@ -115,7 +104,7 @@ export class RefreshTokens {
     const prev = record.previous;
     if (prev && sameHash(hash, prev.hash)) {
       if (this.now() - prev.rotatedAt <= this.policy.reuseIntervalMs) {
-        return { kind: 'reused', id: parsed.id, record, token: open(parsed.secret, prev.next) };
+        return { kind: 'reused', id: parsed.id, record, token: `${parsed.id}.${nextSecret(parsed.secret, prev.salt)}` };
       }
       // A rotated-out token replayed after the window: someone copied it. Revoke the chain.
       await this.storage.destroy('refreshToken', parsed.id);
@@ -140,9 +129,10 @@ export class RefreshTokens {
     let token = `${presented.id}.${presented.secret}`;
     let next = base;
     if (!this.policy.disableRotation) {
-      const secret = randomToken(32);
+      const salt = randomToken(16);
+      const secret = nextSecret(presented.secret, salt);
       token = `${presented.id}.${secret}`;
-      next = { ...base, tokenHash: hashSecret(secret), previous: { hash: presented.record.tokenHash, next: seal(presented.secret, token), rotatedAt: now } };
+      next = { ...base, tokenHash: hashSecret(secret), previous: { hash: presented.record.tokenHash, salt, rotatedAt: now } };
     }
     const ok = await this.storage.update('refreshToken', presented.id, presented.version, next, { expiresAt: this.expiry(next) });
     return ok ? token : undefined;

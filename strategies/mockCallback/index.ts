@@ -19,6 +19,9 @@ export const kilgoreTrout: Identity = {
   connectorData: 'foobar',
 };
 
+/** A fresh copy of Kilgore Trout for each login (callers may change what they get). */
+const kilgore = (): Identity => ({ ...kilgoreTrout, groups: [...(kilgoreTrout.groups ?? [])] });
+
 export const configSchema = z.object({}).strict();
 export type MockCallbackConfig = z.infer<typeof configSchema>;
 
@@ -40,7 +43,7 @@ export class MockCallbackStrategy extends BrokerStrategy {
       else target.searchParams.set('mock_callback', '1');
       return { type: 'redirect', url: options.callbackURL ? target.toString() : `${target.pathname}${target.search}` };
     }
-    return { type: 'success', identity: structuredClone(kilgoreTrout) };
+    return { type: 'success', identity: kilgore() };
   }
 }
 
@@ -49,8 +52,8 @@ export const mockCallback = {
   configSchema,
   create: () => ({
     strategy: new MockCallbackStrategy(),
-    refresh: async () => structuredClone(kilgoreTrout),
-    tokenIdentity: async () => structuredClone(kilgoreTrout),
+    refresh: async () => kilgore(),
+    tokenIdentity: async () => kilgore(),
   }),
 } satisfies ConnectorModule<MockCallbackConfig>;
 
