@@ -10,7 +10,23 @@ import { StorageUnavailableError } from '../errors.js';
 import { InProcessStorage } from './in-process.js';
 import type { Clock, Kind, StoredRecord, WriteOptions } from './types.js';
 
-const SCHEMA_VERSION = 1;
+/**
+ * 1: a WITHOUT ROWID table keyed by (kind, id). 2: an ordinary rowid table with a unique (kind,
+ * id) index. Records are around a kilobyte of JSON, more than a WITHOUT ROWID page keeps in
+ * place (about 1,000 bytes at 4 KiB pages), so every record spilled to an overflow page: three
+ * times the file size, and about twice the pages written per transaction (measured: the code
+ * exchange's transaction 117 → 63 µs of CPU, a refresh's read and update 60 → 19 µs).
+ */
+const SCHEMA_VERSION = 2;
+
+const CREATE_OBJECTS = `
+  CREATE TABLE objects (
+    kind TEXT NOT NULL, id TEXT NOT NULL, value TEXT NOT NULL, version INTEGER NOT NULL,
+    expires_at INTEGER, owner TEXT, UNIQUE (kind, id)
+  );
+  CREATE INDEX objects_owner ON objects (kind, owner) WHERE owner IS NOT NULL;
+  CREATE INDEX objects_expiry ON objects (expires_at) WHERE expires_at IS NOT NULL;
+`;
 
 interface Row {
   value: string;
@@ -73,26 +89,32 @@ export class SqliteStorage extends InProcessStorage {
   }
 
   private migrate(): void {
-    this.db.exec('CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)');
-    const row = this.db.prepare<[], { version: number }>('SELECT version FROM schema_version').get();
-    const current = row?.version ?? 0;
-    if (current > SCHEMA_VERSION) {
-      throw new StorageUnavailableError(`the SQLite database has schema version ${current}, newer than this dexpress (${SCHEMA_VERSION})`);
-    }
-    if (current < 1) {
-      this.db.transaction(() => {
+    // One IMMEDIATE transaction: processes starting together on one file migrate one after the
+    // other (the second finds the work done), and a crash midway leaves the old schema as it was.
+    this.db.transaction(() => {
+      this.db.exec('CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)');
+      const row = this.db.prepare<[], { version: number }>('SELECT version FROM schema_version').get();
+      const current = row?.version ?? 0;
+      if (current > SCHEMA_VERSION) {
+        throw new StorageUnavailableError(`the SQLite database has schema version ${current}, newer than this dexpress (${SCHEMA_VERSION})`);
+      }
+      if (current === SCHEMA_VERSION) return;
+      if (current === 1) {
         this.db.exec(`
-          CREATE TABLE objects (
-            kind TEXT NOT NULL, id TEXT NOT NULL, value TEXT NOT NULL, version INTEGER NOT NULL,
-            expires_at INTEGER, owner TEXT, PRIMARY KEY (kind, id)
-          ) WITHOUT ROWID;
-          CREATE INDEX objects_owner ON objects (kind, owner) WHERE owner IS NOT NULL;
-          CREATE INDEX objects_expiry ON objects (expires_at) WHERE expires_at IS NOT NULL;
+          DROP INDEX objects_owner;
+          DROP INDEX objects_expiry;
+          ALTER TABLE objects RENAME TO objects_v1;
+          ${CREATE_OBJECTS}
+          INSERT INTO objects (kind, id, value, version, expires_at, owner)
+            SELECT kind, id, value, version, expires_at, owner FROM objects_v1;
+          DROP TABLE objects_v1;
         `);
-        this.db.prepare('DELETE FROM schema_version').run();
-        this.db.prepare('INSERT INTO schema_version (version) VALUES (?)').run(SCHEMA_VERSION);
-      })();
-    }
+      } else {
+        this.db.exec(CREATE_OBJECTS);
+      }
+      this.db.prepare('DELETE FROM schema_version').run();
+      this.db.prepare('INSERT INTO schema_version (version) VALUES (?)').run(SCHEMA_VERSION);
+    }).immediate();
   }
 
   protected override doCreate<T>(kind: Kind, id: string, value: T, options: WriteOptions = {}): boolean {

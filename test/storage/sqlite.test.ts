@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, expect, test } from '@jest/globals';
+import Database from 'better-sqlite3';
 import { SqliteStorage } from '../../lib/storage/sqlite.js';
 import { describeStorage } from './conformance.js';
 
@@ -23,4 +24,47 @@ test('data survives closing and reopening the file', async () => {
 
 test('an unreadable path is a clear error', () => {
   expect(() => new SqliteStorage(join(dir, 'no', 'such', 'dir', 'x.sqlite'))).toThrow(/cannot open SQLite database/);
+});
+
+test('a schema version 1 file (WITHOUT ROWID) migrates to version 2 with its records, versions, expiry and owners', async () => {
+  const file = join(dir, 'v1.sqlite');
+  const old = new Database(file);
+  old.exec(`
+    CREATE TABLE schema_version (version INTEGER NOT NULL);
+    INSERT INTO schema_version (version) VALUES (1);
+    CREATE TABLE objects (
+      kind TEXT NOT NULL, id TEXT NOT NULL, value TEXT NOT NULL, version INTEGER NOT NULL,
+      expires_at INTEGER, owner TEXT, PRIMARY KEY (kind, id)
+    ) WITHOUT ROWID;
+    CREATE INDEX objects_owner ON objects (kind, owner) WHERE owner IS NOT NULL;
+    CREATE INDEX objects_expiry ON objects (expires_at) WHERE expires_at IS NOT NULL;
+  `);
+  const insert = old.prepare('INSERT INTO objects (kind, id, value, version, expires_at, owner) VALUES (?, ?, ?, ?, ?, ?)');
+  insert.run('keys', 'signing', JSON.stringify({ kid: 'k1' }), 3, null, null);
+  insert.run('refreshToken', 'rt1', JSON.stringify({ clientId: 'a' }), 5, Date.now() + 60_000, 'session-1');
+  insert.run('authCode', 'gone', JSON.stringify({}), 1, Date.now() - 1, null);
+  old.close();
+
+  const s = new SqliteStorage(file);
+  expect(await s.find('keys', 'signing')).toEqual({ value: { kid: 'k1' }, version: 3, expiresAt: null });
+  expect((await s.find('refreshToken', 'rt1'))!.version).toBe(5);
+  expect(await s.find('authCode', 'gone')).toBeUndefined();
+  expect(await s.update('refreshToken', 'rt1', 5, { clientId: 'b' })).toBe(true);
+  expect(await s.destroyByOwner('refreshToken', 'session-1')).toBe(1);
+  expect(await s.create('keys', 'signing', { kid: 'other' })).toBe(false);
+  await s.close();
+
+  const check = new Database(file, { readonly: true });
+  expect(check.prepare('SELECT version FROM schema_version').get()).toEqual({ version: 2 });
+  expect(check.prepare("SELECT sql FROM sqlite_master WHERE name = 'objects'").get()).not.toMatchObject({ sql: expect.stringContaining('WITHOUT ROWID') });
+  expect(check.prepare("SELECT name FROM sqlite_master WHERE name = 'objects_v1'").get()).toBeUndefined();
+  check.close();
+});
+
+test('a newer schema version is refused with a clear error', () => {
+  const file = join(dir, 'future.sqlite');
+  const db = new Database(file);
+  db.exec('CREATE TABLE schema_version (version INTEGER NOT NULL); INSERT INTO schema_version (version) VALUES (99);');
+  db.close();
+  expect(() => new SqliteStorage(file)).toThrow(/schema version 99, newer than this dexpress/);
 });
