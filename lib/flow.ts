@@ -28,6 +28,18 @@ export interface AuthCode {
   authTime: number;
 }
 
+/** What a redeemed code's record becomes (same kind and id): who redeemed it, and what it issued. */
+export interface UsedCode {
+  used: true;
+  clientId: string;
+  refreshId?: string;
+}
+
+/** A code record: not yet redeemed, or its tombstone. */
+export function isUsedCode(record: AuthCode | UsedCode): record is UsedCode {
+  return (record as Partial<UsedCode>).used === true;
+}
+
 /** Lifetime of an authorization code (RFC 6749 recommends at most ten minutes). */
 export const AUTH_CODE_TTL_MS = 10 * 60_000;
 

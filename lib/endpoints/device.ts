@@ -18,7 +18,7 @@ import { checkPkce, connectorsFor, newAuthRequestId, singleParams, type AuthRequ
 import type { ClientSettings } from '../config/settings.js';
 import type { BrokerContext } from '../context.js';
 import { OAuthError } from '../errors.js';
-import { sendPage, showError, startConnectorLogin, type AuthCode } from '../flow.js';
+import { isUsedCode, sendPage, showError, startConnectorLogin, type AuthCode, type UsedCode } from '../flow.js';
 import { DEVICE_CODE_GRANT, EXPIRED_TOKEN_GRACE_MS, POLL_INTERVAL_S, type DeviceRequest, type DeviceToken } from '../grants/device-code.js';
 import { checkScopeParam } from '../grants/scopes.js';
 import { connectorAllowed } from '../grants/respond.js';
@@ -260,8 +260,8 @@ export async function deviceCallback(ctx: BrokerContext, req: Request, res: Resp
     if (refused) return sendPage(res, 200, deviceRefusedPage(ctx.page, { clientName }));
     return showError(ctx, res, 400, 'Login failed', 'The login did not complete.', 'Start again on your device.');
   }
-  const authCode = await ctx.storage.consume<AuthCode>('authCode', code);
-  if (!authCode || authCode.clientId !== request.clientId || authCode.redirectURI !== ctx.url('/device/callback')) {
+  const authCode = await ctx.storage.consume<AuthCode | UsedCode>('authCode', code);
+  if (!authCode || isUsedCode(authCode) || authCode.clientId !== request.clientId || authCode.redirectURI !== ctx.url('/device/callback')) {
     ctx.logger.warn({ client: client.id }, 'device callback: the code does not belong to this device login');
     return showError(ctx, res, 400, 'Login failed', 'This login does not belong to the device code.', 'Start again on your device.');
   }

@@ -1,22 +1,22 @@
 /**
- * The `authorization_code` grant. The code is consumed atomically before anything is compared,
- * so of two concurrent redemptions exactly one gets tokens; a second use finds a tombstone and
- * revokes the refresh token the first one issued (RFC 6749 section 4.1.2). The storage writes of
- * one redemption form one transaction.
+ * The `authorization_code` grant. Redeeming turns the code's record into a tombstone in place, by
+ * compare-and-swap, so of two concurrent redemptions exactly one gets tokens; a later use finds
+ * the tombstone and revokes the refresh token the first one issued (RFC 6749 section 4.1.2)
+ * while the code would have been valid. The storage writes of one redemption (refresh token,
+ * tombstone) form one transaction. Rewriting the record in place rather than deleting it and
+ * writing a tombstone elsewhere halves the pages SQLite writes per redemption (bench/).
  */
 import { createHash } from 'node:crypto';
 import type { ClientSettings } from '../config/settings.js';
 import type { BrokerContext } from '../context.js';
 import { OAuthError } from '../errors.js';
-import { AUTH_CODE_TTL_MS, type AuthCode } from '../flow.js';
+import { isUsedCode, type AuthCode, type UsedCode } from '../flow.js';
 import { secretsEqual } from '../clients.js';
 import { mayIssueRefreshToken, type Grant } from '../tokens/claims.js';
 import { connectorRefreshes, tokenResponse, type TokenResponse } from './respond.js';
 
-interface UsedCode {
-  clientId: string;
-  refreshId?: string;
-}
+/** Another redemption of the same code committed first: this one's writes are rolled back. */
+class RedeemedMeanwhile extends Error {}
 
 export function checkPkceVerifier(pkce: AuthCode['pkce'], verifier: string | undefined): void {
   if (!pkce) {
@@ -39,25 +39,38 @@ export async function authorizationCodeGrant(ctx: BrokerContext, client: ClientS
   if (!code) throw new OAuthError('invalid_request', 'Required param: code.');
   // Load the signing key first: a storage outage then fails the request before anything is written.
   await ctx.keys.signingKey();
-  // One transaction: the code consumed, the refresh token created and the tombstone written all
-  // happen, or (storage failing midway) none of them, and the client may retry with the code.
+  // One transaction: the refresh token created and the code turned into its tombstone both
+  // happen, or (storage failing midway) neither, and the client may retry with the code.
   const outcome = await ctx.storage.transaction(async (tx): Promise<Redemption> => {
-    const record = await tx.consume<AuthCode>('authCode', code);
-    if (!record) {
-      const used = await tx.consume<UsedCode>('usedCode', code);
-      if (used?.refreshId && used.clientId === client.id) {
-        await ctx.refreshTokens.revoke(used.refreshId, tx);
+    const found = await tx.find<AuthCode | UsedCode>('authCode', code);
+    if (!found) return { refused: invalidCode() };
+    const record = found.value;
+    /** The code is used up by any presentation, good or bad (a stolen code cannot be retried). */
+    const useUp = async (tombstone: UsedCode) => {
+      // The code's own expiry stays: a reuse is detected for as long as the code was valid.
+      if (!(await tx.update<AuthCode | UsedCode>('authCode', code, found.version, tombstone))) throw new RedeemedMeanwhile();
+    };
+    if (isUsedCode(record)) {
+      if (record.refreshId && record.clientId === client.id) {
+        await ctx.refreshTokens.revoke(record.refreshId, tx);
         ctx.logger.warn({ client: client.id }, 'authorization code reused: tokens issued from it were revoked');
       }
       return { refused: invalidCode() };
     }
-    if (record.clientId !== client.id) return { refused: invalidCode() };
-    if (body.redirect_uri !== record.redirectURI) return { refused: new OAuthError('invalid_grant', 'redirect_uri did not match URI from initial request.') };
-    try {
-      checkPkceVerifier(record.pkce, body.code_verifier);
-    } catch (err) {
-      if (err instanceof OAuthError) return { refused: err };
-      throw err;
+    let refused: OAuthError | undefined;
+    if (record.clientId !== client.id) refused = invalidCode();
+    else if (body.redirect_uri !== record.redirectURI) refused = new OAuthError('invalid_grant', 'redirect_uri did not match URI from initial request.');
+    else {
+      try {
+        checkPkceVerifier(record.pkce, body.code_verifier);
+      } catch (err) {
+        if (!(err instanceof OAuthError)) throw err;
+        refused = err;
+      }
+    }
+    if (refused) {
+      await useUp({ used: true, clientId: record.clientId });
+      return { refused };
     }
     const grant: Grant = {
       clientId: client.id,
@@ -84,8 +97,11 @@ export async function authorizationCodeGrant(ctx: BrokerContext, client: ClientS
         tx,
       );
     }
-    await tx.create<UsedCode>('usedCode', code, { clientId: client.id, ...(refresh ? { refreshId: refresh.id } : {}) }, { expiresAt: ctx.now() + AUTH_CODE_TTL_MS });
+    await useUp({ used: true, clientId: client.id, ...(refresh ? { refreshId: refresh.id } : {}) });
     return { grant, ...(refresh ? { refresh } : {}) };
+  }).catch((err: unknown) => {
+    if (err instanceof RedeemedMeanwhile) return { refused: invalidCode() };
+    throw err;
   });
   if ('refused' in outcome) throw outcome.refused;
   return tokenResponse(ctx, outcome.grant, { code, ...(outcome.refresh ? { refreshToken: outcome.refresh.token } : {}) });

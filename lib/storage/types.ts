@@ -15,7 +15,6 @@
 export type Kind =
   | 'authRequest'
   | 'authCode'
-  | 'usedCode'
   | 'refreshToken'
   | 'offlineSession'
   | 'keys'

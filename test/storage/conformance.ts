@@ -123,13 +123,13 @@ export function describeStorage(name: string, open: (now: Clock) => Promise<Stor
       const got = await s.transaction(async (tx) => {
         const code = await tx.consume<{ c: number }>('authCode', 'code');
         await tx.create('refreshToken', 'rt', { from: code });
-        await tx.create('usedCode', 'code', { rt: 'rt' });
+        await tx.create('deviceRequest', 'code', { rt: 'rt' });
         return code;
       });
       expect(got).toEqual({ c: 1 });
       expect(await s.find('authCode', 'code')).toBeUndefined();
       expect((await s.find('refreshToken', 'rt'))!.value).toEqual({ from: { c: 1 } });
-      expect((await s.find('usedCode', 'code'))!.value).toEqual({ rt: 'rt' });
+      expect((await s.find('deviceRequest', 'code'))!.value).toEqual({ rt: 'rt' });
     });
 
     test('a transaction that throws leaves nothing behind and rethrows', async () => {
@@ -144,7 +144,7 @@ export function describeStorage(name: string, open: (now: Clock) => Promise<Stor
           expect(await tx.update('refreshToken', 'old', 1, { gen: 1 })).toBe(true);
           expect(await tx.create('refreshToken', 'new', { gen: 0 })).toBe(true);
           expect(await tx.destroy('session', 'gone')).toBe(true);
-          await tx.upsert('usedCode', 'code', 'tombstone');
+          await tx.upsert('deviceRequest', 'code', 'tombstone');
           throw failure;
         }),
       ).rejects.toBe(failure);
@@ -152,7 +152,7 @@ export function describeStorage(name: string, open: (now: Clock) => Promise<Stor
       expect(await s.find('refreshToken', 'old')).toMatchObject({ value: { gen: 0 }, version: 1 });
       expect(await s.find('refreshToken', 'new')).toBeUndefined();
       expect(await s.find('session', 'gone')).toBeDefined();
-      expect(await s.find('usedCode', 'code')).toBeUndefined();
+      expect(await s.find('deviceRequest', 'code')).toBeUndefined();
       expect(await s.destroyByOwner('refreshToken', 'fam')).toBe(1);
     });
 
@@ -180,13 +180,13 @@ export function describeStorage(name: string, open: (now: Clock) => Promise<Stor
         await t.create('refreshToken', 'a', 1);
         pause();
         await new Promise((resolve) => setTimeout(resolve, 30));
-        await t.create('usedCode', 'b', 2);
+        await t.create('deviceRequest', 'b', 2);
       });
       await paused;
-      const [a, b] = await Promise.all([s.find('refreshToken', 'a'), s.find('usedCode', 'b')]);
+      const [a, b] = await Promise.all([s.find('refreshToken', 'a'), s.find('deviceRequest', 'b')]);
       await tx;
       expect(a === undefined).toBe(b === undefined);
-      expect(await s.find('usedCode', 'b')).toBeDefined();
+      expect(await s.find('deviceRequest', 'b')).toBeDefined();
     });
 
     test('ping answers', async () => {

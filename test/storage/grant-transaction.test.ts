@@ -1,6 +1,6 @@
 /**
  * The authorization_code grant writes in one transaction: when storage fails halfway (after the
- * code is consumed and the refresh token created, before the tombstone), the client gets 503
+ * refresh token is created, on turning the code into its tombstone), the client gets 503
  * `temporarily_unavailable`, nothing of the attempt remains, and the same code then works.
  */
 import { afterAll, beforeAll, expect, test } from '@jest/globals';
@@ -11,7 +11,7 @@ import { startBroker, TEST_CLIENT, type TestBroker } from '../helpers/broker.js'
 import { basicAuth, postForm } from '../helpers/http.js';
 import { browse } from '../helpers/rp.js';
 
-/** Memory storage whose next transaction fails on writing a `usedCode` tombstone. */
+/** Memory storage whose next transaction fails on turning the code into its tombstone. */
 class FailingTombstone extends MemoryStorage {
   failNext = false;
   override async transaction<T>(fn: (tx: StorageOps) => Promise<T>): Promise<T> {
@@ -22,9 +22,9 @@ class FailingTombstone extends MemoryStorage {
         failing
           ? {
               ...tx,
-              create: async (kind, id, value, options) => {
-                if (kind === 'usedCode') throw new StorageUnavailableError('connection lost');
-                return tx.create(kind, id, value, options);
+              update: async (kind, id, version, value, options) => {
+                if (kind === 'authCode') throw new StorageUnavailableError('connection lost');
+                return tx.update(kind, id, version, value, options);
               },
             }
           : tx,
