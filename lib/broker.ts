@@ -95,6 +95,7 @@ export async function createBroker(config: unknown, options: BrokerOptions): Pro
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', false);
+  app.set('json escape', true);
   app.use(settings.issuerPath || '/', router);
   // An error passed on after the router's own handler already answered (express-session failing
   // to save once the response is out) would reach Express's final handler, which destroys the

@@ -44,9 +44,22 @@ export function oauthErrorFor(err: unknown, logger: Logger, where: { path: strin
   return new OAuthError('server_error', 'An internal error occurred.', 500);
 }
 
+const HTML_SPECIAL = /[<>&]/;
+const HTML_SPECIALS = /[<>&]/g;
+
+/**
+ * JSON with `<`, `>` and `&` as `\u003c`, `\u003e`, `\u0026` (as Go's encoder writes them, so
+ * as Dex answers): an error description quoting hostile input is never markup, whatever a
+ * client does with it. Express's `json escape` setting does the same for the router's answers.
+ */
+export function safeJson(value: unknown): string {
+  const json = JSON.stringify(value);
+  return HTML_SPECIAL.test(json) ? json.replace(HTML_SPECIALS, (c) => `\\u00${c.charCodeAt(0).toString(16)}`) : json;
+}
+
 /** Writes a JSON body with its length; `no-store` unless the headers say otherwise. */
 export function writeJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-  const json = JSON.stringify(body);
+  const json = safeJson(body);
   res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(json), 'Cache-Control': 'no-store', Pragma: 'no-cache', ...headers });
   res.end(json);
 }

@@ -488,6 +488,16 @@ describe('reflected input', () => {
     expect(formPost).toContain('&quot;&gt;&lt;img src=x onerror');
     expect(REFLECTED.test(formPost!)).toBe(false);
   });
+
+  test('a grant type carrying markup comes back in JSON with <, > and & escaped, as Go (Dex) writes them', async () => {
+    const grantType = '"><img src=x onerror=alert(1)>&';
+    const res = await sendRaw(port, { method: 'POST', target: '/dex/token', headers: [['Content-Type', 'application/x-www-form-urlencoded'], ['Authorization', basicAuth().authorization!]], body: Buffer.from(new URLSearchParams({ grant_type: grantType }).toString()) });
+    expect(res.status).toBe(400);
+    expect(res.body).not.toMatch(/[<>&]/);
+    expect(res.body).toContain('\\u003cimg src=x');
+    expect(JSON.parse(res.body)).toEqual({ error: 'unsupported_grant_type', error_description: `Unsupported grant type "${grantType}".` });
+    expect(REFLECTED.test(res.body)).toBe(false);
+  });
 });
 
 describe('fuzzing every endpoint', () => {
