@@ -229,7 +229,8 @@ interface Running {
 async function startSeeded(alg: Alg, backend: Backend, pg: Postgres | undefined): Promise<Running> {
   const name = `${alg}-${backend}`.toLowerCase();
   const { storage, config } = await openStore(backend, pg, name);
-  const seeded = await seed(storage, MAX_UNITS, CONCURRENCY);
+  // Every round's code-exchange phase may use up to MAX_UNITS codes: a phase must never run out.
+  const seeded = await seed(storage, MAX_UNITS * ROUNDS, CONCURRENCY);
   await storage.close();
   const port = await freePort();
   const server = await startDexpress({
@@ -348,7 +349,7 @@ async function main(): Promise<void> {
       const backends: Backend[] = ONLY_SQLITE ? ['sqlite'] : ['sqlite', 'postgres'];
       const running = new Map<Backend, Running>();
       for (const backend of backends) {
-        console.error(`bench: starting dexpress ${alg} on ${backend} (seeding ${MAX_UNITS} codes)`);
+        console.error(`bench: starting dexpress ${alg} on ${backend} (seeding ${MAX_UNITS * ROUNDS} codes)`);
         const r = await startSeeded(alg, backend, pg);
         running.set(backend, r);
         children.push(r.server);
