@@ -128,6 +128,11 @@ export function startPeer(alg: 'RS256' | 'ES256', tokens: number): Promise<Child
   return start(['--import', 'tsx', join(ROOT, 'bench', 'peer.ts'), alg, String(tokens)], 'json');
 }
 
+/** bench/minimal.ts: node:http + jose, refresh tokens in memory, two JWTs per answer (the yardstick). */
+export function startMinimal(alg: 'RS256' | 'ES256', tokens: number): Promise<Child> {
+  return start(['--import', 'tsx', join(ROOT, 'bench', 'minimal.ts'), alg, String(tokens)], 'json');
+}
+
 export function startBare(): Promise<Child> {
   return start(['--import', 'tsx', join(ROOT, 'bench', 'bare.ts')], 'json');
 }

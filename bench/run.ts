@@ -16,8 +16,9 @@
  * Phases: the signing ceiling (jose / node:crypto sync / thread pool, one core and all cores);
  * a bare Express endpoint (HTTP handling floor); for RS256 and ES256, on SQLite and PostgreSQL,
  * the authorization_code exchange and the refresh_token grant against `dexpress serve`; full
- * logins through mockCallback; oidc-provider doing the same refresh grant; resident memory idle,
- * under load, and with 100,000 live refresh tokens on SQLite.
+ * logins through mockCallback; oidc-provider doing the same refresh grant; a minimal two-JWT
+ * broker (bench/minimal.ts: node:http + jose, tokens in memory) as the yardstick of what the
+ * machine allows; resident memory idle, under load, and with 100,000 live refresh tokens on SQLite.
  */
 import { spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
@@ -32,7 +33,7 @@ import { SqliteStorage } from '../lib/storage/sqlite.js';
 import { RefreshTokens } from '../lib/tokens/refresh.js';
 import { freePort, startPostgres, type Postgres } from '../test/servers/postgres.js';
 import { okOrError, runLoad as runLoadOn, type GeneratorCpu, type LoadOptions, type LoadResult, type Send, type Unit } from './load.js';
-import { startBare, startDexpress, startPeer, type Child, type RunFrom } from './processes.js';
+import { startBare, startDexpress, startMinimal, startPeer, type Child, type RunFrom } from './processes.js';
 import { measureCeiling, measureSigning, type Alg, type SigningFigures } from './signing.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 4);
@@ -358,9 +359,25 @@ async function main(): Promise<void> {
       children.push(peer);
       const peerChains = (peer.hello as { refreshTokens: string[] }).refreshTokens;
       const peerOrigin = `http://127.0.0.1:${(peer.hello as { port: number }).port}`;
+      const minimal = await startMinimal(alg, CONCURRENCY);
+      children.push(minimal);
+      const minimalChains = (minimal.hello as { refreshTokens: string[] }).refreshTokens;
+      const minimalOrigin = `http://127.0.0.1:${(minimal.hello as { port: number }).port}`;
       const contenders: Contender[] = [
         bareContender,
         ...backends.flatMap((b) => dexpressContenders(alg, b, running.get(b)!)),
+        {
+          label: `minimal 2-JWT broker ${alg} refresh`,
+          run: () =>
+            runLoad(minimal, minimalOrigin, load, (i) => {
+              const unit = refreshUnit('/token', minimalChains[i]);
+              return async (send) => {
+                const outcome = await unit(send);
+                minimalChains[i] = unit.current()!;
+                return outcome;
+              };
+            }),
+        },
         {
           label: `oidc-provider ${alg} refresh`,
           run: () =>
@@ -398,6 +415,8 @@ async function main(): Promise<void> {
             add(`${alg} ${b}: refresh / bare Express`, rate(`dexpress ${alg} ${b} refresh`) / rate('bare Express POST /token'));
           }
         }
+        add(`${alg}: minimal 2-JWT broker refresh / oidc-provider refresh`, rate(`minimal 2-JWT broker ${alg} refresh`) / rate(`oidc-provider ${alg} refresh`));
+        add(`${alg} sqlite: refresh / minimal 2-JWT broker refresh`, rate(`dexpress ${alg} sqlite refresh`) / rate(`minimal 2-JWT broker ${alg} refresh`));
         const cpu = (label: string) => got.get(label)?.serverCpuMsPerUnit ?? NaN;
         const loop = (label: string) => got.get(label)?.eventLoopCpuMsPerUnit ?? NaN;
         add(`${alg} sqlite: CPU per refresh, oidc-provider / dexpress`, cpu(`oidc-provider ${alg} refresh`) / cpu(`dexpress ${alg} sqlite refresh`));
@@ -409,6 +428,7 @@ async function main(): Promise<void> {
       }
       rss.push({ label: `oidc-provider ${alg}`, idleMB: NaN, peakUnderLoadMB: peer.peakRssMB() });
       await peer.stop();
+      await minimal.stop();
     }
     await bare.stop();
     if (!ONLY_SQLITE) {
