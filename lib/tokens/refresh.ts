@@ -102,7 +102,8 @@ export class RefreshTokens {
       return { kind: 'current', id: parsed.id, secret: parsed.secret, record, version: found.version };
     }
     const prev = record.previous;
-    if (prev && sameHash(hash, prev.hash)) {
+    // (A record rotated before the salt existed has no `salt`: its previous token is just invalid.)
+    if (prev && typeof prev.salt === 'string' && sameHash(hash, prev.hash)) {
       if (this.now() - prev.rotatedAt <= this.policy.reuseIntervalMs) {
         return { kind: 'reused', id: parsed.id, record, token: `${parsed.id}.${nextSecret(parsed.secret, prev.salt)}` };
       }
