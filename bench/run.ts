@@ -253,23 +253,32 @@ interface Contender {
   run(): Promise<LoadFigures>;
 }
 
+/** The refresh grant against `server`, one chain per worker, each chain kept across rounds. */
+function refreshContender(label: string, server: Child, origin: string, path: string, chains: (string | undefined)[]): Contender {
+  return {
+    label,
+    run: () =>
+      runLoad(server, origin, load, (i) => {
+        const unit = refreshUnit(path, chains[i]);
+        return async (send) => {
+          const outcome = await unit(send);
+          chains[i] = unit.current();
+          return outcome;
+        };
+      }),
+  };
+}
+
+/** A child that printed `{ port, refreshTokens }` (the peer, the minimal broker): its refresh contender. */
+function childRefreshContender(label: string, child: Child): Contender {
+  const hello = child.hello as { port: number; refreshTokens: string[] };
+  return refreshContender(label, child, `http://127.0.0.1:${hello.port}`, '/token', hello.refreshTokens);
+}
+
 function dexpressContenders(alg: Alg, backend: Backend, r: Running): Contender[] {
-  // Each worker keeps its refresh chain across rounds.
-  const chains = r.refreshTokens;
   const out: Contender[] = [
     { label: `dexpress ${alg} ${backend} code exchange`, run: () => runLoad(r.server, r.origin, load, () => codeUnit('/dex/token', r.codes)) },
-    {
-      label: `dexpress ${alg} ${backend} refresh`,
-      run: () =>
-        runLoad(r.server, r.origin, load, (i) => {
-          const unit = refreshUnit('/dex/token', chains[i]);
-          return async (send) => {
-            const outcome = await unit(send);
-            chains[i] = unit.current();
-            return outcome;
-          };
-        }),
-    },
+    refreshContender(`dexpress ${alg} ${backend} refresh`, r.server, r.origin, '/dex/token', r.refreshTokens),
   ];
   if (backend === 'sqlite') out.push({ label: `dexpress ${alg} ${backend} full logins`, run: () => runLoad(r.server, r.origin, load, () => loginUnit()) });
   return out;
@@ -357,39 +366,13 @@ async function main(): Promise<void> {
       }
       const peer = await startPeer(alg, CONCURRENCY);
       children.push(peer);
-      const peerChains = (peer.hello as { refreshTokens: string[] }).refreshTokens;
-      const peerOrigin = `http://127.0.0.1:${(peer.hello as { port: number }).port}`;
       const minimal = await startMinimal(alg, CONCURRENCY);
       children.push(minimal);
-      const minimalChains = (minimal.hello as { refreshTokens: string[] }).refreshTokens;
-      const minimalOrigin = `http://127.0.0.1:${(minimal.hello as { port: number }).port}`;
       const contenders: Contender[] = [
         bareContender,
         ...backends.flatMap((b) => dexpressContenders(alg, b, running.get(b)!)),
-        {
-          label: `minimal 2-JWT broker ${alg} refresh`,
-          run: () =>
-            runLoad(minimal, minimalOrigin, load, (i) => {
-              const unit = refreshUnit('/token', minimalChains[i]);
-              return async (send) => {
-                const outcome = await unit(send);
-                minimalChains[i] = unit.current()!;
-                return outcome;
-              };
-            }),
-        },
-        {
-          label: `oidc-provider ${alg} refresh`,
-          run: () =>
-            runLoad(peer, peerOrigin, load, (i) => {
-              const unit = refreshUnit('/token', peerChains[i]);
-              return async (send) => {
-                const outcome = await unit(send);
-                peerChains[i] = unit.current()!;
-                return outcome;
-              };
-            }),
-        },
+        childRefreshContender(`minimal 2-JWT broker ${alg} refresh`, minimal),
+        childRefreshContender(`oidc-provider ${alg} refresh`, peer),
       ];
       for (let n = 0; n < ROUNDS; n++) {
         console.error(`bench: ${alg} round ${n + 1}/${ROUNDS}`);
