@@ -5,6 +5,7 @@
  * `linux-perf`) and permission to attach to the server.
  *
  *   node --import tsx bench/perf-profile.ts [RS256|ES256] [refresh|code]
+ *   PERF_MAIN=1 ...   the event loop's thread only (percentages stay of all samples)
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
@@ -33,9 +34,9 @@ const report = await withDexpress(`perf-${kind}`, config, alg, async (server, or
   const r = await runLoad(server, origin, load, (i) => (kind === 'code' ? codeUnit('/dex/token', seeded.codes) : refreshUnit('/dex/token', seeded.refreshTokens[i])));
   if ((await perf) !== 0) return 'perf record failed (is perf installed, and may it attach to the server?)';
   const head = `${alg} ${kind}: ${r.perSecond.toFixed(0)} req/s, server CPU ${r.serverCpuMsPerUnit.toFixed(3)} ms/request, event loop ${r.eventLoopCpuMsPerUnit.toFixed(3)} ms/request`;
-  const top = spawnSync('perf', ['report', '-i', data, '--no-children', '-g', 'none', '--sort', 'dso,sym', '--stdio'], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+  const top = spawnSync('perf', ['report', '-i', data, '--no-children', '-g', 'none', '--sort', 'dso,sym', '--stdio', ...(process.env.PERF_MAIN ? ['--tid', String(server.pid)] : [])], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
   const lines = top.stdout.split('\n').filter((l) => l.trim() !== '' && !l.startsWith('#'));
-  return `${head}\n\nself time by symbol, every thread of the server:\n${lines.slice(0, 40).join('\n')}`;
+  return `${head}\n\nself time by symbol, ${process.env.PERF_MAIN ? 'the main thread' : 'every thread of the server'}:\n${lines.slice(0, 40).join('\n')}`;
 });
 rmSync(work, { recursive: true, force: true });
 console.log(report);
