@@ -51,8 +51,9 @@ export interface Broker {
   /** The same endpoints relative to the issuer path, for mounting elsewhere. */
   router: Router;
   /**
-   * The same as `app` for a request to `<issuer path>/token` and anything else: `POST /token`
-   * goes straight to the token endpoint, everything else to `app`. `serve` listens with this.
+   * `app` with a shortcut, as a `node:http` request listener: `POST <issuer path>/token` goes
+   * straight to the token endpoint (the same answers, without Express), everything else to
+   * `app`. `serve` listens with this.
    */
   listener: RequestListener;
   settings: Settings;
@@ -91,7 +92,9 @@ export async function createBroker(config: unknown, options: BrokerOptions): Pro
     clientAddress: clientAddressReader(settings.web.clientRemoteIP),
   };
 
-  const router = await buildRouter(ctx);
+  // The token endpoint is the hot path: the router mounts it, and `listener` calls it directly.
+  const token = tokenEndpoint(ctx);
+  const router = await buildRouter(ctx, token);
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', false);
@@ -107,9 +110,7 @@ export async function createBroker(config: unknown, options: BrokerOptions): Pro
   }, 5 * 60_000);
   gcTimer.unref();
 
-  // The token endpoint is the hot path: a direct listener skips Express's app and router for it.
   const tokenPath = `${settings.issuerPath}/token`;
-  const token = tokenEndpoint(ctx);
   const listener: RequestListener = (req, res) => {
     if (req.method === 'POST' && req.url === tokenPath) token(req, res);
     else app(req, res);

@@ -22,6 +22,14 @@ export function securityHeaders(settings: Settings): Record<string, string> {
   return { 'X-Frame-Options': 'DENY', 'X-Content-Type-Options': 'nosniff', 'Referrer-Policy': 'no-referrer', ...settings.web.headers };
 }
 
+/** Starts every response: its request id (returned, for the logs) and the security headers. */
+export function startResponse(req: IncomingMessage, res: ServerResponse, security: Record<string, string>): string {
+  const id = requestIdOf(req);
+  res.setHeader('X-Request-Id', id);
+  for (const name in security) res.setHeader(name, security[name]!);
+  return id;
+}
+
 /** CORS headers for an allowed `Origin` (`web.allowedOrigins`, `*` for any), else none. */
 export function corsHeaders(allowed: readonly string[], origin: string | undefined): Record<string, string> | undefined {
   if (!origin || !(allowed.includes('*') || allowed.includes(origin))) return undefined;

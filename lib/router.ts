@@ -16,10 +16,9 @@ import { deviceAuthorization, deviceCallback, deviceCodeEntry, deviceLoginWithCo
 import { discoveryDocument } from './endpoints/discovery.js';
 import { logout } from './endpoints/logout.js';
 import { passwordForm, passwordLogin } from './endpoints/password.js';
-import { tokenEndpoint } from './endpoints/token.js';
 import { userinfo } from './endpoints/userinfo.js';
 import { showError } from './flow.js';
-import { corsHeaders, oauthErrorFor, requestIdOf, securityHeaders, writeOAuthError } from './http-common.js';
+import { corsHeaders, oauthErrorFor, securityHeaders, startResponse, writeOAuthError } from './http-common.js';
 import { StorageSessionStore } from './session-store.js';
 import type { Storage } from './storage/index.js';
 
@@ -37,7 +36,8 @@ async function sessionSecret(storage: Storage): Promise<string> {
   return (await storage.find<string>('keys', 'session-secret'))!.value;
 }
 
-export async function buildRouter(ctx: BrokerContext): Promise<Router> {
+/** `token` is the token endpoint's listener (lib/endpoints/token.ts), which `serve` also calls directly. */
+export async function buildRouter(ctx: BrokerContext, token: (req: Request, res: Response) => void): Promise<Router> {
   const { settings } = ctx;
   const router = express.Router();
   const wrap = (handler: Handler) => (req: Request, res: Response) => handler(ctx, req, res);
@@ -55,20 +55,17 @@ export async function buildRouter(ctx: BrokerContext): Promise<Router> {
   const security = securityHeaders(settings);
   /** On every request: a request id, the duration metric, the security headers. */
   const common = (req: Request, res: Response, next: NextFunction) => {
-    const id = requestIdOf(req);
-    res.locals.requestId = id;
-    res.setHeader('X-Request-Id', id);
+    res.locals.requestId = startResponse(req, res, security);
     const end = ctx.metrics.requests.startTimer();
     res.on('finish', () => {
       end({ route: (req.route as { path?: string } | undefined)?.path ?? 'unmatched', method: req.method, status: String(res.statusCode) });
     });
-    for (const [k, v] of Object.entries(security)) res.setHeader(k, v);
     next();
   };
   const cors = corsFor(settings.web.allowedOrigins);
   // The hot path first (bench/): /token does its own request id, headers, CORS, metrics and
   // errors, reads its own form body, and skips the rest of the router (serve skips Express too).
-  router.post('/token', tokenEndpoint(ctx));
+  router.post('/token', token);
   router.use(stripRemoteHeaders);
   router.use(common);
 

@@ -6,13 +6,13 @@
  * request and response objects: the Express router mounts it as a route, and `serve` hands a
  * `POST <issuer path>/token` to it directly, without going through Express at all. It reads its
  * own form body when no body parser ran before it (64 KiB at most, URLSearchParams), and writes
- * its answer itself; request id, security headers, CORS and metrics are the router's, from
- * lib/http-common.ts.
+ * its answer itself, and sets the request id, security headers and CORS headers and counts its
+ * metrics itself, with the helpers the router uses (lib/http-common.ts).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { BrokerContext } from '../context.js';
 import { OAuthError } from '../errors.js';
-import { corsHeaders, oauthErrorFor, requestIdOf, securityHeaders, writeJson, writeOAuthError } from '../http-common.js';
+import { corsHeaders, oauthErrorFor, securityHeaders, startResponse, writeJson, writeOAuthError } from '../http-common.js';
 import { authorizationCodeGrant } from '../grants/authorization-code.js';
 import { deviceCodeGrant } from '../grants/device-code.js';
 import { passwordGrant } from '../grants/password.js';
@@ -61,7 +61,7 @@ async function formBody(req: IncomingMessage & { body?: unknown }): Promise<Reco
     throw new OAuthError('invalid_request', 'The token request must be sent as application/x-www-form-urlencoded.');
   }
   // An application mounting the broker may have parsed forms already (express.urlencoded()).
-  if (req.body !== undefined && req.body !== null && typeof req.body === 'object') return once(Object.entries(req.body as Record<string, unknown>));
+  if (typeof req.body === 'object' && req.body !== null) return once(Object.entries(req.body as Record<string, unknown>));
   return once(new URLSearchParams(await readBody(req)));
 }
 
@@ -88,14 +88,12 @@ async function token(ctx: BrokerContext, req: IncomingMessage, res: ServerRespon
 
 /** `POST /token` as a `node:http` listener (an Express route too: it never calls `next`). */
 export function tokenEndpoint(ctx: BrokerContext): (req: IncomingMessage, res: ServerResponse) => void {
-  const headers = securityHeaders(ctx.settings);
+  const security = securityHeaders(ctx.settings);
   const { allowedOrigins } = ctx.settings.web;
   const { requests, tokens } = ctx.metrics;
   return (req, res) => {
     const started = performance.now();
-    const requestId = requestIdOf(req);
-    res.setHeader('X-Request-Id', requestId);
-    for (const name in headers) res.setHeader(name, headers[name]!);
+    const requestId = startResponse(req, res, security);
     const cors = corsHeaders(allowedOrigins, req.headers.origin);
     if (cors) for (const name in cors) res.setHeader(name, cors[name]!);
     const done = () => requests.observe({ route: '/token', method: 'POST', status: String(res.statusCode) }, (performance.now() - started) / 1000);
