@@ -29,21 +29,14 @@ function headerOf(key: SigningKey): string {
 export function signJwt(payload: object, key: SigningKey): Promise<string> {
   const input = `${headerOf(key)}.${b64json(payload)}`;
   return new Promise((resolve, reject) => {
-    sign(digestOf[key.alg], Buffer.from(input), signOptionsOf(key), (err, sig) => (err ? reject(err) : resolve(`${input}.${sig.toString('base64url')}`)));
+    // ECDSA signatures in JWS are r || s (IEEE P1363), not DER.
+    const options = key.alg === 'ES256' ? { key: key.privateKey, dsaEncoding: 'ieee-p1363' as const } : key.privateKey;
+    sign(digestOf[key.alg], Buffer.from(input), options, (err, sig) => (err ? reject(err) : resolve(`${input}.${sig.toString('base64url')}`)));
   });
 }
 
 /** The digest `crypto.sign` takes: none for EdDSA (Ed25519 hashes internally). */
 const digestOf: Record<SigningAlgorithm, string | null> = { RS256: 'sha256', ES256: 'sha256', EdDSA: null };
-
-/** ECDSA signatures in JWS are r || s (IEEE P1363), not DER. */
-const signOptions = new WeakMap<SigningKey, KeyObject | { key: KeyObject; dsaEncoding: 'ieee-p1363' }>();
-
-function signOptionsOf(key: SigningKey): KeyObject | { key: KeyObject; dsaEncoding: 'ieee-p1363' } {
-  let o = signOptions.get(key);
-  if (o === undefined) signOptions.set(key, (o = key.alg === 'ES256' ? { key: key.privateKey, dsaEncoding: 'ieee-p1363' } : key.privateKey));
-  return o;
-}
 
 /**
  * `at_hash` / `c_hash` (OIDC Core 3.1.3.6): the left half of the hash the signature algorithm
