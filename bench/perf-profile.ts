@@ -10,18 +10,15 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { buildDist, codeUnit, load, openStore, refreshUnit, runLoad, seed, withDexpress, work } from './run.js';
+import { buildDist, load, profilePhase, runLoad, withDexpress, work } from './run.js';
 
 const alg = process.argv[2] === 'ES256' ? 'ES256' : 'RS256';
 const kind = process.argv[3] === 'code' ? 'code' : 'refresh';
 const data = join(work, 'perf.data');
 
 buildDist();
-const { storage, config } = await openStore('sqlite', undefined, `perf-${kind}`);
-const seeded = await seed(storage, kind === 'code' ? load.maxUnits : 0, load.concurrency);
-await storage.close();
+const { config, unit } = await profilePhase(`perf-${kind}`, kind);
 // --perf-basic-prof lets perf name the JIT-compiled JavaScript frames.
-process.env.BENCH_NODE_FLAGS = `${process.env.BENCH_NODE_FLAGS ?? ''} --perf-basic-prof`;
 const report = await withDexpress(`perf-${kind}`, config, alg, async (server, origin) => {
   // Three seconds in the middle of the phase (after the warm-up).
   const perf = new Promise<number | null>((resolve) => {
@@ -31,12 +28,12 @@ const report = await withDexpress(`perf-${kind}`, config, alg, async (server, or
       p.once('error', () => resolve(null));
     }, load.warmupMs + 500);
   });
-  const r = await runLoad(server, origin, load, (i) => (kind === 'code' ? codeUnit('/dex/token', seeded.codes) : refreshUnit('/dex/token', seeded.refreshTokens[i])));
+  const r = await runLoad(server, origin, load, unit);
   if ((await perf) !== 0) return 'perf record failed (is perf installed, and may it attach to the server?)';
   const head = `${alg} ${kind}: ${r.perSecond.toFixed(0)} req/s, server CPU ${r.serverCpuMsPerUnit.toFixed(3)} ms/request, event loop ${r.eventLoopCpuMsPerUnit.toFixed(3)} ms/request`;
   const top = spawnSync('perf', ['report', '-i', data, '--no-children', '-g', 'none', '--sort', 'dso,sym', '--stdio', ...(process.env.PERF_MAIN ? ['--tid', String(server.pid)] : [])], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
   const lines = top.stdout.split('\n').filter((l) => l.trim() !== '' && !l.startsWith('#'));
   return `${head}\n\nself time by symbol, ${process.env.PERF_MAIN ? 'the main thread' : 'every thread of the server'}:\n${lines.slice(0, 40).join('\n')}`;
-});
+}, ['--perf-basic-prof']);
 rmSync(work, { recursive: true, force: true });
 console.log(report);

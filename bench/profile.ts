@@ -6,7 +6,7 @@
  */
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { buildDist, codeUnit, load, openStore, refreshUnit, runLoad, seed, withDexpress, work } from './run.js';
+import { buildDist, cpuProfFlags, load, profilePhase, runLoad, withDexpress, work } from './run.js';
 
 interface ProfileNode {
   id: number;
@@ -52,16 +52,8 @@ function summarise(file: string): string {
 }
 
 buildDist();
-const { storage, config } = await openStore('sqlite', undefined, name);
-const seeded = await seed(storage, kind === 'code' ? load.maxUnits : 0, load.concurrency);
-await storage.close();
-const result = await withDexpress(
-  name,
-  config,
-  alg,
-  (server, origin) => runLoad(server, origin, load, (i) => (kind === 'code' ? codeUnit('/dex/token', seeded.codes) : refreshUnit('/dex/token', seeded.refreshTokens[i]))),
-  true,
-);
+const { config, unit } = await profilePhase(name, kind);
+const result = await withDexpress(name, config, alg, (server, origin) => runLoad(server, origin, load, unit), cpuProfFlags(name));
 rmSync(work, { recursive: true, force: true });
 console.log(`${alg} ${kind}: ${result.perSecond.toFixed(0)} req/s, p50 ${result.p50ms.toFixed(1)} ms, p99 ${result.p99ms.toFixed(1)} ms, errors ${result.errors}, server CPU ${result.serverCpuMsPerUnit.toFixed(3)} ms/request, event loop ${result.eventLoopCpuMsPerUnit.toFixed(3)} ms/request\n`);
 console.log(summarise(join(import.meta.dirname, 'profiles', `${name}.cpuprofile`)));

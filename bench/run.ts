@@ -200,7 +200,16 @@ export async function openStore(backend: Backend, pg: Postgres | undefined, name
   return { storage: await PostgresStorage.open(config), config: { type: 'postgres', config } };
 }
 
-export async function withDexpress<T>(name: string, storageConfig: Record<string, unknown>, alg: Alg, fn: (server: Child, origin: string) => Promise<T>, profile = PROFILE): Promise<T> {
+/** Node flags for `--cpu-prof` into bench/profiles/<name>.cpuprofile. */
+export const cpuProfFlags = (name: string) => ['--cpu-prof', `--cpu-prof-dir=${join(import.meta.dirname, 'profiles')}`, `--cpu-prof-name=${name}.cpuprofile`];
+
+export async function withDexpress<T>(
+  name: string,
+  storageConfig: Record<string, unknown>,
+  alg: Alg,
+  fn: (server: Child, origin: string) => Promise<T>,
+  extraFlags: string[] = PROFILE ? cpuProfFlags(name) : [],
+): Promise<T> {
   const port = await freePort();
   const server = await startDexpress({
     port,
@@ -209,13 +218,21 @@ export async function withDexpress<T>(name: string, storageConfig: Record<string
     algorithm: alg,
     client: CLIENT,
     runFrom: RUN_FROM,
-    nodeFlags: [...NODE_FLAGS, ...(profile ? ['--cpu-prof', `--cpu-prof-dir=${join(import.meta.dirname, 'profiles')}`, `--cpu-prof-name=${name}.cpuprofile`] : [])],
+    nodeFlags: [...NODE_FLAGS, ...extraFlags],
   });
   try {
     return await fn(server, `http://127.0.0.1:${port}`);
   } finally {
     await server.stop();
   }
+}
+
+/** One SQLite phase for the profilers: a seeded file, and the unit each load worker runs. */
+export async function profilePhase(name: string, kind: 'refresh' | 'code'): Promise<{ config: Record<string, unknown>; unit: (worker: number) => Unit }> {
+  const { storage, config } = await openStore('sqlite', undefined, name);
+  const seeded = await seed(storage, kind === 'code' ? load.maxUnits : 0, load.concurrency);
+  await storage.close();
+  return { config, unit: (i) => (kind === 'code' ? codeUnit('/dex/token', seeded.codes) : refreshUnit('/dex/token', seeded.refreshTokens[i])) };
 }
 
 /** A running dexpress with seeded codes and refresh chains. */
@@ -241,7 +258,7 @@ async function startSeeded(alg: Alg, backend: Backend, pg: Postgres | undefined)
     algorithm: alg,
     client: CLIENT,
     runFrom: RUN_FROM,
-    nodeFlags: [...NODE_FLAGS, ...(PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${join(import.meta.dirname, 'profiles')}`, `--cpu-prof-name=${name}.cpuprofile`] : [])],
+    nodeFlags: [...NODE_FLAGS, ...(PROFILE ? cpuProfFlags(name) : [])],
   });
   await new Promise((r) => setTimeout(r, 500));
   return { server, origin: `http://127.0.0.1:${port}`, codes: seeded.codes, refreshTokens: seeded.refreshTokens, rssIdleMB: server.rssMB() };
