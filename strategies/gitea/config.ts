@@ -1,14 +1,6 @@
 /** The `gitea` connector's config: Dex's keys and defaults. */
 import { z } from 'zod';
-
-const org = z
-  .object({
-    /** Organization name. Only its members can log in. */
-    name: z.string().min(1),
-    /** Teams of the org; when given, a member must be in at least one of them. */
-    teams: z.array(z.string().min(1)).optional(),
-  })
-  .strict();
+import { orgSchema } from '../shared/org-config.js';
 
 export const configSchema = z
   .object({
@@ -19,7 +11,7 @@ export const configSchema = z
     /** The callback registered at Gitea; must be the broker's `<issuer>/callback`. */
     redirectURI: z.url().optional(),
     /** Only members of these orgs (and, where listed, teams) get in. */
-    orgs: z.array(org).optional(),
+    orgs: z.array(orgSchema).optional(),
     /** Read every org and `org:team` of the user (without `orgs`). The gitea row issues no groups claim. */
     loadAllGroups: z.boolean().optional(),
     /** Use the login instead of the numeric id as user id. Risk: logins can be renamed and reused. */

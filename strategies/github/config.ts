@@ -1,14 +1,6 @@
 /** The `github` connector's config: Dex's keys, defaults and start-up checks. */
 import { z } from 'zod';
-
-const org = z
-  .object({
-    /** Organization login. Only its members can log in. */
-    name: z.string().min(1),
-    /** Teams of the org; when given, a member must be in at least one of them. */
-    teams: z.array(z.string().min(1)).optional(),
-  })
-  .strict();
+import { orgSchema } from '../shared/org-config.js';
 
 export const configSchema = z
   .object({
@@ -22,7 +14,7 @@ export const configSchema = z
      */
     org: z.string().min(1).optional(),
     /** Only members of these orgs (and, where listed, teams) can log in; groups are `org:team`. */
-    orgs: z.array(org).optional(),
+    orgs: z.array(orgSchema).optional(),
     /** GitHub Enterprise host name (no scheme or path); the API is then `https://<host>/api/v3`. */
     hostName: z
       .string()
