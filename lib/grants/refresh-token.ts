@@ -1,9 +1,10 @@
 /**
  * The `refresh_token` grant: the token must be current (or the previous one within the reuse
  * window), the connector re-reads the user upstream and its answer replaces the old claims, the
- * scope may only narrow, and the token rotates. A connector that refuses is `invalid_grant`;
- * an upstream that cannot be reached is 503 `temporarily_unavailable` (the token stays valid);
- * never a 500.
+ * scope may only narrow, and the token rotates. A connector that refuses is `invalid_grant`,
+ * unless a concurrent refresh of the same token succeeded meanwhile (then this one answers as
+ * that one did); an upstream that cannot be reached is 503 `temporarily_unavailable` (the token
+ * stays valid); never a 500.
  */
 import type { ClientSettings } from '../config/settings.js';
 import type { BrokerContext } from '../context.js';
@@ -19,6 +20,30 @@ function narrowScopes(record: RefreshRecord, requested: string | undefined): str
   const extra = scopes.filter((s) => !record.scopes.includes(s));
   if (extra.length > 0) throw new OAuthError('invalid_scope', `Requested scopes ${JSON.stringify(extra)} were not granted originally.`);
   return scopes;
+}
+
+/**
+ * How long a refused upstream refresh waits before it looks once more whether another request
+ * (on this instance or another) rotated the same token. Upstreams that rotate their own refresh
+ * tokens (GitLab, many OIDC providers) refuse the second of two concurrent refreshes; the first
+ * may not have stored its answer yet when the refusal arrives.
+ */
+const REFUSAL_RECHECK_MS = 250;
+
+/** Whether the stored token changed since `version` was read: right away, or after a short wait. */
+async function changedMeanwhile(ctx: BrokerContext, token: string, clientId: string, version: number): Promise<boolean> {
+  const changed = async () => {
+    try {
+      const now = await ctx.refreshTokens.present(token, clientId);
+      return now.kind === 'reused' || now.version !== version;
+    } catch (err) {
+      if (err instanceof OAuthError) return false; // revoked or expired meanwhile: the refusal stands
+      throw err;
+    }
+  };
+  if (await changed()) return true;
+  await new Promise((resolve) => setTimeout(resolve, REFUSAL_RECHECK_MS));
+  return changed();
 }
 
 function grantOf(client: ClientSettings, record: RefreshRecord, scopes: string[]): Grant {
@@ -63,6 +88,8 @@ export async function refreshTokenGrant(ctx: BrokerContext, client: ClientSettin
       if (err instanceof UpstreamError) {
         throw new OAuthError('temporarily_unavailable', `The upstream identity provider cannot be reached right now (${publicSummary(err)}); try again later.`, 503);
       }
+      // A concurrent refresh of this token may have won upstream: then answer as it did.
+      if (await changedMeanwhile(ctx, token, client.id, presented.version)) continue;
       throw new OAuthError('invalid_grant', 'The upstream identity provider no longer accepts this login.');
     }
     if (identity.userId !== claims.userId) throw new OAuthError('invalid_grant', 'The upstream returned another user.');

@@ -1,4 +1,5 @@
 /** Refresh tokens: rotation, the reuse window, replay revocation, lifetimes, scope narrowing. */
+import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import type { ConnectorModule } from '../../lib/connector.js';
 import { createRegistry } from '../../lib/connector.js';
@@ -11,14 +12,26 @@ import { frozenClock } from '../helpers/clock.js';
 import { basicAuth, postForm } from '../helpers/http.js';
 import { login, verifyIdToken } from '../helpers/rp.js';
 
-/** A mockCallback whose upstream answer the test controls. */
-const upstream: { identity: Identity | Error } = { identity: kilgoreTrout };
+/**
+ * A mockCallback whose upstream answer the test controls. With `rotating` set it behaves like
+ * GitLab: each upstream refresh token (here the connector data) works once, and the upstream
+ * takes `rotating.delayMs` to answer a refresh it accepts.
+ */
+const upstream: { identity: Identity | Error; rotating?: { used: Set<string>; delayMs: number } } = { identity: kilgoreTrout };
 const controllable = {
   ...mockCallback,
   create: () => ({
     ...mockCallback.create(),
     refresh: async (previous: Identity) => {
       if (upstream.identity instanceof Error) throw upstream.identity;
+      const { rotating } = upstream;
+      if (rotating) {
+        const presented = JSON.stringify(previous.connectorData ?? null);
+        if (rotating.used.has(presented)) throw new RefreshFailedError('invalid_grant: the upstream refresh token was already used');
+        rotating.used.add(presented);
+        await new Promise((resolve) => setTimeout(resolve, rotating.delayMs));
+        return { ...upstream.identity, connectorData: { upstreamToken: randomUUID() } };
+      }
       return { ...upstream.identity, connectorData: { seen: previous.connectorData ?? null } };
     },
   }),
@@ -48,6 +61,7 @@ const refresh = (token: string, extra: Record<string, string> = {}, auth = basic
 
 async function freshRefreshToken(scope = 'openid email groups profile offline_access'): Promise<string> {
   upstream.identity = kilgoreTrout;
+  delete upstream.rotating;
   const { tokens } = await login(b.issuer, { connectorId: 'mock', scope });
   return tokens.refresh_token!;
 }
@@ -112,6 +126,40 @@ describe('refresh_token grant', () => {
     expect(res.body.error).toBe('invalid_grant');
     upstream.identity = new Error('socket hang up');
     expect((await refresh(token)).body.error).toBe('invalid_grant');
+  });
+
+  describe('an upstream that rotates its own refresh token (as GitLab does)', () => {
+    test('two concurrent refreshes both succeed with one new token, whichever order the upstream answers in', async () => {
+      // delayMs 0: the loser's refusal comes after the winner stored its answer; 100: before it.
+      for (const delayMs of [0, 100]) {
+        const token = await freshRefreshToken();
+        upstream.rotating = { used: new Set(), delayMs };
+        const results = await Promise.all([refresh(token), refresh(token)]);
+        expect(results.map((r) => [r.status, r.body.error])).toEqual([
+          [200, undefined],
+          [200, undefined],
+        ]);
+        expect(results[0]!.body.refresh_token).toBe(results[1]!.body.refresh_token);
+        expect(upstream.rotating.used.size).toBe(1); // the upstream was asked with one token only
+        // The rotated token carries the upstream's new token: the next refresh works.
+        const next = await refresh(results[0]!.body.refresh_token as string);
+        expect(next.status).toBe(200);
+      }
+    });
+
+    test('a refusal with no concurrent refresh is still invalid_grant, and the token stays unrotated', async () => {
+      const token = await freshRefreshToken();
+      const first = await refresh(token);
+      expect(first.status).toBe(200);
+      // The upstream token behind `first` is marked used, as if revoked upstream (this broker
+      // has no connectorDataKey, so the stored connector data is the connector's own).
+      const stored = await b.broker.storage.find<{ connectorData?: unknown; tokenHash: string }>('refreshToken', token.split('.')[0]!);
+      upstream.rotating = { used: new Set([JSON.stringify(stored!.value.connectorData ?? null)]), delayMs: 0 };
+      const refused = await refresh(first.body.refresh_token as string);
+      expect([refused.status, refused.body.error]).toEqual([400, 'invalid_grant']);
+      const after = await b.broker.storage.find<{ tokenHash: string }>('refreshToken', token.split('.')[0]!);
+      expect(after!.value.tokenHash).toBe(stored!.value.tokenHash);
+    });
   });
 
   test('the connector sees its private state from the login', async () => {

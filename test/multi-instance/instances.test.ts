@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { CLIENT_ID as GITLAB_CLIENT_ID, CLIENT_SECRET as GITLAB_CLIENT_SECRET, GitLabFake } from '../fakes/gitlab/index.js';
 import { TEST_CLIENT } from '../helpers/broker.js';
 import { basicAuth, getPage, postForm } from '../helpers/http.js';
 import { browse, login, verifyIdToken } from '../helpers/rp.js';
@@ -156,6 +157,42 @@ describe('signing key rotation across instances', () => {
     expect(seen[0]).toContain(initial);
     expect(new Set(seen[0]).size).toBe(seen[0]!.length);
   }, 30_000);
+});
+
+describe('an upstream that rotates its own refresh tokens (GitLab), across instances', () => {
+  const gitlab = new GitLabFake();
+  let forge: Cluster;
+  beforeAll(async () => {
+    await gitlab.listen();
+    gitlab.add({ id: 42, username: 'alice', name: 'Alice Example', email: 'alice@example.com', confirmedAt: '2024-01-01T00:00:00Z', groups: [] });
+    gitlab.oauth.approveAs = 'alice';
+    await pg.createDatabase('forge');
+    forge = await startCluster(pg, 'forge', {
+      config: { connectors: [{ type: 'gitlab', id: 'gitlab', name: 'GitLab', config: { baseURL: gitlab.oauth.url, clientID: GITLAB_CLIENT_ID, clientSecret: GITLAB_CLIENT_SECRET } }] },
+    });
+  }, 60_000);
+  afterAll(async () => {
+    await forge?.close();
+    await gitlab.close();
+  }, 30_000);
+
+  test('a refresh token presented to both at once: both succeed with the same new token', async () => {
+    const { tokens } = await login(forge.issuer, { connectorId: 'gitlab', scope: 'openid email offline_access' });
+    let token = tokens.refresh_token!;
+    const at = (i: number, t: string) => postForm(forge.instances[i]!.direct('/token'), { grant_type: 'refresh_token', refresh_token: t }, basicAuth());
+    for (let round = 0; round < 3; round++) {
+      const before = gitlab.oauth.counts.refreshGrants;
+      const [a, b] = await Promise.all([at(0, token), at(1, token)]);
+      expect([a.status, a.body.error, b.status, b.body.error]).toEqual([200, undefined, 200, undefined]);
+      expect(a.body.refresh_token).toBe(b.body.refresh_token);
+      // Both asked GitLab (one with a token GitLab had just rotated, and was refused); the
+      // refused one answered with the winner's result instead of invalid_grant.
+      expect(gitlab.oauth.counts.refreshGrants - before).toBeLessThanOrEqual(2);
+      token = a.body.refresh_token as string;
+    }
+    // The chain holds GitLab's latest refresh token: a plain refresh still works.
+    expect((await at(0, token)).status).toBe(200);
+  }, 60_000);
 });
 
 describe('start-up without PostgreSQL', () => {
