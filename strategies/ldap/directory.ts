@@ -8,7 +8,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { connect as netConnect, isIP } from 'node:net';
-import { connect as tlsConnect, createSecureContext, type ConnectionOptions } from 'node:tls';
+import { checkServerIdentity, connect as tlsConnect, createSecureContext, type ConnectionOptions } from 'node:tls';
 import { X509Certificate } from 'node:crypto';
 import { Client, InvalidCredentialsError, ConstraintViolationError, NoSuchObjectError, ResultCodeError } from 'ldapts';
 import { ConfigError, UpstreamError } from '../../lib/errors.js';
@@ -68,7 +68,14 @@ function certificatesIn(pem: string, key: string): string {
 
 /** Node TLS options from Dex's TLS keys (read once, at start-up). */
 export function tlsOptionsOf(config: LdapConfig, endpoint: Endpoint): ConnectionOptions {
-  const options: ConnectionOptions = { rejectUnauthorized: !config.insecureSkipVerify, minVersion: 'TLSv1.2' };
+  const options: ConnectionOptions = {
+    rejectUnauthorized: !config.insecureSkipVerify,
+    minVersion: 'TLSv1.2',
+    // The certificate must name the configured host, DNS name or IP. Without this, a StartTLS
+    // upgrade of a connection to an IP address was checked against "localhost" (Node takes the
+    // name from the socket, which keeps none for an IP), as Go's `ServerName: host` does not.
+    checkServerIdentity: (_name, cert) => checkServerIdentity(endpoint.hostname, cert),
+  };
   if (isIP(endpoint.hostname) === 0) options.servername = endpoint.hostname;
   if (config.rootCA !== '') options.ca = certificatesIn(readConfigFile(config.rootCA, 'rootCA').toString('utf8'), 'rootCA');
   if (config.rootCAData !== '') options.ca = certificatesIn(Buffer.from(config.rootCAData, 'base64').toString('utf8'), 'rootCAData');

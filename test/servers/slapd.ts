@@ -196,6 +196,9 @@ export interface TestPki {
   /** Server certificate for 127.0.0.1 and localhost, signed by the CA. */
   serverCertFile: string;
   serverKeyFile: string;
+  /** Server certificates naming only the IP 127.0.0.1, and only the name localhost. */
+  ipOnly: { certFile: string; keyFile: string };
+  localhostOnly: { certFile: string; keyFile: string };
   /** Client certificate signed by the same CA. */
   clientCertFile: string;
   clientKeyFile: string;
@@ -204,7 +207,7 @@ export interface TestPki {
   close(): Promise<void>;
 }
 
-/** Makes a small PKI with openssl: a CA, a server cert for 127.0.0.1/localhost, a client cert. */
+/** Makes a small PKI with openssl: a CA, server certs for 127.0.0.1/localhost (both, either), a client cert. */
 export async function createTestPki(): Promise<TestPki> {
   const dir = await mkdtemp(join(tmpdir(), 'pki-'));
   const p = (name: string) => join(dir, name);
@@ -218,6 +221,8 @@ export async function createTestPki(): Promise<TestPki> {
   await makeCa('ca');
   await makeCa('other-ca');
   await makeSigned('server', 'localhost', 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n');
+  await makeSigned('server-ip', '127.0.0.1', 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n');
+  await makeSigned('server-localhost', 'localhost', 'subjectAltName=DNS:localhost\nextendedKeyUsage=serverAuth\n');
   await makeSigned('client', 'dexpress-client', 'extendedKeyUsage=clientAuth\n');
   return {
     dir,
@@ -225,6 +230,8 @@ export async function createTestPki(): Promise<TestPki> {
     caPem: await readFile(p('ca.crt'), 'utf8'),
     serverCertFile: p('server.crt'),
     serverKeyFile: p('server.key'),
+    ipOnly: { certFile: p('server-ip.crt'), keyFile: p('server-ip.key') },
+    localhostOnly: { certFile: p('server-localhost.crt'), keyFile: p('server-localhost.key') },
     clientCertFile: p('client.crt'),
     clientKeyFile: p('client.key'),
     otherCaFile: p('other-ca.crt'),

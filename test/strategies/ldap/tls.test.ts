@@ -15,15 +15,21 @@ const TLS_ONLY_ACL = ['access to attrs=userPassword by ssf=128 auth by * none', 
 let pki: TestPki;
 let slapd: Slapd;
 let clientCertSlapd: Slapd;
+/** Directories whose certificate names only 127.0.0.1, and only localhost. */
+let ipOnlySlapd: Slapd;
+let localhostOnlySlapd: Slapd;
 beforeAll(async () => {
   pki = await createTestPki();
   const tls = { certFile: pki.serverCertFile, keyFile: pki.serverKeyFile };
-  slapd = await startSeededSlapd({ tls, acl: TLS_ONLY_ACL });
-  clientCertSlapd = await startSeededSlapd({ tls: { ...tls, caFile: pki.caFile, requireClientCert: true } });
+  [slapd, clientCertSlapd, ipOnlySlapd, localhostOnlySlapd] = await Promise.all([
+    startSeededSlapd({ tls, acl: TLS_ONLY_ACL }),
+    startSeededSlapd({ tls: { ...tls, caFile: pki.caFile, requireClientCert: true } }),
+    startSeededSlapd({ tls: pki.ipOnly, acl: TLS_ONLY_ACL }),
+    startSeededSlapd({ tls: pki.localhostOnly, acl: TLS_ONLY_ACL }),
+  ]);
 }, 60_000);
 afterAll(async () => {
-  await slapd?.close();
-  await clientCertSlapd?.close();
+  await Promise.all([slapd, clientCertSlapd, ipOnlySlapd, localhostOnlySlapd].map((s) => s?.close()));
   await pki?.close();
 });
 
@@ -69,6 +75,32 @@ describe('StartTLS', () => {
 
   test('fails with a TLS error when only another CA is trusted', async () => {
     await expect(startTLS({ rootCA: pki.otherCaFile }).login('alice', passwords.alice, noGroups)).rejects.toThrow(/TLS with the LDAP server/);
+  });
+});
+
+describe('the certificate must name the configured host, IP address or DNS name', () => {
+  const connector = (server: Slapd, host: string, tls: 'ldaps' | 'startTLS') =>
+    new LdapConnector(
+      parseLdapConfig(
+        ldapConfig(server, { top: { host: `${host}:${tls === 'ldaps' ? server.tlsPort : server.port}`, insecureNoSSL: false, startTLS: tls === 'startTLS', rootCA: pki.caFile } }),
+      ),
+    );
+
+  test('a certificate for the IP is accepted for that IP, by LDAPS and by StartTLS', async () => {
+    await logsInAlice(connector(ipOnlySlapd, '127.0.0.1', 'ldaps'));
+    await logsInAlice(connector(ipOnlySlapd, '127.0.0.1', 'startTLS'));
+  });
+
+  test('a certificate for another name is refused when connecting by IP, by LDAPS and by StartTLS', async () => {
+    for (const tls of ['ldaps', 'startTLS'] as const) {
+      const failure = connector(localhostOnlySlapd, '127.0.0.1', tls).login('alice', passwords.alice, noGroups);
+      await expect(failure).rejects.toBeInstanceOf(UpstreamError);
+      await expect(failure).rejects.toThrow(/TLS with the LDAP server at 127\.0\.0\.1:\d+ failed.*(IP: 127\.0\.0\.1 is not in the cert's list|ERR_TLS_CERT_ALTNAME_INVALID)/);
+    }
+  });
+
+  test('a certificate for the DNS name is accepted for that name', async () => {
+    await logsInAlice(connector(localhostOnlySlapd, 'localhost', 'startTLS'));
   });
 });
 
