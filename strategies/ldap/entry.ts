@@ -11,18 +11,33 @@ export interface LdapEntry {
   dn: string;
   /** Attribute values by lower-cased attribute name. */
   attributes: ReadonlyMap<string, readonly string[]>;
+  /**
+   * Lower-cased names of attributes with a value that is not UTF-8 (binary data such as AD's
+   * `objectSid`). They are not in `attributes`: reading one is a `NotUtf8AttributeError`.
+   */
+  notUtf8: ReadonlySet<string>;
 }
 
 /** Keys that `passport-ldapauth` (ldapjs) adds to an entry object and that are not attributes. */
 const NON_ATTRIBUTE_KEYS = new Set(['dn', 'controls', '_raw', '_groups']);
 
-function valuesOf(value: unknown): string[] | undefined {
+/** Refuses bytes that are not UTF-8 instead of replacing them with U+FFFD. */
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+/** The values as text; `'not-utf8'` when one is bytes that are not UTF-8; `undefined` when one is neither. */
+function valuesOf(value: unknown): string[] | 'not-utf8' | undefined {
   const list = Array.isArray(value) ? (value as unknown[]) : [value];
   const out: string[] = [];
   for (const v of list) {
     if (typeof v === 'string') out.push(v);
-    else if (Buffer.isBuffer(v)) out.push(v.toString('utf8'));
-    else return undefined;
+    else if (v instanceof Uint8Array) {
+      // ldapts hands back a Buffer when a value is not valid UTF-8 (and then every value of that attribute).
+      try {
+        out.push(utf8.decode(v));
+      } catch {
+        return 'not-utf8';
+      }
+    } else return undefined;
   }
   return out;
 }
@@ -36,19 +51,27 @@ export function entryFromObject(object: unknown): LdapEntry | undefined {
   const record = object as Record<string, unknown>;
   if (typeof record.dn !== 'string' || record.dn === '') return undefined;
   const attributes = new Map<string, string[]>();
+  const notUtf8 = new Set<string>();
   for (const [name, value] of Object.entries(record)) {
     if (NON_ATTRIBUTE_KEYS.has(name)) continue;
     const values = valuesOf(value);
     if (values === undefined) return undefined;
     const key = name.toLowerCase();
-    attributes.set(key, [...(attributes.get(key) ?? []), ...values]);
+    if (values === 'not-utf8') notUtf8.add(key);
+    else attributes.set(key, [...(attributes.get(key) ?? []), ...values]);
   }
-  return { dn: record.dn, attributes };
+  for (const key of notUtf8) attributes.delete(key);
+  return { dn: record.dn, attributes, notUtf8 };
 }
 
-/** Dex's `getAttrs`: the attribute's values; `DN` (any case) is the entry's DN unless an attribute of that name exists. */
+/**
+ * Dex's `getAttrs`: the attribute's values; `DN` (any case) is the entry's DN unless an attribute of that name exists.
+ * An attribute with a value that is not UTF-8 is a `NotUtf8AttributeError`, never a lossy string: two
+ * binary ids differing only in bytes that are not UTF-8 would otherwise become one user id.
+ */
 export function attributeValues(entry: LdapEntry, name: string): readonly string[] {
   const key = name.toLowerCase();
+  if (entry.notUtf8.has(key)) throw new NotUtf8AttributeError(entry.dn, name);
   const values = entry.attributes.get(key);
   if (values !== undefined && values.length > 0) return values;
   return key === 'dn' ? [entry.dn] : [];
@@ -84,6 +107,15 @@ export class MissingAttributeError extends DirectoryDataError {
   constructor(dn: string, attributes: readonly string[]) {
     super(`LDAP entry "${dn}" is missing required attribute(s): ${attributes.map((a) => `"${a}"`).join(', ')}`);
     this.attributes = attributes;
+  }
+}
+
+/** A mapped attribute holds bytes that are not UTF-8 (e.g. AD's `objectGUID`): it cannot be an id, a name or an email. */
+export class NotUtf8AttributeError extends DirectoryDataError {
+  readonly attribute: string;
+  constructor(dn: string, attribute: string) {
+    super(`LDAP entry "${dn}" has a value of attribute "${attribute}" that is not UTF-8 text; map a text attribute (or DN) instead`);
+    this.attribute = attribute;
   }
 }
 

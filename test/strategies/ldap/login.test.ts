@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { UpstreamError } from '../../../lib/errors.js';
 import { LdapConnector, parseLdapConfig } from '../../../strategies/ldap/index.js';
-import { DirectoryDataError, MissingAttributeError } from '../../../strategies/ldap/entry.js';
+import { DirectoryDataError, MissingAttributeError, NotUtf8AttributeError } from '../../../strategies/ldap/entry.js';
 import type { Slapd } from '../../servers/slapd.js';
 import { freePort } from '../../servers/slapd.js';
 import {
@@ -177,6 +177,36 @@ describe('mapping', () => {
     const identity = expectIdentity(await connector({ userSearch: { nameAttr: '', preferredUsernameAttr: '' } }).login('alice', passwords.alice, noGroups));
     expect(identity.username).toBe('');
     expect(identity).not.toHaveProperty('preferredUsername');
+  });
+});
+
+describe('attribute values that are not UTF-8', () => {
+  // Two users whose `audio` values differ only in a byte that is not UTF-8 (as AD's objectSid/objectGUID do):
+  // decoded with U+FFFD they would be one user id.
+  beforeAll(async () => {
+    const binaryUser = (uid: string, audio: number[]) =>
+      [`dn: uid=${uid},${PEOPLE}`, 'objectClass: inetOrgPerson', `uid: ${uid}`, `cn: ${uid}`, `sn: ${uid}`, `mail: ${uid}@example.org`,
+        `userPassword: ${uid}-pw`, `audio:: ${Buffer.from(audio).toString('base64')}`].join('\n');
+    await slapd.add([binaryUser('binary1', [0x01, 0xff]), binaryUser('binary2', [0x01, 0xfe])].join('\n\n'));
+  });
+
+  test('a binary idAttr fails the login with an error naming the attribute, never a lossy id', async () => {
+    for (const uid of ['binary1', 'binary2']) {
+      const failure = connector({ userSearch: { idAttr: 'audio' } }).login(uid, `${uid}-pw`, noGroups);
+      await expect(failure).rejects.toThrow(NotUtf8AttributeError);
+      await expect(failure).rejects.toBeInstanceOf(DirectoryDataError);
+      await expect(failure).rejects.toThrow(`LDAP entry "uid=${uid},${PEOPLE}" has a value of attribute "audio" that is not UTF-8 text`);
+    }
+  });
+
+  test('a binary group matcher attribute fails the lookup instead of searching with a lossy value', async () => {
+    const failure = connector({ groupSearch: { userMatchers: [{ userAttr: 'audio', groupAttr: 'memberUid' }] } }).login('binary1', 'binary1-pw', allScopes);
+    await expect(failure).rejects.toThrow(NotUtf8AttributeError);
+  });
+
+  test('the same users log in with a text idAttr', async () => {
+    const identity = expectIdentity(await connector({ userSearch: { idAttr: 'DN' } }).login('binary1', 'binary1-pw', noGroups));
+    expect(identity.userId).toBe(`uid=binary1,${PEOPLE}`);
   });
 });
 
