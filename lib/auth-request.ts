@@ -6,7 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { ClientSettings } from './config/settings.js';
-import { redirectUriAllowed } from './clients.js';
+import { peerTrusts, redirectUriAllowed } from './clients.js';
 import type { BrokerContext } from './context.js';
 import { OAuthError } from './errors.js';
 import type { Claims, JsonValue } from './identity.js';
@@ -102,10 +102,7 @@ export function checkScopes(ctx: BrokerContext, client: ClientSettings, params: 
   const unknown = scopes.filter((s) => !KNOWN_SCOPES.has(s) && !s.startsWith(CROSS_CLIENT_PREFIX));
   if (unknown.length > 0) fail('invalid_scope', `Unrecognized scope(s) ${JSON.stringify(unknown)}`);
   for (const s of scopes.filter((x) => x.startsWith(CROSS_CLIENT_PREFIX))) {
-    const peerId = s.slice(CROSS_CLIENT_PREFIX.length);
-    if (peerId === client.id) continue;
-    const peer = ctx.clients.get(peerId);
-    if (!peer || !peer.trustedPeers.includes(client.id)) fail('invalid_scope', `Client can't request scope(s) ["${s}"].`);
+    if (!peerTrusts(ctx.clients, s.slice(CROSS_CLIENT_PREFIX.length), client.id)) fail('invalid_scope', `Client can't request scope(s) ["${s}"].`);
   }
   return [...new Set(scopes)];
 }

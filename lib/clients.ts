@@ -70,6 +70,16 @@ export class ClientRegistry {
 }
 
 /**
+ * Dex's `CrossClientTrusted`: a client may put `peerId` in its tokens' `aud` (scope
+ * `audience:server:client_id:<peerId>`) when it is that peer, or the peer exists and lists it
+ * in `trustedPeers`.
+ */
+export function peerTrusts(clients: Pick<ClientRegistry, 'get'>, peerId: string, clientId: string): boolean {
+  if (peerId === clientId) return true;
+  return clients.get(peerId)?.trustedPeers.includes(clientId) ?? false;
+}
+
+/**
  * Dex's rule: a registered URI matches exactly; a public client may also use the out-of-band
  * URI and any `http://localhost` / loopback-IP URI (native apps pick a free port, RFC 8252).
  */

@@ -13,7 +13,7 @@ import { OAuthError } from '../errors.js';
 import { isUsedCode, type AuthCode, type UsedCode } from '../flow.js';
 import { secretsEqual } from '../clients.js';
 import { mayIssueRefreshToken, type Grant } from '../tokens/claims.js';
-import { connectorRefreshes, tokenResponse, type TokenResponse } from './respond.js';
+import { checkPeersTrust, connectorRefreshes, tokenResponse, type TokenResponse } from './respond.js';
 
 /** Another redemption of the same code committed first: this one's writes are rolled back. */
 class RedeemedMeanwhile extends Error {}
@@ -63,6 +63,7 @@ export async function authorizationCodeGrant(ctx: BrokerContext, client: ClientS
     else {
       try {
         checkPkceVerifier(record.pkce, body.code_verifier);
+        checkPeersTrust(ctx, client.id, record.scopes);
       } catch (err) {
         if (!(err instanceof OAuthError)) throw err;
         refused = err;

@@ -13,7 +13,7 @@ import type { AuthRequest } from '../auth-request.js';
 import type { Claims, JsonValue } from '../identity.js';
 import { mayIssueRefreshToken, type Grant } from '../tokens/claims.js';
 import { checkPkceVerifier } from './authorization-code.js';
-import { connectorRefreshes, tokenResponse, type TokenResponse } from './respond.js';
+import { checkPeersTrust, connectorRefreshes, tokenResponse, type TokenResponse } from './respond.js';
 
 export const DEVICE_CODE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
 
@@ -89,6 +89,7 @@ async function collect(ctx: BrokerContext, client: ClientSettings, deviceCode: s
     if (!token?.login || token.status !== 'approved' || token.clientId !== client.id) return { refused: unknownCode() };
     try {
       checkPkceVerifier(token.pkce, verifier);
+      checkPeersTrust(ctx, client.id, token.scopes);
     } catch (err) {
       if (err instanceof OAuthError) return { refused: err };
       throw err;

@@ -12,7 +12,7 @@ import { OAuthError, UpstreamError, errorMessage, publicSummary } from '../error
 import { assertIdentity, scopesFrom, type Identity } from '../identity.js';
 import type { Grant } from '../tokens/claims.js';
 import type { RefreshRecord } from '../tokens/refresh.js';
-import { connectorAllowed, tokenResponse, type TokenResponse } from './respond.js';
+import { checkPeersTrust, connectorAllowed, tokenResponse, type TokenResponse } from './respond.js';
 
 function narrowScopes(record: RefreshRecord, requested: string | undefined): string[] {
   if (requested === undefined || requested.trim() === '') return record.scopes;
@@ -64,6 +64,7 @@ export async function refreshTokenGrant(ctx: BrokerContext, client: ClientSettin
   for (let attempt = 0; attempt < 3; attempt++) {
     const presented = await ctx.refreshTokens.present(token, client.id);
     const scopes = narrowScopes(presented.record, body.scope);
+    checkPeersTrust(ctx, client.id, scopes);
     if (!connectorAllowed(ctx, client.allowedConnectors, presented.record.connectorId, 'refresh_token')) {
       throw new OAuthError('invalid_grant', 'This client may no longer use the connector of this refresh token.');
     }

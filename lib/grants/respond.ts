@@ -1,6 +1,8 @@
 /** The token response shared by every grant. */
+import { peerTrusts } from '../clients.js';
 import type { BrokerContext } from '../context.js';
-import type { Grant } from '../tokens/claims.js';
+import { OAuthError } from '../errors.js';
+import { peersOf, type Grant } from '../tokens/claims.js';
 
 export interface TokenResponse {
   access_token: string;
@@ -12,7 +14,24 @@ export interface TokenResponse {
   issued_token_type?: string;
 }
 
+/**
+ * Cross-client trust is checked again whenever tokens are minted, as Dex does on every signing:
+ * a peer removed from the config, or one that no longer lists the client in `trustedPeers`,
+ * ends the refresh tokens and codes that asked for it in `aud` (`invalid_grant`). The check at
+ * `/auth` alone would let a refresh token keep minting tokens for that peer.
+ */
+export function checkPeersTrust(ctx: BrokerContext, clientId: string, scopes: readonly string[]): void {
+  const untrusted = peersOf(scopes).filter((peer) => !peerTrusts(ctx.clients, peer, clientId));
+  if (untrusted.length === 0) return;
+  const named = untrusted.map((peer) => `"${peer}"`).join(', ');
+  throw new OAuthError(
+    'invalid_grant',
+    `Client ${named} no longer trusts client "${clientId}" (trustedPeers): tokens with it in aud cannot be issued; ask without the audience:server:client_id: scope for it, or log in again.`,
+  );
+}
+
 export async function tokenResponse(ctx: BrokerContext, grant: Grant, extra: { code?: string; refreshToken?: string } = {}): Promise<TokenResponse> {
+  checkPeersTrust(ctx, grant.clientId, grant.scopes);
   const minted = await ctx.minter.mint(grant, extra.code);
   return {
     access_token: minted.accessToken,

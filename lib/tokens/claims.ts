@@ -21,8 +21,17 @@ export interface Grant {
   authTime?: number;
 }
 
+/** The peers named by `audience:server:client_id:<peer>` scopes. */
+export function peersOf(scopes: readonly string[]): string[] {
+  return scopes.filter((s) => s.startsWith(CROSS_CLIENT_PREFIX)).map((s) => s.slice(CROSS_CLIENT_PREFIX.length));
+}
+
+/**
+ * `aud`: the peers asked for, plus the client itself. Trust is not checked here: the grants
+ * call `checkPeersTrust` (grants/respond.ts) before anything is signed.
+ */
 export function audienceOf(grant: Grant): string[] {
-  const peers = grant.scopes.filter((s) => s.startsWith(CROSS_CLIENT_PREFIX)).map((s) => s.slice(CROSS_CLIENT_PREFIX.length));
+  const peers = peersOf(grant.scopes);
   if (peers.length === 0) return [grant.clientId];
   return peers.includes(grant.clientId) ? peers : [...peers, grant.clientId];
 }
