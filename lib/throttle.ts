@@ -29,6 +29,25 @@ interface Count {
   since: number;
 }
 
+/** Mapped to nothing by LDAP string preparation (RFC 4518 §2.2): soft hyphens, joiners, variation selectors, ZWSP, U+FFFC, other controls and format characters. */
+const MAPPED_TO_NOTHING = /[\u00AD\u1806\u034F\u180B-\u180D\uFE00-\uFE0F\uFFFC\u200B]|(?![\t\n\v\f\r\u0085])[\p{Cc}\p{Cf}]/gu;
+/** Mapped to a space (RFC 4518 §2.2), then runs of spaces count as one (§2.6.1, insignificant space handling). */
+const SPACES = /[\t\n\v\f\r\u0085\p{Zs}\p{Zl}\p{Zp}]+/gu;
+
+/**
+ * The username as the per-user counter sees it: every spelling a directory matches as the same
+ * user must be one key, or each spelling gets its own attempts. LDAP's caseIgnoreMatch (RFC 4518)
+ * ignores case, compatibility forms (fullwidth `ａｌｉｃｅ`), leading, trailing and repeated inner
+ * spaces and invisible characters; so does this key (NFKC, case folded, spaces collapsed).
+ * Stricter than a given upstream is harmless here: it only merges counters.
+ */
+export function throttleUsername(username: string): string {
+  const mapped = username.replace(MAPPED_TO_NOTHING, '').replace(SPACES, ' ');
+  // Lower, upper, lower approximates full case folding (ẞ → ß → ss); NFKC before and after, as RFC 4518 does.
+  const folded = mapped.normalize('NFKC').toLowerCase().toUpperCase().toLowerCase().normalize('NFKC');
+  return folded.replace(SPACES, ' ').trim();
+}
+
 export type Guarded<T> = { throttled: true; retryAfter: number } | { throttled: false; result: T };
 
 export class LoginThrottle {
@@ -46,7 +65,7 @@ export class LoginThrottle {
    * or null for a wrong password; if it throws (upstream down), nothing is counted.
    */
   async guard<T>(connectorId: string, username: string, address: string, check: () => Promise<T | null>): Promise<Guarded<T | null>> {
-    const userKey = `user:${connectorId}:${username.trim().toLowerCase()}`;
+    const userKey = `user:${connectorId}:${throttleUsername(username)}`;
     const addressKey = `addr:${address}`;
     const previous = this.queues.get(userKey) ?? Promise.resolve();
     let done!: () => void;

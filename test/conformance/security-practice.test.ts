@@ -11,6 +11,7 @@ import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { createBroker, type Broker } from '../../lib/broker.js';
+import { throttleUsername } from '../../lib/throttle.js';
 import { connectors } from '../../strategies/index.js';
 import { TEST_CLIENT } from '../helpers/broker.js';
 import { frozenClock } from '../helpers/clock.js';
@@ -173,6 +174,23 @@ describe('brute-force protection cannot be dodged', () => {
   test('the lock ends with its window', async () => {
     clock.advance(16 * 60_000);
     expect((await grant('kilgore', PASSWORD)).status).toBe(200);
+  });
+
+  test('fullwidth forms and invisible characters, which LDAP matching ignores, count as the same user', async () => {
+    clock.advance(16 * 60_000);
+    const variants = ['ｋｉｌｇｏｒｅ', 'ＫＩＬＧＯＲＥ', 'ｋilgore', 'kil\u00ADgore', 'kil\u200Bgore', '\u3000kilgore'];
+    for (let i = 0; i < 10; i++) expect((await grant(variants[i % variants.length]!, `wrong-${i}`)).status).toBe(400);
+    expect((await grant('kilgore', PASSWORD)).status).toBe(429);
+    expect((await grant('ｋｉｌgｏｒe', PASSWORD)).status).toBe(429);
+    clock.advance(16 * 60_000);
+  });
+
+  test('the per-user key is the username as LDAP compares it', () => {
+    expect(throttleUsername('Alice   Liddell')).toBe(throttleUsername(' alice liddell '));
+    expect(throttleUsername('Alice\u3000\t Liddell')).toBe('alice liddell');
+    expect(throttleUsername('ａｌｉｃｅ@ＥＸＡＭＰＬＥ.org')).toBe('alice@example.org');
+    expect(throttleUsername('luc\u030Cic\u0301')).toBe(throttleUsername('lučić'));
+    expect(throttleUsername('alice')).not.toBe(throttleUsername('alicf'));
   });
 
   test('spreading failures over many usernames hits the per-address limit', async () => {
