@@ -122,20 +122,6 @@ export function checkPkce(ctx: BrokerContext, client: Pick<ClientSettings, 'publ
   return { challenge, method };
 }
 
-/**
- * No downgrade: once a client has used S256, `plain` is refused for it (an attacker who strips
- * or rewrites the challenge cannot fall back to the weaker method).
- */
-export async function checkPkceDowngrade(ctx: BrokerContext, clientId: string, pkce: AuthRequest['pkce'], fail: (e: string, d: string) => never): Promise<void> {
-  if (!pkce) return;
-  const key = `pkce-s256:${clientId}`;
-  if (pkce.method === 'S256') {
-    if (!(await ctx.storage.find('client', key))) await ctx.storage.upsert('client', key, true);
-  } else if (await ctx.storage.find('client', key)) {
-    fail('invalid_request', 'This client uses code_challenge_method S256; plain is not accepted.');
-  }
-}
-
 /** Parses and checks an authorization request; throws PageError or RedirectError. */
 export function parseAuthRequest(ctx: BrokerContext, params: Params): Omit<AuthRequest, 'id' | 'hmacKey' | 'createdAt'> {
   const client = checkClient(ctx, params);

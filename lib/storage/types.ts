@@ -18,7 +18,6 @@ export type Kind =
   | 'refreshToken'
   | 'offlineSession'
   | 'keys'
-  | 'client'
   | 'password'
   | 'session'
   | 'deviceRequest'

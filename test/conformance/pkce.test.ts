@@ -42,7 +42,6 @@ describe('PKCE', () => {
     expect(claims.sub).toBeDefined();
   });
 
-  // OTHER has never used S256 on this broker, so plain is still open to it (no-downgrade rule).
   test('a challenge without a method is plain (RFC 7636 4.3)', async () => {
     const { verifier } = pkcePair('q');
     const asPlain = await codeFor(b.issuer, { code_challenge: verifier }, OTHER);

@@ -113,8 +113,8 @@ export function describeStorage(name: string, open: (now: Clock) => Promise<Stor
     test('values round-trip as JSON, unicode included', async () => {
       await fresh();
       const value = { s: 'Zoë ✓ \u0000 "quoted"', n: 1.5, b: false, a: [1, 'x', null], o: { nested: true } };
-      await s.create('client', 'u', value);
-      expect((await s.find('client', 'u'))!.value).toEqual(value);
+      await s.create('authRequest', 'u', value);
+      expect((await s.find('authRequest', 'u'))!.value).toEqual(value);
     });
 
     test('a transaction commits all of its writes together', async () => {
