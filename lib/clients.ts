@@ -80,12 +80,13 @@ export function peerTrusts(clients: Pick<ClientRegistry, 'get'>, peerId: string,
 }
 
 /**
- * Dex's rule: a registered URI matches exactly; a public client may also use the out-of-band
- * URI and any `http://localhost` / loopback-IP URI (native apps pick a free port, RFC 8252).
+ * Dex's `validateRedirectURI`: a registered URI matches exactly; a public client that registers
+ * no redirect URIs may use the out-of-band URI and any `http://localhost` / loopback-IP URI
+ * (native apps pick a free port, RFC 8252). A public client with registered URIs gets only those.
  */
 export function redirectUriAllowed(client: Pick<ClientSettings, 'redirectURIs' | 'public'>, redirectURI: string): boolean {
   if (client.redirectURIs.includes(redirectURI)) return true;
-  if (!client.public) return false;
+  if (!client.public || client.redirectURIs.length > 0) return false;
   if (redirectURI === 'urn:ietf:wg:oauth:2.0:oob') return true;
   let u: URL;
   try {

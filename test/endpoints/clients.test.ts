@@ -6,6 +6,8 @@ import { basicAuth, postForm } from '../helpers/http.js';
 import { browse, login, verifyIdToken } from '../helpers/rp.js';
 
 const CLI = { id: 'cli', redirectURI: 'http://127.0.0.1:43117/anything' };
+/** A public web app (PKCE instead of a secret) with its own redirect URI. */
+const SPA = { id: 'spa', redirectURI: 'https://spa.example/cb' };
 const PEER = { id: 'kubernetes', secret: 'kube-secret', redirectURI: 'http://127.0.0.1:5557/cb' };
 let b: TestBroker;
 
@@ -16,6 +18,7 @@ beforeAll(async () => {
     staticClients: [
       { id: TEST_CLIENT.id, secret: TEST_CLIENT.secret, redirectURIs: [TEST_CLIENT.redirectURI] },
       { id: CLI.id, public: true, name: 'A CLI' },
+      { id: SPA.id, public: true, name: 'A SPA', redirectURIs: [SPA.redirectURI] },
       { id: PEER.id, secret: PEER.secret, redirectURIs: [PEER.redirectURI], trustedPeers: [TEST_CLIENT.id] },
     ],
   });
@@ -36,7 +39,7 @@ describe('clients', () => {
     expect(loc.searchParams.get('error_description')).toContain('PKCE');
   });
 
-  test('plain PKCE works for a confidential client that never used S256', async () => {
+  test('plain PKCE works for a confidential client', async () => {
     const verifier = 'q'.repeat(43);
     const { landed } = await browse(
       `${b.issuer}/auth?${new URLSearchParams({ client_id: PEER.id, redirect_uri: PEER.redirectURI, response_type: 'code', scope: 'openid', connector_id: 'mock', code_challenge: verifier, code_challenge_method: 'plain' })}`,
@@ -49,6 +52,20 @@ describe('clients', () => {
   test('a public client may not use a non-loopback redirect URI it did not register', async () => {
     const res = await fetch(`${b.issuer}/auth?${new URLSearchParams({ client_id: 'cli', redirect_uri: 'http://evil.example/cb', response_type: 'code', scope: 'openid' })}`, { redirect: 'manual' });
     expect(res.status).toBe(400);
+  });
+
+  test.each([['a loopback URI', 'http://127.0.0.1:43117/anything'], ['localhost', 'http://localhost:8000/cb'], ['the out-of-band URI', 'urn:ietf:wg:oauth:2.0:oob']])(
+    'a public client with registered redirect URIs may not use %s it did not register (as Dex)',
+    async (_name, uri) => {
+      const res = await fetch(`${b.issuer}/auth?${new URLSearchParams({ client_id: SPA.id, redirect_uri: uri, response_type: 'code', scope: 'openid' })}`, { redirect: 'manual' });
+      expect(res.status).toBe(400);
+      expect(await res.text()).toContain('Unregistered redirect URI');
+    },
+  );
+
+  test('a public client with registered redirect URIs uses them', async () => {
+    const res = await fetch(`${b.issuer}/auth?${new URLSearchParams({ client_id: SPA.id, redirect_uri: SPA.redirectURI, response_type: 'code', scope: 'openid', connector_id: 'mock' })}`, { redirect: 'manual' });
+    expect(new URL(res.headers.get('location')!).searchParams.get('error_description')).toContain('PKCE');
   });
 
   test('audience:server:client_id: issues a token for a peer that trusts the client', async () => {
