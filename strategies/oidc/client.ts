@@ -227,7 +227,7 @@ export class UpstreamOidcClient {
     try {
       return await oidc.fetchUserInfo(config, accessToken, expectedSubject ?? oidc.skipSubjectCheck);
     } catch (err) {
-      throw translateError(err, 'the access token at userinfo', refuse);
+      throw translateError(err, 'the access token at userinfo', refuse, 'userinfo');
     }
   }
 }

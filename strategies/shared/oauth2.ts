@@ -11,6 +11,7 @@ import type { BrokerAuthenticateOptions, ConnectorContext } from '../../lib/conn
 import { AccessDeniedError, ConfigError, RefreshFailedError, UpstreamError } from '../../lib/errors.js';
 import type { Identity, Scopes } from '../../lib/identity.js';
 import { callUpstream, isRecord, redactUrl } from './http.js';
+import { isGrantRefusal } from './token-errors.js';
 import { BrokerStrategy, scopesOf, throwCallbackError, type StandaloneOptions, type StrategyOutcome } from './strategy.js';
 
 export interface OAuth2ClientOptions {
@@ -133,21 +134,23 @@ export abstract class OAuth2Strategy extends BrokerStrategy {
   private exchangeCode(code: string, pending: PendingLogin): Promise<OAuth2Tokens> {
     const form: Record<string, string> = { grant_type: 'authorization_code', code, redirect_uri: pending.redirectURI };
     if (this.client.pkce !== false) form.code_verifier = pending.verifier;
-    return this.tokenRequest(form, (msg) => new UpstreamError(msg));
+    return this.tokenRequest(form, (said) => new UpstreamError(`${redactUrl(this.client.tokenURL)} refused the authorization code (${said})`));
   }
 
   /**
-   * The `refresh_token` grant upstream. A refusal (`invalid_grant`, 400/401) is a
-   * `RefreshFailedError`; an unreachable upstream stays an `UpstreamError`.
+   * The `refresh_token` grant upstream. A refusal of the token (see `isGrantRefusal`) is a
+   * `RefreshFailedError`; an unreachable, failing or rate-limiting upstream, or one refusing our
+   * client, is an `UpstreamError` (the broker answers 503 and keeps the refresh token).
    */
   async refreshTokens(refreshToken: string): Promise<OAuth2Tokens> {
     return this.tokenRequest(
       { grant_type: 'refresh_token', refresh_token: refreshToken },
-      (msg) => new RefreshFailedError(msg),
+      (said) => new RefreshFailedError(`${redactUrl(this.client.tokenURL)} refused the refresh token (${said})`),
     );
   }
 
-  private async tokenRequest(form: Record<string, string>, refusal: (msg: string) => Error): Promise<OAuth2Tokens> {
+  /** `refusal` builds the error for a refused grant from the upstream's `error: description`. */
+  private async tokenRequest(form: Record<string, string>, refusal: (said: string) => Error): Promise<OAuth2Tokens> {
     const headers: Record<string, string> = {};
     if (this.client.clientAuth === 'post') {
       form.client_id = this.client.clientID;
@@ -163,14 +166,15 @@ export abstract class OAuth2Strategy extends BrokerStrategy {
       ...(this.client.fetch ? { fetch: this.client.fetch } : {}),
     });
     const where = redactUrl(this.client.tokenURL);
-    // GitHub answers OAuth errors with status 200 and an `error` field.
-    if (isRecord(res.body) && typeof res.body.error === 'string') {
-      const desc = typeof res.body.error_description === 'string' ? `: ${res.body.error_description}` : '';
-      const msg = `${where} refused the ${form.grant_type} grant (${res.body.error}${desc})`;
-      throw res.status >= 500 ? new UpstreamError(msg) : refusal(msg);
+    const error = isRecord(res.body) && typeof res.body.error === 'string' ? res.body.error : undefined;
+    if (error !== undefined || res.status < 200 || res.status > 299) {
+      // GitHub answers OAuth errors with status 200 and an `error` field: read as a 400.
+      const status = res.status >= 200 && res.status <= 299 ? 400 : res.status;
+      const desc = isRecord(res.body) && typeof res.body.error_description === 'string' ? `: ${res.body.error_description}` : '';
+      if (isGrantRefusal(status, error)) throw refusal(`${error}${desc}`);
+      const said = error === undefined ? 'no OAuth error' : `${error}${desc}`;
+      throw new UpstreamError(`${where} answered ${res.status} to the ${form.grant_type} grant (${said})`);
     }
-    if (res.status >= 500) throw new UpstreamError(`${where} answered ${res.status}`);
-    if (res.status < 200 || res.status > 299) throw refusal(`${where} answered ${res.status}`);
     if (!isRecord(res.body) || typeof res.body.access_token !== 'string') {
       throw new UpstreamError(`${where} answered no access_token`);
     }

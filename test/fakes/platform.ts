@@ -59,6 +59,7 @@ interface AccessGrant extends Grant {
   expiresAt?: number;
 }
 
+/** An answer forced on a path: a status with a JSON body (a string: an HTML page), or none at all. */
 export type Fault = { status: number; body?: unknown } | 'hang';
 
 export interface OAuthFakeOptions {
@@ -235,7 +236,9 @@ export class OAuthFake {
     const fault = this.faults.get(req.path);
     if (fault === undefined) return next();
     if (fault === 'hang') return;
-    res.status(fault.status).json(fault.body ?? { message: 'Server Error' });
+    // A string body is sent as an HTML page, as a proxy or gateway in front of the platform does.
+    if (typeof fault.body === 'string') res.status(fault.status).type('html').send(fault.body);
+    else res.status(fault.status).json(fault.body ?? { message: 'Server Error' });
   }
 
   async listen(): Promise<string> {

@@ -165,6 +165,32 @@ describe('refresh', () => {
     expect(err).toBeInstanceOf(UpstreamError);
     expect(err).not.toBeInstanceOf(RefreshFailedError);
   });
+
+  // Only a refusal of the token itself ends it; the rest keeps it for a retry (the broker's 503).
+  test.each([
+    ['a 429 rate limit', 429, { message: 'Retry later' }],
+    ['a 408', 408, { message: 'Request Timeout' }],
+    ["a proxy's 404 page", 404, '<html><body>Not Found</body></html>'],
+    ['a 400 without an OAuth error', 400, { message: 'Bad Request' }],
+    ['invalid_client (an expired client secret)', 401, { error: 'invalid_client', error_description: 'Client authentication failed' }],
+    ['unauthorized_client', 400, { error: 'unauthorized_client' }],
+    ['a 503 saying invalid_grant', 503, { error: 'invalid_grant' }],
+  ])('%s from the token endpoint is an UpstreamError, not a refusal', async (_label, status, body) => {
+    const { s, id } = await loggedIn();
+    fake.oauth.fail('/oauth/token', { status, body });
+    const err = await s.refresh(id, both).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(UpstreamError);
+  });
+
+  test.each([
+    ['invalid_grant', 400, { error: 'invalid_grant' }],
+    ['invalid_grant with a 403', 403, { error: 'invalid_grant' }],
+    ['another OAuth error with a 400', 400, { error: 'invalid_request' }],
+  ])('%s from the token endpoint is a RefreshFailedError', async (_label, status, body) => {
+    const { s, id } = await loggedIn();
+    fake.oauth.fail('/oauth/token', { status, body });
+    await expect(s.refresh(id, both)).rejects.toBeInstanceOf(RefreshFailedError);
+  });
 });
 
 describe('token exchange', () => {

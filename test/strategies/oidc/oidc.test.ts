@@ -337,6 +337,50 @@ describe('refresh', () => {
     await expect(strategy.refresh(stale)).rejects.toBeInstanceOf(RefreshFailedError);
   });
 
+  /** Refreshes a token against a token endpoint that answers `status` with `body` (a string: as HTML). */
+  async function refreshAgainst(status: number, body: unknown, headers: Record<string, string> = {}): Promise<unknown> {
+    const server = createServer((_req, res) => {
+      const json = typeof body !== 'string';
+      res.writeHead(status, { 'content-type': json ? 'application/json' : 'text/html', ...headers }).end(json ? JSON.stringify(body) : body);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const tokenURL = `http://127.0.0.1:${(server.address() as AddressInfo).port}/token`;
+    try {
+      const strategy = new OidcStrategy({ ...base, providerDiscoveryOverrides: { tokenURL } }, 'upstream');
+      const identity = { userId: 'alice', username: 'A', emailVerified: true, groups: [], connectorData: { refreshToken: `rt-${status}-${JSON.stringify(body)}` } };
+      return await strategy.refresh(identity).catch((e: unknown) => e);
+    } finally {
+      server.closeAllConnections();
+      server.close();
+    }
+  }
+
+  // Only a refusal of the token itself ends it; the rest keeps it for a retry (the broker's 503).
+  test.each([
+    ['a 429 rate limit in JSON', 429, { error: 'too_many_requests' }],
+    ['a 429 rate limit as text', 429, 'Too Many Requests'],
+    ['a 408', 408, 'Request Timeout'],
+    ["a proxy's 404 page", 404, '<html>not found</html>'],
+    ['a JSON 404 without an OAuth error', 404, { message: 'Not Found' }],
+    ['invalid_client (an expired client secret)', 401, { error: 'invalid_client', error_description: 'AADSTS7000222: The provided client secret keys are expired.' }],
+    ['unauthorized_client', 400, { error: 'unauthorized_client' }],
+    ['a 502 page', 502, '<html>Bad Gateway</html>'],
+  ])('%s from the token endpoint is an UpstreamError, not a refusal', async (_label, status, body) => {
+    expect(await refreshAgainst(status, body)).toBeInstanceOf(UpstreamError);
+  });
+
+  test('a Basic challenge without an OAuth error (our client refused) is an UpstreamError', async () => {
+    expect(await refreshAgainst(401, { message: 'Unauthorized' }, { 'www-authenticate': 'Basic realm="token"' })).toBeInstanceOf(UpstreamError);
+  });
+
+  test.each([
+    ['invalid_grant', 400, { error: 'invalid_grant' }],
+    ['invalid_grant with a 403', 403, { error: 'invalid_grant' }],
+    ['another OAuth error with a 400', 400, { error: 'invalid_request' }],
+  ])('%s from the token endpoint is a RefreshFailedError', async (_label, status, body) => {
+    expect(await refreshAgainst(status, body)).toBeInstanceOf(RefreshFailedError);
+  });
+
   test('a login without a refresh token cannot be refreshed', async () => {
     const identity = await loginIdentity('alice');
     await expect(new OidcStrategy(base, 'upstream').refresh(identity)).rejects.toBeInstanceOf(RefreshFailedError);
