@@ -104,18 +104,26 @@ export async function signedParts(
 ): Promise<SignedParts> {
   if (checks.trustedCerts === null) {
     // insecureSkipSignatureValidation: everything is taken as if signed, as Dex does.
-    return { response: root, responseSigned: true, assertion: await soleAssertion(root, checks) };
+    // Nothing was verified, so AES-CBC is refused here too (see decrypt.ts).
+    return { response: root, responseSigned: true, assertion: await soleAssertion(root, checks, false) };
   }
   const signedResponse = verifyEnvelopedSignature(xml, doc, root, checks.trustedCerts);
   if (signedResponse !== null) {
     const response = parseXml(signedResponse, 'signed response').documentElement;
-    return { response, responseSigned: true, assertion: await soleAssertion(response, checks) };
+    return { response, responseSigned: true, assertion: await soleAssertion(response, checks, true) };
   }
   return { response: root, responseSigned: false, assertion: await signedAssertion(xml, doc, root, checks) };
 }
 
-/** The one assertion of a Response trusted as a whole (signed), decrypted if need be. */
-async function soleAssertion(response: Element, checks: Pick<ResponseChecks, 'decryptionKey'>): Promise<Element> {
+/**
+ * The one assertion of a Response trusted as a whole (signed), decrypted if need be.
+ * `signatureVerified` is false only with insecureSkipSignatureValidation.
+ */
+async function soleAssertion(
+  response: Element,
+  checks: Pick<ResponseChecks, 'decryptionKey'>,
+  signatureVerified: boolean,
+): Promise<Element> {
   const plain = children(response, NS.assertion, 'Assertion');
   const encrypted = children(response, NS.assertion, 'EncryptedAssertion');
   if (plain.length + encrypted.length > 1) {
@@ -123,8 +131,7 @@ async function soleAssertion(response: Element, checks: Pick<ResponseChecks, 'de
   }
   if (plain[0]) return plain[0];
   if (encrypted[0]) {
-    const decrypted = parseXml(await decryptAssertion(encrypted[0], checks.decryptionKey), 'decrypted assertion');
-    return asAssertion(decrypted.documentElement);
+    return (await decryptAssertion(encrypted[0], checks.decryptionKey, signatureVerified)).assertion;
   }
   throw new SamlRefusedError('malformed', 'The SAML response carries no assertion.');
 }
@@ -149,10 +156,9 @@ async function signedAssertion(
   const encrypted = descendants(doc, NS.assertion, 'EncryptedAssertion');
   if (plain.length === 0 && encrypted.length === 0) throw new SamlRefusedError('malformed', 'The SAML response carries no assertion.');
   if (plain.length === 0 && encrypted.length === 1 && encrypted[0]) {
-    const decryptedXml = await decryptAssertion(encrypted[0], checks.decryptionKey);
-    const decrypted = parseXml(decryptedXml, 'decrypted assertion');
-    const element = asAssertion(decrypted.documentElement);
-    const signed = verifyEnvelopedSignature(decryptedXml, decrypted, element, certs);
+    // The Response is not signed: nothing vouches for the ciphertext, so AES-CBC is refused.
+    const decrypted = await decryptAssertion(encrypted[0], checks.decryptionKey, false);
+    const signed = verifyEnvelopedSignature(decrypted.xml, decrypted.doc, decrypted.assertion, certs);
     if (signed === null) throw new SamlRefusedError('unsigned', 'The SAML response is not signed (neither the Response nor its assertion carries a signature).');
     return asAssertion(parseXml(signed, 'signed assertion').documentElement);
   }

@@ -9,7 +9,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { SignedXml } from 'xml-crypto';
-import { encrypt } from 'xml-encryption';
+import { encrypt, type EncryptionAlgorithm } from 'xml-encryption';
 import type { KeyPair } from './pki.js';
 
 const PROTOCOL = 'urn:oasis:names:tc:SAML:2.0:protocol';
@@ -112,8 +112,15 @@ export function signedResponse(spec: AssertionSpec, signer: KeyPair, mode: SignM
   return mode === 'response' || mode === 'both' ? signElement(response, idOf(response, 'Response'), signer) : response;
 }
 
-/** Replaces the (signed) assertion in a response by an EncryptedAssertion for the SP's certificate. */
-export async function encryptAssertion(response: string, sp: KeyPair): Promise<string> {
+export const AES256_GCM: EncryptionAlgorithm = 'http://www.w3.org/2009/xmlenc11#aes256-gcm';
+export const AES128_CBC: EncryptionAlgorithm = 'http://www.w3.org/2001/04/xmlenc#aes128-cbc';
+export const AES256_CBC: EncryptionAlgorithm = 'http://www.w3.org/2001/04/xmlenc#aes256-cbc';
+
+/**
+ * Replaces the (signed) assertion in a response by an EncryptedAssertion for the SP's certificate,
+ * encrypted with RSA-OAEP and `encryptionAlgorithm` (AES-256-GCM by default).
+ */
+export async function encryptAssertion(response: string, sp: KeyPair, encryptionAlgorithm: EncryptionAlgorithm = AES256_GCM): Promise<string> {
   const match = /<saml:Assertion [\s\S]*<\/saml:Assertion>/.exec(response);
   if (!match) throw new Error('no assertion to encrypt');
   const encrypted = await new Promise<string>((resolve, reject) => {
@@ -122,7 +129,7 @@ export async function encryptAssertion(response: string, sp: KeyPair): Promise<s
       {
         rsa_pub: sp.cert,
         pem: sp.cert,
-        encryptionAlgorithm: 'http://www.w3.org/2009/xmlenc11#aes256-gcm',
+        encryptionAlgorithm,
         keyEncryptionAlgorithm: 'http://www.w3.org/2001/04/xmlenc#rsa-oaep-mgf1p',
       },
       (err, result) => (err ? reject(err) : resolve(result)),

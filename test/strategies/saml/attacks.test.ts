@@ -4,11 +4,14 @@
  * reason, and never hand over an identity.
  */
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import type { EncryptionAlgorithm } from 'xml-encryption';
 import type { SamlConfig } from '../../../strategies/saml/index.js';
 import { SamlStrategy } from '../../../strategies/saml/index.js';
 import type { SamlRefusal } from '../../../strategies/saml/errors.js';
 import { MAX_RESPONSE_BASE64_LENGTH } from '../../../strategies/saml/xml.js';
 import {
+  AES128_CBC,
+  AES256_CBC,
   assertionXml,
   encryptAssertion,
   idOf,
@@ -168,6 +171,77 @@ describe('saml: refused signatures', () => {
 
   test('trusting only the CA that issued the IdP certificate is not enough (the signing certificate itself is trusted, as in Dex)', async () => {
     expectRefused(await submit(signed(), { caData: pki.ca.cert }), 'untrusted_signature', /not signed by a certificate/);
+  });
+});
+
+describe('saml: encrypted assertions', () => {
+  const key = (): Partial<SamlConfig> => ({ decryptionKeyData: pki.sp.key });
+
+  /** Encrypts the assertion of `response`, then signs the Response around it (encrypt, then sign). */
+  async function encryptThenSignResponse(response: string, algorithm: EncryptionAlgorithm): Promise<string> {
+    const encrypted = await encryptAssertion(response, pki.sp, algorithm);
+    return signElement(encrypted, idOf(encrypted, 'Response'), pki.idp);
+  }
+
+  /** The EncryptedData's CipherValue (the last one: the EncryptedKey's comes first), and a way to replace it. */
+  function cipherValueOf(xml: string): { bytes: Buffer; replace: (bytes: Buffer) => string } {
+    const values = [...xml.matchAll(/<xenc:CipherValue>([^<]+)<\/xenc:CipherValue>/g)];
+    const value = values[values.length - 1]?.[1];
+    if (value === undefined) throw new Error('no CipherValue');
+    return { bytes: Buffer.from(value, 'base64'), replace: (bytes) => xml.replace(value, bytes.toString('base64')) };
+  }
+
+  test.each([AES128_CBC, AES256_CBC])('%s inside a signed Response is accepted', async (algorithm) => {
+    const xml = await encryptThenSignResponse(responseXml(spec(), assertionXml(spec())), algorithm);
+    expectAccepted(await submit(xml, key()), { userId: 'jane@example.com' });
+  });
+
+  test('AES-CBC in an unsigned Response is refused before decrypting, asking for a signed Response or AES-GCM', async () => {
+    const xml = await encryptAssertion(signed(), pki.sp, AES256_CBC);
+    expectRefused(await submit(xml, key()), 'encrypted', /AES-CBC .* sign the Response, or encrypt the assertion with AES-GCM/);
+  });
+
+  test('AES-CBC is refused with insecureSkipSignatureValidation too (no signature was verified)', async () => {
+    const xml = await encryptAssertion(responseXml(spec(), assertionXml(spec())), pki.sp, AES256_CBC);
+    expectRefused(await submit(xml, { ...key(), insecureSkipSignatureValidation: true }), 'encrypted', /AES-CBC/);
+  });
+
+  test('no padding oracle: every alteration of the last byte before a CBC block gets the same answer', async () => {
+    // The reviewer's attack: truncate after block 3 and try the 256 values of the byte that sets its padding.
+    const { bytes, replace } = cipherValueOf(await encryptAssertion(signed(), pki.sp, AES256_CBC));
+    const messages = new Set<string>();
+    for (let x = 0; x < 256; x++) {
+      const altered = Buffer.from(bytes.subarray(0, 64));
+      altered[47] = x;
+      const { outcome } = await submit(replace(altered), key());
+      messages.add(outcome.type === 'fail' ? outcome.message : outcome.type);
+    }
+    expect([...messages]).toEqual([expect.stringMatching(/AES-CBC/)]);
+  });
+
+  test('an altered AES-CBC ciphertext in a signed Response is refused as altered, before decrypting', async () => {
+    const xml = await encryptThenSignResponse(responseXml(spec(), assertionXml(spec())), AES256_CBC);
+    const { bytes, replace } = cipherValueOf(xml);
+    bytes[20] = (bytes[20] ?? 0) ^ 1;
+    expectRefused(await submit(replace(bytes), key()), 'altered', /changed after it was signed/);
+  });
+
+  test('AES-GCM: an altered ciphertext, a plaintext that is not XML, and XML that is not an assertion all get one message', async () => {
+    const { bytes, replace } = cipherValueOf(await encryptAssertion(signed(), pki.sp));
+    bytes[40] = (bytes[40] ?? 0) ^ 1;
+    const notXml = await encryptAssertion(responseXml(spec(), '<saml:Assertion a="1"><b></saml:Assertion>'), pki.sp);
+    const notAssertion = await encryptAssertion(responseXml(spec(), '<saml:Assertion xmlns:saml="urn:other"></saml:Assertion>'), pki.sp);
+    for (const xml of [replace(bytes), notXml, notAssertion]) {
+      expectRefused(await submit(xml, key()), 'encrypted', /^The encrypted assertion cannot be decrypted with this connector's decryptionKey\.$/);
+    }
+  });
+
+  test('an encryption algorithm other than AES-GCM or AES-CBC is refused, naming what to use', async () => {
+    const xml = (await encryptAssertion(signed(), pki.sp)).replace(
+      'http://www.w3.org/2009/xmlenc11#aes256-gcm',
+      'http://www.w3.org/2001/04/xmlenc#tripledes-cbc',
+    );
+    expectRefused(await submit(xml, key()), 'encrypted', /does not accept: use AES-GCM/);
   });
 });
 
