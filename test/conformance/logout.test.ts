@@ -20,7 +20,11 @@ let b: TestBroker;
 
 beforeAll(async () => {
   b = await startConformanceBroker(
-    { staticClients: CLIENTS.map((c) => (c.id === TEST_CLIENT.id || c.id === OTHER.id ? { ...c, postLogoutRedirectURIs: [c.id === OTHER.id ? 'http://127.0.0.1:5556/bye' : BYE] } : c)) },
+    {
+      // A second connector gives another subject for the same upstream user: "someone else".
+      connectors: [{ type: 'mockCallback', id: 'mock', name: 'Example' }, { type: 'mockCallback', id: 'other-idp', name: 'Other IdP' }],
+      staticClients: CLIENTS.map((c) => (c.id === TEST_CLIENT.id || c.id === OTHER.id ? { ...c, postLogoutRedirectURIs: [c.id === OTHER.id ? 'http://127.0.0.1:5556/bye' : BYE] } : c)),
+    },
     { now: clock },
   );
 });
@@ -103,6 +107,25 @@ describe('RP-initiated logout', () => {
     const { jar } = await loggedIn();
     const { landed } = await browse(logoutUrl({ client_id: TEST_CLIENT.id, post_logout_redirect_uri: BYE, state: 's' }), BYE, { jar, onPage: confirmLogout });
     expect(landed?.searchParams.get('state')).toBe('s');
+    expect(await stillLoggedIn(jar)).toBe(false);
+  });
+
+  test('a hint for another user (an attacker\'s own ID token on a link) asks the victim to confirm, and logs nobody out', async () => {
+    const { jar } = await loggedIn();
+    const { tokens } = await login(b.issuer, { jar: new Map(), connectorId: 'other-idp', scope: 'openid' });
+    const host = new URL(b.issuer).host;
+    const cookie = [...(jar.get(host) ?? new Map())].map(([k, v]) => `${k}=${v}`).join('; ');
+    const asked = await getPage(logoutUrl({ id_token_hint: tokens.id_token!, post_logout_redirect_uri: BYE, state: 'x' }), { cookie });
+    expect(asked.status).toBe(200);
+    expect(asked.body).toContain('Log out?');
+    expect(await stillLoggedIn(jar)).toBe(true);
+  });
+
+  test('a hint for another user, confirmed: logged out and back to the hint client\'s registered URI', async () => {
+    const { jar } = await loggedIn();
+    const { tokens } = await login(b.issuer, { jar: new Map(), connectorId: 'other-idp', scope: 'openid' });
+    const { landed } = await browse(logoutUrl({ id_token_hint: tokens.id_token!, post_logout_redirect_uri: BYE, state: 'y' }), BYE, { jar, onPage: confirmLogout });
+    expect(landed?.searchParams.get('state')).toBe('y');
     expect(await stillLoggedIn(jar)).toBe(false);
   });
 
