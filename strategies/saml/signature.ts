@@ -108,6 +108,10 @@ export function verifyEnvelopedSignature(
 
   // xml-crypto is the XML processor here, so line endings are normalised as XML parsing does.
   const normalized = xml.replace(/\r\n?/g, '\n');
+  // Each certificate gets its own check, and only `true` from one of them accepts. A failure with
+  // one certificate (whatever its message says) moves on to the next; its message only picks the
+  // refusal's wording once every certificate has failed.
+  let everyFailureWasTheKey = true;
   for (const cert of trustedCerts) {
     const verifier = new SignedXml({ publicCert: cert });
     let valid: boolean;
@@ -115,19 +119,29 @@ export function verifyEnvelopedSignature(
       verifier.loadSignature(signature);
       valid = verifier.checkSignature(normalized);
     } catch (err) {
-      // A wrong SignatureValue for this key throws; try the next trusted certificate.
-      if (err instanceof Error && /signature value .* is incorrect/.test(err.message)) continue;
-      return refuse('malformed', `The ${element.localName} signature cannot be checked.`);
+      everyFailureWasTheKey &&= isWrongKey(err);
+      continue;
     }
     if (!valid) {
-      // The digest of the referenced content does not match: changed after it was signed.
+      // The digest of the referenced content does not match: changed after it was signed (the
+      // digest does not depend on the key, so no other certificate can make it match).
       return refuse('altered', `The signed ${element.localName} was changed after it was signed.`);
     }
     const signed = verifier.getSignedReferences();
     if (signed.length !== 1 || signed[0] === undefined) refuse('wrapping', `The ${element.localName} signature covers more than one element.`);
     return signed[0];
   }
+  if (!everyFailureWasTheKey) return refuse('malformed', `The ${element.localName} signature cannot be checked.`);
   return refuse('untrusted_signature', `The ${element.localName} is not signed by a certificate this connector trusts (ca / caData).`);
+}
+
+/**
+ * Whether xml-crypto refused the SignatureValue for this key (`invalid signature: the signature
+ * value <value> is incorrect`). The value is the message's text, which can span lines, so the
+ * message is matched by its fixed start and end. Used only to word a refusal.
+ */
+function isWrongKey(err: unknown): boolean {
+  return err instanceof Error && err.message.startsWith('invalid signature: the signature value ') && err.message.endsWith(' is incorrect');
 }
 
 /** Every element under `root` (the element itself excluded) with this SAML name. */

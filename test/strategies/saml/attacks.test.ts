@@ -174,6 +174,26 @@ describe('saml: refused signatures', () => {
   });
 });
 
+describe('saml: several trusted certificates (rotation)', () => {
+  /** Wraps the SignatureValue every 64 characters with `separator`, as some IdPs (Santuario) do. */
+  function wrapSignatureValue(xml: string, separator: string): string {
+    const value = /<SignatureValue>([^<]+)<\/SignatureValue>/.exec(xml)?.[1];
+    if (value === undefined) throw new Error('no SignatureValue');
+    return xml.replace(value, (value.match(/.{1,64}/g) ?? []).join(separator));
+  }
+  // The retired certificate first (pki.attacker's stands in for it), the one the IdP now signs with second.
+  const rotation = (): Partial<SamlConfig> => ({ caData: pki.attacker.cert + pki.idp.cert });
+
+  test.each(['\n', '&#13;\n', '&#13;'])('a response signed with the second certificate is accepted, its SignatureValue wrapped with %j', async (separator) => {
+    expectAccepted(await submit(wrapSignatureValue(signed(), separator), rotation()), { userId: 'jane@example.com' });
+  });
+
+  test('a response signed by neither certificate is refused as untrusted, its SignatureValue wrapped with a lone &#13;', async () => {
+    const xml = wrapSignatureValue(signedResponse(spec(), pki.sp, 'assertion'), '&#13;');
+    expectRefused(await submit(xml, rotation()), 'untrusted_signature', /not signed by a certificate this connector trusts/);
+  });
+});
+
 describe('saml: encrypted assertions', () => {
   const key = (): Partial<SamlConfig> => ({ decryptionKeyData: pki.sp.key });
 
