@@ -79,8 +79,20 @@ function isNetworkFailure(err: unknown): boolean {
   return err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError' || (err instanceof TypeError && /fetch failed/.test(err.message)));
 }
 
+/**
+ * jose's errors about the token against a JWKS that was fetched: a `kid` or `alg` the provider does
+ * not publish (an HS256 token, a forged kid), or several candidate keys none of which verifies.
+ * Their messages also say "JSON Web Key Set", so they are told apart by code, first.
+ */
+const TOKEN_KEY_FAULTS: ReadonlySet<string> = new Set([
+  jose.errors.JWKSNoMatchingKey.code,
+  jose.errors.JWKSMultipleMatchingKeys.code,
+  jose.errors.JOSENotSupported.code,
+]);
+
 /** The JWKS could not be fetched or parsed: the upstream's fault, not the token's. */
 export function jwksUnavailable(err: unknown): boolean {
+  if (err instanceof jose.errors.JOSEError && TOKEN_KEY_FAULTS.has(err.code)) return false;
   if (err instanceof jose.errors.JWKSTimeout || err instanceof jose.errors.JWKSInvalid) return true;
   if (err instanceof jose.errors.JOSEError) return /JSON Web Key Set/.test(err.message);
   return err instanceof TypeError || (err instanceof Error && err.name === 'TimeoutError');
@@ -91,6 +103,7 @@ export function describeJose(err: unknown): string {
   if (err instanceof jose.errors.JWTExpired) return 'it has expired';
   if (err instanceof jose.errors.JWSSignatureVerificationFailed) return 'bad signature';
   if (err instanceof jose.errors.JWKSNoMatchingKey) return 'no matching key in the provider\'s JWKS';
+  if (err instanceof jose.errors.JOSENotSupported) return 'signed with an algorithm the provider\'s keys do not support';
   if (err instanceof jose.errors.JOSEError) return err.code;
   return 'malformed token';
 }

@@ -209,6 +209,37 @@ describe('refusals', () => {
     }
   });
 
+  describe('an ID token whose key the provider does not publish (unknown kid) is refused, not an outage', () => {
+    /** The provider's JWKS with its key under another kid. */
+    async function jwksWithoutTheKid(): Promise<{ url: string; server: Server }> {
+      const { keys } = (await (await fetch(`${op.issuer}/jwks`)).json()) as { keys: jose.JWK[] };
+      return serveJson({ keys: keys.map((k) => ({ ...k, kid: `rotated-${k.kid ?? ''}` })) });
+    }
+
+    test('at login: a 401 page naming the missing key', async () => {
+      const jwks = await jwksWithoutTheKid();
+      try {
+        const { outcome } = await login('alice', { providerDiscoveryOverrides: { jwksURL: `${jwks.url}/jwks` } });
+        const fail = expectOutcome(outcome, 'fail');
+        expect(fail.status).toBe(401);
+        expect(fail.message).toMatch(/no matching key/);
+      } finally {
+        jwks.server.close();
+      }
+    });
+
+    test('on refresh: a RefreshFailedError', async () => {
+      const identity = await loginIdentity('alice', {}, true);
+      const jwks = await jwksWithoutTheKid();
+      try {
+        const strategy = new OidcStrategy({ ...base, providerDiscoveryOverrides: { jwksURL: `${jwks.url}/jwks` } }, 'upstream');
+        await expect(strategy.refresh(identity)).rejects.toBeInstanceOf(RefreshFailedError);
+      } finally {
+        jwks.server.close();
+      }
+    });
+  });
+
   test('a provider whose tokens carry another issuer is refused', async () => {
     const metadata = (await (await fetch(`${op.issuer}/.well-known/openid-configuration`)).json()) as Record<string, unknown>;
     const other = await serveJson({ ...metadata, issuer: 'https://issuer.example' });
