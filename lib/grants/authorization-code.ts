@@ -13,7 +13,7 @@ import { OAuthError } from '../errors.js';
 import { isUsedCode, type AuthCode, type UsedCode } from '../flow.js';
 import { secretsEqual } from '../clients.js';
 import { mayIssueRefreshToken, type Grant } from '../tokens/claims.js';
-import { checkPeersTrust, connectorRefreshes, tokenResponse, type TokenResponse } from './respond.js';
+import { checkPeersTrust, refreshAllowance, tokenResponse, type TokenResponse } from './respond.js';
 
 /** Another redemption of the same code committed first: this one's writes are rolled back. */
 class RedeemedMeanwhile extends Error {}
@@ -83,7 +83,7 @@ export async function authorizationCodeGrant(ctx: BrokerContext, client: ClientS
       authTime: record.authTime,
     };
     let refresh: { id: string; token: string } | undefined;
-    if (mayIssueRefreshToken(grant, connectorRefreshes(ctx, record.connectorId))) {
+    if (mayIssueRefreshToken(grant, refreshAllowance(ctx, record.connectorId))) {
       refresh = await ctx.refreshTokens.create(
         {
           clientId: client.id,

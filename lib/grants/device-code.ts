@@ -13,7 +13,7 @@ import type { AuthRequest } from '../auth-request.js';
 import type { Claims, JsonValue } from '../identity.js';
 import { mayIssueRefreshToken, type Grant } from '../tokens/claims.js';
 import { checkPkceVerifier } from './authorization-code.js';
-import { checkPeersTrust, connectorRefreshes, tokenResponse, type TokenResponse } from './respond.js';
+import { checkPeersTrust, refreshAllowance, tokenResponse, type TokenResponse } from './respond.js';
 
 export const DEVICE_CODE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
 
@@ -103,7 +103,7 @@ async function collect(ctx: BrokerContext, client: ClientSettings, deviceCode: s
       claims: login.claims,
       authTime: login.authTime,
     };
-    if (!mayIssueRefreshToken(grant, connectorRefreshes(ctx, login.connectorId))) return { grant };
+    if (!mayIssueRefreshToken(grant, refreshAllowance(ctx, login.connectorId))) return { grant };
     const refresh = await ctx.refreshTokens.create(
       { ...grant, ...(login.connectorData !== undefined ? { connectorData: login.connectorData } : {}), authTime: login.authTime },
       tx,

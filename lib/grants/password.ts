@@ -9,7 +9,7 @@ import { AccessDeniedError, OAuthError, StorageUnavailableError, UpstreamError }
 import { assertIdentity, scopesFrom } from '../identity.js';
 import { checkScopeParam } from './scopes.js';
 import { mayIssueRefreshToken, type Grant } from '../tokens/claims.js';
-import { connectorAllowed, connectorRefreshes, tokenResponse, type TokenResponse } from './respond.js';
+import { connectorAllowed, refreshAllowance, tokenResponse, type TokenResponse } from './respond.js';
 
 export async function passwordGrant(ctx: BrokerContext, client: ClientSettings, body: Record<string, string>, req: IncomingMessage): Promise<TokenResponse> {
   const connectorId = ctx.settings.oauth2.passwordConnector;
@@ -49,7 +49,7 @@ export async function passwordGrant(ctx: BrokerContext, client: ClientSettings, 
   const authTime = Math.floor(ctx.now() / 1000);
   const grant: Grant = { clientId: client.id, connectorId: conn.id, connectorType: conn.type, scopes, claims, authTime };
   let refreshToken: string | undefined;
-  if (mayIssueRefreshToken(grant, connectorRefreshes(ctx, conn.id))) {
+  if (mayIssueRefreshToken(grant, refreshAllowance(ctx, conn.id))) {
     ({ token: refreshToken } = await ctx.refreshTokens.create({
       clientId: client.id,
       connectorId: conn.id,

@@ -2,7 +2,7 @@
 import { peerTrusts } from '../clients.js';
 import type { BrokerContext } from '../context.js';
 import { OAuthError } from '../errors.js';
-import { peersOf, type Grant } from '../tokens/claims.js';
+import { peersOf, type Grant, type RefreshAllowance } from '../tokens/claims.js';
 
 export interface TokenResponse {
   access_token: string;
@@ -42,9 +42,12 @@ export async function tokenResponse(ctx: BrokerContext, grant: Grant, extra: { c
   };
 }
 
-/** Whether this connector can refresh at all (the broker must also hold the row and the scope). */
-export function connectorRefreshes(ctx: BrokerContext, connectorId: string): boolean {
-  return typeof ctx.connectors.get(connectorId)?.connector.refresh === 'function';
+/** What the configuration allows for refreshing a login through this connector (see `mayIssueRefreshToken`). */
+export function refreshAllowance(ctx: BrokerContext, connectorId: string): RefreshAllowance {
+  return {
+    connectorRefreshes: typeof ctx.connectors.get(connectorId)?.connector.refresh === 'function',
+    refreshGrantAllowed: ctx.settings.oauth2.grantTypes.includes('refresh_token') && connectorAllowed(ctx, undefined, connectorId, 'refresh_token'),
+  };
 }
 
 /** A client may use a connector only if it lists it (when it lists any) and the connector allows the grant. */

@@ -61,9 +61,21 @@ export function identityClaims(grant: Grant): Record<string, unknown> {
   return out;
 }
 
-/** Whether a refresh token may be issued: asked for, allowed by the row, implemented by the connector. */
-export function mayIssueRefreshToken(grant: Pick<Grant, 'scopes' | 'connectorType'>, connectorRefreshes: boolean): boolean {
+/** What the broker's configuration says about refreshing one grant's login. */
+export interface RefreshAllowance {
+  /** The connector implements `refresh`. */
+  connectorRefreshes: boolean;
+  /** The `refresh_token` grant is enabled (`oauth2.grantTypes`) and the connector's `grantTypes` allow it. */
+  refreshGrantAllowed: boolean;
+}
+
+/**
+ * Whether a refresh token may be issued (Dex's `shouldIssueRefreshToken`): asked for, allowed by
+ * the capability row, implemented by the connector, and the refresh grant enabled for it: a
+ * refresh token that could never be redeemed is not handed out.
+ */
+export function mayIssueRefreshToken(grant: Pick<Grant, 'scopes' | 'connectorType'>, allowance: RefreshAllowance): boolean {
   if (!grant.scopes.includes('offline_access')) return false;
   if (!isConnectorType(grant.connectorType) || !capabilitiesOf(grant.connectorType).refresh) return false;
-  return connectorRefreshes;
+  return allowance.connectorRefreshes && allowance.refreshGrantAllowed;
 }
