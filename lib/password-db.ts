@@ -5,20 +5,32 @@
 import bcrypt from 'bcryptjs';
 import { Strategy } from 'passport-strategy';
 import type { Request } from 'express';
+import { bcryptCost, MAX_BCRYPT_COST, MIN_BCRYPT_COST } from './bcrypt-cost.js';
 import type { Connector } from './connector.js';
 import type { StaticPassword } from './config/settings.js';
 import { RefreshFailedError } from './errors.js';
 import type { Identity } from './identity.js';
 
-/** A hash compared against when the email is unknown, so both cases take the same time. */
-const DUMMY_HASH = '$2a$10$CwTycUXWue0Thq9StjUM0uJ8DPLKXt1FYlwYpQW12fDO6s8xvhK1m';
+/** Salt and digest of the hash compared against when the email is unknown (any valid 53 characters do). */
+const DUMMY_SALT_AND_DIGEST = 'CwTycUXWue0Thq9StjUM0uJ8DPLKXt1FYlwYpQW12fDO6s8xvhK1m';
+
+/**
+ * The hash an unknown email is checked against, at the highest cost among the users' hashes, so
+ * an unknown email takes as long as the slowest known one (each step of cost doubles the time).
+ */
+export function dummyHashFor(users: readonly StaticPassword[]): string {
+  const costs = users.map((u) => bcryptCost(u.hash) ?? MIN_BCRYPT_COST);
+  const cost = Math.min(MAX_BCRYPT_COST, Math.max(MIN_BCRYPT_COST, ...costs));
+  return `$2a$${String(cost).padStart(2, '0')}$${DUMMY_SALT_AND_DIGEST}`;
+}
 
 export function createPasswordDB(users: readonly StaticPassword[]): Connector {
   const byEmail = new Map(users.map((u) => [u.email, u]));
+  const dummyHash = dummyHashFor(users);
   const login = async (username: string, password: string): Promise<Identity | null> => {
     if (password === '') return null;
     const user = byEmail.get(username.trim().toLowerCase());
-    const ok = await bcrypt.compare(password, user?.hash ?? DUMMY_HASH);
+    const ok = await bcrypt.compare(password, user?.hash ?? dummyHash);
     if (!user || !ok) return null;
     return {
       userId: user.userID,

@@ -13,6 +13,7 @@ import { trustedProxyList } from '../client-address.js';
 import { parseDuration } from './duration.js';
 import { configSchema, sqliteConfigSchema, unsupportedKeys, type DexConfig } from './schema.js';
 import type { Settings, ClientSettings, StaticPassword } from './settings.js';
+import { bcryptCost, MAX_BCRYPT_COST, MIN_BCRYPT_COST } from '../bcrypt-cost.js';
 
 type Issue = { path: string; message: string };
 
@@ -139,8 +140,14 @@ function toSettings(config: DexConfig, env: NodeJS.ProcessEnv, registry: Connect
       issues.push({ path: `${path}.hash`, message: p.hashFromEnv ? `environment variable ${p.hashFromEnv} is not set` : 'is required' });
       return;
     }
-    if (!/^\$2[aby]\$\d\d\$[./A-Za-z0-9]{53}$/.test(hash)) {
+    const cost = bcryptCost(hash);
+    if (cost === undefined) {
       issues.push({ path: `${path}.hash`, message: 'must be a bcrypt hash ($2a$..., $2b$... or $2y$...)' });
+      return;
+    }
+    // Dex's passwords.CheckCost, which Dex applies at each login: refused here, once, at start.
+    if (cost < MIN_BCRYPT_COST || cost > MAX_BCRYPT_COST) {
+      issues.push({ path: `${path}.hash`, message: `bcrypt cost ${cost} is outside ${MIN_BCRYPT_COST}..${MAX_BCRYPT_COST} (12 is recommended)` });
       return;
     }
     passwords.push({

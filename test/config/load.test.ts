@@ -108,6 +108,14 @@ describe('loadConfig', () => {
     ]);
   });
 
+  test('a password hash whose bcrypt cost is outside Dex’s 10..16 is refused at load, naming the field', () => {
+    const withHash = (hash: string) => ({ ...base, enablePasswordDB: true, staticPasswords: [{ email: 'a@b.c', hash: HASH, username: 'a', userID: '1' }, { email: 'd@e.f', hash, username: 'd', userID: '2' }] });
+    expect(issuesOf(withHash(HASH.replace('$10$', '$04$')))).toEqual(['staticPasswords[1].hash: bcrypt cost 4 is outside 10..16 (12 is recommended)']);
+    expect(issuesOf(withHash(HASH.replace('$10$', '$09$')))).toEqual(['staticPasswords[1].hash: bcrypt cost 9 is outside 10..16 (12 is recommended)']);
+    expect(issuesOf(withHash(HASH.replace('$10$', '$17$')))).toEqual(['staticPasswords[1].hash: bcrypt cost 17 is outside 10..16 (12 is recommended)']);
+    expect(issuesOf(withHash(HASH.replace('$2a$10$', '$2b$16$')))).toEqual([]);
+  });
+
   test('signer and the older expiry.signingKeys', () => {
     expect(loadConfig({ ...base, expiry: { signingKeys: '1h' } }, { connectors }).settings.signer.rotationMs).toBe(3_600_000);
     expect(loadConfig({ ...base, signer: { type: 'local', config: { keysRotationPeriod: '2h', algorithm: 'ES256' } } }, { connectors }).settings.signer).toEqual({
