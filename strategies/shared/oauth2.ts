@@ -78,6 +78,11 @@ export abstract class OAuth2Strategy extends BrokerStrategy {
       const tokens = await this.exchangeCode(query.code, pending);
       return { type: 'success', identity: await this.identify(tokens, scopes) };
     }
+    // Starting a new login here would consume the pending one and answer with another redirect;
+    // the upstream's real answer could then never finish.
+    if (options.broker && options.phase === 'callback') {
+      throw new AccessDeniedError('The identity provider sent the browser back without an authorization code. Start again.', 400);
+    }
     return { type: 'redirect', url: await this.startLogin(req, options, scopes) };
   }
 

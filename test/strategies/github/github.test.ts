@@ -7,7 +7,7 @@ import { RefreshFailedError, UpstreamError } from '../../../lib/errors.js';
 import type { Identity } from '../../../lib/identity.js';
 import { configSchema, GitHubStrategy, type GitHubConfig } from '../../../strategies/github/index.js';
 import { CLIENT_ID, CLIENT_SECRET, GitHubFake, type FakeGitHubUser } from '../../fakes/github/index.js';
-import { driveLogin, type LoginOutcome } from '../../fakes/platform.js';
+import { CALLBACK_URL, authenticateOnce, driveLogin, type LoginOutcome } from '../../fakes/platform.js';
 
 const fake = new GitHubFake();
 const both = { offlineAccess: true, groups: true };
@@ -173,6 +173,19 @@ describe('login', () => {
     fake.oauth.approveAs = undefined;
     const outcome = await driveLogin(strategy(), both);
     expect(outcome.type).toBe('fail');
+  });
+
+  test('a callback with neither code nor error is refused with a 400 and leaves the pending login alone', async () => {
+    fake.oauth.approveAs = 'alice';
+    let saved: unknown;
+    const loginState = { get: async () => saved, set: async (value: unknown) => void (saved = value) };
+    const options = { broker: true, state: 'auth-request-1', scopes: both, callbackURL: CALLBACK_URL, loginState };
+    const first = await authenticateOnce(strategy(), {}, options);
+    expect(first.type).toBe('redirect');
+    const pending = saved;
+    const empty = await authenticateOnce(strategy(), { state: 'auth-request-1' }, { ...options, phase: 'callback' });
+    expect(empty).toMatchObject({ type: 'fail', status: 400 });
+    expect(saved).toEqual(pending);
   });
 
   test('an OAuth error GitHub answers with status 200 is an upstream error naming it', async () => {
