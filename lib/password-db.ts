@@ -1,6 +1,7 @@
 /**
- * The built-in password DB (`enablePasswordDB` + `staticPasswords`), Dex's connector `local`:
- * users log in with their email and a password checked against a bcrypt hash.
+ * The built-in password DB (`enablePasswordDB` + `staticPasswords`), Dex's connector `local`
+ * (`server/connectors/password.go`): users log in with their email and a password checked
+ * against a bcrypt hash. The identity is Dex's, field for field.
  */
 import bcrypt from 'bcryptjs';
 import { Strategy } from 'passport-strategy';
@@ -24,22 +25,28 @@ export function dummyHashFor(users: readonly StaticPassword[]): string {
   return `$2a$${String(cost).padStart(2, '0')}$${DUMMY_SALT_AND_DIGEST}`;
 }
 
+/** Dex's `resolvePasswordName`. */
+const nameOf = (user: StaticPassword): string => user.name || user.username;
+
+/** The fields Dex's Login sets, and its Refresh sets again: no `preferredUsername` unless configured. */
+function profileOf(user: StaticPassword): Pick<Identity, 'username' | 'preferredUsername' | 'emailVerified' | 'groups'> {
+  return {
+    username: nameOf(user),
+    ...(user.preferredUsername ? { preferredUsername: user.preferredUsername } : {}),
+    emailVerified: user.emailVerified,
+    groups: [...user.groups],
+  };
+}
+
 export function createPasswordDB(users: readonly StaticPassword[]): Connector {
-  const byEmail = new Map(users.map((u) => [u.email, u]));
+  const byEmail = new Map(users.map((u) => [u.email.toLowerCase(), u]));
   const dummyHash = dummyHashFor(users);
   const login = async (username: string, password: string): Promise<Identity | null> => {
     if (password === '') return null;
     const user = byEmail.get(username.trim().toLowerCase());
     const ok = await bcrypt.compare(password, user?.hash ?? dummyHash);
     if (!user || !ok) return null;
-    return {
-      userId: user.userID,
-      username: user.name ?? user.username,
-      preferredUsername: user.preferredUsername ?? user.username,
-      email: user.email,
-      emailVerified: user.emailVerified,
-      groups: [...user.groups],
-    };
+    return { userId: user.userID, email: user.email, ...profileOf(user) };
   };
 
   class PasswordDBStrategy extends Strategy {
@@ -60,11 +67,14 @@ export function createPasswordDB(users: readonly StaticPassword[]): Connector {
     strategy: new PasswordDBStrategy(),
     login,
     prompt: 'Email Address',
-    // Dex re-reads the password entry on refresh: a deleted user can no longer refresh.
+    // Dex's Refresh: the entry is found by the email (the user's key), must still have the same
+    // userID (a user removed and another added under that email cannot refresh), and name,
+    // preferred username, emailVerified and groups are read again.
     refresh: async (identity) => {
-      const user = users.find((u) => u.userID === identity.userId);
-      if (!user) throw new RefreshFailedError('the user no longer exists in staticPasswords');
-      return { ...identity, email: user.email, username: user.name ?? user.username, groups: [...user.groups] };
+      const user = identity.email === undefined ? undefined : byEmail.get(identity.email.toLowerCase());
+      if (!user || user.userID !== identity.userId) throw new RefreshFailedError('the user no longer exists in staticPasswords');
+      const { preferredUsername: _dropped, ...rest } = identity;
+      return { ...rest, ...profileOf(user) };
     },
   };
 }

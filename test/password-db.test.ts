@@ -44,3 +44,46 @@ describe('an unknown email', () => {
     expect((await db.login!('slow@example.com', 'password', scopes))?.userId).toBe('2');
   });
 });
+
+describe('the identity, field for field as Dex’s passwordDB', () => {
+  test('login: name is `name` or else `username`; preferred_username only when preferredUsername is set', async () => {
+    const db = createPasswordDB([user(), user({ email: 'named@example.com', userID: '2', name: 'Ada Admin', preferredUsername: 'ada', emailVerified: false })]);
+    expect(await db.login!('admin@example.com', 'password', scopes)).toEqual({
+      userId: user().userID,
+      username: 'admin',
+      email: 'admin@example.com',
+      emailVerified: true,
+      groups: ['admins'],
+    });
+    expect(await db.login!('named@example.com', 'password', scopes)).toEqual({
+      userId: '2',
+      username: 'Ada Admin',
+      preferredUsername: 'ada',
+      email: 'named@example.com',
+      emailVerified: false,
+      groups: ['admins'],
+    });
+  });
+
+  test('refresh finds the user by email and re-reads name, preferred username, emailVerified and groups', async () => {
+    const identity = (await createPasswordDB([user({ preferredUsername: 'old' })]).login!('admin@example.com', 'password', scopes))!;
+    const changed = createPasswordDB([user({ name: 'New Name', emailVerified: false, groups: ['ops'] })]);
+    expect(await changed.refresh!(identity, scopes)).toEqual({
+      userId: user().userID,
+      username: 'New Name',
+      email: 'admin@example.com',
+      emailVerified: false,
+      groups: ['ops'],
+    });
+  });
+
+  test('refresh fails when the email is gone, even if the userID is still there under another email', async () => {
+    const identity = (await createPasswordDB([user()]).login!('admin@example.com', 'password', scopes))!;
+    await expect(createPasswordDB([user({ email: 'renamed@example.com' })]).refresh!(identity, scopes)).rejects.toThrow('no longer exists');
+  });
+
+  test('refresh fails when the email now belongs to another userID (the user was removed and another added)', async () => {
+    const identity = (await createPasswordDB([user()]).login!('admin@example.com', 'password', scopes))!;
+    await expect(createPasswordDB([user({ userID: 'someone-else' })]).refresh!(identity, scopes)).rejects.toThrow('no longer exists');
+  });
+});
