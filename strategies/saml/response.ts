@@ -11,6 +11,7 @@
 import { decryptAssertion } from './decrypt.js';
 import { SamlRefusedError } from './errors.js';
 import { nestedElements, verifyEnvelopedSignature } from './signature.js';
+import { parseSamlTime } from './times.js';
 import { attr, children, decodeSamlResponse, descendants, NS, onlyChild, parseXml, textOf } from './xml.js';
 
 const STATUS_SUCCESS = 'urn:oasis:names:tc:SAML:2.0:status:Success';
@@ -216,16 +217,9 @@ function checkIssuer(assertion: Element, ssoIssuer: string | undefined): void {
   }
 }
 
-function parseTime(value: string | undefined, name: string): number | undefined {
-  if (value === undefined) return undefined;
-  const ms = Date.parse(value);
-  if (!/^\d{4}-\d\d-\d\dT/.test(value) || Number.isNaN(ms)) throw new SamlRefusedError('malformed', `${name} is not a date-time.`);
-  return ms;
-}
-
 function checkTimes(el: Element, what: string, now: number): void {
-  const notBefore = parseTime(attr(el, 'NotBefore'), `${what} NotBefore`);
-  const notOnOrAfter = parseTime(attr(el, 'NotOnOrAfter'), `${what} NotOnOrAfter`);
+  const notBefore = parseSamlTime(attr(el, 'NotBefore'), `${what} NotBefore`);
+  const notOnOrAfter = parseSamlTime(attr(el, 'NotOnOrAfter'), `${what} NotOnOrAfter`);
   if (notBefore !== undefined && now + CLOCK_SKEW_MS < notBefore) {
     throw new SamlRefusedError('not_yet_valid', `The assertion is not valid yet (${what} NotBefore ${new Date(notBefore).toISOString()}).`);
   }

@@ -353,6 +353,25 @@ describe('saml: refused conditions', () => {
     expectRefused(await submitAt(signed({ notBefore: new Date(now + 120_000) }), now), 'not_yet_valid', /not valid yet/);
   });
 
+  /** A signed assertion whose NotOnOrAfter attributes (confirmation and Conditions) are all `value`. */
+  function signedWithNotOnOrAfter(value: string): string {
+    const assertion = assertionXml(spec()).replace(/NotOnOrAfter="[^"]+"/g, `NotOnOrAfter="${value}"`);
+    return responseXml(spec(), signElement(assertion, idOf(assertion, 'Assertion'), pki.idp));
+  }
+
+  test('a time without a time zone is refused, never read in the server\'s local time', async () => {
+    const now = Date.now();
+    const tomorrow = new Date(now + 86_400_000).toISOString().replace(/\.\d+Z$/, '');
+    expectRefused(await submitAt(signedWithNotOnOrAfter(tomorrow), now), 'malformed', /NotOnOrAfter has no time zone: SAML times are in UTC and must end in Z/);
+  });
+
+  test('a time with an explicit offset is read at that offset', async () => {
+    const now = Date.parse('2030-05-01T12:00:00Z');
+    // 13:00+02:00 is 11:00Z: expired an hour ago.
+    expectRefused(await submitAt(signedWithNotOnOrAfter('2030-05-01T13:00:00+02:00'), now), 'expired', /expired at 2030-05-01T11:00:00.000Z/);
+    expectAccepted(await submitAt(signedWithNotOnOrAfter('2030-05-01T13:00:00-02:00'), now), { userId: 'jane@example.com' });
+  });
+
   test('wrong audience', async () => {
     expectRefused(await submit(signed({ audience: 'https://other-sp.test' })), 'audience', /meant for https:\/\/other-sp.test/);
   });
