@@ -139,7 +139,8 @@ export abstract class OAuth2Strategy extends BrokerStrategy {
   private exchangeCode(code: string, pending: PendingLogin): Promise<OAuth2Tokens> {
     const form: Record<string, string> = { grant_type: 'authorization_code', code, redirect_uri: pending.redirectURI };
     if (this.client.pkce !== false) form.code_verifier = pending.verifier;
-    return this.tokenRequest(form, (said) => new UpstreamError(`${redactUrl(this.client.tokenURL)} refused the authorization code (${said})`));
+    // A refused code (used, expired, forged) is the user's to retry, not the upstream being down.
+    return this.tokenRequest(form, (said) => new AccessDeniedError(`The identity provider refused the authorization code (${said}). Start again.`, 400));
   }
 
   /**

@@ -75,8 +75,11 @@ export interface OAuthFakeOptions {
   accessTokenLifetime?: number;
   /** Issue refresh tokens (and rotate them on every use). */
   refreshTokens: boolean;
-  /** The `error` codes for a bad code and a bad refresh token (GitHub has its own; default invalid_grant). */
-  errorCodes?: { badCode: string; badRefreshToken: string };
+  /**
+   * The `error` codes for a bad code, a bad refresh token (default invalid_grant) and bad client
+   * credentials (default invalid_client); GitHub has its own.
+   */
+  errorCodes?: { badCode: string; badRefreshToken: string; badClient?: string };
   tls?: TlsMaterial;
 }
 
@@ -188,7 +191,9 @@ export class OAuthFake {
     express.urlencoded({ extended: false }),
     (req: Request, res: Response): void => {
       const form = req.body as Record<string, string | undefined>;
-      if (!this.clientAuthenticated(req, form)) return this.options.tokenError(res, 'invalid_client', 'Client authentication failed.');
+      if (!this.clientAuthenticated(req, form)) {
+        return this.options.tokenError(res, this.options.errorCodes?.badClient ?? 'invalid_client', 'Client authentication failed.');
+      }
       if (form.grant_type === 'authorization_code') return this.codeGrant(res, form);
       if (form.grant_type === 'refresh_token' && this.options.refreshTokens) return this.refreshGrant(res, form);
       this.options.tokenError(res, 'unsupported_grant_type', 'The grant type is not supported.');

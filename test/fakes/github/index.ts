@@ -54,7 +54,7 @@ export class GitHubFake {
         res.status(200).json({ error, error_description: description, error_uri: 'https://docs.github.com/apps/troubleshooting' }),
       unauthorized: (res) => res.status(401).json({ message: 'Bad credentials', documentation_url: 'https://docs.github.com/rest', status: '401' }),
       refreshTokens: githubApp,
-      errorCodes: { badCode: 'bad_verification_code', badRefreshToken: 'bad_refresh_token' },
+      errorCodes: { badCode: 'bad_verification_code', badRefreshToken: 'bad_refresh_token', badClient: 'incorrect_client_credentials' },
       ...(githubApp ? { accessTokenLifetime: 28800 } : {}),
       ...(options.enterprise ? { tls: options.enterprise } : {}),
     });

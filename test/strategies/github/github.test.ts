@@ -188,13 +188,17 @@ describe('login', () => {
     expect(saved).toEqual(pending);
   });
 
-  test('an OAuth error GitHub answers with status 200 is an upstream error naming it', async () => {
+  test('a code GitHub refuses with status 200 and an error body is a 400 refusal naming it, not an outage', async () => {
     fake.oauth.approveAs = 'alice';
     const outcome = await driveLogin(strategy(), both, { rewriteCallback: (p) => p.set('code', 'not-a-code') });
+    expect(outcome).toMatchObject({ type: 'fail', status: 400, message: expect.stringMatching(/bad_verification_code.*Start again/) });
+  });
+
+  test('incorrect_client_credentials (GitHub\'s invalid_client) at the code exchange is an upstream error', async () => {
+    fake.oauth.approveAs = 'alice';
+    const outcome = await driveLogin(strategy({ clientSecret: 'wrong' }), both);
     expect(outcome).toMatchObject({ type: 'error' });
-    const err = (outcome as { error: unknown }).error;
-    expect(err).toBeInstanceOf(UpstreamError);
-    expect((err as Error).message).toMatch(/bad_verification_code/);
+    expect((outcome as { error: unknown }).error).toBeInstanceOf(UpstreamError);
   });
 
   test('an upstream 500 on /user is an upstream error', async () => {

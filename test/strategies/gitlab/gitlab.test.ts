@@ -94,11 +94,18 @@ describe('login', () => {
     expect((outcome as { message: string }).message).toMatch(/not confirmed/);
   });
 
-  test('a bad code is an upstream error naming invalid_grant', async () => {
+  test('a bad code is refused with a 400 naming invalid_grant, not shown as GitLab being down', async () => {
     fake.oauth.approveAs = 'alice';
     const outcome = await driveLogin(strategy(), both, { rewriteCallback: (p) => p.set('code', 'forged') });
+    expect(outcome).toMatchObject({ type: 'fail', status: 400, message: expect.stringMatching(/invalid_grant.*Start again/) });
+  });
+
+  test('invalid_client at the code exchange (an expired client secret) stays an upstream error', async () => {
+    fake.oauth.approveAs = 'alice';
+    const outcome = await driveLogin(strategy({ clientSecret: 'expired' }), both);
     expect(outcome.type).toBe('error');
-    expect((outcome as { error: Error }).error.message).toMatch(/invalid_grant/);
+    expect((outcome as { error: Error }).error).toBeInstanceOf(UpstreamError);
+    expect((outcome as { error: Error }).error.message).toMatch(/invalid_client/);
   });
 
   test('an upstream that never answers is an upstream error within the timeout', async () => {
