@@ -10,7 +10,7 @@ import type { BrokerAuthenticateOptions, LoginState } from './connector.js';
 import type { BrokerContext, LoadedConnector } from './context.js';
 import { AccessDeniedError, UpstreamError, errorMessage, publicSummary } from './errors.js';
 import { assertIdentity, scopesFrom, type Identity, type JsonValue } from './identity.js';
-import { rememberLogin, sessionOf } from './login-session.js';
+import { bindToBrowser, isBoundToBrowser, rememberLogin, saveSession, sessionOf, unbindFromBrowser } from './login-session.js';
 import { runStrategy } from './run-strategy.js';
 import { errorPage, type PageOptions } from './web/pages.js';
 import { html } from './web/html.js';
@@ -94,14 +94,16 @@ function brokerOptions(ctx: BrokerContext, authReq: AuthRequest, phase: 'login' 
 
 /** `/auth/:connector` after the auth request is stored: start the connector's login. */
 export async function startConnectorLogin(ctx: BrokerContext, req: Request, res: Response, authReq: AuthRequest, conn: LoadedConnector): Promise<void> {
-  if (conn.connector.login) {
-    res.redirect(303, ctx.url(`/auth/${encodeURIComponent(conn.id)}/login?state=${encodeURIComponent(authReq.id)}`));
-    return;
-  }
+  bindToBrowser(req, authReq.id);
   if (conn.foreign) {
     const sess = sessionOf(req);
     if (!sess) throw new Error('browser sessions are not available');
     sess[`dexpress:login:${conn.id}`] = authReq.id;
+  }
+  await saveSession(req);
+  if (conn.connector.login) {
+    res.redirect(303, ctx.url(`/auth/${encodeURIComponent(conn.id)}/login?state=${encodeURIComponent(authReq.id)}`));
+    return;
   }
   await runConnector(ctx, req, res, authReq, conn, 'login');
 }
@@ -129,6 +131,14 @@ export async function handleCallback(ctx: BrokerContext, req: Request, res: Resp
     return;
   }
   const authReq = rec.value;
+  if (!isBoundToBrowser(req, authReqId)) {
+    // Over plain HTTP the session cookie is SameSite=Lax, so an IdP's cross-site POST (SAML)
+    // arrives without it: the browser posts the same fields once more from this origin, with it.
+    if (req.method === 'POST' && str((req.body as Record<string, unknown> | undefined)?.[RESUBMITTED]) !== '1') return resubmitSameSite(ctx, req, res);
+    ctx.logger.warn({ connector: authReq.connectorId, requestId: res.locals.requestId }, 'callback refused: the login was started in another browser');
+    showError(ctx, res, 403, 'Login started elsewhere', 'This login was started in another browser, so it cannot be finished in this one.', 'Go back to the application and log in again from this browser (with cookies allowed for this site).');
+    return;
+  }
   if (authReq.callbackTaken || !(await ctx.storage.update('authRequest', authReqId, rec.version, { ...authReq, callbackTaken: true }))) {
     showError(ctx, res, 400, 'Login already used', 'This login was already completed.', 'Go back to the application and log in again.');
     return;
@@ -139,6 +149,24 @@ export async function handleCallback(ctx: BrokerContext, req: Request, res: Resp
     return;
   }
   await runConnector(ctx, req, res, authReq, conn, 'callback');
+}
+
+/** The form field that marks a callback POST resubmitted from this origin (`resubmitSameSite`). */
+const RESUBMITTED = 'dexpress_resubmitted';
+
+const str = (v: unknown) => (typeof v === 'string' ? v : '');
+
+/**
+ * Answers a cross-site callback POST that came without the session cookie with a page that posts
+ * the same fields to the same URL from this origin, so the browser sends its SameSite=Lax cookie
+ * this time (a script submits it; without scripts, a button). Marked, so it happens once.
+ */
+function resubmitSameSite(ctx: BrokerContext, req: Request, res: Response): void {
+  const fields = Object.entries((req.body ?? {}) as Record<string, unknown>).filter(([k, v]) => k !== RESUBMITTED && typeof v === 'string') as [string, string][];
+  const action = ctx.url(req.url);
+  const body = html`<!doctype html><html><head><meta charset="utf-8"><title>Continue</title></head><body onload="document.forms[0].submit()"><form method="post" action="${action}">${fields.map(([k, v]) => html`<input type="hidden" name="${k}" value="${v}">`)}<input type="hidden" name="${RESUBMITTED}" value="1"><noscript><button type="submit">Continue</button></noscript></form></body></html>`;
+  res.set('Content-Security-Policy', "default-src 'none'; script-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'");
+  sendPage(res, 200, body.html);
 }
 
 async function runConnector(ctx: BrokerContext, req: Request, res: Response, authReq: AuthRequest, conn: LoadedConnector, phase: 'login' | 'callback'): Promise<void> {
@@ -208,7 +236,9 @@ export async function finishLogin(ctx: BrokerContext, req: Request, res: Respons
   if (!authReq) throw new Error('could not record the login');
   ctx.logger.info({ connector: authReq.connectorId, client: authReq.clientId, requestId: res.locals.requestId }, 'login succeeded');
   ctx.metrics.logins.inc({ connector: authReq.connectorId!, outcome: 'success' });
+  unbindFromBrowser(req, authReqId);
   await rememberLogin(req, { connectorId: authReq.connectorId!, claims, ...(connectorData !== undefined ? { connectorData } : {}), authTime });
+  await saveSession(req);
   if (ctx.settings.oauth2.skipApprovalScreen && !authReq.prompt?.includes('consent')) {
     await sendCode(ctx, res, authReqId);
     return;

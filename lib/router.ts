@@ -72,7 +72,7 @@ export async function buildRouter(ctx: BrokerContext, token: (req: Request, res:
   const browserSession = session({
     name: 'dexpress_session',
     secret: await sessionSecret(ctx.storage),
-    store: new StorageSessionStore(ctx.storage),
+    store: new StorageSessionStore(ctx.storage, ctx.now),
     resave: false,
     saveUninitialized: false,
     // An https issuer is often served by a TLS-terminating proxy talking plain HTTP to this

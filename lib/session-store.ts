@@ -3,18 +3,22 @@
  * the same browser sessions (no sticky sessions needed).
  */
 import session from 'express-session';
-import type { Storage } from './storage/index.js';
+import type { Clock, Storage } from './storage/index.js';
 
 const DEFAULT_TTL_MS = 24 * 3_600_000;
 
 export class StorageSessionStore extends session.Store {
-  constructor(private readonly storage: Storage) {
+  /** `now` is the broker's clock, the one storage checks expiry with. */
+  constructor(
+    private readonly storage: Storage,
+    private readonly now: Clock = Date.now,
+  ) {
     super();
   }
 
   private expiry(sess: session.SessionData): number {
     const expires = sess.cookie?.expires;
-    return expires ? new Date(expires).getTime() : Date.now() + DEFAULT_TTL_MS;
+    return expires ? new Date(expires).getTime() : this.now() + DEFAULT_TTL_MS;
   }
 
   override get(sid: string, callback: (err: unknown, session?: session.SessionData | null) => void): void {

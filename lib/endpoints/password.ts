@@ -10,6 +10,7 @@ import { secretsEqual } from '../clients.js';
 import type { BrokerContext } from '../context.js';
 import { AccessDeniedError, StorageUnavailableError, UpstreamError, publicSummary } from '../errors.js';
 import { checkPassword, finishLogin, sendPage, showError } from '../flow.js';
+import { isBoundToBrowser } from '../login-session.js';
 import { passwordPage } from '../web/pages.js';
 
 function csrfToken(authReq: AuthRequest): string {
@@ -62,6 +63,12 @@ export async function passwordLogin(ctx: BrokerContext, req: Request, res: Respo
   const body = (req.body ?? {}) as Record<string, unknown>;
   if (!secretsEqual(str(body.csrf), csrfToken(authReq))) {
     showError(ctx, res, 403, 'Login form expired', 'The form did not come from this login.', 'Reload the login page and try again.');
+    return;
+  }
+  // The form's token is readable by whoever started the login: only the browser that started it
+  // may post it (or another site could log a visitor in as the attacker).
+  if (!isBoundToBrowser(req, authReq.id)) {
+    showError(ctx, res, 403, 'Login started elsewhere', 'This login was started in another browser, so it cannot be finished in this one.', 'Go back to the application and log in again from this browser (with cookies allowed for this site).');
     return;
   }
   const username = str(body.login).trim();

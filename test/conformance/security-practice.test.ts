@@ -16,7 +16,7 @@ import { connectors } from '../../strategies/index.js';
 import { TEST_CLIENT } from '../helpers/broker.js';
 import { frozenClock } from '../helpers/clock.js';
 import { basicAuth, getPage, postForm } from '../helpers/http.js';
-import { browse, firstForm, type Page } from '../helpers/rp.js';
+import { browse, firstForm, type CookieJar, type Page } from '../helpers/rp.js';
 import { CLIENTS, authUrl, codeFor, pkcePair, redeem } from './support.js';
 
 const PASSWORD = 'trout-Secret-42';
@@ -60,10 +60,11 @@ afterAll(async () => {
 });
 
 /** Follows a login to the page whose body matches, stops there (the page is not submitted) and returns it. */
-async function pageOf(start: string, matches: (p: Page) => boolean, password?: { username: string; password: string }): Promise<Page> {
+async function pageOf(start: string, matches: (p: Page) => boolean, password?: { username: string; password: string }, jar?: CookieJar): Promise<Page> {
   let found: Page | undefined;
   await browse(start, TEST_CLIENT.redirectURI, {
     ...(password ? { password } : {}),
+    ...(jar ? { jar } : {}),
     onPage: async (p) => {
       if (found || !matches(p)) return undefined;
       found = p;
@@ -137,11 +138,14 @@ describe('token responses are never cached', () => {
 
 describe('CSRF tokens and approval HMACs are bound to their own auth request', () => {
   test('the password form of one login does not accept the CSRF token of another', async () => {
-    const formOf = async () => firstForm((await pageOf(authUrl(issuer, { connector_id: 'pw' }), (x) => x.body.includes('name="password"'))).body, issuer)!;
+    // One browser starts both logins (a login is only finished by the browser that started it).
+    const jar: CookieJar = new Map();
+    const formOf = async () => firstForm((await pageOf(authUrl(issuer, { connector_id: 'pw' }), (x) => x.body.includes('name="password"'), undefined, jar)).body, issuer)!;
     const a = await formOf();
     const b = await formOf();
     expect(a.fields.csrf).not.toBe(b.fields.csrf);
-    const post = (csrf: string) => fetch(b.action, { method: 'POST', redirect: 'manual', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ ...b.fields, csrf, login: 'kilgore', password: PASSWORD }) });
+    const cookie = [...jar.get(new URL(issuer).host)!].map(([k, v]) => `${k}=${v}`).join('; ');
+    const post = (csrf: string) => fetch(b.action, { method: 'POST', redirect: 'manual', headers: { 'content-type': 'application/x-www-form-urlencoded', cookie }, body: new URLSearchParams({ ...b.fields, csrf, login: 'kilgore', password: PASSWORD }) });
     expect((await post(a.fields.csrf!)).status).toBe(403);
     expect((await post(b.fields.csrf!)).status).toBe(303);
   });

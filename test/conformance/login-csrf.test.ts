@@ -1,0 +1,117 @@
+/**
+ * Login CSRF: a login is finished only by the browser that started it. An attacker who starts a
+ * login, approves it upstream as himself and hands the callback URL (or the IdP's auto-post form,
+ * or the password form) to a victim must not plant his identity in the victim's login session.
+ * Over plain HTTP the session cookie is SameSite=Lax, so an IdP's cross-site POST comes without it:
+ * the broker answers with a page that posts the same fields again from its own origin, once.
+ */
+import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { startBroker, TEST_CLIENT, type TestBroker } from '../helpers/broker.js';
+import { firstForm } from '../helpers/rp.js';
+import { authUrl, pkcePair } from './support.js';
+
+const PASSWORD = 'trout-Secret-42';
+let b: TestBroker;
+
+beforeAll(async () => {
+  const { hashSync } = await import('bcryptjs');
+  b = await startBroker({
+    connectors: [{ type: 'mockCallback', id: 'mock', name: 'Example' }],
+    enablePasswordDB: true,
+    staticPasswords: [{ email: 'kilgore@kilgore.trout', hash: hashSync(PASSWORD, 10), username: 'kilgore', userID: '41331323-6f44-45e6-b3b9-2c4b60c02be5' }],
+  });
+});
+afterAll(() => b.close());
+
+/** One browser: a cookie jar for the broker's origin, and requests that never follow redirects. */
+function browser() {
+  const jar = new Map<string, string>();
+  const send = async (url: string, init: RequestInit = {}) => {
+    const headers = new Headers(init.headers);
+    if (jar.size > 0) headers.set('cookie', [...jar].map(([k, v]) => `${k}=${v}`).join('; '));
+    const res = await fetch(url, { ...init, headers, redirect: 'manual' });
+    for (const c of res.headers.getSetCookie()) {
+      const [pair] = c.split(';');
+      const eq = pair!.indexOf('=');
+      jar.set(pair!.slice(0, eq), pair!.slice(eq + 1));
+    }
+    return { status: res.status, location: res.headers.get('location'), body: await res.text() };
+  };
+  return { jar, send, post: (url: string, form: Record<string, string>) => send(url, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(form).toString() }) };
+}
+
+/** Starts a login with mockCallback in `who`: the connector's redirect to the broker's callback. */
+async function startMockLogin(who: ReturnType<typeof browser>): Promise<string> {
+  const start = await who.send(authUrl(b.issuer, { connector_id: 'mock', code_challenge: pkcePair().challenge, code_challenge_method: 'S256' }));
+  expect(start.status).toBe(303);
+  const atConnector = await who.send(new URL(start.location!, b.issuer).toString());
+  expect(atConnector.location).toMatch(/\/callback\?/);
+  return new URL(atConnector.location!, b.issuer).toString();
+}
+
+describe('a callback (GET, OAuth upstreams)', () => {
+  test('replayed in another browser is refused, and does not spoil the login for the browser that started it', async () => {
+    const attacker = browser();
+    const victim = browser();
+    const callback = await startMockLogin(attacker);
+    const planted = await victim.send(callback);
+    expect(planted.status).toBe(403);
+    expect(planted.body).toContain('started in another browser');
+    expect(victim.jar.size).toBe(0); // no session was created for the victim
+    const own = await attacker.send(callback);
+    expect(own.status).toBe(303);
+    expect(own.location).toMatch(new RegExp(`^${TEST_CLIENT.redirectURI}\\?code=`));
+  });
+
+  test('from a browser with a session of its own (a victim already logged in) is refused too', async () => {
+    const attacker = browser();
+    const victim = browser();
+    await victim.send(await startMockLogin(victim)); // the victim logs in: it now has a session
+    expect(victim.jar.size).toBe(1);
+    const planted = await victim.send(await startMockLogin(attacker));
+    expect(planted.status).toBe(403);
+  });
+});
+
+describe('a callback POST (SAML IdPs)', () => {
+  test('without the session cookie: a same-origin page posts the fields once more; without it again, refused', async () => {
+    const attacker = browser();
+    const callback = await startMockLogin(attacker);
+    const state = new URL(callback).searchParams.get('state')!;
+    const fields = { SAMLResponse: Buffer.from('<samlp:Response/>').toString('base64'), RelayState: state };
+    const crossSite = await browser().post(`${b.issuer}/callback`, fields);
+    expect(crossSite.status).toBe(200);
+    const again = firstForm(crossSite.body, b.issuer)!;
+    expect(again.action).toBe(`${b.issuer}/callback`);
+    expect(again.fields).toEqual({ ...fields, dexpress_resubmitted: '1' });
+    const stillNoCookie = await browser().post(again.action, again.fields);
+    expect(stillNoCookie.status).toBe(403);
+    expect(stillNoCookie.body).toContain('started in another browser');
+  });
+
+  test('resubmitted with the cookie of the browser that started the login, it goes on to the connector', async () => {
+    const own = browser();
+    const callback = await startMockLogin(own);
+    const state = new URL(callback).searchParams.get('state')!;
+    const res = await own.post(`${b.issuer}/callback`, { RelayState: state, dexpress_resubmitted: '1' });
+    expect(res.status).not.toBe(403);
+    expect(res.body).not.toContain('started in another browser');
+  });
+});
+
+describe('the password form', () => {
+  test('posted by another browser (another site auto-submitting the attacker\'s form) is refused', async () => {
+    const attacker = browser();
+    const start = await attacker.send(authUrl(b.issuer, { connector_id: 'local', code_challenge: pkcePair().challenge, code_challenge_method: 'S256' }));
+    let formPage = start;
+    for (let i = 0; i < 3 && formPage.location; i++) formPage = await attacker.send(new URL(formPage.location, b.issuer).toString());
+    expect(formPage.body).toContain('name="password"');
+    const form = firstForm(formPage.body, b.issuer)!;
+    const filled = { ...form.fields, login: 'kilgore@kilgore.trout', password: PASSWORD };
+    const planted = await browser().post(form.action, filled);
+    expect(planted.status).toBe(403);
+    expect(planted.body).toContain('started in another browser');
+    const own = await attacker.post(form.action, filled);
+    expect(own.status).toBe(303);
+  });
+});
