@@ -63,8 +63,9 @@ export function createKeystone(config: KeystoneConfig, options: KeystoneOptions 
 
   const login = async (username: string, password: string, scopes: Scopes): Promise<Identity | null> => {
     if (username === '' || password === '') return null;
-    // No Keystone name holds a NUL; Keystone on PostgreSQL answers such a name with a 500.
-    if (username.includes('\u0000')) return null;
+    // No Keystone name holds a NUL, and no password can (Keystone answers 500 to setting one);
+    // Keystone answers either with a 500, which would read as an outage: a failed login instead.
+    if (username.includes('\u0000') || password.includes('\u0000')) return null;
     const auth = await api.passwordToken(username, password, { system: false });
     if (!auth.ok) return null;
     // A user may read itself and its own groups with its own unscoped token.

@@ -104,6 +104,12 @@ describe('login', () => {
     await expect(createKeystone(config()).login('ali\u0000ce', 'alice-pw', withGroups)).resolves.toBeNull();
   });
 
+  it('returns null for a password with a NUL character (Keystone itself would answer 500, read as an outage)', async () => {
+    for (const password of ['alice-pw\u0000', '\u0000', 'al\u0000ice-pw']) {
+      await expect(createKeystone(config()).login('alice', password, withGroups)).resolves.toBeNull();
+    }
+  });
+
   it('authenticates in the configured domain only', async () => {
     await expect(createKeystone(config()).login('alice', 'other-alice-pw', withGroups)).resolves.toBeNull();
     const other = await createKeystone(config({ domain: 'other' })).login('alice', 'other-alice-pw', withGroups);
