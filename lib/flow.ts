@@ -165,7 +165,8 @@ function resubmitSameSite(ctx: BrokerContext, req: Request, res: Response): void
   const fields = Object.entries((req.body ?? {}) as Record<string, unknown>).filter(([k, v]) => k !== RESUBMITTED && typeof v === 'string') as [string, string][];
   const action = ctx.url(req.url);
   const body = html`<!doctype html><html><head><meta charset="utf-8"><title>Continue</title></head><body onload="document.forms[0].submit()"><form method="post" action="${action}">${fields.map(([k, v]) => html`<input type="hidden" name="${k}" value="${v}">`)}<input type="hidden" name="${RESUBMITTED}" value="1"><noscript><button type="submit">Continue</button></noscript></form></body></html>`;
-  res.set('Content-Security-Policy', "default-src 'none'; script-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'");
+  // No form-action: browsers apply it to the redirect after the post too (on to the client).
+  res.set('Content-Security-Policy', "default-src 'none'; script-src 'unsafe-inline'; frame-ancestors 'none'");
   sendPage(res, 200, body.html);
 }
 
