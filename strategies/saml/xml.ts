@@ -18,6 +18,17 @@ export const NS = {
 /** Largest `SAMLResponse` form value accepted, in characters of base64 (256 KiB). */
 export const MAX_RESPONSE_BASE64_LENGTH = 256 * 1024;
 
+/**
+ * Most elements a parsed message may hold, checked before any signature. Real responses hold tens
+ * (the shared fixtures: at most 59); 3,000 leaves room for about 1,400 group values. A signature
+ * check costs about 15 µs per element of the document (xml-crypto's scans for IDs), and a
+ * 256 KiB response could otherwise hold 45,000 empty elements: 0.6 s of CPU, unauthenticated.
+ */
+export const MAX_ELEMENTS = 3000;
+
+/** Deepest nesting of elements accepted. Real responses nest 8 deep (encrypted: about 10). */
+export const MAX_DEPTH = 50;
+
 const ELEMENT_NODE = 1;
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
@@ -66,7 +77,50 @@ export function parseXml(xml: string, what = 'SAML response'): Document {
     throw new SamlRefusedError('malformed', `The ${what} is not well-formed XML.`);
   }
   if (doc.doctype) throw new SamlRefusedError('malformed', `The ${what} carries a DOCTYPE, which SAML never uses.`);
+  checkElementCount(doc.documentElement, what);
   return doc;
+}
+
+function firstElementChild(el: Element): Element | undefined {
+  for (let node = el.firstChild; node; node = node.nextSibling) if (isElement(node)) return node;
+  return undefined;
+}
+
+function nextElementSibling(el: Element): Element | undefined {
+  for (let node = el.nextSibling; node; node = node.nextSibling) if (isElement(node)) return node;
+  return undefined;
+}
+
+/**
+ * Refuses a document with more than MAX_ELEMENTS elements or nested deeper than MAX_DEPTH, before
+ * any signature is checked. Walks the tree without recursion, so depth cannot exhaust the stack.
+ */
+function checkElementCount(root: Element, what: string): void {
+  let count = 0;
+  let depth = 1;
+  let node = root;
+  for (;;) {
+    count += 1;
+    if (count > MAX_ELEMENTS) {
+      throw new SamlRefusedError('too_large', `The ${what} holds more than ${MAX_ELEMENTS} XML elements; a SAML response needs far fewer.`);
+    }
+    if (depth > MAX_DEPTH) {
+      throw new SamlRefusedError('too_large', `The ${what} nests XML elements more than ${MAX_DEPTH} deep; a SAML response needs far fewer.`);
+    }
+    const child = firstElementChild(node);
+    if (child) {
+      node = child;
+      depth += 1;
+      continue;
+    }
+    let next: Element | undefined;
+    while (node !== root && !(next = nextElementSibling(node))) {
+      node = node.parentNode as Element;
+      depth -= 1;
+    }
+    if (!next) return;
+    node = next;
+  }
 }
 
 export function isElement(node: Node | null | undefined): node is Element {

@@ -8,7 +8,7 @@ import type { EncryptionAlgorithm } from 'xml-encryption';
 import type { SamlConfig } from '../../../strategies/saml/index.js';
 import { SamlStrategy } from '../../../strategies/saml/index.js';
 import type { SamlRefusal } from '../../../strategies/saml/errors.js';
-import { MAX_RESPONSE_BASE64_LENGTH } from '../../../strategies/saml/xml.js';
+import { MAX_DEPTH, MAX_ELEMENTS, MAX_RESPONSE_BASE64_LENGTH } from '../../../strategies/saml/xml.js';
 import {
   AES128_CBC,
   AES256_CBC,
@@ -427,6 +427,30 @@ describe('saml: hostile bodies', () => {
     const result = await postRaw('A'.repeat(MAX_RESPONSE_BASE64_LENGTH + 4));
     expectRefused(result, 'too_large', /larger than 262144 bytes/);
     expect(Date.now() - started).toBeLessThan(1000);
+  });
+
+  /** A response whose assertion is validly signed, with `extensions` (ignored content) before it. */
+  function withExtensions(extensions: string): string {
+    const assertion = assertionXml(spec());
+    return responseXml(spec(), `<samlp:Extensions>${extensions}</samlp:Extensions>${signElement(assertion, idOf(assertion, 'Assertion'), pki.idp)}`);
+  }
+
+  test('a response with more than MAX_ELEMENTS elements is refused before its signature is checked', async () => {
+    const started = Date.now();
+    const result = await submit(withExtensions('<x/>'.repeat(MAX_ELEMENTS)));
+    expectRefused(result, 'too_large', new RegExp(`holds more than ${MAX_ELEMENTS} XML elements`));
+    expect(Date.now() - started).toBeLessThan(1000);
+  });
+
+  test('a response nesting elements deeper than MAX_DEPTH is refused', async () => {
+    const xml = withExtensions(`${'<x>'.repeat(MAX_DEPTH)}${'</x>'.repeat(MAX_DEPTH)}`);
+    expectRefused(await submit(xml), 'too_large', new RegExp(`nests XML elements more than ${MAX_DEPTH} deep`));
+  });
+
+  test('a large real response (1,400 groups) is within the limits', async () => {
+    const groups = Array.from({ length: 1400 }, (_, i) => `group-${i}`);
+    const result = await submit(signed({ attributes: { ...jane.attributes, groups } }));
+    expectAccepted(result, { userId: 'jane@example.com', groups });
   });
 
   test('malformed base64', async () => {
