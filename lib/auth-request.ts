@@ -9,6 +9,7 @@ import type { ClientSettings } from './config/settings.js';
 import { peerTrusts, redirectUriAllowed } from './clients.js';
 import type { BrokerContext } from './context.js';
 import { OAuthError } from './errors.js';
+import { verifyIdTokenHint } from './id-token-hint.js';
 import type { Claims, JsonValue } from './identity.js';
 import { CROSS_CLIENT_PREFIX } from './tokens/claims.js';
 
@@ -21,11 +22,11 @@ export interface AuthRequest {
   nonce?: string;
   responseMode?: 'query' | 'form_post';
   pkce?: { challenge: string; method: 'S256' | 'plain' };
-  /** OIDC `prompt` values (`none`, `login`, `consent`). */
+  /** OIDC `prompt` values (`none`, `login`, `consent`, `select_account`). */
   prompt?: string[];
   /** OIDC `max_age`, seconds. */
   maxAge?: number;
-  /** OIDC `id_token_hint`: the user the client expects (checked with `prompt=none`). */
+  /** OIDC `id_token_hint`: the user the client expects (signed by the broker; its user is checked with `prompt=none`). */
   idTokenHint?: string;
   /** Connectors this request may use (`connector_id`, or the client's allowed ones). */
   connectorId?: string;
@@ -109,7 +110,8 @@ export function checkScopes(ctx: BrokerContext, client: ClientSettings, params: 
 
 export function checkPkce(ctx: BrokerContext, client: Pick<ClientSettings, 'public'>, params: Params, fail: (e: string, d: string) => never): AuthRequest['pkce'] {
   const challenge = params.code_challenge;
-  const method = params.code_challenge_method ?? (challenge ? 'plain' : undefined);
+  // An empty code_challenge_method is no method: plain when a challenge is sent (as Dex).
+  const method = params.code_challenge_method || (challenge ? 'plain' : undefined);
   if (!challenge) {
     if (method) fail('invalid_request', 'code_challenge_method was sent without code_challenge.');
     if (ctx.settings.oauth2.pkce.enforce) fail('invalid_request', 'PKCE is required: send code_challenge.');
@@ -120,6 +122,48 @@ export function checkPkce(ctx: BrokerContext, client: Pick<ClientSettings, 'publ
   if (!ctx.settings.oauth2.pkce.methods.includes(method)) fail('invalid_request', `code_challenge_method ${method} is not supported.`);
   if (!/^[A-Za-z0-9._~-]{43,128}$/.test(challenge)) fail('invalid_request', 'code_challenge must be 43 to 128 characters of [A-Za-z0-9._~-].');
   return { challenge, method };
+}
+
+/**
+ * OIDC Core section 6: request objects (`request`, `request_uri`) and dynamic registration
+ * (`registration`) are not supported, and the client is told so rather than having them ignored.
+ */
+export function checkUnsupportedParams(params: Params, fail: (e: string, d: string) => never): void {
+  if (params.request) fail('request_not_supported', 'The request parameter (request objects) is not supported.');
+  if (params.request_uri) fail('request_uri_not_supported', 'The request_uri parameter (request objects by reference) is not supported.');
+  if (params.registration) fail('registration_not_supported', 'The registration parameter is not supported.');
+}
+
+const RESPONSE_TYPES = new Set(['code', 'id_token', 'token']);
+
+/** Dex's parsing: space-separated values, surrounding whitespace tolerated; only `code` is served. */
+export function checkResponseType(ctx: BrokerContext, params: Params, fail: (e: string, d: string) => never): void {
+  const types = [...new Set((params.response_type ?? '').split(/\s+/).filter((t) => t !== ''))];
+  if (types.length === 0) fail('invalid_request', 'No response_type provided.');
+  const invalid = types.find((t) => !RESPONSE_TYPES.has(t));
+  if (invalid !== undefined) fail('invalid_request', `Invalid response type "${invalid}".`);
+  if (types.length !== 1 || types[0] !== 'code' || !ctx.settings.oauth2.responseTypes.includes('code')) {
+    fail('unsupported_response_type', `Unsupported response type "${types.join(' ')}".`);
+  }
+}
+
+const PROMPTS = new Set(['none', 'login', 'consent', 'select_account']);
+
+/** OIDC `prompt`, as Dex's ParsePrompt: known values only, repeats dropped, `none` alone. */
+export function checkPrompt(params: Params, fail: (e: string, d: string) => never): string[] {
+  const prompt = [...new Set((params.prompt ?? '').split(/\s+/).filter((p) => p !== ''))];
+  const unknown = prompt.filter((p) => !PROMPTS.has(p));
+  if (unknown.length > 0) fail('invalid_request', `Invalid prompt value(s) ${JSON.stringify(unknown)}.`);
+  if (prompt.includes('none') && prompt.length > 1) fail('invalid_request', 'prompt=none cannot be combined with other values.');
+  return prompt;
+}
+
+/**
+ * An `id_token_hint` must be an ID token this broker signed (it may be expired), whatever the
+ * prompt, as in Dex; which user it names is checked where a login session is used.
+ */
+export async function checkIdTokenHint(ctx: BrokerContext, hint: string | undefined, fail: (e: string, d: string) => never): Promise<void> {
+  if (hint && !(await verifyIdTokenHint(ctx, hint))) fail('invalid_request', 'Invalid id_token_hint: it was not issued by this server.');
 }
 
 /** Parses and checks an authorization request; throws PageError or RedirectError. */
@@ -134,15 +178,11 @@ export function parseAuthRequest(ctx: BrokerContext, params: Params): Omit<AuthR
   if (params.response_mode !== undefined && params.response_mode !== 'query' && params.response_mode !== 'form_post') {
     fail('invalid_request', `response_mode ${params.response_mode} is not supported.`);
   }
-  const responseType = params.response_type;
-  if (!responseType) fail('invalid_request', 'No response_type provided.');
-  if (responseType !== 'code' || !ctx.settings.oauth2.responseTypes.includes('code')) {
-    fail('unsupported_response_type', `Unsupported response type "${responseType}".`);
-  }
+  checkUnsupportedParams(params, fail);
+  checkResponseType(ctx, params, fail);
   const scopes = checkScopes(ctx, client, params, fail);
   const pkce = checkPkce(ctx, client, params, fail);
-  const prompt = (params.prompt ?? '').split(' ').filter((p) => p !== '');
-  if (prompt.includes('none') && prompt.length > 1) fail('invalid_request', 'prompt=none cannot be combined with other values.');
+  const prompt = checkPrompt(params, fail);
   let maxAge: number | undefined;
   if (params.max_age !== undefined) {
     if (!/^\d{1,10}$/.test(params.max_age)) fail('invalid_request', 'max_age must be a number of seconds.');

@@ -5,6 +5,7 @@
  */
 import type { Request, Response } from 'express';
 import {
+  checkIdTokenHint,
   PageError,
   RedirectError,
   connectorsFor,
@@ -27,6 +28,12 @@ function requestParams(req: Request): Record<string, string | undefined> {
   return singleParams(req.method === 'POST' ? { ...(req.query as object), ...(req.body as object) } : req.query);
 }
 
+function failTo(parsed: { redirectURI: string; state?: string; responseMode?: 'query' | 'form_post' }) {
+  return (error: string, description: string): never => {
+    throw new RedirectError(error, description, parsed.redirectURI, parsed.state, parsed.responseMode);
+  };
+}
+
 /** Shows a PageError as a page and sends a RedirectError back to the client. */
 export function answerAuthError(ctx: BrokerContext, res: Response, err: unknown): void {
   if (err instanceof PageError) {
@@ -46,6 +53,7 @@ export async function authorize(ctx: BrokerContext, req: Request, res: Response)
   try {
     params = requestParams(req);
     parsed = parseAuthRequest(ctx, params);
+    await checkIdTokenHint(ctx, parsed.idTokenHint, failTo(parsed));
   } catch (err) {
     return answerAuthError(ctx, res, err);
   }
@@ -79,6 +87,7 @@ export async function authorizeWithConnector(ctx: BrokerContext, req: Request, r
     if (conn.grantTypes && !conn.grantTypes.includes('authorization_code')) {
       throw new RedirectError('unauthorized_client', `Connector "${connectorId}" does not allow the authorization_code grant.`, parsed.redirectURI, parsed.state, parsed.responseMode);
     }
+    await checkIdTokenHint(ctx, parsed.idTokenHint, failTo(parsed));
   } catch (err) {
     return answerAuthError(ctx, res, err);
   }

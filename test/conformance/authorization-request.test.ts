@@ -39,9 +39,18 @@ describe('parameters that must not break the flow', () => {
     ['acr_values', { acr_values: '1 2' }],
     ['the claims parameter asking for an essential claim', { claims: JSON.stringify({ id_token: { name: { essential: true } }, userinfo: { email: { essential: true } } }) }],
     ['max_age=10000 (no session to compare it with)', { max_age: '10000' }],
+    ['prompt=select_account and a repeated prompt value', { prompt: 'select_account login login' }],
+    ['response_type with surrounding whitespace (Dex splits it into fields)', { response_type: ' code ' }],
   ])('%s', async (_name, params) => {
     const claims = await completes(params);
     expect(claims.iss).toBe(b.issuer);
+  });
+
+  test('an empty code_challenge_method with a challenge is plain (as Dex)', async () => {
+    const verifier = 'p'.repeat(43);
+    const landed = await authorizeTo(b.issuer, { code_challenge: verifier, code_challenge_method: '' });
+    const res = await redeem(b.issuer, landed.searchParams.get('code')!, TEST_CLIENT, { code_verifier: verifier });
+    expect(res.status).toBe(200);
   });
 
   test('state with reserved characters comes back byte for byte', async () => {
@@ -74,6 +83,46 @@ describe('malformed requests', () => {
     expect(res.location).toBeNull();
     expect(res.headers.get('content-type')).toMatch(/^text\/html/);
     expect(leaksNothing(res.body)).toBe(true);
+  });
+
+  test.each([
+    ['request', 'request_not_supported', { request: 'eyJhbGciOiJub25lIn0.e30.' }],
+    ['request_uri', 'request_uri_not_supported', { request_uri: 'https://rp.example/request.jwt' }],
+    ['registration', 'registration_not_supported', { registration: '{"logo_uri":"https://rp.example/logo.png"}' }],
+  ])('%s: %s sent back to the client with state (OIDC Core 6)', async (_name, error, params) => {
+    const res = await getPage(authUrl(b.issuer, params));
+    expect(res.status).toBe(303);
+    const loc = new URL(res.location!);
+    expect(loc.origin + loc.pathname).toBe(TEST_CLIENT.redirectURI);
+    expect(loc.searchParams.get('error')).toBe(error);
+    expect(loc.searchParams.get('state')).toBe('st4te');
+  });
+
+  test('request with an unregistered redirect_uri: still an error page, never a redirect', async () => {
+    const res = await getPage(authUrl(b.issuer, { request: 'eyJhbGciOiJub25lIn0.e30.', redirect_uri: 'https://attacker.example/cb' }));
+    expect(res.status).toBe(400);
+    expect(res.location).toBeNull();
+  });
+
+  test.each([
+    ['an unknown prompt value', { prompt: 'login bogus' }],
+    ['prompt=none with another value', { prompt: 'none login' }],
+    ['an id_token_hint this broker did not sign, without prompt=none', { id_token_hint: 'eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.' }],
+    ['an unknown response_type value', { response_type: 'code bogus' }],
+  ])('%s: invalid_request sent back to the client (as Dex)', async (_name, params) => {
+    const res = await getPage(authUrl(b.issuer, params));
+    expect(res.status).toBe(303);
+    const loc = new URL(res.location!);
+    expect(loc.origin + loc.pathname).toBe(TEST_CLIENT.redirectURI);
+    expect(loc.searchParams.get('error')).toBe('invalid_request');
+  });
+
+  test('an id_token_hint this broker did not sign is refused before a connector is picked too', async () => {
+    const url = new URL(authUrl(b.issuer, { id_token_hint: 'eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.' }));
+    url.pathname += '/mock';
+    const res = await getPage(url.toString());
+    expect(res.status).toBe(303);
+    expect(new URL(res.location!).searchParams.get('error')).toBe('invalid_request');
   });
 
   test('no redirect_uri: an error page', async () => {
