@@ -47,7 +47,8 @@ export function identityClaims(grant: Grant): Record<string, unknown> {
         out.email_verified = grant.claims.emailVerified;
         break;
       case 'groups':
-        if (caps?.groups) out.groups = grant.claims.groups;
+        // Dex's `groups,omitempty`: a user in no group gets no groups claim.
+        if (caps?.groups && grant.claims.groups.length > 0) out.groups = grant.claims.groups;
         break;
       case 'profile':
         out.name = grant.claims.username;
