@@ -76,9 +76,11 @@ export function errorMessage(err: unknown): string {
 }
 
 /**
- * What a page may show of an upstream failure: the connector's sentence without the technical
- * detail it adds in parentheses or after a colon-separated cause (that detail goes to the log).
+ * What a page or an OAuth `error_description` may say of an upstream failure: a fixed sentence
+ * naming the upstream (`connectorName`, the connector's display name) or, without it, "The
+ * identity provider". The error's own message names URLs, hosts, base DNs and service accounts:
+ * that detail goes to the log only, never to the browser or the client.
  */
-export function publicSummary(err: Error): string {
-  return err.message.replace(/\s*\(.*$/s, '').replace(/:\s*(Error|connect|getaddrinfo)\b.*$/s, '').trim();
+export function publicSummary(_err: Error, connectorName?: string): string {
+  return `${connectorName ?? 'The identity provider'} cannot be reached or is misconfigured`;
 }

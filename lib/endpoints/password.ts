@@ -90,7 +90,7 @@ export async function passwordLogin(ctx: BrokerContext, req: Request, res: Respo
       return;
     }
     ctx.logger.warn({ err, connector: conn.id }, 'password login failed');
-    const message = err instanceof UpstreamError ? `${publicSummary(err)}. Try again in a moment.` : `The login with ${conn.name} failed. Try again later.`;
+    const message = err instanceof UpstreamError ? `${publicSummary(err, conn.name)}. Try again in a moment.` : `The login with ${conn.name} failed. Try again later.`;
     render(ctx, res, authReq, 502, username, message);
     return;
   }

@@ -212,6 +212,9 @@ test('an upstream that cannot be reached is 503 temporarily_unavailable, and the
   const res = await refresh(token);
   expect(res.status).toBe(503);
   expect(res.body.error).toBe('temporarily_unavailable');
+  // The upstream's URL and answer stay in the log, not in the client's error_description.
+  expect(res.body.error_description).toMatch(/cannot be reached or is misconfigured/);
+  expect(res.body.error_description).not.toContain('idp.example');
   upstream.identity = kilgoreTrout;
   expect((await refresh(token)).status).toBe(200);
 });

@@ -119,7 +119,10 @@ describe('Crowd failing', () => {
     try {
       const result = await startLogin(broker.issuer, { password: { username: 'alice', password: 'alice-pw' } });
       expect(result.page?.status).toBe(502);
-      expect(result.page?.body).toMatch(/role="alert"[^>]*>[^<]*Crowd/);
+      expect(result.page?.body).toMatch(/role="alert"[^>]*>[^<]*Crowd[^<]* cannot be reached or is misconfigured/);
+      // The URL, status and service details stay in the log.
+      expect(result.page?.body).not.toContain(new URL(crowd.baseURL).host);
+      expect(result.page?.body).not.toMatch(/answered|500/);
     } finally {
       crowd.fault = undefined;
     }

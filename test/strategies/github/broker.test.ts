@@ -108,6 +108,10 @@ describe('github through the broker', () => {
       const result = await startLogin(broker.issuer, { connectorId: 'github' });
       expect(result.landed).toBeUndefined();
       expect(result.page?.status).toBe(502);
+      expect(result.page?.body).toMatch(/cannot be reached or is misconfigured/);
+      // The API's URL and status stay in the log.
+      expect(result.page?.body).not.toContain(new URL(fake.oauth.url).host);
+      expect(result.page?.body).not.toMatch(/answered|503/);
     } finally {
       fake.oauth.clearFaults();
     }
