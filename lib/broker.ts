@@ -88,7 +88,7 @@ export async function createBroker(config: unknown, options: BrokerOptions): Pro
     logger,
     now,
     page: pageOptions(settings),
-    url: (path) => `${settings.issuer}${path}`,
+    url: (path) => `${settings.issuerBase}${path}`,
     clientAddress: clientAddressReader(settings.web.clientRemoteIP),
   };
 
@@ -136,11 +136,11 @@ export async function createBroker(config: unknown, options: BrokerOptions): Pro
 function pageOptions(settings: Settings): BrokerContext['page'] {
   const { frontend } = settings;
   const themeDir = frontend.dir ? path.join(frontend.dir, 'themes', frontend.theme) : undefined;
-  const logoURL = frontend.logoURL ?? (themeDir && existsSync(path.join(themeDir, 'logo.png')) ? `${settings.issuer}/theme/logo.png` : undefined);
+  const logoURL = frontend.logoURL ?? (themeDir && existsSync(path.join(themeDir, 'logo.png')) ? `${settings.issuerBase}/theme/logo.png` : undefined);
   return {
     title: frontend.issuer,
     theme: frontend.theme,
     ...(logoURL ? { logoURL } : {}),
-    ...(themeDir && existsSync(path.join(themeDir, 'styles.css')) ? { stylesheetURL: `${settings.issuer}/theme/styles.css` } : {}),
+    ...(themeDir && existsSync(path.join(themeDir, 'styles.css')) ? { stylesheetURL: `${settings.issuerBase}/theme/styles.css` } : {}),
   };
 }

@@ -24,7 +24,7 @@ export async function loadConnectors(settings: Settings, options: BrokerOptions,
       id: entry.id,
       name: entry.name,
       issuer: settings.issuer,
-      callbackURL: `${settings.issuer}/callback`,
+      callbackURL: `${settings.issuerBase}/callback`,
       logger: logger.child({ connector: entry.id, type: entry.type }),
     };
     const connector = await module.create(entry.config as never, context);

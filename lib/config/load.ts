@@ -187,7 +187,9 @@ function toSettings(config: DexConfig, env: NodeJS.ProcessEnv, registry: Connect
 
   const signerConfig = config.signer?.config ?? {};
   return {
-    issuer: config.issuer.replace(/\/$/, ''),
+    // As Dex: the issuer exactly as configured (discovery, `iss`), endpoints joined to it without a doubled slash.
+    issuer: config.issuer,
+    issuerBase: config.issuer.replace(/\/$/, ''),
     issuerPath: issuerUrl.pathname.replace(/\/$/, ''),
     storage: { type: config.storage.type, config: config.storage.config ?? {} },
     web: {

@@ -38,8 +38,10 @@ export interface ConnectorSettings {
 }
 
 export interface Settings {
-  /** Without a trailing slash. */
+  /** Exactly as configured (Dex keeps a trailing slash): discovery's `issuer`, tokens' `iss`. */
   issuer: string;
+  /** The issuer without a trailing slash: endpoint URLs are this plus their path. */
+  issuerBase: string;
   /** The issuer's path, e.g. `/dex`, or '' at the root. */
   issuerPath: string;
   storage: { type: 'memory' | 'sqlite3' | 'postgres'; config: Record<string, unknown> };

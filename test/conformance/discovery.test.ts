@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { createLocalJWKSet, decodeProtectedHeader, importJWK, jwtVerify, type JWK } from 'jose';
 import * as oidc from 'openid-client';
-import type { TestBroker } from '../helpers/broker.js';
+import { startBroker, type TestBroker } from '../helpers/broker.js';
 import { frozenClock } from '../helpers/clock.js';
 import { login } from '../helpers/rp.js';
 import { startConformanceBroker } from './support.js';
@@ -110,5 +110,25 @@ describe('JWKS', () => {
     for (const t of [before.tokens.id_token!, after.tokens.id_token!]) {
       await expect(jwtVerify(t, set, { issuer: b.issuer, audience: 'example-app', currentDate: new Date(clock()) })).resolves.toBeDefined();
     }
+  });
+});
+
+describe('an issuer configured with a trailing slash (as some Dex deployments have it)', () => {
+  let slash: TestBroker;
+  beforeAll(async () => {
+    slash = await startBroker((issuer) => ({ issuer: `${issuer}/`, connectors: [{ type: 'mockCallback', id: 'mock', name: 'Example' }] }));
+  });
+  afterAll(() => slash.close());
+
+  test('is kept exactly, as Dex keeps it, in discovery and in iss; endpoints have no doubled slash', async () => {
+    const issuer = `${slash.issuer}/`;
+    const doc = (await (await fetch(`${issuer}.well-known/openid-configuration`)).json()) as Record<string, unknown>;
+    expect(doc.issuer).toBe(issuer);
+    expect(doc.token_endpoint).toBe(`${slash.issuer}/token`);
+    expect(doc.jwks_uri).toBe(`${slash.issuer}/keys`);
+    // openid-client compares the document's issuer with the URL it was given, character for character.
+    const { claims, landed } = await login(issuer, { connectorId: 'mock', scope: 'openid email' });
+    expect(claims.iss).toBe(issuer);
+    expect(landed.searchParams.get('iss')).toBe(issuer);
   });
 });

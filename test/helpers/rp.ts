@@ -183,7 +183,7 @@ const jwksCache = new Map<string, ReturnType<typeof createRemoteJWKSet>>();
 
 export async function verifyIdToken(issuer: string, idToken: string, audience: string = TEST_CLIENT.id): Promise<JWTPayload> {
   let jwks = jwksCache.get(issuer);
-  if (!jwks) jwksCache.set(issuer, (jwks = createRemoteJWKSet(new URL(`${issuer}/keys`), { cooldownDuration: 0 })));
+  if (!jwks) jwksCache.set(issuer, (jwks = createRemoteJWKSet(new URL(`${issuer.replace(/\/$/, '')}/keys`), { cooldownDuration: 0 })));
   const { payload } = await jwtVerify(idToken, jwks, { issuer, audience });
   return payload;
 }
