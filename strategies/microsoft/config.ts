@@ -22,7 +22,10 @@ export const configSchema = z
     tenant: z.string().min(1).optional(),
     /** Only security groups (`getMemberGroups` with `securityEnabledOnly`). */
     onlySecurityGroups: z.boolean().optional(),
-    /** Required groups: a user in none of them is refused (403). Needs an organisation tenant. */
+    /**
+     * Required groups: a user in none of them is refused (403). Needs an organisation `tenant`
+     * (a start-up error with common, consumers or organizations; Dex ignores it silently there).
+     */
     groups: z.array(z.string()).optional(),
     /** Groups as display names (`name`, default) or object ids (`id`). */
     groupNameFormat: z.enum(['name', 'id']).optional(),
@@ -52,6 +55,12 @@ export const configSchema = z
   .refine((c) => c.clientSecret !== undefined || c.clientAssertion !== undefined, {
     message: 'clientSecret or clientAssertion is required',
     path: ['clientSecret'],
+  })
+  // Dex reads no groups outside an organisation tenant, so it skips the required-groups check and
+  // lets everyone in. Here that is a start-up error.
+  .refine((c) => (c.groups ?? []).length === 0 || isOrgTenant(c.tenant ?? 'common'), {
+    message: 'needs an organisation tenant (a directory id or domain): with tenant common, consumers or organizations no groups are read and everyone would be let in',
+    path: ['groups'],
   });
 
 export type MicrosoftConfig = z.infer<typeof configSchema>;

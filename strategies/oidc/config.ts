@@ -51,7 +51,10 @@ export const configSchema = z
     insecureSkipEmailVerified: z.boolean().optional(),
     /** Read groups from the `groups` claim (Dex keeps this off by default). */
     insecureEnableGroups: z.boolean().optional(),
-    /** With groups enabled: only members of one of these may log in (others get a 403 page); other groups are dropped. */
+    /**
+     * Only members of one of these may log in (others get a 403 page); other groups are dropped.
+     * Needs `insecureEnableGroups` (a start-up error without it; Dex ignores it silently).
+     */
     allowedGroups: z.array(z.string()).optional(),
     /** Sent as `acr_values`, in order of preference. */
     acrValues: z.array(z.string()).optional(),
@@ -120,7 +123,13 @@ export const configSchema = z
       .strict()
       .optional(),
   })
-  .strict();
+  .strict()
+  // Dex ignores allowedGroups without insecureEnableGroups: no groups are read, so nobody is
+  // checked and everyone gets in. Here that is a start-up error.
+  .refine((c) => (c.allowedGroups ?? []).length === 0 || c.insecureEnableGroups === true, {
+    message: 'needs insecureEnableGroups: true (without it no groups are read and the allowedGroups check would let everyone in)',
+    path: ['allowedGroups'],
+  });
 
 export type OidcConfig = z.infer<typeof configSchema>;
 

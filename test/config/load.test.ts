@@ -41,6 +41,22 @@ describe('loadConfig', () => {
     ]);
   });
 
+  test('settings that would be silently ignored and let everyone in are start-up errors naming the field', () => {
+    const oidcUp = { issuer: 'https://op.example', clientID: 'c', clientSecret: 's' };
+    expect(issuesOf({ ...base, connectors: [{ type: 'oidc', id: 'up', name: 'Up', config: { ...oidcUp, allowedGroups: ['admins'] } }] })).toEqual([
+      expect.stringMatching(/^connectors\[0\]\.config\.allowedGroups: needs insecureEnableGroups: true/),
+    ]);
+    expect(issuesOf({ ...base, connectors: [{ type: 'oidc', id: 'up', name: 'Up', config: { ...oidcUp, allowedGroups: ['admins'], insecureEnableGroups: true } }] })).toEqual([]);
+    const ms = { clientID: 'c', clientSecret: 's', groups: ['On Call'] };
+    for (const tenant of [undefined, 'common', 'consumers', 'organizations']) {
+      const config = tenant === undefined ? ms : { ...ms, tenant };
+      expect(issuesOf({ ...base, connectors: [{ type: 'microsoft', id: 'ms', name: 'MS', config }] })).toEqual([
+        expect.stringMatching(/^connectors\[0\]\.config\.groups: needs an organisation tenant/),
+      ]);
+    }
+    expect(issuesOf({ ...base, connectors: [{ type: 'microsoft', id: 'ms', name: 'MS', config: { ...ms, tenant: 'contoso.onmicrosoft.com' } }] })).toEqual([]);
+  });
+
   test('unknown keys are reported, at any depth', () => {
     expect(issuesOf({ ...base, issuerr: 'x' })).toEqual(['issuerr: unknown key']);
     expect(issuesOf({ ...base, oauth2: { skipAprovalScreen: true } })).toEqual(['oauth2.skipAprovalScreen: unknown key']);
