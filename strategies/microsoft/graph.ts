@@ -1,12 +1,13 @@
 /**
  * The Microsoft Graph calls Dex's `microsoft` connector makes: `GET /v1.0/me`, `POST
  * /v1.0/me/getMemberGroups` and `POST /v1.0/directoryObjects/getByIds`, following
- * `@odata.nextLink`. Graph errors (`{"error":{"code","message"}}`) name their code; a 401 is an
- * `UpstreamApiError` with status 401, so a refresh can tell a revoked token from an outage.
+ * `@odata.nextLink` on Graph's own origin only (the access token goes with it). Graph errors
+ * (`{"error":{"code","message"}}`) name their code; a 401 is an `UpstreamApiError` with status
+ * 401, so a refresh can tell a revoked token from an outage.
  */
 import { UpstreamError } from '../../lib/errors.js';
 import { callUpstream, isRecord, redactUrl } from '../shared/http.js';
-import { UpstreamApiError, requireField } from '../shared/platform.js';
+import { UpstreamApiError, requireField, sameOrigin } from '../shared/platform.js';
 
 /** The fields of Graph's `user` resource Dex reads. */
 export interface GraphUser {
@@ -70,7 +71,8 @@ export class GraphClient {
       if (!Array.isArray(answer.value)) throw new UpstreamError(`${redactUrl(next)} answered no "value" array`);
       values.push(...(answer.value as unknown[]));
       const link = answer['@odata.nextLink'];
-      next = typeof link === 'string' && link !== '' ? link : undefined;
+      // The bearer token goes with the next page: only to Graph's own origin.
+      next = sameOrigin(url, typeof link === 'string' && link !== '' ? link : undefined);
     }
     return values;
   }

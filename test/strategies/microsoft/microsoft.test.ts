@@ -3,12 +3,15 @@
  * tenants, Graph `/me`, group lookups with `@odata.nextLink` paging, required groups, refresh.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from '@jest/globals';
 import { RefreshFailedError, UpstreamError } from '../../../lib/errors.js';
 import type { Identity } from '../../../lib/identity.js';
 import { microsoft, MicrosoftStrategy, type MicrosoftConfig } from '../../../strategies/microsoft/index.js';
+import { GraphClient } from '../../../strategies/microsoft/graph.js';
 import { FakeMicrosoft, type GraphGroup } from '../../fakes/microsoft/index.js';
 import { CALLBACK_URL, driveLogin, type LoginOutcome } from '../../fakes/platform.js';
 
@@ -207,6 +210,43 @@ describe('refresh', () => {
       await expect(strategyFor({ tenant: TENANT, groups: ['Engineering', 'Lunch Club'] }).refresh(identity, scopes)).rejects.toBeInstanceOf(RefreshFailedError);
     } finally {
       jane.groups = kept;
+    }
+  });
+});
+
+describe('Graph paging', () => {
+  /** A server answering every request with `body`, recording the Authorization headers it got. */
+  async function serve(body: (self: string) => unknown): Promise<{ url: string; server: Server; seen: string[] }> {
+    const seen: string[] = [];
+    const server = createServer((req, res) => {
+      seen.push(req.headers.authorization ?? '');
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body(url)));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    return { url, server, seen };
+  }
+
+  test('an @odata.nextLink to another origin is an UpstreamError, and the token is not sent there', async () => {
+    const elsewhere = await serve(() => ({ value: [] }));
+    const graph = await serve(() => ({ value: ['g1'], '@odata.nextLink': `${elsewhere.url}/steal` }));
+    try {
+      const client = new GraphClient(graph.url, 'SECRET-ACCESS-TOKEN', fetch);
+      await expect(client.memberGroupIds(false)).rejects.toThrow(UpstreamError);
+      expect(elsewhere.seen).toEqual([]);
+    } finally {
+      elsewhere.server.close();
+      graph.server.close();
+    }
+  });
+
+  test('a relative or same-origin @odata.nextLink is followed', async () => {
+    let calls = 0;
+    const graph = await serve((self) => (++calls === 1 ? { value: ['g1'], '@odata.nextLink': `${self}/v1.0/me/getMemberGroups?$skiptoken=2` } : { value: ['g2'] }));
+    try {
+      expect(await new GraphClient(graph.url, 'token', fetch).memberGroupIds(false)).toEqual(['g1', 'g2']);
+    } finally {
+      graph.server.close();
     }
   });
 });
