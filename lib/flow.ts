@@ -209,7 +209,7 @@ async function runConnector(ctx: BrokerContext, req: Request, res: Response, aut
         res,
         502,
         upstream ? `${conn.name} is unavailable` : 'Login failed',
-        upstream ? `The login could not be completed: ${publicSummary(err)}.` : `The login with ${conn.name} failed.`,
+        upstream ? `The login could not be completed: ${publicSummary(err, conn.name)}.` : `The login with ${conn.name} failed.`,
         'Try again in a moment; if it keeps failing, contact your administrator.',
       );
     }

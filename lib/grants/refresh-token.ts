@@ -87,7 +87,7 @@ export async function refreshTokenGrant(ctx: BrokerContext, client: ClientSettin
       // An upstream that cannot be reached says nothing about the login: the refresh token stays
       // valid (it was not rotated) and the client may retry. Anything else is a refusal.
       if (err instanceof UpstreamError) {
-        throw new OAuthError('temporarily_unavailable', `The upstream identity provider cannot be reached right now (${publicSummary(err)}); try again later.`, 503);
+        throw new OAuthError('temporarily_unavailable', `${publicSummary(err, conn.name)} right now; try again later.`, 503);
       }
       // A concurrent refresh of this token may have won upstream: then answer as it did.
       if (await changedMeanwhile(ctx, token, client.id, presented.version)) continue;
