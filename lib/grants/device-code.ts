@@ -4,7 +4,8 @@
  * (`slow_down` when it polls faster than its interval, which then grows by 5 s, as Dex does);
  * after the deadline `expired_token`; `access_denied` when the user refused. An approved device
  * code is consumed atomically with the refresh token's creation, so it yields exactly one token
- * response. Tokens are minted when the device collects them, not when the user approves.
+ * response; a poll refused before that (a wrong PKCE verifier) leaves the code for the next one,
+ * as Dex does. Tokens are minted when the device collects them, not when the user approves.
  */
 import type { ClientSettings } from '../config/settings.js';
 import type { BrokerContext } from '../context.js';
@@ -66,7 +67,10 @@ export async function deviceCodeGrant(ctx: BrokerContext, client: ClientSettings
     await ctx.storage.consume('deviceToken', deviceCode);
     throw new OAuthError('access_denied', 'The user refused to grant access.');
   }
-  return collect(ctx, client, deviceCode, body.code_verifier);
+  // Checked on the stored record, before the code is consumed: a refused poll must not burn it.
+  checkPkceVerifier(token.pkce, body.code_verifier);
+  checkPeersTrust(ctx, client.id, token.scopes);
+  return collect(ctx, client, deviceCode);
 }
 
 /** A poll before approval: record it, and say whether the device is polling too fast. */
@@ -82,18 +86,11 @@ async function poll(ctx: BrokerContext, deviceCode: string, version: number, tok
 }
 
 /** The approved device collects its tokens: the code is consumed in the same transaction. */
-async function collect(ctx: BrokerContext, client: ClientSettings, deviceCode: string, verifier: string | undefined): Promise<TokenResponse> {
+async function collect(ctx: BrokerContext, client: ClientSettings, deviceCode: string): Promise<TokenResponse> {
   await ctx.keys.signingKey();
   const outcome = await ctx.storage.transaction(async (tx): Promise<Collected> => {
     const token = await tx.consume<DeviceToken>('deviceToken', deviceCode);
     if (!token?.login || token.status !== 'approved' || token.clientId !== client.id) return { refused: unknownCode() };
-    try {
-      checkPkceVerifier(token.pkce, verifier);
-      checkPeersTrust(ctx, client.id, token.scopes);
-    } catch (err) {
-      if (err instanceof OAuthError) return { refused: err };
-      throw err;
-    }
     const { login } = token;
     const grant: Grant = {
       clientId: client.id,

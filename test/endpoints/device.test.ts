@@ -275,6 +275,16 @@ describe('polling /token', () => {
     const err = await rejection(oidc.pollDeviceAuthorizationGrant(config, { ...res, interval: 0 }));
     expect(err.error).toBe('invalid_grant');
   });
+
+  test('PKCE: a wrong verifier is refused without burning the code; the right one collects once', async () => {
+    const verifier = oidc.randomPKCECodeVerifier();
+    const res = await oidc.initiateDeviceAuthorization(await kubectl(), { scope: 'openid', code_challenge: await oidc.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256' });
+    await enterUserCode(res.verification_uri_complete!);
+    const wrong = await pollOnce(b.issuer, res.device_code, { client_id: 'kubectl', code_verifier: oidc.randomPKCECodeVerifier() });
+    expect(wrong.body).toMatchObject({ error: 'invalid_grant', error_description: 'Invalid code_verifier.' });
+    expect((await pollOnce(b.issuer, res.device_code, { client_id: 'kubectl', code_verifier: verifier })).status).toBe(200);
+    expect((await pollOnce(b.issuer, res.device_code, { client_id: 'kubectl', code_verifier: verifier })).body.error).toBe('invalid_grant');
+  });
 });
 
 describe('wrong codes are bounded per address', () => {
