@@ -15,7 +15,7 @@ const ID_TOKEN = 'urn:ietf:params:oauth:token-type:id_token';
 
 export async function tokenExchangeGrant(ctx: BrokerContext, client: ClientSettings, body: Record<string, string>): Promise<TokenResponse> {
   const { subject_token: subjectToken, subject_token_type: subjectTokenType, connector_id: connectorId } = body;
-  if (!subjectToken || !subjectTokenType) throw new OAuthError('invalid_request', 'Required params: subject_token and subject_token_type.');
+  if (!subjectToken) throw new OAuthError('invalid_request', 'Required param: subject_token.');
   if (!connectorId) throw new OAuthError('invalid_request', 'Required param: connector_id.');
   const requested = body.requested_token_type ?? ACCESS_TOKEN;
   if (requested !== ACCESS_TOKEN && requested !== ID_TOKEN) throw new OAuthError('invalid_request', `requested_token_type ${requested} is not supported.`);
@@ -24,6 +24,8 @@ export async function tokenExchangeGrant(ctx: BrokerContext, client: ClientSetti
   if (!connectorAllowed(ctx, client.allowedConnectors, conn.id, 'urn:ietf:params:oauth:grant-type:token-exchange')) {
     throw new OAuthError('unauthorized_client', `Client "${client.id}" may not use connector "${conn.id}" for token exchange.`);
   }
+  // Dex's rule and answer, before the connector sees the token: only these two types (a missing one included).
+  if (subjectTokenType !== ACCESS_TOKEN && subjectTokenType !== ID_TOKEN) throw new OAuthError('request_not_supported', 'Invalid subject_token_type.');
   if (!conn.connector.tokenIdentity) throw new OAuthError('invalid_request', `Connector "${conn.id}" does not support token exchange.`);
   const scopes = checkScopeParam(ctx, client, body.scope ?? 'openid');
   let identity: Identity;

@@ -107,4 +107,12 @@ describe('token exchange (RFC 8693)', () => {
     expect((await exchange({ subject_token: 'x', subject_token_type: 'urn:ietf:params:oauth:token-type:id_token' })).body.error).toBe('invalid_request');
     expect((await exchange({ connector_id: 'nope', subject_token: 'x', subject_token_type: 'urn:ietf:params:oauth:token-type:id_token' })).body.error).toBe('invalid_request');
   });
+
+  test('a subject_token_type other than access_token or id_token is refused before the connector sees it, as Dex does', async () => {
+    for (const type of ['urn:ietf:params:oauth:token-type:refresh_token', 'urn:x:garbage']) {
+      const res = await exchange({ connector_id: 'mock', subject_token: 'upstream-token', subject_token_type: type });
+      expect(res.status).toBe(400);
+      expect(res.body).toEqual({ error: 'request_not_supported', error_description: 'Invalid subject_token_type.' });
+    }
+  });
 });
