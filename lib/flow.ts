@@ -123,14 +123,24 @@ export async function checkPassword(ctx: BrokerContext, req: Request, res: Respo
   throw new Error(`the Passport strategy of ${conn.id} ended in ${outcome.type}`);
 }
 
-/** The upstream's answer (`/callback`, `/callback/:connector`): accepted once per auth request. */
-export async function handleCallback(ctx: BrokerContext, req: Request, res: Response, authReqId: string): Promise<void> {
+/**
+ * The upstream's answer: accepted once per auth request, from the browser that started it, on
+ * the login's own callback path: `/callback/<id>` (`via`) for authproxy and handed-over Passport
+ * strategies, `/callback` or `/callback/<its own id>` for the others (as Dex: "connector mismatch").
+ */
+export async function handleCallback(ctx: BrokerContext, req: Request, res: Response, authReqId: string, via?: string): Promise<void> {
   const rec = await ctx.storage.find<AuthRequest>('authRequest', authReqId);
   if (!rec || !rec.value.connectorId) {
     showError(ctx, res, 400, 'Login expired', 'This login has expired or is unknown.', 'Go back to the application and log in again.');
     return;
   }
   const authReq = rec.value;
+  const expected = authReq.connectorId ? ctx.connectors.get(authReq.connectorId) : undefined;
+  if ((via !== undefined && via !== authReq.connectorId) || (via === undefined && (expected?.type === 'authproxy' || expected?.foreign))) {
+    ctx.logger.warn({ connector: authReq.connectorId, via: via ?? '(generic)', requestId: res.locals.requestId }, 'callback refused: not the callback of the login\'s connector');
+    showError(ctx, res, 400, 'Wrong login method', 'This answer came back for another login method than the one this login started with.', 'Go back to the application and log in again.');
+    return;
+  }
   if (!isBoundToBrowser(req, authReqId)) {
     // Over plain HTTP the session cookie is SameSite=Lax, so an IdP's cross-site POST (SAML)
     // arrives without it: the browser posts the same fields once more from this origin, with it.
@@ -237,10 +247,12 @@ export async function finishLogin(ctx: BrokerContext, req: Request, res: Respons
   if (!authReq) throw new Error('could not record the login');
   ctx.logger.info({ connector: authReq.connectorId, client: authReq.clientId, requestId: res.locals.requestId }, 'login succeeded');
   ctx.metrics.logins.inc({ connector: authReq.connectorId!, outcome: 'success' });
-  unbindFromBrowser(req, authReqId);
+  const approvalNext = !ctx.settings.oauth2.skipApprovalScreen || authReq.prompt?.includes('consent');
+  // The approval page checks the binding too; without one, the login is over here.
+  if (!approvalNext) unbindFromBrowser(req, authReqId);
   await rememberLogin(req, { connectorId: authReq.connectorId!, claims, ...(connectorData !== undefined ? { connectorData } : {}), authTime });
   await saveSession(req);
-  if (ctx.settings.oauth2.skipApprovalScreen && !authReq.prompt?.includes('consent')) {
+  if (!approvalNext) {
     await sendCode(ctx, res, authReqId);
     return;
   }

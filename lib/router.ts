@@ -36,6 +36,19 @@ async function sessionSecret(storage: Storage): Promise<string> {
   return (await storage.find<string>('keys', 'session-secret'))!.value;
 }
 
+/** For each authproxy connector, its callback path and the header names it reads (lower case). */
+function authproxyHeaders(settings: BrokerContext['settings']): Map<string, Set<string>> {
+  const out = new Map<string, Set<string>>();
+  for (const c of settings.connectors) {
+    if (c.type !== 'authproxy') continue;
+    const config = (c.config ?? {}) as Record<string, unknown>;
+    const configured = Object.entries(config).filter(([k, v]) => k.endsWith('Header') && typeof v === 'string').map(([, v]) => (v as string).toLowerCase());
+    const defaults = ['x-remote-user-id', 'x-remote-user', 'x-remote-user-name', 'x-remote-user-email', 'x-remote-group'];
+    out.set(`/callback/${c.id}`, new Set([...defaults, ...configured]));
+  }
+  return out;
+}
+
 /** `token` is the token endpoint's listener (lib/endpoints/token.ts), which `serve` also calls directly. */
 export async function buildRouter(ctx: BrokerContext, token: (req: Request, res: Response) => void): Promise<Router> {
   const { settings } = ctx;
@@ -43,12 +56,15 @@ export async function buildRouter(ctx: BrokerContext, token: (req: Request, res:
   const wrap = (handler: Handler) => (req: Request, res: Response) => handler(ctx, req, res);
   const form = express.urlencoded({ extended: false, limit: FORM_LIMIT, parameterLimit: 100 });
   const callbackForm = express.urlencoded({ extended: false, limit: CALLBACK_LIMIT, parameterLimit: 20 });
-  const authproxyPaths = new Set([...ctx.connectors.values()].filter((c) => c.type === 'authproxy').map((c) => `/callback/${c.id}`));
-
-  // Identity headers from an authenticating proxy count only on the authproxy callback.
+  // Identity headers from an authenticating proxy count only on that authproxy connector's own
+  // callback: `X-Remote-*`, and every header name an authproxy connector is configured to read
+  // (`userHeader: X-Forwarded-User`...), are removed from every other request.
+  const proxyHeaders = authproxyHeaders(settings);
+  const allProxyHeaders = new Set([...proxyHeaders.values()].flatMap((names) => [...names]));
   const stripRemoteHeaders = (req: Request, _res: Response, next: NextFunction) => {
-    if (!authproxyPaths.has(req.path)) {
-      for (const name of Object.keys(req.headers)) if (name.startsWith('x-remote-')) delete req.headers[name];
+    const own = proxyHeaders.get(req.path);
+    for (const name of Object.keys(req.headers)) {
+      if ((name.startsWith('x-remote-') || allProxyHeaders.has(name)) && !own?.has(name)) delete req.headers[name];
     }
     next();
   };

@@ -1,15 +1,17 @@
 /**
  * `/approval`: the consent page. The request id in the URL is only usable with its HMAC (keyed
- * per auth request), so a stolen or guessed id cannot be approved.
+ * per auth request), so a guessed id cannot be approved, and only in the browser that started
+ * the login, so a copied approval URL (history, logs, a shared screen) cannot either.
  */
 import type { Request, Response } from 'express';
 import type { AuthRequest } from '../auth-request.js';
 import { secretsEqual } from '../clients.js';
 import type { BrokerContext } from '../context.js';
 import { approvalHmac, redirectToClient, sendCode, sendPage, showError } from '../flow.js';
+import { isBoundToBrowser, unbindFromBrowser } from '../login-session.js';
 import { approvalPage } from '../web/pages.js';
 
-async function checked(ctx: BrokerContext, source: Record<string, unknown>, res: Response): Promise<AuthRequest | undefined> {
+async function checked(ctx: BrokerContext, req: Request, source: Record<string, unknown>, res: Response): Promise<AuthRequest | undefined> {
   const id = typeof source.req === 'string' ? source.req : '';
   const mac = typeof source.hmac === 'string' ? source.hmac : '';
   const rec = id ? await ctx.storage.find<AuthRequest>('authRequest', id) : undefined;
@@ -17,11 +19,15 @@ async function checked(ctx: BrokerContext, source: Record<string, unknown>, res:
     showError(ctx, res, 400, 'Login expired', 'This approval is unknown or has expired.', 'Go back to the application and log in again.');
     return undefined;
   }
+  if (!isBoundToBrowser(req, id)) {
+    showError(ctx, res, 403, 'Login started elsewhere', 'This login was started in another browser, so it cannot be approved in this one.', 'Go back to the application and log in again from this browser (with cookies allowed for this site).');
+    return undefined;
+  }
   return rec.value;
 }
 
 export async function approvalForm(ctx: BrokerContext, req: Request, res: Response): Promise<void> {
-  const authReq = await checked(ctx, req.query as Record<string, unknown>, res);
+  const authReq = await checked(ctx, req, req.query as Record<string, unknown>, res);
   if (!authReq) return;
   const client = ctx.clients.get(authReq.clientId);
   sendPage(
@@ -41,8 +47,9 @@ export async function approvalForm(ctx: BrokerContext, req: Request, res: Respon
 
 export async function approvalDecision(ctx: BrokerContext, req: Request, res: Response): Promise<void> {
   const body = (req.body ?? {}) as Record<string, unknown>;
-  const authReq = await checked(ctx, body, res);
+  const authReq = await checked(ctx, req, body, res);
   if (!authReq) return;
+  unbindFromBrowser(req, authReq.id);
   if (body.approval !== 'approve') {
     if (await ctx.storage.consume('authRequest', authReq.id)) {
       redirectToClient(ctx, res, authReq, { error: 'access_denied', error_description: 'The user refused to grant access.' });

@@ -41,5 +41,5 @@ export async function connectorCallback(ctx: BrokerContext, req: Request, res: R
     showError(ctx, res, 400, 'Login expired', 'This login has expired or was started in another browser.', 'Start the login again from the application.');
     return;
   }
-  await handleCallback(ctx, req, res, state);
+  await handleCallback(ctx, req, res, state, conn.id);
 }

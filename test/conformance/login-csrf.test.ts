@@ -7,6 +7,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { startBroker, TEST_CLIENT, type TestBroker } from '../helpers/broker.js';
+import { cookieBrowser as browser, type CookieBrowser } from '../helpers/http.js';
 import { firstForm } from '../helpers/rp.js';
 import { authUrl, pkcePair } from './support.js';
 
@@ -23,25 +24,8 @@ beforeAll(async () => {
 });
 afterAll(() => b.close());
 
-/** One browser: a cookie jar for the broker's origin, and requests that never follow redirects. */
-function browser() {
-  const jar = new Map<string, string>();
-  const send = async (url: string, init: RequestInit = {}) => {
-    const headers = new Headers(init.headers);
-    if (jar.size > 0) headers.set('cookie', [...jar].map(([k, v]) => `${k}=${v}`).join('; '));
-    const res = await fetch(url, { ...init, headers, redirect: 'manual' });
-    for (const c of res.headers.getSetCookie()) {
-      const [pair] = c.split(';');
-      const eq = pair!.indexOf('=');
-      jar.set(pair!.slice(0, eq), pair!.slice(eq + 1));
-    }
-    return { status: res.status, location: res.headers.get('location'), body: await res.text() };
-  };
-  return { jar, send, post: (url: string, form: Record<string, string>) => send(url, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(form).toString() }) };
-}
-
 /** Starts a login with mockCallback in `who`: the connector's redirect to the broker's callback. */
-async function startMockLogin(who: ReturnType<typeof browser>): Promise<string> {
+async function startMockLogin(who: CookieBrowser): Promise<string> {
   const start = await who.send(authUrl(b.issuer, { connector_id: 'mock', code_challenge: pkcePair().challenge, code_challenge_method: 'S256' }));
   expect(start.status).toBe(303);
   const atConnector = await who.send(new URL(start.location!, b.issuer).toString());
@@ -113,5 +97,26 @@ describe('the password form', () => {
     expect(planted.body).toContain('started in another browser');
     const own = await attacker.post(form.action, filled);
     expect(own.status).toBe(303);
+  });
+});
+
+describe('the approval page', () => {
+  test('copied to another browser (history, logs, a shared screen) can neither be shown nor approved there', async () => {
+    const own = browser();
+    const start = await own.send(authUrl(b.issuer, { connector_id: 'mock', prompt: 'consent', code_challenge: pkcePair().challenge, code_challenge_method: 'S256' }));
+    let step = start;
+    for (let i = 0; i < 4 && step.location && !step.location.includes('/approval?'); i++) step = await own.send(new URL(step.location, b.issuer).toString());
+    expect(step.location).toContain('/approval?');
+    const approvalUrl = new URL(step.location!, b.issuer).toString();
+    const form = firstForm((await own.send(approvalUrl)).body, b.issuer)!;
+    expect(form.fields.req).toEqual(expect.any(String));
+    const elsewhere = browser();
+    expect((await elsewhere.send(approvalUrl)).status).toBe(403);
+    const stolen = await elsewhere.post(form.action, { ...form.fields, approval: 'approve' });
+    expect(stolen.status).toBe(403);
+    expect(stolen.location).toBeNull();
+    const approved = await own.post(form.action, { ...form.fields, approval: 'approve' });
+    expect(approved.status).toBe(303);
+    expect(approved.location).toMatch(new RegExp(`^${TEST_CLIENT.redirectURI}\\?code=`));
   });
 });

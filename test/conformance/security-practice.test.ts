@@ -151,10 +151,12 @@ describe('CSRF tokens and approval HMACs are bound to their own auth request', (
   });
 
   test('the approval of one login cannot be posted with the HMAC of another', async () => {
-    const approvalOf = async () => firstForm((await pageOf(authUrl(issuer, { connector_id: 'pw' }), (x) => x.body.includes('name="approval"'), { username: 'kilgore', password: PASSWORD })).body, issuer)!;
+    const jar: CookieJar = new Map();
+    const approvalOf = async () => firstForm((await pageOf(authUrl(issuer, { connector_id: 'pw' }), (x) => x.body.includes('name="approval"'), { username: 'kilgore', password: PASSWORD }, jar)).body, issuer)!;
     const a = await approvalOf();
     const b = await approvalOf();
-    const post = (hmac: string) => fetch(b.action, { method: 'POST', redirect: 'manual', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ ...b.fields, hmac }) });
+    const cookie = [...jar.get(new URL(issuer).host)!].map(([k, v]) => `${k}=${v}`).join('; ');
+    const post = (hmac: string) => fetch(b.action, { method: 'POST', redirect: 'manual', headers: { 'content-type': 'application/x-www-form-urlencoded', cookie }, body: new URLSearchParams({ ...b.fields, hmac }) });
     const forged = await post(a.fields.hmac!);
     expect(forged.status).toBe(400);
     expect(forged.headers.get('location')).toBeNull();

@@ -30,3 +30,24 @@ export async function getPage(url: string, headers: Record<string, string> = {})
 export function leaksNothing(body: string): boolean {
   return !/\bat .+:\d+:\d+|node_modules|\/lib\/|Error:/.test(body);
 }
+
+/** One browser for protocol tests: a cookie jar for one origin, requests that never follow redirects. */
+export function cookieBrowser() {
+  const jar = new Map<string, string>();
+  const send = async (url: string, init: RequestInit = {}) => {
+    const headers = new Headers(init.headers);
+    if (jar.size > 0) headers.set('cookie', [...jar].map(([k, v]) => `${k}=${v}`).join('; '));
+    const res = await fetch(url, { ...init, headers, redirect: 'manual' });
+    for (const c of res.headers.getSetCookie()) {
+      const [pair] = c.split(';');
+      const eq = pair!.indexOf('=');
+      jar.set(pair!.slice(0, eq), pair!.slice(eq + 1));
+    }
+    return { status: res.status, location: res.headers.get('location'), body: await res.text() };
+  };
+  const post = (url: string, form: Record<string, string>, headers: Record<string, string> = {}) =>
+    send(url, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers }, body: new URLSearchParams(form).toString() });
+  return { jar, send, post };
+}
+
+export type CookieBrowser = ReturnType<typeof cookieBrowser>;
