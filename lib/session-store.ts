@@ -42,7 +42,22 @@ export class StorageSessionStore extends session.Store {
     );
   }
 
-  override touch(sid: string, sess: session.SessionData, callback?: () => void): void {
-    this.set(sid, sess, () => callback?.());
+  /**
+   * Extends the expiry of the session as it is stored now, never writing `sess` back: express-session
+   * calls this at the end of a request that did not modify its (possibly stale) copy, and writing
+   * that copy would undo a logout or a destroy done meanwhile by a concurrent request. A session
+   * no longer stored stays gone; a write in between wins (the compare-and-swap is simply lost).
+   */
+  override touch(sid: string, sess: session.SessionData, callback?: (err?: unknown) => void): void {
+    const expiresAt = this.expiry(sess);
+    this.storage
+      .find<session.SessionData>('session', sid)
+      .then(async (rec) => {
+        if (rec) await this.storage.update('session', sid, rec.version, rec.value, { expiresAt });
+      })
+      .then(
+        () => callback?.(),
+        (err: unknown) => callback?.(err),
+      );
   }
 }
