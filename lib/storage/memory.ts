@@ -1,5 +1,6 @@
 /** In-process storage: for tests and single-instance demos. Lost on restart. */
 import { InProcessStorage } from './in-process.js';
+import { expiryMs } from './records.js';
 import type { Clock, Kind, StoredRecord, WriteOptions } from './types.js';
 
 interface Row {
@@ -52,7 +53,7 @@ export class MemoryStorage extends InProcessStorage {
 
   protected override doCreate<T>(kind: Kind, id: string, value: T, options: WriteOptions = {}): boolean {
     if (this.live(kind, id)) return false;
-    this.write(this.table(kind), id, { value: JSON.stringify(value), version: 1, expiresAt: options.expiresAt ?? null, owner: options.owner ?? null });
+    this.write(this.table(kind), id, { value: JSON.stringify(value), version: 1, expiresAt: expiryMs(options.expiresAt), owner: options.owner ?? null });
     return true;
   }
 
@@ -66,7 +67,7 @@ export class MemoryStorage extends InProcessStorage {
     this.write(this.table(kind), id, {
       value: JSON.stringify(value),
       version: (prev?.version ?? 0) + 1,
-      expiresAt: options.expiresAt ?? null,
+      expiresAt: expiryMs(options.expiresAt),
       owner: options.owner ?? prev?.owner ?? null,
     });
   }
@@ -77,7 +78,7 @@ export class MemoryStorage extends InProcessStorage {
     this.write(this.table(kind), id, {
       value: JSON.stringify(value),
       version: version + 1,
-      expiresAt: options.expiresAt === undefined ? prev.expiresAt : options.expiresAt,
+      expiresAt: options.expiresAt === undefined ? prev.expiresAt : expiryMs(options.expiresAt),
       owner: options.owner ?? prev.owner,
     });
     return true;

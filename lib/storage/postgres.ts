@@ -17,6 +17,7 @@ import pg from 'pg';
 import { z } from 'zod';
 import { zodIssues } from '../config/load.js';
 import { ConfigError, StorageUnavailableError, errorMessage } from '../errors.js';
+import { expiryMs } from './records.js';
 import type { Clock, Kind, Storage, StorageOps, StoredRecord, WriteOptions } from './types.js';
 
 const SCHEMA_VERSION = 1;
@@ -153,9 +154,12 @@ const SQL = {
   create: `INSERT INTO dexpress_objects AS o (kind, id, value, version, expires_at, owner) VALUES ($1, $2, $3, 1, $4, $5)
            ON CONFLICT (kind, id) DO UPDATE SET value = excluded.value, version = 1, expires_at = excluded.expires_at, owner = excluded.owner
            WHERE o.expires_at IS NOT NULL AND o.expires_at <= $6`,
+  // Replaces a live row (next version, owner kept unless given); an expired one starts afresh.
   upsert: `INSERT INTO dexpress_objects AS o (kind, id, value, version, expires_at, owner) VALUES ($1, $2, $3, 1, $4, $5)
-           ON CONFLICT (kind, id) DO UPDATE SET value = excluded.value, version = o.version + 1,
-             expires_at = excluded.expires_at, owner = COALESCE(excluded.owner, o.owner)`,
+           ON CONFLICT (kind, id) DO UPDATE SET value = excluded.value,
+             version = CASE WHEN o.expires_at IS NOT NULL AND o.expires_at <= $6 THEN 1 ELSE o.version + 1 END,
+             expires_at = excluded.expires_at,
+             owner = CASE WHEN o.expires_at IS NOT NULL AND o.expires_at <= $6 THEN excluded.owner ELSE COALESCE(excluded.owner, o.owner) END`,
   update: `UPDATE dexpress_objects SET value = $1, expires_at = CASE WHEN $2::boolean THEN expires_at ELSE $3::bigint END,
              version = version + 1, owner = COALESCE($4, owner)
            WHERE kind = $5 AND id = $6 AND version = $7 AND (expires_at IS NULL OR expires_at > $8)`,
@@ -286,7 +290,7 @@ export class PostgresStorage implements Storage {
     return {
       create: async (kind, id, value, options = {}) => {
         const now = this.now();
-        const r = await this.run(db, 'create', [kind, id, JSON.stringify(value), options.expiresAt ?? null, options.owner ?? null, now]);
+        const r = await this.run(db, 'create', [kind, id, JSON.stringify(value), expiryMs(options.expiresAt), options.owner ?? null, now]);
         return r.rowCount === 1;
       },
       find: async <T>(kind: Kind, id: string): Promise<StoredRecord<T> | undefined> => {
@@ -295,11 +299,11 @@ export class PostgresStorage implements Storage {
         return row && { value: JSON.parse(row.value) as T, version: row.version, expiresAt: row.expires_at };
       },
       upsert: async (kind, id, value, options = {}) => {
-        await this.run(db, 'upsert', [kind, id, JSON.stringify(value), options.expiresAt ?? null, options.owner ?? null]);
+        await this.run(db, 'upsert', [kind, id, JSON.stringify(value), expiryMs(options.expiresAt), options.owner ?? null, this.now()]);
       },
       update: async (kind, id, version, value, options = {}) => {
         const keep = options.expiresAt === undefined;
-        const r = await this.run(db, 'update', [JSON.stringify(value), keep, options.expiresAt ?? null, options.owner ?? null, kind, id, version, this.now()]);
+        const r = await this.run(db, 'update', [JSON.stringify(value), keep, expiryMs(options.expiresAt), options.owner ?? null, kind, id, version, this.now()]);
         return r.rowCount === 1;
       },
       consume: async <T>(kind: Kind, id: string): Promise<T | undefined> => {

@@ -8,6 +8,7 @@
 import Database from 'better-sqlite3';
 import { StorageUnavailableError } from '../errors.js';
 import { InProcessStorage } from './in-process.js';
+import { expiryMs } from './records.js';
 import type { Clock, Kind, StoredRecord, WriteOptions } from './types.js';
 
 /**
@@ -63,10 +64,13 @@ export class SqliteStorage extends InProcessStorage {
          ON CONFLICT (kind, id) DO UPDATE SET value = excluded.value, version = 1, expires_at = excluded.expires_at, owner = excluded.owner
          WHERE objects.expires_at IS NOT NULL AND objects.expires_at <= ?`,
       ),
-      upsert: db.prepare<[string, string, string, number | null, string | null]>(
+      // Replaces a live row (next version, owner kept unless given); an expired one starts afresh.
+      upsert: db.prepare<[string, string, string, number | null, string | null, number, number]>(
         `INSERT INTO objects (kind, id, value, version, expires_at, owner) VALUES (?, ?, ?, 1, ?, ?)
-         ON CONFLICT (kind, id) DO UPDATE SET value = excluded.value, version = objects.version + 1,
-           expires_at = excluded.expires_at, owner = COALESCE(excluded.owner, objects.owner)`,
+         ON CONFLICT (kind, id) DO UPDATE SET value = excluded.value,
+           version = CASE WHEN objects.expires_at IS NOT NULL AND objects.expires_at <= ? THEN 1 ELSE objects.version + 1 END,
+           expires_at = excluded.expires_at,
+           owner = CASE WHEN objects.expires_at IS NOT NULL AND objects.expires_at <= ? THEN excluded.owner ELSE COALESCE(excluded.owner, objects.owner) END`,
       ),
       update: db.prepare<[string, number | null, number | null, string | null, string, string, number, number]>(
         `UPDATE objects SET value = ?, expires_at = CASE WHEN ? = 1 THEN expires_at ELSE ? END, version = version + 1,
@@ -118,7 +122,7 @@ export class SqliteStorage extends InProcessStorage {
   }
 
   protected override doCreate<T>(kind: Kind, id: string, value: T, options: WriteOptions = {}): boolean {
-    return this.stmts.insert.run(kind, id, JSON.stringify(value), options.expiresAt ?? null, options.owner ?? null, this.now()).changes === 1;
+    return this.stmts.insert.run(kind, id, JSON.stringify(value), expiryMs(options.expiresAt), options.owner ?? null, this.now()).changes === 1;
   }
 
   protected override doFind<T>(kind: Kind, id: string): StoredRecord<T> | undefined {
@@ -127,12 +131,13 @@ export class SqliteStorage extends InProcessStorage {
   }
 
   protected override doUpsert<T>(kind: Kind, id: string, value: T, options: WriteOptions = {}): void {
-    this.stmts.upsert.run(kind, id, JSON.stringify(value), options.expiresAt ?? null, options.owner ?? null);
+    const now = this.now();
+    this.stmts.upsert.run(kind, id, JSON.stringify(value), expiryMs(options.expiresAt), options.owner ?? null, now, now);
   }
 
   protected override doUpdate<T>(kind: Kind, id: string, version: number, value: T, options: WriteOptions = {}): boolean {
     const keep = options.expiresAt === undefined ? 1 : null;
-    return this.stmts.update.run(JSON.stringify(value), keep, options.expiresAt ?? null, options.owner ?? null, kind, id, version, this.now()).changes === 1;
+    return this.stmts.update.run(JSON.stringify(value), keep, expiryMs(options.expiresAt), options.owner ?? null, kind, id, version, this.now()).changes === 1;
   }
 
   protected override doConsume<T>(kind: Kind, id: string): T | undefined {

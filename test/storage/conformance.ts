@@ -72,6 +72,35 @@ export function describeStorage(name: string, open: (now: Clock) => Promise<Stor
       expect(await s.find('session', 'sid')).toMatchObject({ value: { a: 2 }, version: 2 });
     });
 
+    test('upsert over an expired record starts afresh: version 1, no owner kept', async () => {
+      await fresh();
+      const t = clock();
+      await s.create('offlineSession', 'e', { a: 1 }, { expiresAt: t + 1000, owner: 'alice' });
+      await s.upsert('offlineSession', 'e', { a: 1 }, { expiresAt: t + 5000, owner: 'alice' });
+      clock.advance(5000);
+      await s.upsert('offlineSession', 'e', { a: 2 });
+      expect(await s.find('offlineSession', 'e')).toEqual({ value: { a: 2 }, version: 1, expiresAt: null });
+      expect(await s.destroyByOwner('offlineSession', 'alice')).toBe(0);
+      await s.upsert('offlineSession', 'e', { a: 3 }, { owner: 'bob' });
+      await s.upsert('offlineSession', 'e', { a: 4 });
+      expect(await s.find('offlineSession', 'e')).toMatchObject({ value: { a: 4 }, version: 3 });
+      expect(await s.destroyByOwner('offlineSession', 'bob')).toBe(1);
+    });
+
+    test('a fractional expiry is rounded up to whole milliseconds', async () => {
+      await fresh();
+      const t = clock();
+      expect(await s.create('session', 'c', 1, { expiresAt: t + 1000.5 })).toBe(true);
+      await s.upsert('session', 'u', 1, { expiresAt: t + 1000.25 });
+      await s.create('session', 'p', 1);
+      expect(await s.update('session', 'p', 1, 2, { expiresAt: t + 1000.75 })).toBe(true);
+      for (const id of ['c', 'u', 'p']) expect((await s.find('session', id))!.expiresAt).toBe(t + 1001);
+      clock.advance(1000);
+      expect(await s.count('session')).toBe(3);
+      clock.advance(1);
+      expect(await s.count('session')).toBe(0);
+    });
+
     test('expired records are invisible and collected', async () => {
       await fresh();
       const t = clock();
