@@ -11,6 +11,7 @@
  * reading the count the previous one left, so a burst of guesses sent at once is cut off at the
  * limit (with several instances, each may let one more through).
  */
+import { createHash } from 'node:crypto';
 import type { Clock, Storage } from './storage/index.js';
 
 export interface ThrottleLimits {
@@ -48,6 +49,14 @@ export function throttleUsername(username: string): string {
   return folded.replace(SPACES, ' ').trim();
 }
 
+/**
+ * The storage id of a user's counter: a hash of the folded username, so any username (of any
+ * length, with any characters) makes a short id that every backend can store.
+ */
+export function userCounterId(connectorId: string, username: string): string {
+  return `user:${connectorId}:${createHash('sha256').update(throttleUsername(username)).digest('base64url')}`;
+}
+
 export type Guarded<T> = { throttled: true; retryAfter: number } | { throttled: false; result: T };
 
 export class LoginThrottle {
@@ -65,7 +74,7 @@ export class LoginThrottle {
    * or null for a wrong password; if it throws (upstream down), nothing is counted.
    */
   async guard<T>(connectorId: string, username: string, address: string, check: () => Promise<T | null>): Promise<Guarded<T | null>> {
-    const userKey = `user:${connectorId}:${throttleUsername(username)}`;
+    const userKey = userCounterId(connectorId, username);
     const addressKey = `addr:${address}`;
     const previous = this.queues.get(userKey) ?? Promise.resolve();
     let done!: () => void;

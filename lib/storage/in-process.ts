@@ -4,13 +4,14 @@
  * `Storage` interface, with the gate that keeps plain operations out of a running transaction.
  */
 import { Gate } from './gate.js';
+import { withKeyRule } from './records.js';
 import type { Kind, Storage, StorageOps, StoredRecord, WriteOptions } from './types.js';
 
 export abstract class InProcessStorage implements Storage {
   abstract readonly type: string;
   private readonly gate = new Gate();
-  /** The operations without the gate: what a transaction's callback gets. */
-  private readonly ops: StorageOps = {
+  /** The operations without the gate (what a transaction's callback gets), under the key rule of every backend. */
+  private readonly ops: StorageOps = withKeyRule({
     create: async (kind, id, value, options) => this.doCreate(kind, id, value, options),
     find: async (kind, id) => this.doFind(kind, id),
     upsert: async (kind, id, value, options) => this.doUpsert(kind, id, value, options),
@@ -19,7 +20,7 @@ export abstract class InProcessStorage implements Storage {
     destroy: async (kind, id) => this.doDestroy(kind, id),
     destroyByOwner: async (kind, owner) => this.doDestroyByOwner(kind, owner),
     count: async (kind) => this.doCount(kind),
-  };
+  });
 
   protected abstract doCreate<T>(kind: Kind, id: string, value: T, options?: WriteOptions): boolean;
   protected abstract doFind<T>(kind: Kind, id: string): StoredRecord<T> | undefined;
@@ -35,45 +36,46 @@ export abstract class InProcessStorage implements Storage {
   abstract ping(): Promise<void>;
   abstract close(): Promise<void>;
 
-  // Each operation waits only while a transaction runs; otherwise it runs without yielding.
+  // Each operation waits only while a transaction runs; otherwise it runs without yielding
+  // (`ops` and the key rule call the synchronous `do...` at once).
   async create<T>(kind: Kind, id: string, value: T, options?: WriteOptions): Promise<boolean> {
     while (this.gate.pending) await this.gate.pending;
-    return this.doCreate(kind, id, value, options);
+    return this.ops.create(kind, id, value, options);
   }
 
   async find<T>(kind: Kind, id: string): Promise<StoredRecord<T> | undefined> {
     while (this.gate.pending) await this.gate.pending;
-    return this.doFind<T>(kind, id);
+    return this.ops.find(kind, id);
   }
 
   async upsert<T>(kind: Kind, id: string, value: T, options?: WriteOptions): Promise<void> {
     while (this.gate.pending) await this.gate.pending;
-    this.doUpsert(kind, id, value, options);
+    return this.ops.upsert(kind, id, value, options);
   }
 
   async update<T>(kind: Kind, id: string, version: number, value: T, options?: WriteOptions): Promise<boolean> {
     while (this.gate.pending) await this.gate.pending;
-    return this.doUpdate(kind, id, version, value, options);
+    return this.ops.update(kind, id, version, value, options);
   }
 
   async consume<T>(kind: Kind, id: string): Promise<T | undefined> {
     while (this.gate.pending) await this.gate.pending;
-    return this.doConsume<T>(kind, id);
+    return this.ops.consume(kind, id);
   }
 
   async destroy(kind: Kind, id: string): Promise<boolean> {
     while (this.gate.pending) await this.gate.pending;
-    return this.doDestroy(kind, id);
+    return this.ops.destroy(kind, id);
   }
 
   async destroyByOwner(kind: Kind, owner: string): Promise<number> {
     while (this.gate.pending) await this.gate.pending;
-    return this.doDestroyByOwner(kind, owner);
+    return this.ops.destroyByOwner(kind, owner);
   }
 
   async count(kind: Kind): Promise<number> {
     while (this.gate.pending) await this.gate.pending;
-    return this.doCount(kind);
+    return this.ops.count(kind);
   }
 
   async gc(): Promise<number> {

@@ -17,7 +17,7 @@ import pg from 'pg';
 import { z } from 'zod';
 import { zodIssues } from '../config/load.js';
 import { ConfigError, StorageUnavailableError, errorMessage } from '../errors.js';
-import { expiryMs } from './records.js';
+import { expiryMs, withKeyRule } from './records.js';
 import type { Clock, Kind, Storage, StorageOps, StoredRecord, WriteOptions } from './types.js';
 
 const SCHEMA_VERSION = 1;
@@ -182,7 +182,7 @@ export class PostgresStorage implements Storage {
     private readonly where: string,
     private readonly now: Clock,
   ) {
-    this.ops = this.opsOn(pool);
+    this.ops = withKeyRule(this.opsOn(pool));
   }
 
   /** Connects, creates or migrates the schema, and returns the storage. */
@@ -345,7 +345,7 @@ export class PostgresStorage implements Storage {
     return this.withClient(async (client) => {
       await this.sql(client, 'BEGIN');
       try {
-        const result = await fn(this.opsOn(client));
+        const result = await fn(withKeyRule(this.opsOn(client)));
         await this.sql(client, 'COMMIT');
         return result;
       } catch (err) {

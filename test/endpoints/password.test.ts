@@ -163,6 +163,14 @@ describe('brute-force protection', () => {
     expect(form.page?.body).toContain('Too many failed attempts');
   });
 
+  test('a username of any length or content is counted like any other (its counter id is a hash)', async () => {
+    for (const username of ['k'.repeat(3000), 'ü'.repeat(2000) + '\u0000']) {
+      const grant = () => postForm(`${guarded.issuer}/token`, { grant_type: 'password', username, password: 'wrong', scope: 'openid' }, basicAuth());
+      for (let i = 0; i < 10; i++) expect((await grant()).body.error).toBe('invalid_grant');
+      expect((await grant()).status).toBe(429);
+    }
+  });
+
   test('failures are counted per user: another username is not locked', async () => {
     const res = await postForm(`${guarded.issuer}/token`, { grant_type: 'password', username: 'someone-else', password: 'x', scope: 'openid' }, basicAuth());
     expect(res.body.error).toBe('invalid_grant');

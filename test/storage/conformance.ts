@@ -3,7 +3,8 @@
  * `describeStorage(name, open)` where `open(now)` returns a fresh, empty storage.
  */
 import { afterEach, describe, expect, test } from '@jest/globals';
-import type { Clock, Storage } from '../../lib/storage/index.js';
+import type { Clock, Storage, StorageOps } from '../../lib/storage/index.js';
+import { InvalidStorageKeyError, MAX_KEY_LENGTH } from '../../lib/storage/records.js';
 import { frozenClock, type TestClock } from '../helpers/clock.js';
 
 export function describeStorage(name: string, open: (now: Clock) => Promise<Storage>): void {
@@ -216,6 +217,47 @@ export function describeStorage(name: string, open: (now: Clock) => Promise<Stor
       await tx;
       expect(a === undefined).toBe(b === undefined);
       expect(await s.find('deviceRequest', 'b')).toBeDefined();
+    });
+
+    /** Ids and owners no backend can store (PostgreSQL refuses NUL, and index entries over 2,704 bytes). */
+    const unstorable = ['code\u0000', 'x'.repeat(MAX_KEY_LENGTH + 1), 'ü'.repeat(3000)];
+    const lookupsFindNothing = async (ops: StorageOps, key: string) => {
+      expect(await ops.find('authCode', key)).toBeUndefined();
+      expect(await ops.consume('authCode', key)).toBeUndefined();
+      expect(await ops.update('authCode', key, 1, {})).toBe(false);
+      expect(await ops.destroy('authCode', key)).toBe(false);
+      expect(await ops.destroyByOwner('refreshToken', key)).toBe(0);
+    };
+    const writesAreRefused = async (ops: StorageOps, key: string) => {
+      await expect(ops.create('authCode', key, 1)).rejects.toBeInstanceOf(InvalidStorageKeyError);
+      await expect(ops.upsert('authCode', key, 1)).rejects.toBeInstanceOf(InvalidStorageKeyError);
+      await expect(ops.create('refreshToken', 'ok', 1, { owner: key })).rejects.toBeInstanceOf(InvalidStorageKeyError);
+      await expect(ops.upsert('refreshToken', 'ok', 1, { owner: key })).rejects.toBeInstanceOf(InvalidStorageKeyError);
+    };
+
+    test('an id or owner containing NUL or longer than the bound is not found by lookups, and refused by writes', async () => {
+      await fresh();
+      for (const key of unstorable) {
+        await lookupsFindNothing(s, key);
+        await writesAreRefused(s, key);
+      }
+      expect(await s.find('refreshToken', 'ok')).toBeUndefined();
+      const longest = 'é'.repeat(MAX_KEY_LENGTH);
+      expect(await s.create('authCode', longest, 1, { owner: longest })).toBe(true);
+      expect(await s.consume('authCode', longest)).toBe(1);
+    });
+
+    test('inside a transaction too, without breaking it', async () => {
+      await fresh();
+      await s.transaction(async (tx) => {
+        for (const key of unstorable) await lookupsFindNothing(tx, key);
+        await tx.create('authCode', 'after', 1);
+      });
+      expect(await s.find('authCode', 'after')).toBeDefined();
+      await expect(s.transaction((tx) => writesAreRefused(tx, 'nul\u0000').then(() => tx.create('authCode', 'kept?', 1)).then(() => tx.create('authCode', 'x\u0000', 1)))).rejects.toBeInstanceOf(
+        InvalidStorageKeyError,
+      );
+      expect(await s.find('authCode', 'kept?')).toBeUndefined();
     });
 
     test('ping answers', async () => {

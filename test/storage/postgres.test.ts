@@ -7,6 +7,8 @@ import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { ConfigError, StorageUnavailableError } from '../../lib/errors.js';
 import { openStorage } from '../../lib/storage/index.js';
 import { PostgresStorage, isUnavailable, parsePostgresConfig, poolConfig, postgresConfigIssues } from '../../lib/storage/postgres.js';
+import { startBroker } from '../helpers/broker.js';
+import { basicAuth, getPage, postForm } from '../helpers/http.js';
 import { startPostgres, type Postgres } from '../servers/postgres.js';
 import { describeStorage } from './conformance.js';
 
@@ -69,6 +71,28 @@ describe('postgres config', () => {
       expect(await s.create('keys', 'k', 1)).toBe(true);
     } finally {
       await s.close();
+    }
+  });
+});
+
+describe('the broker on postgres', () => {
+  test('request values that no backend can store as an id are "not found", not a 500', async () => {
+    const storage = await PostgresStorage.open(configFor(await freshDatabase()));
+    const b = await startBroker(
+      { connectors: [{ type: 'mockPassword', id: 'pw', name: 'Password', config: { username: 'kilgore', password: 'trout' } }], oauth2: { skipApprovalScreen: true, passwordConnector: 'pw' } },
+      { storage },
+    );
+    try {
+      const token = (form: Record<string, string>) => postForm(`${b.issuer}/token`, form, basicAuth());
+      expect((await token({ grant_type: 'authorization_code', code: 'abc\u0000', redirect_uri: 'http://x' })).body.error).toBe('invalid_grant');
+      expect((await token({ grant_type: 'authorization_code', code: 'c'.repeat(3000), redirect_uri: 'http://x' })).body.error).toBe('invalid_grant');
+      expect((await token({ grant_type: 'urn:ietf:params:oauth:grant-type:device_code', device_code: 'x\u0000' })).status).toBe(400);
+      expect((await token({ grant_type: 'password', username: 'k'.repeat(3000), password: 'wrong', scope: 'openid' })).body.error).toBe('invalid_grant');
+      expect((await getPage(`${b.issuer}/auth/pw/login?state=%00`)).status).toBeLessThan(500);
+      expect((await getPage(`${b.issuer}/approval?req=%00&hmac=x`)).status).toBeLessThan(500);
+    } finally {
+      await b.close();
+      await storage.close();
     }
   });
 });
