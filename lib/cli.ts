@@ -34,21 +34,36 @@ export interface CliIO {
 
 const defaultIO: CliIO = { out: (l) => process.stdout.write(`${l}\n`), err: (l) => process.stderr.write(`${l}\n`) };
 
+/** A config file that cannot be read or parsed: not "invalid configuration", there is none yet. */
+class UnreadableConfigError extends Error {}
+
 function readConfig(file: string): unknown {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
-    throw new ConfigError([{ path: '', message: `cannot read ${file}: ${errorMessage(err)}` }]);
+    const reason = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : errorMessage(err);
+    throw new UnreadableConfigError(`cannot read ${file}: ${reason}`);
   }
   try {
     return parseYaml(text);
   } catch (err) {
-    throw new ConfigError([{ path: '', message: `${file} is not valid YAML: ${errorMessage(err)}` }]);
+    throw new UnreadableConfigError(`${file} is not valid YAML: ${errorMessage(err)}`);
   }
 }
 
-function reportConfigError(io: CliIO, file: string, err: ConfigError): number {
+/** The config file argument, or a usage error naming what is missing. */
+function configArgument(io: CliIO, command: 'serve' | 'check-config', args: string[]): string | undefined {
+  const file = args[0];
+  if (!file) io.err(`dexpress ${command}: missing <config.yaml>\n\n${HELP[command]!}`);
+  return file;
+}
+
+function reportConfigError(io: CliIO, file: string, err: ConfigError | UnreadableConfigError): number {
+  if (err instanceof UnreadableConfigError) {
+    io.err(`dexpress: ${err.message}`);
+    return 2;
+  }
   io.err(`${file}: invalid configuration`);
   for (const i of err.issues) io.err(`  ${i.path || '(file)'}: ${i.message}`);
   return 2;
@@ -70,27 +85,21 @@ export async function runCli(argv: string[], registry: ConnectorRegistry, io: Cl
       io.out(formatCapabilityTable());
       return 0;
     case 'check-config': {
-      const file = args[0];
-      if (!file) {
-        io.err(HELP['check-config']!);
-        return 2;
-      }
+      const file = configArgument(io, 'check-config', args);
+      if (!file) return 2;
       try {
         const { settings, warnings } = loadConfig(readConfig(file), { connectors: registry });
         for (const w of warnings) io.err(`warning: ${w}`);
         io.out(`${file}: valid. Issuer ${settings.issuer}, storage ${settings.storage.type}, ${settings.clients.length} client(s), connectors: ${[...settings.connectors.map((c) => `${c.id} (${c.type})`), ...(settings.passwordDB.enabled ? ['local (password DB)'] : [])].join(', ') || 'none'}`);
         return 0;
       } catch (err) {
-        if (err instanceof ConfigError) return reportConfigError(io, file, err);
+        if (err instanceof ConfigError || err instanceof UnreadableConfigError) return reportConfigError(io, file, err);
         throw err;
       }
     }
     case 'serve': {
-      const file = args[0];
-      if (!file) {
-        io.err(HELP.serve!);
-        return 2;
-      }
+      const file = configArgument(io, 'serve', args);
+      if (!file) return 2;
       // Signals are caught from the start, so a stop during start-up still shuts down cleanly.
       let signalled: ((signal: string) => void) | undefined;
       let early: string | undefined;
@@ -108,7 +117,7 @@ export async function runCli(argv: string[], registry: ConnectorRegistry, io: Cl
         running = await serve(readConfig(file), { connectors: registry });
       } catch (err) {
         release();
-        if (err instanceof ConfigError) return reportConfigError(io, file, err);
+        if (err instanceof ConfigError || err instanceof UnreadableConfigError) return reportConfigError(io, file, err);
         io.err(`dexpress: cannot start: ${errorMessage(err)}`);
         return 1;
       }

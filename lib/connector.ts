@@ -69,6 +69,9 @@ export interface ConnectorContext {
   logger: ConnectorLogger;
 }
 
+/** What a connector's `checkConfig` knows of the broker at config time. */
+export type ConfigCheckContext = Pick<ConnectorContext, 'id' | 'issuer' | 'callbackURL'>;
+
 export interface Connector {
   /** The Passport strategy. Password connectors have one too (it reads username/password from the body). */
   strategy: Strategy;
@@ -100,6 +103,12 @@ export interface ConnectorModule<Config = unknown> {
   configSchema: z.ZodType<Config>;
   create(config: Config, context: ConnectorContext): Connector | Promise<Connector>;
   /**
+   * Start-up checks that need the broker's URLs but no I/O (Dex's `redirectURI` must be
+   * `<issuer>/callback`). Run by `loadConfig`, so `check-config` reports what `serve` refuses;
+   * throws a `ConfigError` whose paths are relative to the connector's `config`.
+   */
+  checkConfig?(config: Config, context: ConfigCheckContext): void;
+  /**
    * Maps what an existing third-party Passport strategy of this type hands to `success(user)`
    * (passport-github2's profile, passport-ldapauth's LDAP entry, ...) into an `Identity`, so a
    * Passport setup that already works can be handed to the broker:
@@ -114,6 +123,7 @@ export interface AnyConnectorModule {
   type: ConnectorType;
   configSchema: z.ZodType<unknown>;
   create(config: never, context: ConnectorContext): Connector | Promise<Connector>;
+  checkConfig?(config: never, context: ConfigCheckContext): void;
   fromPassportUser?(user: unknown, config: never): Identity | Promise<Identity>;
 }
 

@@ -6,6 +6,7 @@
 import type { Logger } from 'pino';
 import type { Settings } from './config/settings.js';
 import type { LoadedConnector } from './context.js';
+import { issuesUnder } from './config/load.js';
 import { ConfigError } from './errors.js';
 import { createPasswordDB } from './password-db.js';
 import type { BrokerOptions } from './broker.js';
@@ -18,7 +19,7 @@ export async function loadConnectors(settings: Settings, options: BrokerOptions,
       throw new ConfigError([{ path: `passportStrategies.${id}`, message: `no connector with id "${id}" in the config` }]);
     }
   }
-  for (const entry of settings.connectors) {
+  for (const [index, entry] of settings.connectors.entries()) {
     const module = options.connectors.get(entry.type)!;
     const context = {
       id: entry.id,
@@ -27,7 +28,14 @@ export async function loadConnectors(settings: Settings, options: BrokerOptions,
       callbackURL: `${settings.issuerBase}/callback`,
       logger: logger.child({ connector: entry.id, type: entry.type }),
     };
-    const connector = await module.create(entry.config as never, context);
+    let connector;
+    try {
+      connector = await module.create(entry.config as never, context);
+    } catch (err) {
+      // A connector names paths in its own config; the operator needs them in the file's terms.
+      if (err instanceof ConfigError) throw new ConfigError(issuesUnder(`connectors[${index}].config`, err.issues));
+      throw err;
+    }
     const foreignStrategy = options.passportStrategies?.[entry.id];
     let foreign: LoadedConnector['foreign'];
     if (foreignStrategy) {

@@ -51,7 +51,43 @@ describe('dexpress connectors / check-config / help', () => {
     const file = join(dir, 'broken.yaml');
     writeFileSync(file, 'issuer: [unclosed\n');
     expect(run('check-config', file)).toMatchObject({ code: 2 });
-    expect(run('serve', join(dir, 'missing.yaml')).err).toContain('cannot read');
+    const missing = run('serve', join(dir, 'missing.yaml'));
+    expect(missing.code).toBe(2);
+    expect(missing.err).toContain(`cannot read ${join(dir, 'missing.yaml')}: no such file`);
+    expect(missing.err).not.toContain('invalid configuration');
+  });
+
+  test('serve and check-config without a file say what is missing', () => {
+    for (const cmd of ['serve', 'check-config']) {
+      const { code, err } = run(cmd);
+      expect(code).toBe(2);
+      expect(err).toContain(`dexpress ${cmd}: missing <config.yaml>`);
+    }
+  });
+
+  test("check-config refuses what serve refuses: a redirectURI other than <issuer>/callback, with the connector's dotted path", () => {
+    const file = join(dir, 'redirect.yaml');
+    writeFileSync(
+      file,
+      'issuer: http://127.0.0.1:5556/dex\nstorage: {type: memory}\nweb: {http: "127.0.0.1:0"}\nconnectors:\n  - {type: github, id: gh, name: GitHub, config: {clientID: c, clientSecret: s, redirectURI: "http://127.0.0.1:5556/dex/callback/gh"}}\n',
+    );
+    const expected = "connectors[0].config.redirectURI: must be the broker's callback URL http://127.0.0.1:5556/dex/callback";
+    for (const cmd of ['check-config', 'serve']) {
+      const { code, err } = run(cmd, file);
+      expect(code).toBe(2);
+      expect(err).toContain(expected);
+    }
+  });
+
+  test("a ConfigError from a connector's create() names its path under connectors[i].config", () => {
+    const file = join(dir, 'create.yaml');
+    writeFileSync(
+      file,
+      'issuer: http://127.0.0.1:5556/dex\nstorage: {type: memory}\nweb: {http: "127.0.0.1:0"}\nconnectors:\n  - {type: mockCallback, id: mock, name: Mock}\n  - {type: gitlab, id: gl, name: GitLab, config: {clientID: c, clientSecret: s, rootCAData: bm90IGEgY2VydA==}}\n',
+    );
+    const { code, err } = run('serve', file);
+    expect(code).toBe(2);
+    expect(err).toContain('connectors[1].config.rootCAData: is not a base64-encoded PEM certificate bundle');
   });
 
   test('--help on every command, and unknown commands exit 2', () => {

@@ -40,42 +40,136 @@ export function loadConfigFile(file: string, options: LoadOptions): { settings: 
 
 export function loadConfig(raw: unknown, options: LoadOptions): { settings: Settings; warnings: string[] } {
   const env = options.env ?? process.env;
-  const expanded = expandConfig(raw, env);
+  const unset: UnsetVariables = new Map();
+  const expanded = expandConfig(raw, env, unset);
   const parsed = configSchema.safeParse(expanded);
-  if (!parsed.success) throw new ConfigError(zodIssues(parsed.error, ''));
-  const config = parsed.data;
   const issues: Issue[] = [];
-  const warnings = unsupportedKeys.filter((k) => getPath(config, k) !== undefined).map((k) => `${k} is not supported by dexpress and is ignored`);
-  const settings = toSettings(config, env, options.connectors, issues, warnings);
-  if (issues.length > 0) throw new ConfigError(issues);
+  let checked: CheckableConfig | undefined = parsed.success ? { config: parsed.data, issuerValid: true, originalPath: (p) => p } : undefined;
+  if (!parsed.success) {
+    issues.push(...zodIssues(parsed.error, ''));
+    // Keep going on what did parse, so connector configs, clients and the cross-field rules are
+    // reported in the same run (the promise above): see `checkableRest`.
+    checked = checkableRest(expanded, parsed.error);
+  }
+  const warnings: string[] = [];
+  let settings: Settings | undefined;
+  if (checked) {
+    const { config, issuerValid, originalPath } = checked;
+    warnings.push(...unsupportedKeys.filter((k) => getPath(config, k) !== undefined).map((k) => `${k} is not supported by dexpress and is ignored`));
+    const rest: Issue[] = [];
+    settings = toSettings(config, env, options.connectors, rest, warnings, issuerValid);
+    issues.push(...rest.map((i) => ({ ...i, path: originalPath(i.path) })));
+  }
+  if (issues.length > 0 || !settings) throw new ConfigError(namingUnsetVariables(issues, unset));
   return { settings, warnings };
 }
 
+/** Where `$VAR` expansion met an unset variable: dotted path of the value → variable names. */
+type UnsetVariables = Map<string, string[]>;
+
+interface CheckableConfig {
+  config: DexConfig;
+  /** False when `issuer` itself is invalid: checks that compare URLs with it are skipped. */
+  issuerValid: boolean;
+  /** Maps a path in `config` back to the file's (entries that failed are left out of arrays). */
+  originalPath: (path: string) => string;
+}
+
+const ENTRY_LISTS = ['connectors', 'staticClients', 'staticPasswords'] as const;
+
+/**
+ * The part of a config that failed the schema which can still be checked: list entries that
+ * failed are left out (their issues are already reported), other top-level keys that failed are
+ * dropped, and a failed `issuer` or `storage` gets a stand-in. Undefined when nothing useful is
+ * left (the file is not a mapping).
+ */
+function checkableRest(expanded: unknown, error: z.ZodError): CheckableConfig | undefined {
+  if (!isObject(expanded)) return undefined;
+  const rest: Record<string, unknown> = { ...expanded };
+  const failedEntries = new Map<string, Set<number>>();
+  let issuerValid = true;
+  for (const issue of error.issues) {
+    const where = issue.code === 'unrecognized_keys' && issue.path.length === 0 ? issue.keys : [issue.path[0]];
+    for (const key of where) {
+      if (typeof key !== 'string') return undefined;
+      const index = issue.path[1];
+      if ((ENTRY_LISTS as readonly string[]).includes(key) && Array.isArray(rest[key]) && typeof index === 'number') {
+        failedEntries.set(key, (failedEntries.get(key) ?? new Set()).add(index));
+      } else if (key === 'issuer') {
+        rest.issuer = 'http://issuer.invalid/';
+        issuerValid = false;
+      } else if (key === 'storage') {
+        rest.storage = { type: 'memory' };
+      } else {
+        delete rest[key];
+      }
+    }
+  }
+  const kept = new Map<string, number[]>();
+  for (const [key, failed] of failedEntries) {
+    const entries = rest[key] as unknown[];
+    const originals = entries.map((_e, i) => i).filter((i) => !failed.has(i));
+    kept.set(key, originals);
+    rest[key] = originals.map((i) => entries[i]);
+  }
+  const reparsed = configSchema.safeParse(rest);
+  if (!reparsed.success) return undefined;
+  const originalPath = (path: string) =>
+    path.replace(/^(connectors|staticClients|staticPasswords)\[(\d+)\]/, (m, key: string, i: string) => {
+      const original = kept.get(key)?.[Number(i)];
+      return original === undefined ? m : `${key}[${original}]`;
+    });
+  return { config: reparsed.data, issuerValid, originalPath };
+}
+
+/** An issue on a value that `$VAR` expansion left empty says which variable is not set. */
+function namingUnsetVariables(issues: Issue[], unset: UnsetVariables): Issue[] {
+  return issues.map((i) => {
+    const names = unset.get(i.path);
+    return names ? { ...i, message: `${i.message} (environment variable ${names.join(', ')} is not set)` } : i;
+  });
+}
+
 /** Dex's `os.ExpandEnv` on the string values of connector and storage configs. */
-function expandConfig(raw: unknown, env: NodeJS.ProcessEnv): unknown {
+function expandConfig(raw: unknown, env: NodeJS.ProcessEnv, unset: UnsetVariables): unknown {
   if (!isObject(raw)) return raw;
   const out: Record<string, unknown> = { ...raw };
+  const record = (path: string) => (name: string) => unset.set(path, [...(unset.get(path) ?? []), name]);
   if (isObject(out.storage) && isObject(out.storage.config)) {
-    out.storage = { ...out.storage, config: expandEnv(out.storage.config, env) };
+    out.storage = { ...out.storage, config: expandEnv(out.storage.config, env, record, 'storage.config') };
   }
   if (Array.isArray(out.connectors)) {
-    out.connectors = out.connectors.map((c: unknown) =>
-      isObject(c) && isObject(c.config) ? { ...c, config: expandEnv(c.config, env) } : c,
+    out.connectors = out.connectors.map((c: unknown, i) =>
+      isObject(c) && isObject(c.config) ? { ...c, config: expandEnv(c.config, env, record, `connectors[${i}].config`) } : c,
     );
   }
   return out;
 }
 
-export function expandEnv(value: unknown, env: NodeJS.ProcessEnv): unknown {
+/**
+ * `$VAR` and `${VAR}` in string values; an unset variable becomes '' as in Dex. `onUnset(path)`
+ * is told, for the value at each dotted path, which variables were not set.
+ */
+export function expandEnv(
+  value: unknown,
+  env: NodeJS.ProcessEnv,
+  onUnset: (path: string) => (name: string) => void = () => () => {},
+  path = '',
+): unknown {
   if (typeof value === 'string') {
-    return value.replace(/\$\{([^}]*)\}|\$([A-Za-z0-9_]+)/g, (_m, braced: string | undefined, bare: string | undefined) => env[braced ?? bare ?? ''] ?? '');
+    return value.replace(/\$\{([^}]*)\}|\$([A-Za-z0-9_]+)/g, (_m, braced: string | undefined, bare: string | undefined) => {
+      const name = braced ?? bare ?? '';
+      const found = env[name];
+      if (found === undefined) onUnset(path)(name);
+      return found ?? '';
+    });
   }
-  if (Array.isArray(value)) return value.map((v) => expandEnv(v, env));
-  if (isObject(value)) return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, expandEnv(v, env)]));
+  if (Array.isArray(value)) return value.map((v, i) => expandEnv(v, env, onUnset, `${path}[${i}]`));
+  if (isObject(value)) return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, expandEnv(v, env, onUnset, path === '' ? k : `${path}.${k}`)]));
   return value;
 }
 
-function toSettings(config: DexConfig, env: NodeJS.ProcessEnv, registry: ConnectorRegistry, issues: Issue[], warnings: string[]): Settings {
+function toSettings(config: DexConfig, env: NodeJS.ProcessEnv, registry: ConnectorRegistry, issues: Issue[], warnings: string[], issuerValid: boolean): Settings {
   const issuerUrl = new URL(config.issuer);
   const ms = (v: string | undefined, fallback: number) => (v === undefined ? fallback : parseDuration(v));
   const expiry = config.expiry ?? {};
@@ -115,6 +209,7 @@ function toSettings(config: DexConfig, env: NodeJS.ProcessEnv, registry: Connect
   });
 
   const connectors: Settings['connectors'] = [];
+  const connectorIds = new Set<string>();
   (config.connectors ?? []).forEach((c, i) => {
     const path = `connectors[${i}]`;
     const module = registry.get(c.type);
@@ -123,11 +218,22 @@ function toSettings(config: DexConfig, env: NodeJS.ProcessEnv, registry: Connect
       return;
     }
     if (c.id === 'local' && config.enablePasswordDB) issues.push({ path: `${path}.id`, message: '"local" is the password DB\'s id' });
-    if (connectors.some((o) => o.id === c.id)) issues.push({ path: `${path}.id`, message: `duplicate connector id "${c.id}"` });
+    if (connectorIds.has(c.id)) issues.push({ path: `${path}.id`, message: `duplicate connector id "${c.id}"` });
+    connectorIds.add(c.id); // a duplicate of an entry whose own config is invalid is reported too
     const r = module.configSchema.safeParse(c.config ?? {});
     if (!r.success) {
       issues.push(...zodIssues(r.error, `${path}.config`));
       return;
+    }
+    if (module.checkConfig && issuerValid) {
+      const context = { id: c.id, issuer: config.issuer, callbackURL: `${config.issuer.replace(/\/$/, '')}/callback` };
+      try {
+        module.checkConfig(r.data as never, context);
+      } catch (err) {
+        if (!(err instanceof ConfigError)) throw err;
+        issues.push(...issuesUnder(`${path}.config`, err.issues));
+        return;
+      }
     }
     connectors.push({ type: c.type, id: c.id, name: c.name, config: r.data, ...(c.grantTypes ? { grantTypes: c.grantTypes } : {}) });
   });
@@ -240,6 +346,11 @@ function toSettings(config: DexConfig, env: NodeJS.ProcessEnv, registry: Connect
     },
     ...(connectorDataKey ? { connectorDataKey } : {}),
   };
+}
+
+/** A connector's issues (paths relative to its `config`) under `connectors[i].config`. */
+export function issuesUnder(prefix: string, issues: readonly Issue[]): Issue[] {
+  return issues.map((i) => ({ ...i, path: i.path === '' ? prefix : i.path.startsWith('[') ? `${prefix}${i.path}` : `${prefix}.${i.path}` }));
 }
 
 export function zodIssues(error: z.ZodError, prefix: string): Issue[] {

@@ -218,4 +218,12 @@ export type ConnectorEntry = z.infer<typeof connectorEntrySchema>;
 export type StaticPasswordConfig = z.infer<typeof staticPasswordSchema>;
 
 /** Keys Dex reads that dexpress accepts but does not act on; each is reported at start-up. */
-export const unsupportedKeys = ['grpc', 'sessions', 'web.tlsMinVersion', 'web.tlsMaxVersion', 'telemetry.enableProfiling'];
+export const unsupportedKeys = [
+  'grpc',
+  'sessions',
+  'web.tlsMinVersion',
+  'web.tlsMaxVersion',
+  'web.allowedHeaders',
+  'telemetry.enableProfiling',
+  'logger.excludeFields',
+];

@@ -6,6 +6,7 @@ import type { ConnectorModule } from '../../lib/connector.js';
 import { configSchema, type BitbucketConfig } from './config.js';
 import { BitbucketCloudStrategy, type BitbucketStrategyOptions } from './strategy.js';
 import { checkRedirectURI } from '../shared/oauth2.js';
+import { checkRedirectURIConfig } from '../shared/redirect-uri.js';
 
 export { BITBUCKET_ENDPOINTS, configSchema, type BitbucketConfig, type BitbucketEndpoints } from './config.js';
 export { BitbucketCloudStrategy, type BitbucketStrategyOptions } from './strategy.js';
@@ -17,6 +18,7 @@ export function createBitbucketCloudModule(options: BitbucketModuleOptions = {})
   return {
     type: 'bitbucket-cloud',
     configSchema,
+    checkConfig: checkRedirectURIConfig,
     create(config, context) {
       checkRedirectURI(config.redirectURI, context);
       if (config.includeTeamGroups === true) {

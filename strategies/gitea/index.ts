@@ -6,6 +6,7 @@ import type { ConnectorModule } from '../../lib/connector.js';
 import { configSchema, type GiteaConfig } from './config.js';
 import { GiteaStrategy, type GiteaStrategyOptions } from './strategy.js';
 import { checkRedirectURI } from '../shared/oauth2.js';
+import { checkRedirectURIConfig } from '../shared/redirect-uri.js';
 
 export { configSchema, type GiteaConfig } from './config.js';
 export { GiteaStrategy, type GiteaStrategyOptions } from './strategy.js';
@@ -17,6 +18,7 @@ export function createGiteaModule(options: GiteaModuleOptions = {}) {
   return {
     type: 'gitea',
     configSchema,
+    checkConfig: checkRedirectURIConfig,
     create(config, context) {
       checkRedirectURI(config.redirectURI, context);
       const strategy = new GiteaStrategy(config, { ...options, name: context.id, callbackURL: context.callbackURL });

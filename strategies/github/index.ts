@@ -7,6 +7,7 @@ import { configSchema, type GitHubConfig } from './config.js';
 import { identityFromPassportUser } from './passport.js';
 import { GitHubStrategy, type GitHubStrategyOptions } from './strategy.js';
 import { checkRedirectURI } from '../shared/oauth2.js';
+import { checkRedirectURIConfig } from '../shared/redirect-uri.js';
 
 export { configSchema, endpointsFor, type GitHubConfig, type GitHubEndpoints } from './config.js';
 export { GitHubStrategy, type GitHubStrategyOptions } from './strategy.js';
@@ -19,6 +20,7 @@ export function createGitHubModule(options: GitHubModuleOptions = {}) {
   return {
     type: 'github',
     configSchema,
+    checkConfig: checkRedirectURIConfig,
     create(config, context) {
       checkRedirectURI(config.redirectURI, context);
       if (config.org !== undefined) {

@@ -7,6 +7,7 @@ import { ConfigError } from '../../lib/errors.js';
 import { configSchema, type GitLabConfig } from './config.js';
 import { GitLabStrategy, type GitLabStrategyOptions } from './strategy.js';
 import { checkRedirectURI } from '../shared/oauth2.js';
+import { checkRedirectURIConfig } from '../shared/redirect-uri.js';
 
 export { configSchema, type GitLabConfig } from './config.js';
 export { GitLabStrategy, type GitLabStrategyOptions } from './strategy.js';
@@ -18,6 +19,7 @@ export function createGitLabModule(options: GitLabModuleOptions = {}) {
   return {
     type: 'gitlab',
     configSchema,
+    checkConfig: checkRedirectURIConfig,
     create(config, context) {
       checkRedirectURI(config.redirectURI, context);
       if (config.rootCAData !== undefined && !Buffer.from(config.rootCAData, 'base64').toString('utf8').includes('-----BEGIN CERTIFICATE-----')) {

@@ -10,6 +10,7 @@ import { ADMIN_DIRECTORY_URL, adminEmails, configSchema, type GoogleConfig } fro
 import { GoogleDirectory, loadServiceAccount } from './directory.js';
 import { GoogleStrategy } from './strategy.js';
 import { checkRedirectURI } from '../shared/oauth2.js';
+import { checkRedirectURIConfig } from '../shared/redirect-uri.js';
 
 export { configSchema, type GoogleConfig } from './config.js';
 export { GoogleStrategy } from './strategy.js';
@@ -38,6 +39,7 @@ export async function directoryFor(config: GoogleConfig): Promise<GoogleDirector
 export const google = {
   type: 'google',
   configSchema,
+  checkConfig: checkRedirectURIConfig,
   async create(config, context) {
     checkRedirectURI(config.redirectURI, context);
     const strategy = new GoogleStrategy(config, await directoryFor(config), context.id);

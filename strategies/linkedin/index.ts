@@ -7,6 +7,7 @@ import type { Identity } from '../../lib/identity.js';
 import { configSchema, type LinkedInConfig } from './config.js';
 import { LinkedInStrategy } from './strategy.js';
 import { checkRedirectURI } from '../shared/oauth2.js';
+import { checkRedirectURIConfig } from '../shared/redirect-uri.js';
 
 export { configSchema, type LinkedInConfig } from './config.js';
 export { LinkedInStrategy } from './strategy.js';
@@ -14,6 +15,7 @@ export { LinkedInStrategy } from './strategy.js';
 export const linkedin = {
   type: 'linkedin',
   configSchema,
+  checkConfig: checkRedirectURIConfig,
   async create(config, context) {
     checkRedirectURI(config.redirectURI, context);
     const strategy = new LinkedInStrategy(config, context.id);

@@ -8,6 +8,7 @@ import type { Identity, Scopes } from '../../lib/identity.js';
 import { configSchema, type MicrosoftConfig } from './config.js';
 import { MicrosoftStrategy } from './strategy.js';
 import { checkRedirectURI } from '../shared/oauth2.js';
+import { checkRedirectURIConfig } from '../shared/redirect-uri.js';
 
 export { configSchema, type MicrosoftConfig } from './config.js';
 export { MicrosoftStrategy } from './strategy.js';
@@ -15,6 +16,7 @@ export { MicrosoftStrategy } from './strategy.js';
 export const microsoft = {
   type: 'microsoft',
   configSchema,
+  checkConfig: checkRedirectURIConfig,
   create(config, context) {
     checkRedirectURI(config.redirectURI, context);
     const strategy = new MicrosoftStrategy(config, context.id, context.callbackURL);

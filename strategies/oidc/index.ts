@@ -12,6 +12,7 @@ import { configSchema, upstreamScopes, type OidcConfig } from './config.js';
 import { identityFromClaims } from './mapping.js';
 import { OidcStrategy } from './strategy.js';
 import { checkRedirectURI } from '../shared/oauth2.js';
+import { checkRedirectURIConfig } from '../shared/redirect-uri.js';
 
 export { configSchema, type OidcConfig } from './config.js';
 export { OidcStrategy } from './strategy.js';
@@ -60,6 +61,7 @@ function claimsOfProfile(profile: Record<string, unknown>): Record<string, unkno
 export const oidc = {
   type: 'oidc',
   configSchema,
+  checkConfig: checkRedirectURIConfig,
   async create(config, context) {
     checkRedirectURI(config.redirectURI, context);
     const strategy = new OidcStrategy(config, context.id);

@@ -8,6 +8,7 @@ import { fetchWithCA } from '../shared/tls.js';
 import { configSchema, type OpenShiftConfig } from './config.js';
 import { OpenShiftStrategy, discoverOpenShift, type OpenShiftStrategyOptions } from './strategy.js';
 import { checkRedirectURI } from '../shared/oauth2.js';
+import { checkRedirectURIConfig } from '../shared/redirect-uri.js';
 
 export { configSchema, type OpenShiftConfig } from './config.js';
 export { DISCOVERY_PATH, OpenShiftStrategy, USER_PATH, discoverOpenShift, type OpenShiftEndpoints } from './strategy.js';
@@ -26,6 +27,7 @@ export function createOpenShiftModule(options: OpenShiftModuleOptions = {}) {
   return {
     type: 'openshift',
     configSchema,
+    checkConfig: checkRedirectURIConfig,
     async create(config, context) {
       checkRedirectURI(config.redirectURI, context);
       if (config.insecureCA === true) context.logger.warn({ connector: context.id }, 'openshift: insecureCA is set, the cluster certificate is not verified');

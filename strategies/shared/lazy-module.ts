@@ -14,7 +14,15 @@ import type { Identity } from '../../lib/identity.js';
 /** `true` when module type `M` maps third-party Passport users (has `fromPassportUser`). */
 type MapsPassportUsers<M> = M extends { fromPassportUser: unknown } ? true : false;
 
-export interface LazyModuleSpec<M extends AnyConnectorModule> {
+/**
+ * The module's `checkConfig`, when it has one, imported statically like the schema (it runs at
+ * config time, before anything is loaded); the compiler checks it is given exactly then.
+ */
+type CheckConfigOf<M> = M extends { checkConfig: infer F } ? { checkConfig: F } : { checkConfig?: undefined };
+
+export type LazyModuleSpec<M extends AnyConnectorModule> = CheckConfigOf<M> & LazyModuleBase<M>;
+
+interface LazyModuleBase<M extends AnyConnectorModule> {
   type: M['type'];
   /** The module's own schema, imported from a file that does not import the implementation. */
   configSchema: M['configSchema'];
@@ -31,11 +39,13 @@ export function lazyModule<M extends AnyConnectorModule>(spec: LazyModuleSpec<M>
   let loading: Promise<M> | undefined;
   const loaded = () => (loading ??= spec.load());
   const create = async (config: never, context: ConnectorContext): Promise<Connector> => (await loaded()).create(config, context);
-  if (!spec.mapsPassportUsers) return { type: spec.type, configSchema: spec.configSchema, create };
+  const checkConfig = spec.checkConfig as AnyConnectorModule['checkConfig'];
+  const base: AnyConnectorModule = { type: spec.type, configSchema: spec.configSchema, create, ...(checkConfig ? { checkConfig } : {}) };
+  if (!spec.mapsPassportUsers) return base;
   const fromPassportUser = async (user: unknown, config: never): Promise<Identity> => {
     const module = await loaded();
     if (!module.fromPassportUser) throw new TypeError(`connector type "${spec.type}" has no fromPassportUser`);
     return module.fromPassportUser(user, config);
   };
-  return { type: spec.type, configSchema: spec.configSchema, create, fromPassportUser };
+  return { ...base, fromPassportUser };
 }

@@ -193,13 +193,4 @@ export abstract class OAuth2Strategy extends BrokerStrategy {
   }
 }
 
-/**
- * Start-up check shared by the OAuth 2.0 and OIDC connectors: Dex's `redirectURI` may be left
- * out (it defaults to the broker's `<issuer>/callback`) but may not name another URL, since the
- * broker only takes upstream answers there.
- */
-export function checkRedirectURI(redirectURI: string | undefined, context: Pick<ConnectorContext, 'callbackURL'>): void {
-  if (redirectURI !== undefined && redirectURI !== context.callbackURL) {
-    throw new ConfigError([{ path: 'redirectURI', message: `must be the broker's callback URL ${context.callbackURL}` }]);
-  }
-}
+export { checkRedirectURI } from './redirect-uri.js';

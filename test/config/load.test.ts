@@ -84,6 +84,52 @@ describe('loadConfig', () => {
     );
   });
 
+  test('a schema error at the top level does not hide the connectors, clients and cross-field problems', () => {
+    const issues = issuesOf({
+      ...base,
+      expiry: { idTokens: 'soon' },
+      web: { http: '127.0.0.1:5556', nope: 1 },
+      staticClients: [{ id: 'a', secret: 's' }, { id: 'a', secret: 's' }],
+      connectors: [
+        { type: 'mockCallback', id: 'm' }, // no name: a schema error of its own
+        { type: 'mockPassword', id: 'pw', name: 'PW', config: { username: 'u' } },
+        { type: 'mockCallback', id: 'pw', name: 'again' },
+      ],
+      oauth2: { passwordConnector: 'nobody' },
+    });
+    expect(issues).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^expiry\.idTokens: must be a duration/),
+        'web.nope: unknown key',
+        'connectors[0].name: is required',
+        'connectors[1].config.password: is required',
+        'connectors[2].id: duplicate connector id "pw"',
+        'staticClients[1].id: duplicate client id "a"',
+        'oauth2.passwordConnector: no connector with id "nobody"',
+      ]),
+    );
+    // An invalid issuer: still the other problems, without URL checks against a stand-in issuer.
+    expect(issuesOf({ ...base, issuer: 'nope', connectors: [{ type: 'github', id: 'gh', name: 'GH', config: { clientID: 'c' } }] })).toEqual([
+      'issuer: must be an absolute URL',
+      'connectors[0].config.clientSecret: is required',
+    ]);
+  });
+
+  test("a connector's redirectURI other than <issuer>/callback is a config error (so check-config reports what serve refuses)", () => {
+    const gh = (redirectURI: string) => ({ ...base, connectors: [{ type: 'github', id: 'gh', name: 'GH', config: { clientID: 'c', clientSecret: 's', redirectURI } }] });
+    expect(issuesOf(gh('http://127.0.0.1:5556/dex/callback/gh'))).toEqual([
+      "connectors[0].config.redirectURI: must be the broker's callback URL http://127.0.0.1:5556/dex/callback",
+    ]);
+    expect(issuesOf(gh('http://127.0.0.1:5556/dex/callback'))).toEqual([]);
+    expect(issuesOf({ ...gh('http://127.0.0.1:5556/dex/callback'), issuer: 'http://127.0.0.1:5556/dex/' })).toEqual([]);
+  });
+
+  test('a value that an unset $VAR left empty names the variable', () => {
+    const raw = { ...base, connectors: [{ type: 'github', id: 'gh', name: 'GH', config: { clientID: 'c', clientSecret: '$GITHUB_CLIENT_SECRET' } }] };
+    expect(issuesOf(raw)).toEqual([expect.stringMatching(/^connectors\[0\]\.config\.clientSecret: .*\(environment variable GITHUB_CLIENT_SECRET is not set\)$/)]);
+    expect(issuesOf(raw, { GITHUB_CLIENT_SECRET: 'x' })).toEqual([]);
+  });
+
   test('$VAR is expanded in connector and storage configs only; bcrypt hashes stay intact', () => {
     const { settings } = loadConfig(
       {
@@ -147,6 +193,8 @@ describe('loadConfig', () => {
   test('keys Dex has and dexpress ignores are warnings', () => {
     const { warnings } = loadConfig({ ...base, grpc: { addr: '127.0.0.1:5557' } }, { connectors });
     expect(warnings).toEqual(['grpc is not supported by dexpress and is ignored']);
+    const unused = loadConfig({ ...base, web: { allowedHeaders: ['X-Custom'] }, logger: { excludeFields: ['email'] } }, { connectors }).warnings;
+    expect(unused).toEqual(['web.allowedHeaders is not supported by dexpress and is ignored', 'logger.excludeFields is not supported by dexpress and is ignored']);
   });
 });
 
