@@ -4,7 +4,9 @@
  * Every dexpress strategy hands `req.user` an `Identity` (userId, username, email,
  * emailVerified, groups).
  *
- *   npx tsx examples/passport-standalone.ts   # then POST username/password to /login
+ *   npx tsx examples/passport-standalone.ts
+ *   curl -c jar -d username=kilgore -d password=trout http://127.0.0.1:3000/login   # POST only
+ *   curl -b jar http://127.0.0.1:3000/me
  */
 import express from 'express';
 import session from 'express-session';
@@ -33,5 +35,9 @@ export function createApp(): express.Express {
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  createApp().listen(3000, '127.0.0.1', () => console.log('http://127.0.0.1:3000/login'));
+  createApp().listen(3000, '127.0.0.1', () => {
+    // /login takes a POSTed form (there is no login page): show the requests to make.
+    console.log('curl -c jar -d username=kilgore -d password=trout http://127.0.0.1:3000/login');
+    console.log('curl -b jar http://127.0.0.1:3000/me');
+  });
 }

@@ -1,8 +1,12 @@
 /** examples/client-app: an Express app logging in through the broker as its client. */
+import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, expect, test } from '@jest/globals';
 import { createClientApp } from '../../examples/client-app.js';
+import { parse } from 'yaml';
+import { loadConfig } from '../../lib/config/load.js';
+import { connectors } from '../../strategies/index.js';
 import { startBroker, type TestBroker } from '../helpers/broker.js';
 import { browse, type CookieJar } from '../helpers/rp.js';
 
@@ -47,4 +51,14 @@ test('log in through the broker, see the user, log out of both', async () => {
 test('a callback without a login in progress is refused', async () => {
   const res = await fetch(`${base}/callback?code=x&state=y`);
   expect(res.status).toBe(400);
+});
+
+test('run as in its header (npm start, then npx tsx examples/client-app.ts), the dev config registers its callback and its logout return', () => {
+  const source = readFileSync('examples/client-app.ts', 'utf8');
+  const baseURL = /baseURL: '([^']+)'/.exec(source)![1]!;
+  const clientId = /clientId: '([^']+)'/.exec(source)![1]!;
+  const { settings } = loadConfig(parse(readFileSync('examples/config-dev.yaml', 'utf8')), { connectors, env: {} });
+  const client = settings.clients.find((c) => c.id === clientId)!;
+  expect(client.redirectURIs).toContain(`${baseURL}/callback`);
+  expect(client.postLogoutRedirectURIs).toContain(`${baseURL}/`);
 });
