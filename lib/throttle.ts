@@ -3,13 +3,20 @@
  *
  * Failures are counted per user (per connector) and per client address in storage, so every
  * instance sees them; past the limit, attempts are refused without checking the password until
- * the window ends, and a right password clears the user's count. Only wrong passwords count: a
- * right one, or an upstream that could not be asked, leaves nothing behind, so neither a storage
- * blip nor a burst of legitimate logins can lock a user out.
+ * the window (which starts at the first failure) ends, and a right password clears the user's
+ * count. Each counter is one storage counter, added to atomically, so parallel failures are all
+ * counted on every backend.
+ *
+ * An attempt is counted before its password is checked, so no checked password can go uncounted
+ * (a storage failure stops the attempt before the check: 503, nothing learnt). A right password
+ * then takes its count back from the address and clears the user's; so does an upstream that
+ * could not be asked. If storage fails on that way back too, the attempt stays counted: erring
+ * toward the limit, and for one window at most.
  *
  * Parallel guesses: the checks for one user run one after another within an instance, each
  * reading the count the previous one left, so a burst of guesses sent at once is cut off at the
- * limit (with several instances, each may let one more through).
+ * limit (with several instances, each may let one more through), and a burst of right passwords
+ * is never throttled by its own counts.
  */
 import { createHash } from 'node:crypto';
 import type { Clock, Storage } from './storage/index.js';
@@ -24,11 +31,6 @@ export interface ThrottleLimits {
 }
 
 export const DEFAULT_LIMITS: ThrottleLimits = { perUser: 10, perAddress: 100, windowMs: 15 * 60_000 };
-
-interface Count {
-  n: number;
-  since: number;
-}
 
 /** Mapped to nothing by LDAP string preparation (RFC 4518 §2.2): soft hyphens, joiners, variation selectors, ZWSP, U+FFFC, other controls and format characters. */
 const MAPPED_TO_NOTHING = /[\u00AD\u1806\u034F\u180B-\u180D\uFE00-\uFE0F\uFFFC\u200B]|(?![\t\n\v\f\r\u0085])[\p{Cc}\p{Cf}]/gu;
@@ -71,7 +73,7 @@ export class LoginThrottle {
 
   /**
    * Runs one password check for `username` under the limits. `check` resolves to the identity,
-   * or null for a wrong password; if it throws (upstream down), nothing is counted.
+   * or null for a wrong password; if it throws (upstream down), the attempt is taken back.
    */
   async guard<T>(connectorId: string, username: string, address: string, check: () => Promise<T | null>): Promise<Guarded<T | null>> {
     const userKey = userCounterId(connectorId, username);
@@ -85,13 +87,18 @@ export class LoginThrottle {
     try {
       const retryAfter = Math.max(await this.retryAfter(userKey, this.limits.perUser), await this.retryAfter(addressKey, this.limits.perAddress));
       if (retryAfter > 0) return { throttled: true, retryAfter };
-      const result = await check();
-      if (result === null) {
-        await this.count(userKey);
-        await this.count(addressKey);
-      } else {
-        await this.storage.destroy('loginAttempts', userKey);
+      const windowEnd = this.now() + this.limits.windowMs;
+      await this.storage.increment('loginAttempts', userKey, 1, windowEnd);
+      await this.storage.increment('loginAttempts', addressKey, 1, windowEnd);
+      let result: T | null;
+      try {
+        result = await check();
+      } catch (err) {
+        // Not a wrong password: take the attempt back (if storage fails too, it stays counted).
+        await Promise.allSettled([this.uncount(userKey), this.uncount(addressKey)]);
+        throw err;
       }
+      if (result !== null) await this.forgive(userKey, addressKey);
       return { throttled: false, result };
     } finally {
       done();
@@ -101,21 +108,30 @@ export class LoginThrottle {
 
   /** Seconds until `key` may try again, 0 when it may now. */
   private async retryAfter(key: string, max: number): Promise<number> {
-    const rec = await this.storage.find<Count>('loginAttempts', key);
-    return rec && rec.value.n >= max ? Math.max(1, Math.ceil((rec.value.since + this.limits.windowMs - this.now()) / 1000)) : 0;
+    const rec = await this.storage.find<unknown>('loginAttempts', key);
+    if (!rec || typeof rec.value !== 'number' || rec.value < max) return 0;
+    const end = rec.expiresAt ?? this.now() + this.limits.windowMs;
+    return Math.max(1, Math.ceil((end - this.now()) / 1000));
   }
 
-  /** One more wrong password for `key` (compare-and-swap); the window starts at the first. */
-  private async count(key: string): Promise<void> {
-    for (let attempt = 0; attempt < 10; attempt++) {
-      const rec = await this.storage.find<Count>('loginAttempts', key);
-      if (!rec) {
-        const now = this.now();
-        if (await this.storage.create<Count>('loginAttempts', key, { n: 1, since: now }, { expiresAt: now + this.limits.windowMs })) return;
-      } else if (await this.storage.update<Count>('loginAttempts', key, rec.version, { ...rec.value, n: rec.value.n + 1 })) {
-        return;
-      }
-    }
-    throw new Error('the login attempt counter kept changing');
+  private async uncount(key: string): Promise<void> {
+    await this.storage.increment('loginAttempts', key, -1, null);
+  }
+
+  /**
+   * A right password: the user's failures are cleared and this attempt leaves the address's count.
+   * If clearing fails, this attempt is still taken back from the user's count, so storage failing
+   * on that one step cannot add up to a lockout of the user typing the right password.
+   */
+  private async forgive(userKey: string, addressKey: string): Promise<void> {
+    const [user, address] = await Promise.allSettled([
+      this.storage.destroy('loginAttempts', userKey).catch(async (err: unknown) => {
+        await this.uncount(userKey).catch(() => {});
+        throw err;
+      }),
+      this.uncount(addressKey),
+    ]);
+    if (user.status === 'rejected') throw user.reason;
+    if (address.status === 'rejected') throw address.reason;
   }
 }

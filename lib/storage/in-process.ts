@@ -18,6 +18,7 @@ export abstract class InProcessStorage implements Storage {
     update: async (kind, id, version, value, options) => this.doUpdate(kind, id, version, value, options),
     consume: async (kind, id) => this.doConsume(kind, id),
     destroy: async (kind, id) => this.doDestroy(kind, id),
+    increment: async (kind, id, by, expiresAt) => this.doIncrement(kind, id, by, expiresAt),
     destroyByOwner: async (kind, owner) => this.doDestroyByOwner(kind, owner),
     count: async (kind) => this.doCount(kind),
   });
@@ -28,6 +29,7 @@ export abstract class InProcessStorage implements Storage {
   protected abstract doUpdate<T>(kind: Kind, id: string, version: number, value: T, options?: WriteOptions): boolean;
   protected abstract doConsume<T>(kind: Kind, id: string): T | undefined;
   protected abstract doDestroy(kind: Kind, id: string): boolean;
+  protected abstract doIncrement(kind: Kind, id: string, by: number, expiresAt: number | null): number;
   protected abstract doDestroyByOwner(kind: Kind, owner: string): number;
   protected abstract doCount(kind: Kind): number;
   protected abstract doGc(): number;
@@ -66,6 +68,11 @@ export abstract class InProcessStorage implements Storage {
   async destroy(kind: Kind, id: string): Promise<boolean> {
     while (this.gate.pending) await this.gate.pending;
     return this.ops.destroy(kind, id);
+  }
+
+  async increment(kind: Kind, id: string, by: number, expiresAt: number | null): Promise<number> {
+    while (this.gate.pending) await this.gate.pending;
+    return this.ops.increment(kind, id, by, expiresAt);
   }
 
   async destroyByOwner(kind: Kind, owner: string): Promise<number> {

@@ -98,6 +98,19 @@ export class MemoryStorage extends InProcessStorage {
     return true;
   }
 
+  protected override doIncrement(kind: Kind, id: string, by: number, expiresAt: number | null): number {
+    const prev = this.live(kind, id);
+    const n: unknown = prev && JSON.parse(prev.value);
+    if (prev && Number.isSafeInteger(n)) {
+      const next = Math.max(0, (n as number) + by);
+      this.write(this.table(kind), id, { ...prev, value: JSON.stringify(next), version: prev.version + 1 });
+      return next;
+    }
+    if (by <= 0) return 0;
+    this.write(this.table(kind), id, { value: JSON.stringify(by), version: 1, expiresAt: expiryMs(expiresAt), owner: null });
+    return by;
+  }
+
   protected override doDestroyByOwner(kind: Kind, owner: string): number {
     const t = this.table(kind);
     const ids = [...t].filter(([, row]) => row.owner === owner).map(([id]) => id);

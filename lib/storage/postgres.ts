@@ -147,6 +147,9 @@ interface Row {
 
 type Queryable = pg.Pool | pg.PoolClient;
 
+/** No live integer counter in the conflicting row (expired, or not an integer). */
+const PG_NO_COUNTER = `((o.expires_at IS NOT NULL AND o.expires_at <= $5) OR o.value !~ '^-?[0-9]{1,15}$')`;
+
 const SQL = {
   find: `SELECT value, version, expires_at::float8 AS expires_at FROM dexpress_objects
          WHERE kind = $1 AND id = $2 AND (expires_at IS NULL OR expires_at > $3)`,
@@ -165,6 +168,19 @@ const SQL = {
            WHERE kind = $5 AND id = $6 AND version = $7 AND (expires_at IS NULL OR expires_at > $8)`,
   consume: `DELETE FROM dexpress_objects WHERE kind = $1 AND id = $2 AND (expires_at IS NULL OR expires_at > $3) RETURNING value`,
   destroy: `DELETE FROM dexpress_objects WHERE kind = $1 AND id = $2`,
+  // A positive increment, one statement: adds to a live integer counter (keeping its expiry), or
+  // (re)starts the counter when there is none, it expired, or the record is not a counter.
+  incrementUp: `INSERT INTO dexpress_objects AS o (kind, id, value, version, expires_at, owner) VALUES ($1, $2, $3::bigint::text, 1, $4, NULL)
+           ON CONFLICT (kind, id) DO UPDATE SET
+             value = CASE WHEN ${PG_NO_COUNTER} THEN excluded.value ELSE (o.value::bigint + $3::bigint)::text END,
+             version = CASE WHEN ${PG_NO_COUNTER} THEN 1 ELSE o.version + 1 END,
+             expires_at = CASE WHEN ${PG_NO_COUNTER} THEN excluded.expires_at ELSE o.expires_at END,
+             owner = CASE WHEN ${PG_NO_COUNTER} THEN NULL ELSE o.owner END
+           RETURNING value`,
+  // A negative one lowers a live counter, never below 0, and creates nothing.
+  incrementDown: `UPDATE dexpress_objects SET value = GREATEST(0, value::bigint + $3::bigint)::text, version = version + 1
+           WHERE kind = $1 AND id = $2 AND (expires_at IS NULL OR expires_at > $4) AND value ~ '^-?[0-9]{1,15}$'
+           RETURNING value`,
   destroyByOwner: `DELETE FROM dexpress_objects WHERE kind = $1 AND owner = $2`,
   count: `SELECT COUNT(*)::int AS n FROM dexpress_objects WHERE kind = $1 AND (expires_at IS NULL OR expires_at > $2)`,
   gc: `DELETE FROM dexpress_objects WHERE expires_at IS NOT NULL AND expires_at <= $1`,
@@ -311,6 +327,13 @@ export class PostgresStorage implements Storage {
         return rows[0] && (JSON.parse(rows[0].value) as T);
       },
       destroy: async (kind, id) => ((await this.run(db, 'destroy', [kind, id])).rowCount ?? 0) > 0,
+      increment: async (kind, id, by, expiresAt) => {
+        const { rows } =
+          by > 0
+            ? await this.run<{ value: string }>(db, 'incrementUp', [kind, id, by, expiryMs(expiresAt), this.now()])
+            : await this.run<{ value: string }>(db, 'incrementDown', [kind, id, by, this.now()]);
+        return rows[0] ? Number(rows[0].value) : 0;
+      },
       destroyByOwner: async (kind, owner) => (await this.run(db, 'destroyByOwner', [kind, owner])).rowCount ?? 0,
       count: async (kind) => (await this.run<{ n: number }>(db, 'count', [kind, this.now()])).rows[0]?.n ?? 0,
     };
@@ -333,6 +356,9 @@ export class PostgresStorage implements Storage {
   }
   destroy(kind: Kind, id: string): Promise<boolean> {
     return this.ops.destroy(kind, id);
+  }
+  increment(kind: Kind, id: string, by: number, expiresAt: number | null): Promise<number> {
+    return this.ops.increment(kind, id, by, expiresAt);
   }
   destroyByOwner(kind: Kind, owner: string): Promise<number> {
     return this.ops.destroyByOwner(kind, owner);

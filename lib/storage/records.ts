@@ -64,6 +64,11 @@ export function withKeyRule(ops: StorageOps): StorageOps {
     },
     consume: (kind, id) => (isStorableKey(id) ? ops.consume(kind, id) : Promise.resolve(undefined)),
     destroy: (kind, id) => (isStorableKey(id) ? ops.destroy(kind, id) : Promise.resolve(false)),
+    increment: async (kind, id, by, expiresAt) => {
+      checkWrite(kind, id, undefined);
+      if (!Number.isSafeInteger(by)) throw new TypeError(`increment of ${kind} ${id} by ${by}: not an integer`);
+      return ops.increment(kind, id, by, expiresAt);
+    },
     destroyByOwner: (kind, owner) => (isStorableKey(owner) ? ops.destroyByOwner(kind, owner) : Promise.resolve(0)),
     count: (kind) => ops.count(kind),
   };

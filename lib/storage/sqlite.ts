@@ -29,6 +29,17 @@ const CREATE_OBJECTS = `
   CREATE INDEX objects_expiry ON objects (expires_at) WHERE expires_at IS NOT NULL;
 `;
 
+/** No live integer counter in the conflicting row (expired, or not an integer). */
+const SQLITE_NO_COUNTER = `((objects.expires_at IS NOT NULL AND objects.expires_at <= @now) OR json_type(objects.value) IS NOT 'integer')`;
+
+interface Increment {
+  kind: string;
+  id: string;
+  by: number;
+  expiresAt: number | null;
+  now: number;
+}
+
 interface Row {
   value: string;
   version: number;
@@ -81,6 +92,23 @@ export class SqliteStorage extends InProcessStorage {
         'DELETE FROM objects WHERE kind = ? AND id = ? AND (expires_at IS NULL OR expires_at > ?) RETURNING value',
       ),
       destroy: db.prepare<[string, string]>('DELETE FROM objects WHERE kind = ? AND id = ?'),
+      // A positive increment, one statement (better-sqlite3 binds a number as REAL: hence the CASTs): adds to a live integer counter (keeping its expiry), or
+      // (re)starts the counter when there is none, it expired, or the record is not a counter.
+      incrementUp: db.prepare<[Increment], { value: string }>(
+        `INSERT INTO objects (kind, id, value, version, expires_at, owner) VALUES (@kind, @id, CAST(@by AS INTEGER), 1, @expiresAt, NULL)
+         ON CONFLICT (kind, id) DO UPDATE SET
+           value = CASE WHEN ${SQLITE_NO_COUNTER} THEN excluded.value ELSE CAST(objects.value AS INTEGER) + CAST(@by AS INTEGER) END,
+           version = CASE WHEN ${SQLITE_NO_COUNTER} THEN 1 ELSE objects.version + 1 END,
+           expires_at = CASE WHEN ${SQLITE_NO_COUNTER} THEN excluded.expires_at ELSE objects.expires_at END,
+           owner = CASE WHEN ${SQLITE_NO_COUNTER} THEN NULL ELSE objects.owner END
+         RETURNING value`,
+      ),
+      // A negative one lowers a live counter, never below 0, and creates nothing.
+      incrementDown: db.prepare<[Increment], { value: string }>(
+        `UPDATE objects SET value = MAX(0, CAST(value AS INTEGER) + CAST(@by AS INTEGER)), version = version + 1
+         WHERE kind = @kind AND id = @id AND (expires_at IS NULL OR expires_at > @now) AND json_type(value) = 'integer'
+         RETURNING value`,
+      ),
       destroyByOwner: db.prepare<[string, string]>('DELETE FROM objects WHERE kind = ? AND owner = ?'),
       count: db.prepare<[string, number], { n: number }>(
         'SELECT COUNT(*) AS n FROM objects WHERE kind = ? AND (expires_at IS NULL OR expires_at > ?)',
@@ -147,6 +175,12 @@ export class SqliteStorage extends InProcessStorage {
 
   protected override doDestroy(kind: Kind, id: string): boolean {
     return this.stmts.destroy.run(kind, id).changes > 0;
+  }
+
+  protected override doIncrement(kind: Kind, id: string, by: number, expiresAt: number | null): number {
+    const params: Increment = { kind, id, by, expiresAt: expiryMs(expiresAt), now: this.now() };
+    const row = (by > 0 ? this.stmts.incrementUp : this.stmts.incrementDown).get(params);
+    return row ? Number(row.value) : 0;
   }
 
   protected override doDestroyByOwner(kind: Kind, owner: string): number {

@@ -8,6 +8,7 @@
  * - `consume` is atomic: of two concurrent consumers of one id, exactly one gets the value.
  * - `update` is compare-and-swap on `version`: it writes only if nobody wrote since `find`.
  * - `create` fails (returns false) if the id exists.
+ * - `increment` adds to a counter in one step: concurrent increments are all counted.
  * - `transaction` runs several operations as one: all of their writes happen, or none.
  * Expired records are invisible to every read and removed by `gc`.
  */
@@ -50,6 +51,15 @@ export interface StorageOps {
   /** Reads and deletes in one atomic step; a second consumer gets undefined. */
   consume<T>(kind: Kind, id: string): Promise<T | undefined>;
   destroy(kind: Kind, id: string): Promise<boolean>;
+  /**
+   * Adds `by` (an integer) to the counter `id` in one atomic step and returns its new value. A
+   * counter is a record whose value is an integer (read by `find` like any other). When there is
+   * none, or it has expired, a positive `by` creates it at `by`, expiring at `expiresAt`: a window
+   * that starts at the first increment, which later increments keep. A negative `by` only lowers
+   * a live counter, never below 0, and creates nothing (it returns 0). A record of the id whose
+   * value is not an integer counts as no counter.
+   */
+  increment(kind: Kind, id: string, by: number, expiresAt: number | null): Promise<number>;
   destroyByOwner(kind: Kind, owner: string): Promise<number>;
   count(kind: Kind): Promise<number>;
 }

@@ -9,7 +9,7 @@ import { openStorage, type Clock, type Kind, type Storage, type StorageOps } fro
 
 export type StorageMode = 'up' | 'down' | 'flapping';
 
-const OPS = ['create', 'find', 'upsert', 'update', 'consume', 'destroy', 'destroyByOwner', 'count'] as const;
+const OPS = ['create', 'find', 'upsert', 'update', 'consume', 'destroy', 'increment', 'destroyByOwner', 'count'] as const;
 
 export class FlakyStorage {
   mode: StorageMode = 'up';

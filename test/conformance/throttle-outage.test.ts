@@ -1,10 +1,10 @@
 /**
  * Brute-force limits: a storage failure must not turn into a lockout of a user who typed the
- * right password. Only wrong passwords may count: an earlier version counted every attempt
- * before the check and uncounted it after, so when the storage failed in between (the database
- * flapping) the count stayed, and after ten such blips the right password was refused with 429
- * for the rest of the window. Here the blip is deterministic: only the step that clears the
- * count fails.
+ * right password. Every attempt is counted before its password is checked (so a storage failure
+ * can never leave a checked password uncounted), and a right password clears the user's count;
+ * when that clearing fails, the attempt's own count is still taken back, so ten such blips do
+ * not add up to a 429 for the rest of the window (an earlier version let them). Here the blip is
+ * deterministic: only the step that clears the count fails.
  */
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { startBroker, type TestBroker } from '../helpers/broker.js';

@@ -219,6 +219,55 @@ export function describeStorage(name: string, open: (now: Clock) => Promise<Stor
       expect(await s.find('deviceRequest', 'b')).toBeDefined();
     });
 
+    test('increment: a counter starts at the first increment, with its window, which later ones keep', async () => {
+      await fresh();
+      const t = clock();
+      expect(await s.increment('loginAttempts', 'k', 1, t + 1000)).toBe(1);
+      clock.advance(500);
+      expect(await s.increment('loginAttempts', 'k', 2, clock() + 1000)).toBe(3);
+      expect(await s.find('loginAttempts', 'k')).toEqual({ value: 3, version: 2, expiresAt: t + 1000 });
+      clock.advance(500);
+      expect(await s.find('loginAttempts', 'k')).toBeUndefined();
+      expect(await s.increment('loginAttempts', 'k', 1, clock() + 1000.5)).toBe(1);
+      expect(await s.find('loginAttempts', 'k')).toEqual({ value: 1, version: 1, expiresAt: t + 2001 });
+      expect(await s.increment('loginAttempts', 'forever', 1, null)).toBe(1);
+      expect((await s.find('loginAttempts', 'forever'))!.expiresAt).toBeNull();
+    });
+
+    test('increment: a negative one lowers a live counter, never below 0, and creates nothing', async () => {
+      await fresh();
+      const t = clock();
+      expect(await s.increment('loginAttempts', 'none', -1, t + 1000)).toBe(0);
+      expect(await s.find('loginAttempts', 'none')).toBeUndefined();
+      await s.increment('loginAttempts', 'k', 2, t + 1000);
+      expect(await s.increment('loginAttempts', 'k', -1, null)).toBe(1);
+      expect(await s.increment('loginAttempts', 'k', -5, null)).toBe(0);
+      expect(await s.find('loginAttempts', 'k')).toMatchObject({ value: 0, expiresAt: t + 1000 });
+      clock.advance(1000);
+      expect(await s.increment('loginAttempts', 'k', -1, null)).toBe(0);
+      expect(await s.count('loginAttempts')).toBe(0);
+    });
+
+    test('increment: a record that is not an integer counter is started afresh', async () => {
+      await fresh();
+      const t = clock();
+      await s.create('loginAttempts', 'old', { n: 7, since: t }, { expiresAt: t + 5000, owner: 'x' });
+      expect(await s.increment('loginAttempts', 'old', -1, t + 1000)).toBe(0);
+      expect(await s.increment('loginAttempts', 'old', 1, t + 1000)).toBe(1);
+      expect(await s.find('loginAttempts', 'old')).toEqual({ value: 1, version: 1, expiresAt: t + 1000 });
+      expect(await s.destroyByOwner('loginAttempts', 'x')).toBe(0);
+    });
+
+    test('concurrent increments are all counted, and take-backs too', async () => {
+      await fresh();
+      const t = clock();
+      const ups = await Promise.all(Array.from({ length: 40 }, () => s.increment('loginAttempts', 'addr', 1, t + 60_000)));
+      expect(ups.sort((a, b) => a - b)).toEqual(Array.from({ length: 40 }, (_, i) => i + 1));
+      await Promise.all(Array.from({ length: 15 }, () => s.increment('loginAttempts', 'addr', -1, null)));
+      expect((await s.find('loginAttempts', 'addr'))!.value).toBe(25);
+      expect(await s.transaction((tx) => tx.increment('loginAttempts', 'addr', 1, null))).toBe(26);
+    });
+
     /** Ids and owners no backend can store (PostgreSQL refuses NUL, and index entries over 2,704 bytes). */
     const unstorable = ['code\u0000', 'x'.repeat(MAX_KEY_LENGTH + 1), 'ü'.repeat(3000)];
     const lookupsFindNothing = async (ops: StorageOps, key: string) => {
@@ -231,6 +280,7 @@ export function describeStorage(name: string, open: (now: Clock) => Promise<Stor
     const writesAreRefused = async (ops: StorageOps, key: string) => {
       await expect(ops.create('authCode', key, 1)).rejects.toBeInstanceOf(InvalidStorageKeyError);
       await expect(ops.upsert('authCode', key, 1)).rejects.toBeInstanceOf(InvalidStorageKeyError);
+      await expect(ops.increment('loginAttempts', key, 1, null)).rejects.toBeInstanceOf(InvalidStorageKeyError);
       await expect(ops.create('refreshToken', 'ok', 1, { owner: key })).rejects.toBeInstanceOf(InvalidStorageKeyError);
       await expect(ops.upsert('refreshToken', 'ok', 1, { owner: key })).rejects.toBeInstanceOf(InvalidStorageKeyError);
     };
