@@ -32,6 +32,23 @@ const CREATE_OBJECTS = `
 /** No live integer counter in the conflicting row (expired, or not an integer). */
 const SQLITE_NO_COUNTER = `((objects.expires_at IS NOT NULL AND objects.expires_at <= @now) OR json_type(objects.value) IS NOT 'integer')`;
 
+/**
+ * SQLite's answers that mean "the database cannot be used right now" rather than a bug: another
+ * process holds the write lock past the busy timeout (BUSY, LOCKED), the disk is full or failing
+ * (FULL, IOERR), the file cannot be written (READONLY). Extended codes (SQLITE_BUSY_SNAPSHOT,
+ * SQLITE_IOERR_WRITE...) included.
+ */
+export function isSqliteUnavailable(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && /^SQLITE_(BUSY|LOCKED|FULL|IOERR|READONLY)(_|$)/.test(code);
+}
+
+/**
+ * How long a statement waits for another process's write lock before failing with SQLITE_BUSY
+ * (a 503). better-sqlite3 is synchronous: the whole event loop waits with it, so it is short.
+ */
+const BUSY_TIMEOUT_MS = 1000;
+
 interface Increment {
   kind: string;
   id: string;
@@ -51,6 +68,7 @@ export class SqliteStorage extends InProcessStorage {
   private readonly db: Database.Database;
   private readonly now: Clock;
   private readonly stmts;
+  private readonly file: string;
 
   constructor(file: string, now: Clock = Date.now) {
     super();
@@ -60,10 +78,16 @@ export class SqliteStorage extends InProcessStorage {
     } catch (err) {
       throw new StorageUnavailableError(`cannot open SQLite database ${file}: ${(err as Error).message}`, { cause: err });
     }
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma('synchronous = NORMAL');
-    this.db.pragma('busy_timeout = 5000');
-    this.migrate();
+    this.file = file;
+    this.db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+    try {
+      this.db.pragma('journal_mode = WAL');
+      this.db.pragma('synchronous = NORMAL');
+      this.migrate();
+    } catch (err) {
+      this.db.close();
+      this.fail(err);
+    }
     const db = this.db;
     this.stmts = {
       find: db.prepare<[string, string, number], Row>(
@@ -120,6 +144,23 @@ export class SqliteStorage extends InProcessStorage {
     };
   }
 
+  /** Rethrows `err`, as StorageUnavailableError (a 503) when SQLite is locked, full or failing. */
+  private fail(err: unknown): never {
+    if (isSqliteUnavailable(err)) {
+      throw new StorageUnavailableError(`SQLite database ${this.file} is unavailable: ${(err as Error).message}`, { cause: err });
+    }
+    throw err;
+  }
+
+  /** Runs one statement (or a few), its errors classified. */
+  private run<R>(fn: () => R): R {
+    try {
+      return fn();
+    } catch (err) {
+      this.fail(err);
+    }
+  }
+
   private migrate(): void {
     // One IMMEDIATE transaction: processes starting together on one file migrate one after the
     // other (the second finds the work done), and a crash midway leaves the old schema as it was.
@@ -150,69 +191,89 @@ export class SqliteStorage extends InProcessStorage {
   }
 
   protected override doCreate<T>(kind: Kind, id: string, value: T, options: WriteOptions = {}): boolean {
-    return this.stmts.insert.run(kind, id, JSON.stringify(value), expiryMs(options.expiresAt), options.owner ?? null, this.now()).changes === 1;
+    return this.run(() => {
+      return this.stmts.insert.run(kind, id, JSON.stringify(value), expiryMs(options.expiresAt), options.owner ?? null, this.now()).changes === 1;
+    });
   }
 
   protected override doFind<T>(kind: Kind, id: string): StoredRecord<T> | undefined {
-    const row = this.stmts.find.get(kind, id, this.now());
-    return row && { value: JSON.parse(row.value) as T, version: row.version, expiresAt: row.expires_at };
+    return this.run(() => {
+      const row = this.stmts.find.get(kind, id, this.now());
+      return row && { value: JSON.parse(row.value) as T, version: row.version, expiresAt: row.expires_at };
+    });
   }
 
   protected override doUpsert<T>(kind: Kind, id: string, value: T, options: WriteOptions = {}): void {
-    const now = this.now();
-    this.stmts.upsert.run(kind, id, JSON.stringify(value), expiryMs(options.expiresAt), options.owner ?? null, now, now);
+    return this.run(() => {
+      const now = this.now();
+      this.stmts.upsert.run(kind, id, JSON.stringify(value), expiryMs(options.expiresAt), options.owner ?? null, now, now);
+    });
   }
 
   protected override doUpdate<T>(kind: Kind, id: string, version: number, value: T, options: WriteOptions = {}): boolean {
-    const keep = options.expiresAt === undefined ? 1 : null;
-    return this.stmts.update.run(JSON.stringify(value), keep, expiryMs(options.expiresAt), options.owner ?? null, kind, id, version, this.now()).changes === 1;
+    return this.run(() => {
+      const keep = options.expiresAt === undefined ? 1 : null;
+      return this.stmts.update.run(JSON.stringify(value), keep, expiryMs(options.expiresAt), options.owner ?? null, kind, id, version, this.now()).changes === 1;
+    });
   }
 
   protected override doConsume<T>(kind: Kind, id: string): T | undefined {
-    const row = this.stmts.consume.get(kind, id, this.now());
-    return row && (JSON.parse(row.value) as T);
+    return this.run(() => {
+      const row = this.stmts.consume.get(kind, id, this.now());
+      return row && (JSON.parse(row.value) as T);
+    });
   }
 
   protected override doDestroy(kind: Kind, id: string): boolean {
-    return this.stmts.destroy.run(kind, id).changes > 0;
+    return this.run(() => {
+      return this.stmts.destroy.run(kind, id).changes > 0;
+    });
   }
 
   protected override doIncrement(kind: Kind, id: string, by: number, expiresAt: number | null): number {
-    const params: Increment = { kind, id, by, expiresAt: expiryMs(expiresAt), now: this.now() };
-    const row = (by > 0 ? this.stmts.incrementUp : this.stmts.incrementDown).get(params);
-    return row ? Number(row.value) : 0;
+    return this.run(() => {
+      const params: Increment = { kind, id, by, expiresAt: expiryMs(expiresAt), now: this.now() };
+      const row = (by > 0 ? this.stmts.incrementUp : this.stmts.incrementDown).get(params);
+      return row ? Number(row.value) : 0;
+    });
   }
 
   protected override doDestroyByOwner(kind: Kind, owner: string): number {
-    return this.stmts.destroyByOwner.run(kind, owner).changes;
+    return this.run(() => {
+      return this.stmts.destroyByOwner.run(kind, owner).changes;
+    });
   }
 
   protected override doCount(kind: Kind): number {
-    return this.stmts.count.get(kind, this.now())?.n ?? 0;
+    return this.run(() => {
+      return this.stmts.count.get(kind, this.now())?.n ?? 0;
+    });
   }
 
   protected override doGc(): number {
-    return this.stmts.gc.run(this.now()).changes;
+    return this.run(() => {
+      return this.stmts.gc.run(this.now()).changes;
+    });
   }
 
   /**
    * `BEGIN IMMEDIATE` takes SQLite's write lock at once (other processes wait up to the busy
-   * timeout); the gate keeps this process's other requests out until COMMIT or ROLLBACK.
+   * timeout, then get a StorageUnavailableError); the gate keeps this process's other requests out until COMMIT or ROLLBACK.
    */
   protected override async atomically<T>(fn: () => Promise<T>): Promise<T> {
-    this.stmts.begin.run();
+    this.run(() => this.stmts.begin.run());
     try {
       const result = await fn();
-      this.stmts.commit.run();
+      this.run(() => this.stmts.commit.run());
       return result;
     } catch (err) {
-      if (this.db.inTransaction) this.stmts.rollback.run();
+      if (this.db.inTransaction) this.run(() => this.stmts.rollback.run());
       throw err;
     }
   }
 
   override async ping(): Promise<void> {
-    this.db.prepare('SELECT 1').get();
+    this.run(() => this.db.prepare('SELECT 1').get());
   }
 
   override async close(): Promise<void> {

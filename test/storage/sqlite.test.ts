@@ -1,9 +1,12 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { afterAll, expect, test } from '@jest/globals';
 import Database from 'better-sqlite3';
-import { SqliteStorage } from '../../lib/storage/sqlite.js';
+import { StorageUnavailableError } from '../../lib/errors.js';
+import { SqliteStorage, isSqliteUnavailable } from '../../lib/storage/sqlite.js';
 import { describeStorage } from './conformance.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'dexpress-sqlite-'));
@@ -67,4 +70,43 @@ test('a newer schema version is refused with a clear error', () => {
   db.exec('CREATE TABLE schema_version (version INTEGER NOT NULL); INSERT INTO schema_version (version) VALUES (99);');
   db.close();
   expect(() => new SqliteStorage(file)).toThrow(/schema version 99, newer than this dexpress/);
+});
+
+/** Another process holding SQLite's write lock (BEGIN IMMEDIATE) on `file` until killed. */
+async function holdWriteLock(file: string) {
+  const script = `const db = new (require('better-sqlite3'))(${JSON.stringify(file)}); db.exec('BEGIN IMMEDIATE'); console.log('holding'); setInterval(() => {}, 1000);`;
+  const child = spawn(process.execPath, ['-e', script], { cwd: process.cwd(), stdio: ['ignore', 'pipe', 'inherit'] });
+  await once(child.stdout!, 'data');
+  return { release: async () => { child.kill(); await once(child, 'exit'); } };
+}
+
+test('another process holding the write lock: writes and transactions fail as unavailable (503) after about a second', async () => {
+  const file = join(dir, 'locked.sqlite');
+  const s = new SqliteStorage(file);
+  await s.create('keys', 'k', 1);
+  const holder = await holdWriteLock(file);
+  try {
+    const started = Date.now();
+    await expect(s.create('session', 'x', 1)).rejects.toBeInstanceOf(StorageUnavailableError);
+    const waited = Date.now() - started;
+    expect(waited).toBeGreaterThanOrEqual(900);
+    expect(waited).toBeLessThan(3000);
+    await expect(s.increment('loginAttempts', 'addr:x', 1, null)).rejects.toThrow(/SQLite database .*locked\.sqlite is unavailable: database is locked/);
+    await expect(s.transaction((tx) => tx.create('session', 'y', 1))).rejects.toBeInstanceOf(StorageUnavailableError);
+    expect(await s.find('keys', 'k')).toMatchObject({ value: 1 }); // readers are not blocked (WAL)
+    await expect(s.ping()).resolves.toBeUndefined();
+  } finally {
+    await holder.release();
+  }
+  expect(await s.transaction((tx) => tx.create('session', 'y', 1))).toBe(true);
+  await s.close();
+}, 20_000);
+
+test('SQLite error codes: locked, full, failing or read-only is an outage; others are bugs', () => {
+  for (const code of ['SQLITE_BUSY', 'SQLITE_BUSY_SNAPSHOT', 'SQLITE_LOCKED', 'SQLITE_FULL', 'SQLITE_IOERR_WRITE', 'SQLITE_READONLY']) {
+    expect(isSqliteUnavailable(Object.assign(new Error(code), { code }))).toBe(true);
+  }
+  for (const code of ['SQLITE_CONSTRAINT_UNIQUE', 'SQLITE_ERROR', 'SQLITE_MISMATCH', 'SQLITE_BUSYX', undefined]) {
+    expect(isSqliteUnavailable(Object.assign(new Error(String(code)), { code }))).toBe(false);
+  }
 });
