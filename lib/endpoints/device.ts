@@ -149,27 +149,20 @@ export async function deviceCodeEntry(ctx: BrokerContext, req: Request, res: Res
   renderCodePage(ctx, req, res, 200, (params.user_code ?? '').slice(0, 20));
 }
 
-interface WrongCodes {
-  count: number;
-}
+/** Wrong user codes per address: a counter (`storage.increment`) for `WRONG_CODES_WINDOW_MS`. */
+const wrongCodesId = (ctx: BrokerContext, req: Request) => `device:${ctx.clientAddress(req)}`;
 
 /** Seconds until this address may enter codes again, or 0 when it may now. */
 async function lockedFor(ctx: BrokerContext, req: Request): Promise<number> {
-  const rec = await ctx.storage.find<WrongCodes>('loginAttempts', `device:${ctx.clientAddress(req)}`);
-  if (!rec || rec.value.count < MAX_WRONG_CODES) return 0;
+  const rec = await ctx.storage.find<unknown>('loginAttempts', wrongCodesId(ctx, req));
+  // (A record from before counters were integers, `{ count }`, counts as none.)
+  if (!rec || typeof rec.value !== 'number' || rec.value < MAX_WRONG_CODES) return 0;
   return Math.max(1, Math.ceil(((rec.expiresAt ?? ctx.now()) - ctx.now()) / 1000));
 }
 
+/** Counts a wrong code in one atomic step, so parallel guesses are all counted. */
 async function countWrongCode(ctx: BrokerContext, req: Request): Promise<void> {
-  const id = `device:${ctx.clientAddress(req)}`;
-  for (let i = 0; i < 5; i++) {
-    const rec = await ctx.storage.find<WrongCodes>('loginAttempts', id);
-    if (!rec) {
-      if (await ctx.storage.create<WrongCodes>('loginAttempts', id, { count: 1 }, { expiresAt: ctx.now() + WRONG_CODES_WINDOW_MS })) return;
-    } else if (await ctx.storage.update<WrongCodes>('loginAttempts', id, rec.version, { count: rec.value.count + 1 }, { expiresAt: rec.expiresAt })) {
-      return;
-    }
-  }
+  await ctx.storage.increment('loginAttempts', wrongCodesId(ctx, req), 1, ctx.now() + WRONG_CODES_WINDOW_MS);
 }
 
 export async function verifyUserCode(ctx: BrokerContext, req: Request, res: Response): Promise<void> {
