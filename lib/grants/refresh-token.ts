@@ -34,7 +34,7 @@ const REFUSAL_RECHECK_MS = 250;
 async function changedMeanwhile(ctx: BrokerContext, token: string, clientId: string, version: number): Promise<boolean> {
   const changed = async () => {
     try {
-      const now = await ctx.refreshTokens.present(token, clientId);
+      const now = await ctx.refreshTokens.present(token, clientId, false);
       return now.kind === 'reused' || now.version !== version;
     } catch (err) {
       if (err instanceof OAuthError) return false; // revoked or expired meanwhile: the refusal stands
@@ -62,7 +62,8 @@ export async function refreshTokenGrant(ctx: BrokerContext, client: ClientSettin
   const token = body.refresh_token;
   if (!token) throw new OAuthError('invalid_request', 'Required param: refresh_token.');
   for (let attempt = 0; attempt < 3; attempt++) {
-    const presented = await ctx.refreshTokens.present(token, client.id);
+    // After the first attempt this request lost a race to a concurrent one: not a replay.
+    const presented = await ctx.refreshTokens.present(token, client.id, attempt === 0);
     const scopes = narrowScopes(presented.record, body.scope);
     checkPeersTrust(ctx, client.id, scopes);
     if (!connectorAllowed(ctx, client.allowedConnectors, presented.record.connectorId, 'refresh_token')) {
@@ -82,15 +83,16 @@ export async function refreshTokenGrant(ctx: BrokerContext, client: ClientSettin
         await ctx.metrics.timeUpstream(conn.id, 'refresh', () => refresh({ ...claims, ...(connectorData !== undefined ? { connectorData } : {}) }, scopesFrom(presented.record.scopes))),
       );
     } catch (err) {
+      // An upstream that cannot be reached says nothing about the login: the refresh token stays
+      // valid (it was not rotated) and the client may retry. Anything else is a refusal, unless a
+      // concurrent refresh of this token won upstream meanwhile: then answer as it did.
+      const unreachable = err instanceof UpstreamError;
+      if (!unreachable && (await changedMeanwhile(ctx, token, client.id, presented.version))) continue;
       ctx.metrics.refreshFailures.inc({ connector: conn.id });
       ctx.logger.info({ connector: conn.id, reason: errorMessage(err) }, 'upstream refresh failed');
-      // An upstream that cannot be reached says nothing about the login: the refresh token stays
-      // valid (it was not rotated) and the client may retry. Anything else is a refusal.
-      if (err instanceof UpstreamError) {
+      if (unreachable) {
         throw new OAuthError('temporarily_unavailable', `${publicSummary(err, conn.name)} right now; try again later.`, 503);
       }
-      // A concurrent refresh of this token may have won upstream: then answer as it did.
-      if (await changedMeanwhile(ctx, token, client.id, presented.version)) continue;
       throw new OAuthError('invalid_grant', 'The upstream identity provider no longer accepts this login.');
     }
     if (identity.userId !== claims.userId) throw new OAuthError('invalid_grant', 'The upstream returned another user.');

@@ -89,8 +89,13 @@ export class RefreshTokens {
     return { id, token: `${id}.${secret}` };
   }
 
-  /** Checks a presented token for `clientId`; throws `invalid_grant` for anything not valid. */
-  async present(token: string, clientId: string): Promise<Presented> {
+  /**
+   * Checks a presented token for `clientId`; throws `invalid_grant` for anything not valid. A
+   * rotated-out token presented after the reuse window is a replay and revokes the chain, unless
+   * `replayRevokes` is false: the caller presents it again because its own concurrent request
+   * lost a race (that is not a replay), and then only gets `invalid_grant`.
+   */
+  async present(token: string, clientId: string, replayRevokes = true): Promise<Presented> {
     const parsed = parseToken(token);
     if (!parsed) throw invalid('Refresh token is invalid or has expired.');
     const found = await this.storage.find<RefreshRecord>('refreshToken', parsed.id);
@@ -107,6 +112,7 @@ export class RefreshTokens {
       if (this.now() - prev.rotatedAt <= this.policy.reuseIntervalMs) {
         return { kind: 'reused', id: parsed.id, record, token: `${parsed.id}.${nextSecret(parsed.secret, prev.salt)}` };
       }
+      if (!replayRevokes) throw invalid('Refresh token was rotated by a concurrent request; use the new one.');
       // A rotated-out token replayed after the window: someone copied it. Revoke the chain.
       await this.storage.destroy('refreshToken', parsed.id);
       throw invalid('Refresh token was already used; the session has been revoked.');

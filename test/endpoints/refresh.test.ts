@@ -17,7 +17,7 @@ import { login, verifyIdToken } from '../helpers/rp.js';
  * GitLab: each upstream refresh token (here the connector data) works once, and the upstream
  * takes `rotating.delayMs` to answer a refresh it accepts.
  */
-const upstream: { identity: Identity | Error; rotating?: { used: Set<string>; delayMs: number } } = { identity: kilgoreTrout };
+const upstream: { identity: Identity | Error; rotating?: { used: Set<string>; delayMs: number; refuseAfterMs?: number } } = { identity: kilgoreTrout };
 const controllable = {
   ...mockCallback,
   create: () => ({
@@ -27,7 +27,10 @@ const controllable = {
       const { rotating } = upstream;
       if (rotating) {
         const presented = JSON.stringify(previous.connectorData ?? null);
-        if (rotating.used.has(presented)) throw new RefreshFailedError('invalid_grant: the upstream refresh token was already used');
+        if (rotating.used.has(presented)) {
+          await new Promise((resolve) => setTimeout(resolve, rotating.refuseAfterMs ?? 0));
+          throw new RefreshFailedError('invalid_grant: the upstream refresh token was already used');
+        }
         rotating.used.add(presented);
         await new Promise((resolve) => setTimeout(resolve, rotating.delayMs));
         return { ...upstream.identity, connectorData: { upstreamToken: randomUUID() } };
@@ -217,4 +220,29 @@ test('an upstream that cannot be reached is 503 temporarily_unavailable, and the
   expect(res.body.error_description).not.toContain('idp.example');
   upstream.identity = kilgoreTrout;
   expect((await refresh(token)).status).toBe(200);
+});
+
+describe('with no reuse window (reuseInterval: 0s), an upstream that rotates its refresh tokens', () => {
+  let strict: TestBroker;
+  beforeAll(async () => {
+    strict = await startBroker(
+      { connectors: [{ type: 'mockCallback', id: 'mock', name: 'Example' }], expiry: { refreshTokens: { reuseInterval: '0s' } } },
+      { registry: createRegistry([...connectorModules.filter((m) => m.type !== 'mockCallback'), controllable]) },
+    );
+  });
+  afterAll(() => strict.close());
+
+  test('the loser of two concurrent refreshes gets invalid_grant, and the chain the winner rotated stays valid (losing a race is not a replay)', async () => {
+    upstream.identity = kilgoreTrout;
+    delete upstream.rotating;
+    const { tokens } = await login(strict.issuer, { connectorId: 'mock', scope: 'openid offline_access' });
+    // The winner's upstream answer takes 50 ms; the loser's refusal comes after the winner stored it.
+    upstream.rotating = { used: new Set(), delayMs: 50, refuseAfterMs: 100 };
+    const at = (t: string) => postForm(`${strict.issuer}/token`, { grant_type: 'refresh_token', refresh_token: t }, basicAuth());
+    const results = await Promise.all([at(tokens.refresh_token!), at(tokens.refresh_token!)]);
+    expect(results.map((r) => r.status).sort()).toEqual([200, 400]);
+    const winner = results.find((r) => r.status === 200)!;
+    const next = await at(winner.body.refresh_token as string);
+    expect(next.status).toBe(200);
+  });
 });
