@@ -8,7 +8,7 @@ import { formatCapabilityTable } from './capabilities.js';
 import { loadConfig } from './config/load.js';
 import type { ConnectorRegistry } from './connector.js';
 import { ConfigError, errorMessage } from './errors.js';
-import { serve } from './server.js';
+import { DEFAULT_SHUTDOWN_GRACE_MS, serve } from './server.js';
 
 const USAGE = `Usage: dexpress <command> [options]
 
@@ -22,7 +22,7 @@ Options:
   -h, --help                  Show help for a command`;
 
 const HELP: Record<string, string> = {
-  serve: `Usage: dexpress serve <config.yaml>\n\nStarts the broker on the addresses in web.http / web.https of the config.\nStops cleanly on SIGINT or SIGTERM.`,
+  serve: `Usage: dexpress serve <config.yaml>\n\nStarts the broker on the addresses in web.http / web.https of the config.\nStops on SIGINT or SIGTERM after the requests in flight finish (at most 10 s;\nexit 1 if some had to be cut); a second signal exits at once.`,
   'check-config': `Usage: dexpress check-config <config.yaml>\n\nValidates the file and each connector's config; prints every problem with its dotted path.\nExits 0 when valid, 2 otherwise.`,
   connectors: `Usage: dexpress connectors\n\nPrints each connector type with its capability row: refresh tokens, groups claim,\npreferred_username claim, status.`,
 };
@@ -136,10 +136,17 @@ export async function runCli(argv: string[], registry: ConnectorRegistry, io: Cl
             return;
           }
           stopping = true;
-          io.out(`dexpress: ${signal} received, shutting down`);
+          io.out(`dexpress: ${signal} received, finishing the requests in flight (${signal} again to exit now)`);
           running.close().then(
-            () => resolve(0),
-            () => resolve(1),
+            ({ cutRequests }) => {
+              if (cutRequests === 0) return resolve(0);
+              io.err(`dexpress: ${cutRequests} request(s) still in flight after ${DEFAULT_SHUTDOWN_GRACE_MS / 1000} s were cut`);
+              resolve(1);
+            },
+            (err: unknown) => {
+              io.err(`dexpress: shutdown failed: ${errorMessage(err)}`);
+              resolve(1);
+            },
           );
         };
         if (early) signalled(early);

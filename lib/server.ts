@@ -4,6 +4,7 @@ import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { createBroker, type Broker, type BrokerOptions } from './broker.js';
+import { drainable, type DrainableServer } from './drain.js';
 import { ConfigError } from './errors.js';
 import { BrokerMetrics } from './metrics.js';
 
@@ -11,8 +12,20 @@ export interface RunningServer {
   broker: Broker;
   /** The addresses it listens on, e.g. `http://127.0.0.1:5556`. */
   urls: string[];
-  close(): Promise<void>;
+  /**
+   * Stops accepting, lets the requests in flight finish (at most `graceMs`, default 10 s, then
+   * cuts them), then closes storage. Resolves to the number of requests that had to be cut.
+   */
+  close(options?: { graceMs?: number }): Promise<ShutdownReport>;
 }
+
+export interface ShutdownReport {
+  /** Requests still in flight at the deadline, whose connections were closed. */
+  cutRequests: number;
+}
+
+/** How long `close()` lets requests in flight finish: as long as a slow login may take. */
+export const DEFAULT_SHUTDOWN_GRACE_MS = 10_000;
 
 export function parseListenAddress(value: string, path: string): { host: string; port: number } {
   const m = /^(.*):(\d{1,5})$/.exec(value);
@@ -61,12 +74,14 @@ export async function serve(config: unknown, options: BrokerOptions): Promise<Ru
   const { web } = broker.settings;
   if (!web.http && !web.https) throw new ConfigError([{ path: 'web', message: 'set web.http or web.https' }]);
   const servers: http.Server[] = [];
+  const drains: DrainableServer[] = [];
   const urls: string[] = [];
   try {
     if (web.http) {
       const { host, port } = parseListenAddress(web.http, 'web.http');
       const server = http.createServer(broker.listener);
       servers.push(server);
+      drains.push(drainable(server));
       const addr = await listen(server, host, port);
       urls.push(`http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`);
     }
@@ -75,6 +90,7 @@ export async function serve(config: unknown, options: BrokerOptions): Promise<Ru
       if (!web.tlsCert || !web.tlsKey) throw new ConfigError([{ path: 'web.tlsCert', message: 'web.https needs web.tlsCert and web.tlsKey' }]);
       const server = https.createServer({ cert: readFileSync(web.tlsCert), key: readFileSync(web.tlsKey) }, broker.listener);
       servers.push(server);
+      drains.push(drainable(server));
       const addr = await listen(server, host, port);
       urls.push(`https://${addr.address}:${addr.port}`);
     }
@@ -82,6 +98,7 @@ export async function serve(config: unknown, options: BrokerOptions): Promise<Ru
       const { host, port } = parseListenAddress(broker.settings.telemetry.http, 'telemetry.http');
       const server = http.createServer(telemetryHandler(broker));
       servers.push(server);
+      drains.push(drainable(server));
       const addr = await listen(server, host, port);
       urls.push(`http://${addr.address}:${addr.port}/metrics`);
     }
@@ -98,17 +115,11 @@ export async function serve(config: unknown, options: BrokerOptions): Promise<Ru
   return {
     broker,
     urls,
-    async close() {
-      await Promise.all(
-        servers.map(
-          (s) =>
-            new Promise<void>((resolve) => {
-              s.close(() => resolve());
-              s.closeAllConnections();
-            }),
-        ),
-      );
+    async close({ graceMs = DEFAULT_SHUTDOWN_GRACE_MS } = {}) {
+      const cut = await Promise.all(drains.map((d) => d.drain(graceMs)));
+      // Storage last: the requests that were let finish still use it.
       await broker.close();
+      return { cutRequests: cut.reduce((a, b) => a + b, 0) };
     },
   };
 }

@@ -98,6 +98,8 @@ describe('dexpress connectors / check-config / help', () => {
 
 interface Server {
   stop(): Promise<number | null>;
+  /** Sends a signal and resolves to the exit code. */
+  signal(name: NodeJS.Signals): Promise<number | null>;
   output: () => string;
 }
 
@@ -116,6 +118,10 @@ function startServe(configFile: string): Promise<Server> {
           output: () => output,
           stop: async () => {
             child.kill('SIGTERM');
+            return exited;
+          },
+          signal: async (name) => {
+            child.kill(name);
             return exited;
           },
         });
@@ -176,3 +182,38 @@ test('serve the dev config; after a restart on the same SQLite file, keys, clien
     await second.stop();
   }
 }, 90_000);
+
+describe('serve stops without cutting requests in flight', () => {
+  // "password" at bcrypt cost 15: checking it takes the broker a second or two.
+  const SLOW_HASH = '$2b$15$3XEvqOVgf.jbrxUfS0WP6eSIj9utpGEP4Kf5MXkVAR7LC2MzQTc4m';
+
+  test('a password grant in flight at SIGTERM completes with 200 and Connection: close, then serve exits 0', async () => {
+    const port = await freePort();
+    const issuer = `http://127.0.0.1:${port}/dex`;
+    const file = join(dir, 'drain.yaml');
+    writeFileSync(
+      file,
+      stringify({
+        issuer,
+        storage: { type: 'memory' },
+        web: { http: `127.0.0.1:${port}` },
+        oauth2: { passwordConnector: 'local', grantTypes: ['authorization_code', 'password'] },
+        staticClients: [{ id: TEST_CLIENT.id, secret: TEST_CLIENT.secret, redirectURIs: [TEST_CLIENT.redirectURI], name: 'App' }],
+        enablePasswordDB: true,
+        staticPasswords: [{ email: 'admin@example.com', hash: SLOW_HASH, username: 'admin', userID: '08a8684b-db88-4b73-90a9-3cd1661f5466' }],
+      }),
+    );
+    const server = await startServe(file);
+    const grant = postForm(`${issuer}/token`, { grant_type: 'password', username: 'admin@example.com', password: 'password', scope: 'openid' }, basicAuth());
+    await new Promise((r) => setTimeout(r, 300));
+    const exited = server.signal('SIGTERM');
+    const res = await grant;
+    expect(res.status).toBe(200);
+    expect(res.body.id_token).toBeDefined();
+    expect(res.headers.get('connection')).toBe('close');
+    expect(await exited).toBe(0);
+    expect(server.output()).toContain('SIGTERM received');
+    // Not accepting any more.
+    await expect(fetch(`${issuer}/healthz`)).rejects.toThrow();
+  }, 60_000);
+});
