@@ -38,6 +38,8 @@ export interface AuthRequest {
   identity?: { claims: Claims; connectorData?: JsonValue; authTime: number };
   /** Key of the approval page's HMAC. */
   hmacKey: string;
+  /** The hash binding it to the browser that started its connector login (`browserBinding`). */
+  browser?: string;
   createdAt: number;
 }
 

@@ -10,7 +10,7 @@ import type { BrokerAuthenticateOptions, LoginState } from './connector.js';
 import type { BrokerContext, LoadedConnector } from './context.js';
 import { AccessDeniedError, UpstreamError, errorMessage, publicSummary } from './errors.js';
 import { assertIdentity, scopesFrom, type Identity, type JsonValue } from './identity.js';
-import { bindToBrowser, isBoundToBrowser, rememberLogin, saveSession, sessionOf, unbindFromBrowser } from './login-session.js';
+import { browserBinding, isBoundToBrowser, rememberLogin, saveSession, sessionOf } from './login-session.js';
 import { runStrategy } from './run-strategy.js';
 import { errorPage, type PageOptions } from './web/pages.js';
 import { html } from './web/html.js';
@@ -92,9 +92,17 @@ function brokerOptions(ctx: BrokerContext, authReq: AuthRequest, phase: 'login' 
   };
 }
 
-/** `/auth/:connector` after the auth request is stored: start the connector's login. */
+/** The `browser` field of an auth request this browser starts (see `browserBinding`). */
+export function bindingOf(req: Request): { browser?: string } {
+  const browser = browserBinding(req);
+  return browser === undefined ? {} : { browser };
+}
+
+/**
+ * `/auth/:connector` after the auth request (with `bindingOf(req)`) is stored: start the
+ * connector's login. The session, which may have just got its browser id, is stored first.
+ */
 export async function startConnectorLogin(ctx: BrokerContext, req: Request, res: Response, authReq: AuthRequest, conn: LoadedConnector): Promise<void> {
-  bindToBrowser(req, authReq.id);
   if (conn.foreign) {
     const sess = sessionOf(req);
     if (!sess) throw new Error('browser sessions are not available');
@@ -141,7 +149,7 @@ export async function handleCallback(ctx: BrokerContext, req: Request, res: Resp
     showError(ctx, res, 400, 'Wrong login method', 'This answer came back for another login method than the one this login started with.', 'Go back to the application and log in again.');
     return;
   }
-  if (!isBoundToBrowser(req, authReqId)) {
+  if (!isBoundToBrowser(req, authReq)) {
     // Over plain HTTP the session cookie is SameSite=Lax, so an IdP's cross-site POST (SAML)
     // arrives without it: the browser posts the same fields once more from this origin, with it.
     if (req.method === 'POST' && str((req.body as Record<string, unknown> | undefined)?.[RESUBMITTED]) !== '1') return resubmitSameSite(ctx, req, res);
@@ -248,8 +256,6 @@ export async function finishLogin(ctx: BrokerContext, req: Request, res: Respons
   ctx.logger.info({ connector: authReq.connectorId, client: authReq.clientId, requestId: res.locals.requestId }, 'login succeeded');
   ctx.metrics.logins.inc({ connector: authReq.connectorId!, outcome: 'success' });
   const approvalNext = !ctx.settings.oauth2.skipApprovalScreen || authReq.prompt?.includes('consent');
-  // The approval page checks the binding too; without one, the login is over here.
-  if (!approvalNext) unbindFromBrowser(req, authReqId);
   await rememberLogin(req, { connectorId: authReq.connectorId!, claims, ...(connectorData !== undefined ? { connectorData } : {}), authTime });
   await saveSession(req);
   if (!approvalNext) {

@@ -3,7 +3,9 @@
  * on the broker's storage, so every instance sees it) remembers who logged in, with which
  * connector and when. `prompt=none` and `max_age` use it; logout forgets it.
  */
+import { createHash, randomBytes } from 'node:crypto';
 import type { Request } from 'express';
+import { secretsEqual } from './clients.js';
 import type { Claims, JsonValue } from './identity.js';
 
 export interface LoginSession {
@@ -19,10 +21,8 @@ type SessionRequest = Request & {
 };
 
 const KEY = 'dexpress:login';
-/** Auth requests this browser started and has not finished, newest last. */
-const PENDING = 'dexpress:pending';
-/** How many logins one browser may have in progress at once (tabs); older ones are forgotten. */
-const MAX_PENDING = 10;
+/** A random id for this browser, kept in its session; auth requests it starts carry its hash. */
+const BROWSER = 'dexpress:browser';
 
 /** The browser's session (express-session), when the route has one. */
 export function sessionOf(req: Request): Record<string, unknown> | undefined {
@@ -52,22 +52,28 @@ export async function rememberLogin(req: Request, login: LoginSession): Promise<
 }
 
 /**
- * Binds an auth request to the browser that starts its connector login, so that only this
- * browser can finish it: a callback URL (or an IdP's auto-post form, or a password form) taken
- * from an attacker's own login and replayed in a victim's browser would otherwise plant the
- * attacker's identity in the victim's login session (login CSRF).
+ * The binding of an auth request to the browser that starts it (`AuthRequest.browser`): the hash
+ * of a random id kept in the browser's session, created the first time and never rewritten, so
+ * logins started at once in several tabs do not overwrite each other's binding. Only the browser
+ * that started a login may finish it: a callback URL (or an IdP's auto-post form, a password
+ * form, an approval URL) taken from an attacker's own login and replayed in a victim's browser
+ * would otherwise plant the attacker's identity in the victim's login session (login CSRF).
  */
-export function bindToBrowser(req: Request, authReqId: string): void {
+export function browserBinding(req: Request): string | undefined {
   const session = (req as SessionRequest).session;
-  if (!session) return;
-  session[PENDING] = [...pendingOf(session).filter((id) => id !== authReqId), authReqId].slice(-MAX_PENDING);
+  if (!session) return undefined;
+  let id = session[BROWSER];
+  if (typeof id !== 'string') session[BROWSER] = id = randomBytes(18).toString('base64url');
+  return hashOf(id as string);
 }
 
-/** Whether this browser started `authReqId` (see `bindToBrowser`). */
-export function isBoundToBrowser(req: Request, authReqId: string): boolean {
-  const session = (req as SessionRequest).session;
-  return session !== undefined && pendingOf(session).includes(authReqId);
+/** Whether this browser started the auth request (see `browserBinding`). */
+export function isBoundToBrowser(req: Request, authReq: { browser?: string | undefined }): boolean {
+  const id = (req as SessionRequest).session?.[BROWSER];
+  return typeof id === 'string' && typeof authReq.browser === 'string' && secretsEqual(hashOf(id), authReq.browser);
 }
+
+const hashOf = (id: string) => createHash('sha256').update(id).digest('base64url');
 
 /**
  * Stores the session now. express-session would save it when the response ends, but it sends
@@ -78,20 +84,6 @@ export async function saveSession(req: Request): Promise<void> {
   const session = (req as SessionRequest).session;
   if (typeof session?.save !== 'function') return;
   await new Promise<void>((resolve, reject) => session.save!((err) => (err ? reject(err) : resolve())));
-}
-
-/** Forgets a finished (or abandoned) auth request from the browser's session. */
-export function unbindFromBrowser(req: Request, authReqId: string): void {
-  const session = (req as SessionRequest).session;
-  if (!session || !Array.isArray(session[PENDING])) return;
-  const rest = pendingOf(session).filter((id) => id !== authReqId);
-  if (rest.length > 0) session[PENDING] = rest;
-  else delete session[PENDING];
-}
-
-function pendingOf(session: Record<string, unknown>): string[] {
-  const value = session[PENDING];
-  return Array.isArray(value) ? value.filter((id): id is string => typeof id === 'string') : [];
 }
 
 export function forgetLogin(req: Request): void {

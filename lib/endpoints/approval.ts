@@ -8,7 +8,7 @@ import type { AuthRequest } from '../auth-request.js';
 import { secretsEqual } from '../clients.js';
 import type { BrokerContext } from '../context.js';
 import { approvalHmac, redirectToClient, sendCode, sendPage, showError } from '../flow.js';
-import { isBoundToBrowser, unbindFromBrowser } from '../login-session.js';
+import { isBoundToBrowser } from '../login-session.js';
 import { approvalPage } from '../web/pages.js';
 
 async function checked(ctx: BrokerContext, req: Request, source: Record<string, unknown>, res: Response): Promise<AuthRequest | undefined> {
@@ -19,7 +19,7 @@ async function checked(ctx: BrokerContext, req: Request, source: Record<string, 
     showError(ctx, res, 400, 'Login expired', 'This approval is unknown or has expired.', 'Go back to the application and log in again.');
     return undefined;
   }
-  if (!isBoundToBrowser(req, id)) {
+  if (!isBoundToBrowser(req, rec.value)) {
     showError(ctx, res, 403, 'Login started elsewhere', 'This login was started in another browser, so it cannot be approved in this one.', 'Go back to the application and log in again from this browser (with cookies allowed for this site).');
     return undefined;
   }
@@ -49,7 +49,6 @@ export async function approvalDecision(ctx: BrokerContext, req: Request, res: Re
   const body = (req.body ?? {}) as Record<string, unknown>;
   const authReq = await checked(ctx, req, body, res);
   if (!authReq) return;
-  unbindFromBrowser(req, authReq.id);
   if (body.approval !== 'approve') {
     if (await ctx.storage.consume('authRequest', authReq.id)) {
       redirectToClient(ctx, res, authReq, { error: 'access_denied', error_description: 'The user refused to grant access.' });

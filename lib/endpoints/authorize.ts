@@ -17,7 +17,7 @@ import {
 
 type ParsedAuthRequest = ReturnType<typeof parseAuthRequest>;
 import type { BrokerContext } from '../context.js';
-import { redirectToClient, sendCode, showError, startConnectorLogin, sendPage } from '../flow.js';
+import { bindingOf, redirectToClient, sendCode, showError, startConnectorLogin, sendPage } from '../flow.js';
 import { verifyIdTokenHint } from '../id-token-hint.js';
 import { currentLogin } from '../login-session.js';
 import { encodeSubject } from '../tokens/subject.js';
@@ -98,6 +98,7 @@ export async function authorizeWithConnector(ctx: BrokerContext, req: Request, r
     id: newAuthRequestId(),
     connectorId,
     hmacKey: randomBytes(32).toString('base64url'),
+    ...bindingOf(req),
     createdAt: now,
   };
   await ctx.storage.create('authRequest', authReq.id, authReq, { expiresAt: now + ctx.settings.expiry.authRequestsMs });

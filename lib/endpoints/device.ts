@@ -18,7 +18,7 @@ import { checkPkce, connectorsFor, newAuthRequestId, singleParams, type AuthRequ
 import type { ClientSettings } from '../config/settings.js';
 import type { BrokerContext } from '../context.js';
 import { OAuthError } from '../errors.js';
-import { isUsedCode, sendPage, showError, startConnectorLogin, type AuthCode, type UsedCode } from '../flow.js';
+import { bindingOf, isUsedCode, sendPage, showError, startConnectorLogin, type AuthCode, type UsedCode } from '../flow.js';
 import { DEVICE_CODE_GRANT, EXPIRED_TOKEN_GRACE_MS, POLL_INTERVAL_S, type DeviceRequest, type DeviceToken } from '../grants/device-code.js';
 import { checkScopeParam } from '../grants/scopes.js';
 import { connectorAllowed } from '../grants/respond.js';
@@ -224,6 +224,7 @@ async function startDeviceLogin(ctx: BrokerContext, req: Request, res: Response,
     responseMode: 'query',
     connectorId,
     hmacKey: randomBytes(32).toString('base64url'),
+    ...bindingOf(req),
     createdAt: ctx.now(),
   };
   await ctx.storage.create('authRequest', authReq.id, authReq, { expiresAt: rec.value.expiresAt });

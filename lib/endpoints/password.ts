@@ -67,7 +67,7 @@ export async function passwordLogin(ctx: BrokerContext, req: Request, res: Respo
   }
   // The form's token is readable by whoever started the login: only the browser that started it
   // may post it (or another site could log a visitor in as the attacker).
-  if (!isBoundToBrowser(req, authReq.id)) {
+  if (!isBoundToBrowser(req, authReq)) {
     showError(ctx, res, 403, 'Login started elsewhere', 'This login was started in another browser, so it cannot be finished in this one.', 'Go back to the application and log in again from this browser (with cookies allowed for this site).');
     return;
   }

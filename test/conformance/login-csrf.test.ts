@@ -120,3 +120,39 @@ describe('the approval page', () => {
     expect(approved.location).toMatch(new RegExp(`^${TEST_CLIENT.redirectURI}\\?code=`));
   });
 });
+
+describe('several logins started at once in one browser (tabs), storage with some latency', () => {
+  let slow: TestBroker;
+  beforeAll(async () => {
+    const { MemoryStorage } = await import('../../lib/storage/memory.js');
+    const inner = new MemoryStorage();
+    // Every storage call takes 5 ms, as a database round trip would: concurrent requests interleave.
+    const storage = new Proxy(inner, {
+      get(target, prop, receiver) {
+        const value = Reflect.get(target, prop, receiver) as unknown;
+        if (typeof value !== 'function') return value;
+        return (...args: unknown[]) => {
+          const out = (value as (...a: unknown[]) => unknown).apply(target, args);
+          return out instanceof Promise ? new Promise((resolve) => setTimeout(resolve, 5)).then(() => out) : out;
+        };
+      },
+    });
+    slow = await startBroker({ connectors: [{ type: 'mockCallback', id: 'mock', name: 'Example' }] }, { storage });
+  });
+  afterAll(() => slow.close());
+
+  test('each tab finishes its own login: starting one does not undo the binding of another', async () => {
+    const tabs = browser();
+    // The browser already has a session (an earlier login), as a returning user's does.
+    const first = await tabs.send(authUrl(slow.issuer, { connector_id: 'mock', code_challenge: pkcePair().challenge, code_challenge_method: 'S256' }));
+    const warm = await tabs.send(new URL(first.location!, slow.issuer).toString());
+    expect((await tabs.send(new URL(warm.location!, slow.issuer).toString())).status).toBe(303);
+    for (let round = 0; round < 5; round++) {
+      const start = () => tabs.send(authUrl(slow.issuer, { connector_id: 'mock', code_challenge: pkcePair().challenge, code_challenge_method: 'S256' }));
+      const [a, b2] = await Promise.all([start(), start()]);
+      const [ca, cb] = await Promise.all([tabs.send(new URL(a.location!, slow.issuer).toString()), tabs.send(new URL(b2.location!, slow.issuer).toString())]);
+      const answers = await Promise.all([tabs.send(new URL(ca.location!, slow.issuer).toString()), tabs.send(new URL(cb.location!, slow.issuer).toString())]);
+      expect(answers.map((r) => r.status)).toEqual([303, 303]);
+    }
+  });
+});
