@@ -45,24 +45,31 @@ function listen(server: http.Server, host: string, port: number): Promise<Addres
   });
 }
 
-/** The telemetry listener: `/metrics` (Prometheus), `/healthz` (alive), `/healthz/ready` (storage answers). */
+/**
+ * The telemetry listener, with Dex's paths: `/metrics` (Prometheus), `/healthz` and
+ * `/healthz/ready` (200 when storage answers, else 503; JSON keyed by check, as Dex's health
+ * handler), `/healthz/live` (always `ok`: the process serves, the probe Dex's Helm chart uses).
+ * GET and HEAD.
+ */
 function telemetryHandler(broker: Broker): http.RequestListener {
+  const storageCheck = (res: http.ServerResponse) =>
+    broker.storage.ping().then(
+      () => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ storage: { message: 'ok' } })),
+      () => res.writeHead(503, { 'content-type': 'application/json' }).end(JSON.stringify({ storage: { message: 'storage unavailable', error: { message: 'storage unavailable' } } })),
+    );
   return (req, res) => {
     const path = (req.url ?? '/').split('?')[0];
-    if (req.method !== 'GET') {
-      res.writeHead(405).end();
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.writeHead(405, { allow: 'GET, HEAD' }).end();
     } else if (path === '/metrics') {
       broker.metrics.registry.metrics().then(
         (text) => res.writeHead(200, { 'content-type': broker.metrics.registry.contentType }).end(text),
         () => res.writeHead(500).end(),
       );
-    } else if (path === '/healthz') {
+    } else if (path === '/healthz' || path === '/healthz/ready') {
+      void storageCheck(res);
+    } else if (path === '/healthz/live') {
       res.writeHead(200, { 'content-type': 'text/plain' }).end('ok');
-    } else if (path === '/healthz/ready') {
-      broker.storage.ping().then(
-        () => res.writeHead(200, { 'content-type': 'text/plain' }).end('ready'),
-        () => res.writeHead(503, { 'content-type': 'text/plain' }).end('storage unavailable'),
-      );
     } else {
       res.writeHead(404).end();
     }
