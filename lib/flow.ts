@@ -152,7 +152,7 @@ export async function handleCallback(ctx: BrokerContext, req: Request, res: Resp
   if (!isBoundToBrowser(req, authReq)) {
     // Over plain HTTP the session cookie is SameSite=Lax, so an IdP's cross-site POST (SAML)
     // arrives without it: the browser posts the same fields once more from this origin, with it.
-    if (req.method === 'POST' && str((req.body as Record<string, unknown> | undefined)?.[RESUBMITTED]) !== '1') return resubmitSameSite(ctx, req, res);
+    if (mayResubmit(req)) return resubmitSameSite(ctx, req, res);
     ctx.logger.warn({ connector: authReq.connectorId, requestId: res.locals.requestId }, 'callback refused: the login was started in another browser');
     showError(ctx, res, 403, 'Login started elsewhere', 'This login was started in another browser, so it cannot be finished in this one.', 'Go back to the application and log in again from this browser (with cookies allowed for this site).');
     return;
@@ -174,12 +174,17 @@ const RESUBMITTED = 'dexpress_resubmitted';
 
 const str = (v: unknown) => (typeof v === 'string' ? v : '');
 
+/** A callback POST not yet resubmitted: it may have come cross-site without the Lax cookie. */
+export function mayResubmit(req: Request): boolean {
+  return req.method === 'POST' && str((req.body as Record<string, unknown> | undefined)?.[RESUBMITTED]) !== '1';
+}
+
 /**
  * Answers a cross-site callback POST that came without the session cookie with a page that posts
  * the same fields to the same URL from this origin, so the browser sends its SameSite=Lax cookie
  * this time (a script submits it; without scripts, a button). Marked, so it happens once.
  */
-function resubmitSameSite(ctx: BrokerContext, req: Request, res: Response): void {
+export function resubmitSameSite(ctx: BrokerContext, req: Request, res: Response): void {
   const fields = Object.entries((req.body ?? {}) as Record<string, unknown>).filter(([k, v]) => k !== RESUBMITTED && typeof v === 'string') as [string, string][];
   const action = ctx.url(req.url);
   const body = html`<!doctype html><html><head><meta charset="utf-8"><title>Continue</title></head><body onload="document.forms[0].submit()"><form method="post" action="${action}">${fields.map(([k, v]) => html`<input type="hidden" name="${k}" value="${v}">`)}<input type="hidden" name="${RESUBMITTED}" value="1"><noscript><button type="submit">Continue</button></noscript></form></body></html>`;

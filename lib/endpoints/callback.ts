@@ -5,7 +5,7 @@
  */
 import type { Request, Response } from 'express';
 import type { BrokerContext } from '../context.js';
-import { handleCallback, showError } from '../flow.js';
+import { handleCallback, mayResubmit, resubmitSameSite, showError } from '../flow.js';
 import { sessionOf } from '../login-session.js';
 
 function param(source: unknown, key: string): string | undefined {
@@ -33,6 +33,9 @@ export async function connectorCallback(ctx: BrokerContext, req: Request, res: R
     const sess = sessionOf(req);
     const key = `dexpress:login:${conn.id}`;
     state = typeof sess?.[key] === 'string' ? (sess[key] as string) : undefined;
+    // An IdP's cross-site POST over plain HTTP comes without the Lax cookie, so without the state:
+    // post it once more from this origin (see resubmitSameSite).
+    if (state === undefined && mayResubmit(req)) return resubmitSameSite(ctx, req, res);
     if (sess) delete sess[key];
   } else {
     state = param(req.query, 'state');

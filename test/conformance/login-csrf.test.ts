@@ -156,3 +156,38 @@ describe('several logins started at once in one browser (tabs), storage with som
     }
   });
 });
+
+describe('a handed-over Passport strategy that posts back to /callback/<id> (passport-saml)', () => {
+  test('over plain HTTP the cookie-less cross-site POST is posted again from this origin, and then finishes with the cookie', async () => {
+    const { Strategy } = await import('passport-strategy');
+    const { makePki } = await import('../fakes/saml/pki.js');
+    /** Succeeds on the IdP's POST back, redirects to the IdP otherwise. */
+    class PostBack extends Strategy {
+      override authenticate(req: { method: string }): void {
+        if (req.method === 'POST') this.success({ nameID: 'jane@example.com', nameIDFormat: 'x', issuer: 'idp', attributes: { email: 'jane@example.com', name: 'Jane' }, email: 'jane@example.com', name: 'Jane' });
+        else this.redirect('http://127.0.0.1:9/idp');
+      }
+    }
+    const pki = makePki();
+    const handed = await startBroker(
+      (issuer) => ({ connectors: [{ type: 'saml', id: 'okta', name: 'Okta', config: { ssoURL: 'http://127.0.0.1:9/idp', caData: pki.idp.cert, redirectURI: `${issuer}/callback`, usernameAttr: 'name', emailAttr: 'email' } }] }),
+      { passportStrategies: { okta: new PostBack() } },
+    );
+    try {
+      const own = browser();
+      const start = await own.send(authUrl(handed.issuer, { connector_id: 'okta', code_challenge: pkcePair().challenge, code_challenge_method: 'S256' }));
+      expect((await own.send(new URL(start.location!, handed.issuer).toString())).location).toBe('http://127.0.0.1:9/idp');
+      const crossSite = await browser().post(`${handed.issuer}/callback/okta`, { SAMLResponse: 'x' });
+      expect(crossSite.status).toBe(200);
+      const again = firstForm(crossSite.body, handed.issuer)!;
+      expect(again.fields).toEqual({ SAMLResponse: 'x', dexpress_resubmitted: '1' });
+      expect((await browser().post(again.action, again.fields)).status).toBe(400); // still no cookie: no login to finish
+      const finished = await own.post(again.action, again.fields);
+      expect(finished.status).toBe(303);
+      expect(finished.location).toMatch(new RegExp(`^${TEST_CLIENT.redirectURI}\\?code=`));
+    } finally {
+      await handed.close();
+      pki.remove();
+    }
+  });
+});
