@@ -7,6 +7,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { Settings } from './config/settings.js';
 import { OAuthError, StorageUnavailableError } from './errors.js';
+import { storageOutageLog } from './outage-log.js';
 import { randomBytesPooled } from './tokens/random.js';
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
@@ -38,12 +39,16 @@ export function corsHeaders(allowed: readonly string[], origin: string | undefin
 
 /**
  * The OAuth error to answer for anything thrown while serving a request: OAuth errors as they
- * are, storage outages as 503 `temporarily_unavailable`, body-parser failures as
- * `invalid_request`, anything else as a logged 500 `server_error` without its details.
+ * are, storage outages as 503 `temporarily_unavailable` (logged at warn, rate-limited),
+ * body-parser failures as `invalid_request`, anything else as a logged 500 `server_error`
+ * without its details.
  */
 export function oauthErrorFor(err: unknown, logger: Logger, where: { path: string; requestId: unknown }): OAuthError {
   if (err instanceof OAuthError) return err;
-  if (err instanceof StorageUnavailableError) return new OAuthError('temporarily_unavailable', 'The service is temporarily unavailable. Try again shortly.', 503);
+  if (err instanceof StorageUnavailableError) {
+    storageOutageLog.report(logger, err, where);
+    return new OAuthError('temporarily_unavailable', 'The service is temporarily unavailable. Try again shortly.', 503);
+  }
   const status = typeof (err as { status?: unknown }).status === 'number' ? (err as { status: number }).status : 500;
   const bodyError = typeof (err as { type?: unknown }).type === 'string' && (err as { type: string }).type.startsWith('entity.');
   if (bodyError && status === 413) return new OAuthError('invalid_request', 'The request body is too large.', 413);

@@ -1,10 +1,15 @@
 /** Metrics, request ids and logs without secrets. */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { pino } from 'pino';
 import { createBroker } from '../../lib/broker.js';
+import { StorageUnavailableError } from '../../lib/errors.js';
 import { createLogger } from '../../lib/logger.js';
-import { startBroker, type TestBroker } from '../helpers/broker.js';
+import { StorageOutageLog, withoutCredentials } from '../../lib/outage-log.js';
+import { openStorage, type Storage } from '../../lib/storage/index.js';
+import { startBroker, TEST_CLIENT, type TestBroker } from '../helpers/broker.js';
 import { basicAuth, postForm } from '../helpers/http.js';
 import { login, startLogin } from '../helpers/rp.js';
 import { connectors } from '../../strategies/index.js';
@@ -63,5 +68,61 @@ describe('logs', () => {
     text.info({ connector: 'pw', username: 'kilgore' }, 'password login refused: wrong credentials');
     expect(lines.join('')).not.toContain('trout');
     expect(lines.at(-1)).toMatch(/INFO password login refused: wrong credentials connector="pw" username="kilgore"/);
+  });
+});
+
+describe('storage outages', () => {
+  test('a request failing on storage logs one warn line with its request id, path and the message without credentials', async () => {
+    const lines: string[] = [];
+    const sink = new Writable({ write(chunk, _enc, done) { lines.push(String(chunk)); done(); } });
+    const real = await openStorage({ type: 'memory' } as Parameters<typeof openStorage>[0]);
+    let down = false;
+    const storage = new Proxy(real, {
+      get(target, prop, receiver) {
+        const value: unknown = Reflect.get(target, prop, receiver);
+        if (typeof value !== 'function' || prop === 'close') return value;
+        return (...args: unknown[]) => (down ? Promise.reject(new StorageUnavailableError('PostgreSQL at db:5432 is unavailable: refused (password=PgSecret123)')) : (value as (...a: unknown[]) => unknown).apply(target, args));
+      },
+    }) as Storage;
+    const server = http.createServer();
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}/dex`;
+    const broker = await createBroker(
+      { issuer, storage: { type: 'memory' }, staticClients: [{ id: TEST_CLIENT.id, secret: TEST_CLIENT.secret, redirectURIs: [TEST_CLIENT.redirectURI] }], connectors: [{ type: 'mockCallback', id: 'mock', name: 'Mock' }] },
+      { connectors, storage, logger: pino({ level: 'info' }, sink) },
+    );
+    server.on('request', broker.listener);
+    try {
+      down = true;
+      const exchange = () => postForm(`${issuer}/token`, { grant_type: 'authorization_code', code: 'abcdefghijklmnopqrstuvwxyz', redirect_uri: TEST_CLIENT.redirectURI }, { ...basicAuth(), 'x-request-id': 'req-1' });
+      expect((await exchange()).status).toBe(503);
+      expect((await exchange()).status).toBe(503);
+      const warns = lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.msg === 'storage unavailable: answered 503');
+      expect(warns).toEqual([expect.objectContaining({ level: 40, requestId: 'req-1', path: '/token', error: 'PostgreSQL at db:5432 is unavailable: refused (password=[redacted])' })]);
+      expect(lines.join('')).not.toContain('PgSecret123');
+    } finally {
+      down = false;
+      server.close();
+      await broker.close();
+    }
+  });
+
+  test('at most one line a second, the next one counting those left out', () => {
+    let now = 0;
+    const log = new StorageOutageLog(1000, () => now);
+    const lines: Record<string, unknown>[] = [];
+    const logger = pino({ level: 'warn' }, new Writable({ write(chunk, _enc, done) { lines.push(JSON.parse(String(chunk)) as Record<string, unknown>); done(); } }));
+    const where = { path: '/token', requestId: 'r' };
+    for (const at of [0, 10, 500, 999, 1000, 1500]) {
+      now = at;
+      log.report(logger, new StorageUnavailableError('down'), where);
+    }
+    expect(lines.map((l) => l.suppressed)).toEqual([undefined, 3]);
+  });
+
+  test('credentials in driver messages are taken out', () => {
+    expect(withoutCredentials('connect postgres://dex:s3cret@db:5432/dex failed')).toBe('connect postgres://dex:[redacted]@db:5432/dex failed');
+    expect(withoutCredentials('host=db password=abc user=dex')).toBe('host=db password=[redacted] user=dex');
+    expect(withoutCredentials('password authentication failed for user "dex"')).toBe('password authentication failed for user "dex"');
   });
 });
