@@ -9,6 +9,7 @@ import { loadConfig } from './config/load.js';
 import type { ConnectorRegistry } from './connector.js';
 import { ConfigError, errorMessage } from './errors.js';
 import { DEFAULT_SHUTDOWN_GRACE_MS, serve } from './server.js';
+import { readTlsFiles } from './tls-files.js';
 
 const USAGE = `Usage: dexpress <command> [options]
 
@@ -89,6 +90,8 @@ export async function runCli(argv: string[], registry: ConnectorRegistry, io: Cl
       if (!file) return 2;
       try {
         const { settings, warnings } = loadConfig(readConfig(file), { connectors: registry });
+        // What serve reads at start-up: a certificate or key it cannot use is invalid here too.
+        if (settings.web.https) readTlsFiles(settings.web);
         for (const w of warnings) io.err(`warning: ${w}`);
         io.out(`${file}: valid. Issuer ${settings.issuer}, storage ${settings.storage.type}, ${settings.clients.length} client(s), connectors: ${[...settings.connectors.map((c) => `${c.id} (${c.type})`), ...(settings.passwordDB.enabled ? ['local (password DB)'] : [])].join(', ') || 'none'}`);
         return 0;

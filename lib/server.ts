@@ -1,5 +1,4 @@
 /** Serving a broker alone: listens on `web.http` and/or `web.https` (Dex's `host:port` form). */
-import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -7,6 +6,7 @@ import { createBroker, type Broker, type BrokerOptions } from './broker.js';
 import { drainable, type DrainableServer } from './drain.js';
 import { ConfigError } from './errors.js';
 import { BrokerMetrics } from './metrics.js';
+import { readTlsFiles } from './tls-files.js';
 
 export interface RunningServer {
   broker: Broker;
@@ -84,6 +84,8 @@ export async function serve(config: unknown, options: BrokerOptions): Promise<Ru
   const drains: DrainableServer[] = [];
   const urls: string[] = [];
   try {
+    // Checked before listening anywhere, so a bad file stops start-up as a config error.
+    const tlsFiles = web.https ? readTlsFiles(web) : undefined;
     if (web.http) {
       const { host, port } = parseListenAddress(web.http, 'web.http');
       const server = http.createServer(broker.listener);
@@ -92,10 +94,9 @@ export async function serve(config: unknown, options: BrokerOptions): Promise<Ru
       const addr = await listen(server, host, port);
       urls.push(`http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`);
     }
-    if (web.https) {
+    if (web.https && tlsFiles) {
       const { host, port } = parseListenAddress(web.https, 'web.https');
-      if (!web.tlsCert || !web.tlsKey) throw new ConfigError([{ path: 'web.tlsCert', message: 'web.https needs web.tlsCert and web.tlsKey' }]);
-      const server = https.createServer({ cert: readFileSync(web.tlsCert), key: readFileSync(web.tlsKey) }, broker.listener);
+      const server = https.createServer(tlsFiles, broker.listener);
       servers.push(server);
       drains.push(drainable(server));
       const addr = await listen(server, host, port);

@@ -3,12 +3,14 @@
  * check-config's exit codes, and `serve` on the dev config's SQLite file, restarted.
  */
 import { spawn, spawnSync } from 'node:child_process';
+import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, test } from '@jest/globals';
 import { parse, stringify } from 'yaml';
 import { connectorTypes } from '../lib/capabilities.js';
+import { makeTestCA } from './fakes/platform.js';
 import { TEST_CLIENT } from './helpers/broker.js';
 import { basicAuth, postForm } from './helpers/http.js';
 import { freePort } from './helpers/ports.js';
@@ -89,6 +91,38 @@ describe('dexpress connectors / check-config / help', () => {
     expect(code).toBe(2);
     expect(err).toContain('connectors[1].config.rootCAData: is not a base64-encoded PEM certificate bundle');
   });
+
+  test('web.tlsCert / web.tlsKey missing, not PEM or not matching: exit 2 naming the field, in check-config and serve', () => {
+    const ca = makeTestCA();
+    try {
+      const files = { cert: join(dir, 'tls.crt'), key: join(dir, 'tls.key'), other: join(dir, 'other.key'), junk: join(dir, 'junk.pem') };
+      writeFileSync(files.cert, ca.cert);
+      writeFileSync(files.key, ca.key);
+      writeFileSync(files.junk, 'not a certificate\n');
+      const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+      writeFileSync(files.other, privateKey.export({ type: 'pkcs8', format: 'pem' }));
+      const config = (tlsCert: string, tlsKey: string) => {
+        const file = join(dir, 'tls.yaml');
+        writeFileSync(file, stringify({ issuer: 'https://127.0.0.1:5556/dex', storage: { type: 'memory' }, web: { https: '127.0.0.1:0', tlsCert, tlsKey }, connectors: [{ type: 'mockCallback', id: 'mock', name: 'Mock' }] }));
+        return file;
+      };
+      const cases: [string, string, string][] = [
+        [join(dir, 'missing.crt'), files.key, `web.tlsCert: cannot read ${join(dir, 'missing.crt')}: no such file`],
+        [files.junk, files.key, `web.tlsCert: ${files.junk} is not a PEM certificate`],
+        [files.cert, files.junk, `web.tlsKey: ${files.junk} is not a PEM private key matching web.tlsCert`],
+        [files.cert, files.other, `web.tlsKey: ${files.other} is not a PEM private key matching web.tlsCert`],
+      ];
+      for (const [cert, key, expected] of cases) {
+        for (const cmd of ['check-config', 'serve']) {
+          const { code, err } = run(cmd, config(cert, key));
+          expect({ cmd, code, err }).toMatchObject({ cmd, code: 2, err: expect.stringContaining(expected) });
+        }
+      }
+      expect(run('check-config', config(files.cert, files.key)).code).toBe(0);
+    } finally {
+      ca.cleanup();
+    }
+  }, 60_000);
 
   test('--help on every command, and unknown commands exit 2', () => {
     for (const cmd of ['serve', 'check-config', 'connectors']) expect(run(cmd, '--help')).toMatchObject({ code: 0 });
