@@ -15,6 +15,7 @@ import { loadConfig } from './config/load.js';
 import type { Settings } from './config/settings.js';
 import type { ConnectorRegistry } from './connector.js';
 import type { BrokerContext } from './context.js';
+import { BrokerMountError } from './errors.js';
 import { createLogger } from './logger.js';
 import { LoginThrottle } from './throttle.js';
 import { ConnectorDataSealer } from './sealing.js';
@@ -104,6 +105,11 @@ export async function createBroker(config: unknown, options: BrokerOptions): Pro
   // to save once the response is out) would reach Express's final handler, which destroys the
   // socket under a keep-alive client's next request; it ends here instead.
   app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => answerError(ctx, err, req, res));
+  // `app` already serves under the issuer's path: mounted under a prefix it would answer at
+  // <prefix><issuer path>, where no client looks. Refused when the host app is set up.
+  app.on('mount', () => {
+    if (app.mountpath !== '/') throw new BrokerMountError(app.mountpath, settings.issuerPath || '/');
+  });
 
   const gcTimer = setInterval(() => {
     storage.gc().catch((err: unknown) => logger.warn({ err }, 'storage garbage collection failed'));

@@ -71,6 +71,20 @@ export class StorageUnavailableError extends DexpressError {
   }
 }
 
+/**
+ * `broker.app` mounted under a prefix (`app.use('/sso', broker.app)`): it already serves under
+ * the issuer's path, so it would answer at the prefix plus that path. Thrown by `app.use`.
+ */
+export class BrokerMountError extends DexpressError {
+  constructor(mountPath: string | string[], issuerPath: string) {
+    super(
+      'broker_mount',
+      `broker.app is mounted at ${JSON.stringify(mountPath)} but already serves under the issuer's path ${issuerPath}, so it would answer at the two joined. ` +
+        `Mount it with app.use(broker.app), or mount broker.router (the same routes relative to the issuer path) at the issuer's path: app.use('${issuerPath}', broker.router).`,
+    );
+  }
+}
+
 export function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }

@@ -27,5 +27,5 @@ export {
 } from './connector.js';
 export type { Identity, Scopes, Claims, JsonValue } from './identity.js';
 export { encodeSubject, decodeSubject } from './tokens/subject.js';
-export { AccessDeniedError, ConfigError, DexpressError, OAuthError, RefreshFailedError, StorageUnavailableError, UpstreamError } from './errors.js';
+export { AccessDeniedError, BrokerMountError, ConfigError, DexpressError, OAuthError, RefreshFailedError, StorageUnavailableError, UpstreamError } from './errors.js';
 export { registerStorageBackend, type Storage } from './storage/index.js';

@@ -6,7 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
-import express, { type NextFunction, type Request, type Response, type Router } from 'express';
+import express, { type NextFunction, type Request, type RequestHandler, type Response, type Router } from 'express';
 import session from 'express-session';
 import type { BrokerContext } from './context.js';
 import { approvalDecision, approvalForm } from './endpoints/approval.js';
@@ -85,7 +85,7 @@ export async function buildRouter(ctx: BrokerContext, token: (req: Request, res:
   router.use(stripRemoteHeaders);
   router.use(common);
 
-  const browserSession = session({
+  const ownSession = session({
     name: 'dexpress_session',
     secret: await sessionSecret(ctx.storage),
     store: new StorageSessionStore(ctx.storage, ctx.now),
@@ -102,6 +102,20 @@ export async function buildRouter(ctx: BrokerContext, token: (req: Request, res:
       ? { httpOnly: true, sameSite: 'none', secure: true, path: settings.issuerPath || '/' }
       : { httpOnly: true, sameSite: 'lax', secure: false, path: settings.issuerPath || '/' },
   });
+  // express-session does nothing when `req.session` is already set: a host app's session
+  // middleware in front of the broker silently takes the login state into the host's session,
+  // cookie and store. Said once, at the first such request.
+  let foreignSessionReported = false;
+  const browserSession: RequestHandler = (req, res, next) => {
+    if (req.session && !foreignSessionReported) {
+      foreignSessionReported = true;
+      ctx.logger.warn(
+        { path: req.originalUrl.split('?')[0] },
+        "a session middleware of the host app ran before the broker's: the broker's login state goes into the host's session instead of its own. Mount the broker before the host's session middleware, or on a path that session does not cover",
+      );
+    }
+    ownSession(req, res, next);
+  };
 
   // `frontend.dir`, laid out as Dex's web directory: `themes/<theme>/` at /theme, `static/` at /static.
   if (settings.frontend.dir) {
