@@ -35,14 +35,25 @@ export function parseListenAddress(value: string, path: string): { host: string;
   return { host: host === '' ? '0.0.0.0' : host, port };
 }
 
-function listen(server: http.Server, host: string, port: number): Promise<AddressInfo> {
+/** Listens on the address of config field `field`; a failure names the field and the address. */
+function listen(server: http.Server, field: string, value: string): Promise<AddressInfo> {
+  const { host, port } = parseListenAddress(value, field);
   return new Promise((resolve, reject) => {
-    server.once('error', reject);
+    const fail = (err: NodeJS.ErrnoException) => {
+      const reason = err.code === 'EADDRINUSE' ? 'address already in use' : err.code === 'EACCES' ? 'permission denied' : err.code === 'EADDRNOTAVAIL' ? 'address not available on this host' : err.message;
+      reject(new Error(`${field} ${value}: ${reason}`, { cause: err }));
+    };
+    server.once('error', fail);
     server.listen(port, host, () => {
-      server.off('error', reject);
+      server.off('error', fail);
       resolve(server.address() as AddressInfo);
     });
   });
+}
+
+/** `scheme://host:port` of a listening address, an IPv6 host in brackets. */
+function urlOf(scheme: 'http' | 'https', addr: AddressInfo): string {
+  return `${scheme}://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`;
 }
 
 /**
@@ -87,28 +98,22 @@ export async function serve(config: unknown, options: BrokerOptions): Promise<Ru
     // Checked before listening anywhere, so a bad file stops start-up as a config error.
     const tlsFiles = web.https ? readTlsFiles(web) : undefined;
     if (web.http) {
-      const { host, port } = parseListenAddress(web.http, 'web.http');
       const server = http.createServer(broker.listener);
       servers.push(server);
       drains.push(drainable(server));
-      const addr = await listen(server, host, port);
-      urls.push(`http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`);
+      urls.push(urlOf('http', await listen(server, 'web.http', web.http)));
     }
     if (web.https && tlsFiles) {
-      const { host, port } = parseListenAddress(web.https, 'web.https');
       const server = https.createServer(tlsFiles, broker.listener);
       servers.push(server);
       drains.push(drainable(server));
-      const addr = await listen(server, host, port);
-      urls.push(`https://${addr.address}:${addr.port}`);
+      urls.push(urlOf('https', await listen(server, 'web.https', web.https)));
     }
     if (broker.settings.telemetry) {
-      const { host, port } = parseListenAddress(broker.settings.telemetry.http, 'telemetry.http');
       const server = http.createServer(telemetryHandler(broker));
       servers.push(server);
       drains.push(drainable(server));
-      const addr = await listen(server, host, port);
-      urls.push(`http://${addr.address}:${addr.port}/metrics`);
+      urls.push(`${urlOf('http', await listen(server, 'telemetry.http', broker.settings.telemetry.http))}/metrics`);
     }
   } catch (err) {
     await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));

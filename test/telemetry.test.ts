@@ -1,4 +1,5 @@
 /** The telemetry listener of `serve`: Dex's health paths (/healthz, /healthz/live, /healthz/ready) and /metrics. */
+import http from 'node:http';
 import { afterAll, beforeAll, expect, test } from '@jest/globals';
 import { pino } from 'pino';
 import { serve, type RunningServer } from '../lib/server.js';
@@ -43,5 +44,19 @@ test('with storage down, /healthz and /healthz/ready are 503 and /healthz/live s
     expect((await fetch(`${telemetry}/healthz/live`)).status).toBe(200);
   } finally {
     storageDown = false;
+  }
+});
+
+test('an address in use names the config field: web.http, telemetry.http', async () => {
+  const [web, tel] = [await freePort(), await freePort()];
+  const taken = http.createServer();
+  await new Promise<void>((r) => taken.listen(web, '127.0.0.1', r));
+  const options = { connectors, logger: pino({ level: 'silent' }) };
+  const config = (webPort: number, telPort: number) => ({ issuer: `http://127.0.0.1:${webPort}/dex`, storage: { type: 'memory' }, web: { http: `127.0.0.1:${webPort}` }, telemetry: { http: `127.0.0.1:${telPort}` } });
+  try {
+    await expect(serve(config(web, tel), options)).rejects.toThrow(`web.http 127.0.0.1:${web}: address already in use`);
+    await expect(serve(config(tel, web), options)).rejects.toThrow(`telemetry.http 127.0.0.1:${web}: address already in use`);
+  } finally {
+    taken.close();
   }
 });
