@@ -2,10 +2,10 @@
  * The `dexpress` command: `serve <config>`, `check-config <config>`, `connectors`. Exit codes:
  * 0 fine, 1 failed at run time, 2 invalid configuration or usage.
  */
-import { parse as parseYaml } from 'yaml';
 import { readFileSync } from 'node:fs';
 import { formatCapabilityTable } from './capabilities.js';
 import { loadConfig } from './config/load.js';
+import { parseDexYaml } from './config/yaml.js';
 import type { ConnectorRegistry } from './connector.js';
 import { ConfigError, errorMessage } from './errors.js';
 import { DEFAULT_SHUTDOWN_GRACE_MS, serve } from './server.js';
@@ -47,7 +47,7 @@ function readConfig(file: string): unknown {
     throw new UnreadableConfigError(`cannot read ${file}: ${reason}`);
   }
   try {
-    return parseYaml(text);
+    return parseDexYaml(text);
   } catch (err) {
     throw new UnreadableConfigError(`${file} is not valid YAML: ${errorMessage(err)}`);
   }

@@ -5,7 +5,6 @@
  * problem is collected and reported at once, each with its dotted path.
  */
 import { readFileSync } from 'node:fs';
-import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
 import type { ConnectorRegistry } from '../connector.js';
 import { ConfigError } from '../errors.js';
@@ -13,6 +12,7 @@ import { trustedProxyList } from '../client-address.js';
 import { parseDuration } from './duration.js';
 import { configSchema, sqliteConfigSchema, unsupportedKeys, type DexConfig } from './schema.js';
 import type { Settings, ClientSettings, StaticPassword } from './settings.js';
+import { parseDexYaml } from './yaml.js';
 import { bcryptCost, MAX_BCRYPT_COST, MIN_BCRYPT_COST } from '../bcrypt-cost.js';
 
 type Issue = { path: string; message: string };
@@ -31,7 +31,7 @@ export function loadConfigFile(file: string, options: LoadOptions): { settings: 
   }
   let raw: unknown;
   try {
-    raw = parseYaml(text);
+    raw = parseDexYaml(text);
   } catch (err) {
     throw new ConfigError([{ path: '', message: `${file} is not valid YAML: ${(err as Error).message}` }]);
   }
@@ -41,7 +41,7 @@ export function loadConfigFile(file: string, options: LoadOptions): { settings: 
 export function loadConfig(raw: unknown, options: LoadOptions): { settings: Settings; warnings: string[] } {
   const env = options.env ?? process.env;
   const unset: UnsetVariables = new Map();
-  const expanded = expandConfig(raw, env, unset);
+  const expanded = expandConfig(withoutNulls(raw), env, unset);
   const parsed = configSchema.safeParse(expanded);
   const issues: Issue[] = [];
   let checked: CheckableConfig | undefined = parsed.success ? { config: parsed.data, issuerValid: true, originalPath: (p) => p } : undefined;
@@ -62,6 +62,16 @@ export function loadConfig(raw: unknown, options: LoadOptions): { settings: Sett
   }
   if (issues.length > 0 || !settings) throw new ConfigError(namingUnsetVariables(issues, unset));
   return { settings, warnings };
+}
+
+/**
+ * A key whose value is YAML `null` (`connectors:` with nothing under it, a block whose sub-keys
+ * are all commented out) is not set, as for Dex, which decodes the file with encoding/json.
+ */
+export function withoutNulls(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(withoutNulls);
+  if (!isObject(value)) return value;
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== null).map(([k, v]) => [k, withoutNulls(v)]));
 }
 
 /** Where `$VAR` expansion met an unset variable: dotted path of the value → variable names. */
