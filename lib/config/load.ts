@@ -1,5 +1,5 @@
 /**
- * Loads a Dex config: YAML → `$VAR` expansion (connector and storage configs only, as Dex does,
+ * Loads a Dex config: YAML → `$VAR` expansion (connector, storage and signer configs only, as Dex does,
  * so bcrypt hashes in `staticPasswords` stay intact) → schema validation → `idEnv`/`secretEnv`
  * resolution → each connector's own schema → `Settings` with every default applied. Every
  * problem is collected and reported at once, each with its dotted path.
@@ -10,8 +10,8 @@ import type { ConnectorRegistry } from '../connector.js';
 import { ConfigError } from '../errors.js';
 import { trustedProxyList } from '../client-address.js';
 import { parseDuration } from './duration.js';
-import { configSchema, sqliteConfigSchema, unsupportedKeys, type DexConfig } from './schema.js';
-import type { Settings, ClientSettings, StaticPassword } from './settings.js';
+import { configSchema, grantTypes, sqliteConfigSchema, unsupportedKeys, type DexConfig } from './schema.js';
+import type { Settings, ClientSettings, GrantType, StaticPassword } from './settings.js';
 import { parseDexYaml } from './yaml.js';
 import { bcryptCost, MAX_BCRYPT_COST, MIN_BCRYPT_COST } from '../bcrypt-cost.js';
 
@@ -55,7 +55,7 @@ export function loadConfig(raw: unknown, options: LoadOptions): { settings: Sett
   let settings: Settings | undefined;
   if (checked) {
     const { config, issuerValid, originalPath } = checked;
-    warnings.push(...unsupportedKeys.filter((k) => getPath(config, k) !== undefined).map((k) => `${k} is not supported by dexpress and is ignored`));
+    warnings.push(...unsupportedKeys.flatMap((k) => pathsSet(config, k)).map((k) => `${k} is not supported by dexpress and is ignored`));
     const rest: Issue[] = [];
     settings = toSettings(config, env, options.connectors, rest, warnings, issuerValid);
     issues.push(...rest.map((i) => ({ ...i, path: originalPath(i.path) })));
@@ -140,13 +140,16 @@ function namingUnsetVariables(issues: Issue[], unset: UnsetVariables): Issue[] {
   });
 }
 
-/** Dex's `os.ExpandEnv` on the string values of connector and storage configs. */
+/** Dex's `os.ExpandEnv` on the string values of connector, storage and signer configs. */
 function expandConfig(raw: unknown, env: NodeJS.ProcessEnv, unset: UnsetVariables): unknown {
   if (!isObject(raw)) return raw;
   const out: Record<string, unknown> = { ...raw };
   const record = (path: string) => (name: string) => unset.set(path, [...(unset.get(path) ?? []), name]);
   if (isObject(out.storage) && isObject(out.storage.config)) {
     out.storage = { ...out.storage, config: expandEnv(out.storage.config, env, record, 'storage.config') };
+  }
+  if (isObject(out.signer) && isObject(out.signer.config)) {
+    out.signer = { ...out.signer, config: expandEnv(out.signer.config, env, record, 'signer.config') };
   }
   if (Array.isArray(out.connectors)) {
     out.connectors = out.connectors.map((c: unknown, i) =>
@@ -202,14 +205,22 @@ function toSettings(config: DexConfig, env: NodeJS.ProcessEnv, registry: Connect
     if (c.secretEnv && !c.secret && !secret) issues.push({ path: `${path}.secretEnv`, message: `environment variable ${c.secretEnv} is not set` });
     if (!c.public && !secret) issues.push({ path: `${path}.secret`, message: 'is required for a confidential client (or set public: true)' });
     if (clients.some((o) => o.id === id)) issues.push({ path: `${path}.id`, message: `duplicate client id "${id}"` });
+    // Dex takes `/device/callback` as its own device flow callback (server/oauth2.go). dexpress
+    // sets that callback itself; the entry stands for `<issuer>/device/callback`, so a public
+    // client listing it still has a redirect URI (no loopback URIs), as in Dex.
+    const deviceCallbacks = ['/device/callback', `${issuerUrl.pathname.replace(/\/$/, '')}/device/callback`];
+    const deviceCallback = `${config.issuer.replace(/\/$/, '')}/device/callback`;
+    const redirectURIs = [...new Set((c.redirectURIs ?? []).map((u) => (deviceCallbacks.includes(u) ? deviceCallback : u)))];
     (c.redirectURIs ?? []).forEach((u, j) => {
-      if (!URL.canParse(u) && u !== 'urn:ietf:wg:oauth:2.0:oob') issues.push({ path: `${path}.redirectURIs[${j}]`, message: 'must be an absolute URL' });
+      if (!URL.canParse(u) && u !== 'urn:ietf:wg:oauth:2.0:oob' && !deviceCallbacks.includes(u)) {
+        issues.push({ path: `${path}.redirectURIs[${j}]`, message: 'must be an absolute URL' });
+      }
     });
     clients.push({
       id,
       ...(secret ? { secret } : {}),
       public: c.public ?? false,
-      redirectURIs: c.redirectURIs ?? [],
+      redirectURIs,
       trustedPeers: c.trustedPeers ?? [],
       name: c.name ?? id,
       ...(c.logoURL ? { logoURL: c.logoURL } : {}),
@@ -249,21 +260,32 @@ function toSettings(config: DexConfig, env: NodeJS.ProcessEnv, registry: Connect
   });
 
   const passwords: StaticPassword[] = [];
+  // Dex's Config.Validate: "cannot specify static passwords without enabling password db".
+  if ((config.staticPasswords ?? []).length > 0 && !config.enablePasswordDB) {
+    issues.push({ path: 'staticPasswords', message: 'needs enablePasswordDB: true (Dex refuses to start without it too)' });
+  }
   (config.staticPasswords ?? []).forEach((p, i) => {
     const path = `staticPasswords[${i}]`;
-    const hash = p.hash ?? (p.hashFromEnv ? env[p.hashFromEnv] : undefined);
-    if (!hash) {
+    const given = p.hash || (p.hashFromEnv ? env[p.hashFromEnv] : undefined);
+    if (!given) {
       issues.push({ path: `${path}.hash`, message: p.hashFromEnv ? `environment variable ${p.hashFromEnv} is not set` : 'is required' });
       return;
     }
-    const cost = bcryptCost(hash);
-    if (cost === undefined) {
-      issues.push({ path: `${path}.hash`, message: 'must be a bcrypt hash ($2a$..., $2b$... or $2y$...)' });
+    const hash = bcryptOrBase64Bcrypt(given);
+    const cost = hash === undefined ? undefined : bcryptCost(hash);
+    if (hash === undefined || cost === undefined) {
+      issues.push({ path: `${path}.hash`, message: 'must be a bcrypt hash ($2a$..., $2b$... or $2y$...), or one in base64' });
       return;
     }
     // Dex's passwords.CheckCost, which Dex applies at each login: refused here, once, at start.
     if (cost < MIN_BCRYPT_COST || cost > MAX_BCRYPT_COST) {
       issues.push({ path: `${path}.hash`, message: `bcrypt cost ${cost} is outside ${MIN_BCRYPT_COST}..${MAX_BCRYPT_COST} (12 is recommended)` });
+      return;
+    }
+    if (!p.userID) {
+      // Dex logs such a user in with an empty user id, so every one of them gets the same `sub`
+      // (one account in every client). dexpress refuses to mint that: the user is left out.
+      warnings.push(`${path}.userID is not set: ${p.email} cannot log in (Dex would give every user without a userID the same subject); set a unique userID`);
       return;
     }
     passwords.push({
@@ -279,6 +301,23 @@ function toSettings(config: DexConfig, env: NodeJS.ProcessEnv, registry: Connect
   });
 
   const oauth2 = config.oauth2 ?? {};
+  const responseTypes = (oauth2.responseTypes ?? ['code']).filter((t) => {
+    if (t === 'code') return true;
+    warnings.push(`oauth2.responseTypes "${t}" is ignored: dexpress implements the authorization code flow only`);
+    return false;
+  });
+  if (oauth2.responseTypes && !responseTypes.includes('code')) {
+    warnings.push('oauth2.responseTypes leaves out "code": /auth will refuse every request');
+  }
+  const enabledGrants = oauth2.grantTypes?.filter((g): g is GrantType => {
+    if ((grantTypes as readonly string[]).includes(g)) return true;
+    warnings.push(
+      g === 'implicit'
+        ? 'oauth2.grantTypes "implicit" is ignored: dexpress implements the authorization code flow only'
+        : `oauth2.grantTypes "${g}" is not a grant type dexpress or Dex knows and is ignored (Dex drops it silently)`,
+    );
+    return false;
+  });
   const passwordConnector = oauth2.passwordConnector;
   if (passwordConnector !== undefined) {
     const known = passwordConnector === 'local' ? config.enablePasswordDB : connectors.some((c) => c.id === passwordConnector);
@@ -331,10 +370,13 @@ function toSettings(config: DexConfig, env: NodeJS.ProcessEnv, registry: Connect
         ...(refresh.absoluteLifetime ? { absoluteLifetimeMs: parseDuration(refresh.absoluteLifetime) } : {}),
       },
     },
-    logger: { level: (config.logger?.level ?? 'info').toLowerCase() as Settings['logger']['level'], format: config.logger?.format ?? 'text' },
+    logger: {
+      level: (config.logger?.level ?? 'info').toLowerCase() as Settings['logger']['level'],
+      format: config.logger?.format?.toLowerCase() === 'json' ? 'json' : 'text',
+    },
     oauth2: {
-      grantTypes: oauth2.grantTypes ?? ['authorization_code', 'refresh_token', 'urn:ietf:params:oauth:grant-type:device_code', 'urn:ietf:params:oauth:grant-type:token-exchange', ...(passwordConnector ? ['password' as const] : [])],
-      responseTypes: oauth2.responseTypes ?? ['code'],
+      grantTypes: enabledGrants ?? ['authorization_code', 'refresh_token', 'urn:ietf:params:oauth:grant-type:device_code', 'urn:ietf:params:oauth:grant-type:token-exchange', ...(passwordConnector ? ['password' as const] : [])],
+      responseTypes,
       skipApprovalScreen: oauth2.skipApprovalScreen ?? false,
       alwaysShowLoginScreen: oauth2.alwaysShowLoginScreen ?? false,
       ...(passwordConnector ? { passwordConnector } : {}),
@@ -358,6 +400,17 @@ function toSettings(config: DexConfig, env: NodeJS.ProcessEnv, registry: Connect
   };
 }
 
+/**
+ * Dex's password.UnmarshalJSON: a bcrypt hash as is, or "for backwards compatibility" a bcrypt
+ * hash in base64. Undefined when it is neither.
+ */
+function bcryptOrBase64Bcrypt(value: string): string | undefined {
+  if (bcryptCost(value) !== undefined) return value;
+  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(value) || value.length % 4 !== 0) return undefined;
+  const decoded = Buffer.from(value, 'base64').toString('latin1');
+  return bcryptCost(decoded) === undefined ? undefined : decoded;
+}
+
 /** A connector's issues (paths relative to its `config`) under `connectors[i].config`. */
 export function issuesUnder(prefix: string, issues: readonly Issue[]): Issue[] {
   return issues.map((i) => ({ ...i, path: i.path === '' ? prefix : i.path.startsWith('[') ? `${prefix}${i.path}` : `${prefix}.${i.path}` }));
@@ -379,8 +432,13 @@ function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-function getPath(obj: unknown, dotted: string): unknown {
-  let cur: unknown = obj;
-  for (const k of dotted.split('.')) cur = isObject(cur) ? cur[k] : undefined;
-  return cur;
+/** The paths where `dotted` (`a.b`, or `list[].key` for any entry of a list) is set in `obj`. */
+function pathsSet(obj: unknown, dotted: string, prefix = ''): string[] {
+  const [head = '', ...rest] = dotted.split('.');
+  const list = head.endsWith('[]') ? head.slice(0, -2) : undefined;
+  const value = isObject(obj) ? obj[list ?? head] : undefined;
+  const here = prefix === '' ? (list ?? head) : `${prefix}.${list ?? head}`;
+  if (value === undefined) return [];
+  if (list !== undefined) return Array.isArray(value) ? value.flatMap((v, i) => pathsSet(v, rest.join('.'), `${here}[${i}]`)) : [];
+  return rest.length === 0 ? [here] : pathsSet(value, rest.join('.'), here);
 }

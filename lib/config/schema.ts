@@ -53,6 +53,12 @@ export const staticClientSchema = z
     postLogoutRedirectURIs: z.array(z.string()).optional(),
     /** Connectors this client may use; all when absent. */
     allowedConnectors: z.array(z.string()).optional(),
+    // Dex master, unreleased: accepted and reported as unsupported (see `unsupportedKeys`).
+    backchannelLogoutURI: z.unknown().optional(),
+    refreshTokenLifetime: z.unknown().optional(),
+    mfaChain: z.unknown().optional(),
+    ssoSharedWith: z.unknown().optional(),
+    clientCredentialsClaims: z.unknown().optional(),
   })
   .strict();
 
@@ -73,7 +79,7 @@ export const connectorEntrySchema = z
 export const staticPasswordSchema = z
   .object({
     email: z.string().min(1),
-    /** bcrypt hash (`$2a$`, `$2b$` or `$2y$`). */
+    /** bcrypt hash (`$2a$`, `$2b$` or `$2y$`), or that hash in base64 (Dex reads both). */
     hash: z.string().optional(),
     /** Read the bcrypt hash from this environment variable. */
     hashFromEnv: z.string().optional(),
@@ -81,7 +87,8 @@ export const staticPasswordSchema = z
     name: z.string().optional(),
     preferredUsername: z.string().optional(),
     emailVerified: z.boolean().optional(),
-    userID: z.string().min(1),
+    /** The user's stable id, encoded in `sub`; a user without one cannot log in (see `loadConfig`). */
+    userID: z.string().optional(),
     groups: z.array(z.string()).optional(),
   })
   .strict();
@@ -94,6 +101,15 @@ export const grantTypes = [
   'urn:ietf:params:oauth:grant-type:token-exchange',
   'client_credentials',
 ] as const;
+
+/** Dex's response types; dexpress implements the code flow only, and warns about the others. */
+export const responseTypes = ['code', 'token', 'id_token', 'code id_token', 'id_token token', 'code token', 'code id_token token'] as const;
+
+/** A Dex log level or format: case-insensitive, as Dex's slog.Level and newLogger. */
+const caseInsensitive = <T extends string>(values: readonly T[]) =>
+  z.string().refine((s) => (values as readonly string[]).includes(s.toLowerCase()), {
+    message: `must be one of ${values.map((v) => JSON.stringify(v)).join(', ')} (any case)`,
+  });
 
 export const configSchema = z
   .object({
@@ -147,16 +163,18 @@ export const configSchema = z
       .optional(),
     logger: z
       .object({
-        level: z.enum(['debug', 'info', 'warn', 'error', 'DEBUG', 'INFO', 'WARN', 'ERROR']).optional(),
-        format: z.enum(['text', 'json']).optional(),
+        level: caseInsensitive(['debug', 'info', 'warn', 'error']).optional(),
+        /** `text` (also when empty) or `json`. */
+        format: caseInsensitive(['', 'text', 'json']).optional(),
         excludeFields: z.array(z.string()).optional(),
       })
       .strict()
       .optional(),
     oauth2: z
       .object({
-        grantTypes: z.array(z.enum(grantTypes)).optional(),
-        responseTypes: z.array(z.enum(['code', 'token', 'id_token'])).optional(),
+        /** Grant types to enable; `implicit` and unknown ones are dropped with a warning (Dex drops them silently). */
+        grantTypes: z.array(z.string()).optional(),
+        responseTypes: z.array(z.enum(responseTypes)).optional(),
         skipApprovalScreen: z.boolean().optional(),
         alwaysShowLoginScreen: z.boolean().optional(),
         /** Connector id used by the password grant. */
@@ -202,6 +220,8 @@ export const configSchema = z
       .strict()
       .optional(),
     sessions: z.record(z.string(), z.unknown()).optional(),
+    /** Dex master, unreleased: multi-factor providers. Accepted and reported as unsupported. */
+    mfa: z.unknown().optional(),
     /**
      * dexpress only: encrypt connectors' private state (upstream tokens) at rest with this key,
      * 32 bytes in base64. Prefer `connectorDataKeyEnv`, the name of an environment variable
@@ -217,7 +237,10 @@ export type StaticClientConfig = z.infer<typeof staticClientSchema>;
 export type ConnectorEntry = z.infer<typeof connectorEntrySchema>;
 export type StaticPasswordConfig = z.infer<typeof staticPasswordSchema>;
 
-/** Keys Dex reads that dexpress accepts but does not act on; each is reported at start-up. */
+/**
+ * Keys Dex reads that dexpress accepts but does not act on; each is reported at start-up.
+ * `list[].key` is the key in any entry of the list.
+ */
 export const unsupportedKeys = [
   'grpc',
   'sessions',
@@ -226,4 +249,10 @@ export const unsupportedKeys = [
   'web.allowedHeaders',
   'telemetry.enableProfiling',
   'logger.excludeFields',
+  'mfa',
+  'staticClients[].backchannelLogoutURI',
+  'staticClients[].refreshTokenLifetime',
+  'staticClients[].mfaChain',
+  'staticClients[].ssoSharedWith',
+  'staticClients[].clientCredentialsClaims',
 ];

@@ -93,3 +93,93 @@ describe('YAML 1.1, as yaml.v2', () => {
     expect(parseDexYaml('base: &b {x: 1}\nm:\n  <<: *b\n  z: 2')).toEqual({ base: { x: 1 }, m: { x: 1, z: 2 } });
   });
 });
+
+const HASH = '$2a$10$2b2cU8CPhOTaGrs1HRQuAueS7JTT5ZHsHSzYiFPm1leZck7Mc8T4W';
+
+describe("Dex's other values are accepted, with a warning when dexpress does not act on them", () => {
+  test('response types of the implicit and hybrid flows are ignored with a warning; discovery keeps code', () => {
+    const { settings, warnings } = load("oauth2:\n  responseTypes: [code, token, id_token, 'code id_token', 'id_token token', 'code token', 'code id_token token']\n");
+    expect(settings.oauth2.responseTypes).toEqual(['code']);
+    expect(warnings).toHaveLength(6);
+    expect(warnings[0]).toBe('oauth2.responseTypes "token" is ignored: dexpress implements the authorization code flow only');
+    expect(issuesOf('oauth2:\n  responseTypes: [code, bogus]\n')[0]).toMatch(/^oauth2\.responseTypes\[1\]: must be one of/);
+    expect(load('oauth2:\n  responseTypes: [id_token]\n').warnings).toContain('oauth2.responseTypes leaves out "code": /auth will refuse every request');
+  });
+
+  test('grant types: implicit (in Dex defaults) and unknown ones are dropped with a warning', () => {
+    const { settings, warnings } = load('oauth2:\n  grantTypes: [authorization_code, implicit, refresh_token, made_up]\n');
+    expect(settings.oauth2.grantTypes).toEqual(['authorization_code', 'refresh_token']);
+    expect(warnings).toEqual([
+      'oauth2.grantTypes "implicit" is ignored: dexpress implements the authorization code flow only',
+      'oauth2.grantTypes "made_up" is not a grant type dexpress or Dex knows and is ignored (Dex drops it silently)',
+    ]);
+  });
+
+  test("Dex master's client keys and top-level mfa are warnings naming each entry", () => {
+    const { warnings } = load(`mfa:
+  authenticators: []
+staticClients:
+- id: a
+  secret: s
+  redirectURIs: ['http://127.0.0.1:5555/callback']
+- id: b
+  secret: s
+  redirectURIs: ['http://127.0.0.1:5555/callback']
+  backchannelLogoutURI: http://127.0.0.1:5555/bcl
+  refreshTokenLifetime: 1h
+  mfaChain: [totp]
+  ssoSharedWith: [a]
+  clientCredentialsClaims: {}
+`);
+    expect(warnings).toEqual([
+      'mfa is not supported by dexpress and is ignored',
+      ...['backchannelLogoutURI', 'refreshTokenLifetime', 'mfaChain', 'ssoSharedWith', 'clientCredentialsClaims'].map(
+        (k) => `staticClients[1].${k} is not supported by dexpress and is ignored`,
+      ),
+    ]);
+  });
+
+  test('logger.level and logger.format are case-insensitive; an empty format is text (Dex newLogger)', () => {
+    expect(load('logger:\n  level: Debug\n  format: JSON\n').settings.logger).toEqual({ level: 'debug', format: 'json' });
+    expect(load("logger:\n  level: WARN\n  format: ''\n").settings.logger).toEqual({ level: 'warn', format: 'text' });
+    expect(issuesOf('logger:\n  format: xml\n')).toEqual(['logger.format: must be one of "", "text", "json" (any case)']);
+    expect(issuesOf('logger:\n  level: loud\n')).toEqual(['logger.level: must be one of "debug", "info", "warn", "error" (any case)']);
+  });
+
+  test('$VAR is expanded in signer.config, as Dex Signer.UnmarshalJSON does', () => {
+    const { settings } = load('signer:\n  type: local\n  config:\n    keysRotationPeriod: $ROTATE\n    algorithm: ${ALG}\n', { ROTATE: '1h', ALG: 'ES256' });
+    expect(settings.signer).toEqual({ algorithm: 'ES256', rotationMs: 3_600_000 });
+  });
+
+  test('redirect URI /device/callback (or under the issuer path) is the broker device callback', () => {
+    for (const uri of ['/device/callback', '/dex/device/callback']) {
+      const { settings } = load(`staticClients:\n- id: app\n  public: true\n  redirectURIs: ['${uri}']\n`);
+      expect(settings.clients[0]!.redirectURIs).toEqual(['http://127.0.0.1:5556/dex/device/callback']);
+    }
+    expect(issuesOf("staticClients:\n- id: app\n  public: true\n  redirectURIs: ['/elsewhere']\n")).toEqual(['staticClients[0].redirectURIs[0]: must be an absolute URL']);
+  });
+});
+
+describe('staticPasswords as Dex reads them', () => {
+  const user = (extra: string) => `enablePasswordDB: true\nstaticPasswords:\n- email: a@example.com\n  username: a\n${extra}`;
+
+  test('a bcrypt hash in base64 is accepted and decoded (Dex: "for backwards compatibility")', () => {
+    const { settings } = load(user(`  userID: u1\n  hash: ${Buffer.from(HASH).toString('base64')}\n`));
+    expect(settings.passwordDB.users[0]!.hash).toBe(HASH);
+    expect(issuesOf(user(`  userID: u1\n  hash: ${Buffer.from('not bcrypt').toString('base64')}\n`))).toEqual([
+      'staticPasswords[0].hash: must be a bcrypt hash ($2a$..., $2b$... or $2y$...), or one in base64',
+    ]);
+  });
+
+  test('userID is not required; a user without one is left out with a warning (Dex would give all of them one subject)', () => {
+    const { settings, warnings } = load(user(`  hash: '${HASH}'\n`));
+    expect(settings.passwordDB.users).toEqual([]);
+    expect(warnings).toEqual([expect.stringMatching(/^staticPasswords\[0\]\.userID is not set: a@example\.com cannot log in/)]);
+  });
+
+  test('staticPasswords without enablePasswordDB: true is refused, as Dex Config.Validate does', () => {
+    expect(issuesOf(`staticPasswords:\n- email: a@example.com\n  username: a\n  userID: u1\n  hash: '${HASH}'\n`)).toEqual([
+      'staticPasswords: needs enablePasswordDB: true (Dex refuses to start without it too)',
+    ]);
+  });
+});

@@ -166,7 +166,7 @@ describe('loadConfig', () => {
 
   test('a password hash that is not bcrypt is refused', () => {
     expect(issuesOf({ ...base, enablePasswordDB: true, staticPasswords: [{ email: 'a@b.c', hash: 'password', username: 'a', userID: '1' }] })).toEqual([
-      'staticPasswords[0].hash: must be a bcrypt hash ($2a$..., $2b$... or $2y$...)',
+      'staticPasswords[0].hash: must be a bcrypt hash ($2a$..., $2b$... or $2y$...), or one in base64',
     ]);
   });
 
