@@ -10,21 +10,24 @@ import type { ConnectorRegistry } from './connector.js';
 import { ConfigError, errorMessage } from './errors.js';
 import { DEFAULT_SHUTDOWN_GRACE_MS, serve } from './server.js';
 import { readTlsFiles } from './tls-files.js';
+import { applyServeFlags, GRPC_FLAG_WARNING, parseServeFlags, SERVE_FLAGS_HELP, type ServeFlags } from './serve-flags.js';
 
 const USAGE = `Usage: dexpress <command> [options]
 
 Commands:
-  serve <config.yaml>         Start the broker from a Dex config file
-  check-config <config.yaml>  Validate a config file and report every problem
-  connectors                  Print the connector capability table
-  help [command]              Show help
+  serve [flags] <config.yaml>         Start the broker from a Dex config file
+  check-config [flags] <config.yaml>  Validate a config file and report every problem
+  connectors                          Print the connector capability table
+  help [command]                      Show help
 
 Options:
-  -h, --help                  Show help for a command`;
+  -h, --help                          Show help for a command
+  --web-http-addr, --web-https-addr,
+  --telemetry-addr, --grpc-addr       Dex's serve flags (see dexpress help serve)`;
 
 const HELP: Record<string, string> = {
-  serve: `Usage: dexpress serve <config.yaml>\n\nStarts the broker on the addresses in web.http / web.https of the config.\nStops on SIGINT or SIGTERM after the requests in flight finish (at most 10 s;\nexit 1 if some had to be cut); a second signal exits at once.`,
-  'check-config': `Usage: dexpress check-config <config.yaml>\n\nValidates the file and each connector's config; prints every problem with its dotted path.\nExits 0 when valid, 2 otherwise.`,
+  serve: `Usage: dexpress serve [flags] <config.yaml>\n\nStarts the broker on the addresses in web.http / web.https of the config, or given by the flags.\nStops on SIGINT or SIGTERM after the requests in flight finish (at most 10 s;\nexit 1 if some had to be cut); a second signal exits at once.\n\n${SERVE_FLAGS_HELP}`,
+  'check-config': `Usage: dexpress check-config [flags] <config.yaml>\n\nValidates the file and each connector's config, as serve would run it with the same flags;\nprints every problem with its dotted path. Exits 0 when valid, 2 otherwise.\n\nTakes serve's flags (--web-http-addr, --web-https-addr, --telemetry-addr, --grpc-addr).`,
   connectors: `Usage: dexpress connectors\n\nPrints each connector type with its capability row: refresh tokens, groups claim,\npreferred_username claim, status.`,
 };
 
@@ -53,11 +56,22 @@ function readConfig(file: string): unknown {
   }
 }
 
-/** The config file argument, or a usage error naming what is missing. */
-function configArgument(io: CliIO, command: 'serve' | 'check-config', args: string[]): string | undefined {
-  const file = args[0];
-  if (!file) io.err(`dexpress ${command}: missing <config.yaml>\n\n${HELP[command]!}`);
-  return file;
+/** The config file and Dex's serve flags, or a usage error naming what is wrong. */
+function configArguments(io: CliIO, command: 'serve' | 'check-config', args: string[]): (ServeFlags & { file: string }) | undefined {
+  let flags: ServeFlags;
+  try {
+    flags = parseServeFlags(args);
+  } catch (err) {
+    io.err(`dexpress ${command}: ${errorMessage(err)}\n\n${HELP[command]!}`);
+    return undefined;
+  }
+  const { file } = flags;
+  if (!file) {
+    io.err(`dexpress ${command}: missing <config.yaml>\n\n${HELP[command]!}`);
+    return undefined;
+  }
+  if (flags.grpcAddr) io.err(`warning: ${GRPC_FLAG_WARNING}`);
+  return { ...flags, file };
 }
 
 function reportConfigError(io: CliIO, file: string, err: ConfigError | UnreadableConfigError): number {
@@ -86,10 +100,11 @@ export async function runCli(argv: string[], registry: ConnectorRegistry, io: Cl
       io.out(formatCapabilityTable());
       return 0;
     case 'check-config': {
-      const file = configArgument(io, 'check-config', args);
-      if (!file) return 2;
+      const flags = configArguments(io, 'check-config', args);
+      if (!flags) return 2;
+      const { file } = flags;
       try {
-        const { settings, warnings } = loadConfig(readConfig(file), { connectors: registry });
+        const { settings, warnings } = loadConfig(applyServeFlags(readConfig(file), flags), { connectors: registry, requireListenAddress: true });
         // What serve reads at start-up: a certificate or key it cannot use is invalid here too.
         if (settings.web.https) readTlsFiles(settings.web);
         for (const w of warnings) io.err(`warning: ${w}`);
@@ -101,8 +116,9 @@ export async function runCli(argv: string[], registry: ConnectorRegistry, io: Cl
       }
     }
     case 'serve': {
-      const file = configArgument(io, 'serve', args);
-      if (!file) return 2;
+      const flags = configArguments(io, 'serve', args);
+      if (!flags) return 2;
+      const { file } = flags;
       // Signals are caught from the start, so a stop during start-up still shuts down cleanly.
       let signalled: ((signal: string) => void) | undefined;
       let early: string | undefined;
@@ -117,7 +133,7 @@ export async function runCli(argv: string[], registry: ConnectorRegistry, io: Cl
       };
       let running;
       try {
-        running = await serve(readConfig(file), { connectors: registry });
+        running = await serve(applyServeFlags(readConfig(file), flags), { connectors: registry });
       } catch (err) {
         release();
         if (err instanceof ConfigError || err instanceof UnreadableConfigError) return reportConfigError(io, file, err);

@@ -124,6 +124,22 @@ describe('dexpress connectors / check-config / help', () => {
     }
   }, 60_000);
 
+  test("Dex's serve flags: check-config without web.http/https names the flags; with them, before or after the file, it is valid", () => {
+    const file = join(dir, 'no-web.yaml');
+    writeFileSync(file, 'issuer: http://127.0.0.1:5556/dex\nstorage: {type: memory}\nconnectors:\n  - {type: mockCallback, id: mock, name: Mock}\n');
+    const bare = run('check-config', file);
+    expect(bare.code).toBe(2);
+    expect(bare.err).toContain('web: set web.http or web.https (or pass --web-http-addr / --web-https-addr)');
+    expect(run('check-config', file, '--web-http-addr', '0.0.0.0:5556')).toMatchObject({ code: 0 });
+    expect(run('check-config', '--web-http-addr=0.0.0.0:5556', '--telemetry-addr=0.0.0.0:5558', file)).toMatchObject({ code: 0 });
+    const grpc = run('check-config', file, '--web-http-addr=:5556', '--grpc-addr', ':5557');
+    expect(grpc.code).toBe(0);
+    expect(grpc.err).toContain('warning: --grpc-addr is ignored: dexpress does not serve the gRPC API');
+    expect(run('check-config', file, '--web-http-addr')).toMatchObject({ code: 2, err: expect.stringContaining('--web-http-addr needs a value') });
+    expect(run('serve', file, '--nope=1')).toMatchObject({ code: 2, err: expect.stringContaining('unknown option "--nope"') });
+    expect(run('help', 'serve').out).toContain('--web-http-addr <host:port>   web.http');
+  });
+
   test('--help on every command, and unknown commands exit 2', () => {
     for (const cmd of ['serve', 'check-config', 'connectors']) expect(run(cmd, '--help')).toMatchObject({ code: 0 });
     expect(run('frobnicate').code).toBe(2);
@@ -137,8 +153,8 @@ interface Server {
   output: () => string;
 }
 
-function startServe(configFile: string): Promise<Server> {
-  const child = spawn(process.execPath, [BIN, 'serve', configFile], { stdio: ['ignore', 'pipe', 'pipe'] });
+function startServe(...args: string[]): Promise<Server> {
+  const child = spawn(process.execPath, [BIN, 'serve', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout.on('data', (d: Buffer) => (output += d.toString()));
   child.stderr.on('data', (d: Buffer) => (output += d.toString()));
@@ -216,6 +232,20 @@ test('serve the dev config; after a restart on the same SQLite file, keys, clien
     await second.stop();
   }
 }, 90_000);
+
+test('serve listens on --web-http-addr and --telemetry-addr when the file has no web block (Dex Helm chart)', async () => {
+  const [port, metricsPort] = [await freePort(), await freePort()];
+  const file = join(dir, 'helm.yaml');
+  writeFileSync(file, `issuer: http://127.0.0.1:${port}/dex\nstorage: {type: memory}\nconnectors:\n  - {type: mockCallback, id: mock, name: Mock}\n`);
+  const server = await startServe(`--web-http-addr=127.0.0.1:${port}`, file, '--telemetry-addr', `127.0.0.1:${metricsPort}`);
+  try {
+    expect(server.output()).toContain(`listening on http://127.0.0.1:${port}`);
+    expect(server.output()).toContain(`metrics on http://127.0.0.1:${metricsPort}/metrics`);
+    expect((await fetch(`http://127.0.0.1:${port}/dex/.well-known/openid-configuration`)).status).toBe(200);
+  } finally {
+    expect(await server.stop()).toBe(0);
+  }
+}, 60_000);
 
 describe('serve stops without cutting requests in flight', () => {
   // "password" at bcrypt cost 15: checking it takes the broker a second or two.

@@ -20,6 +20,11 @@ type Issue = { path: string; message: string };
 export interface LoadOptions {
   connectors: ConnectorRegistry;
   env?: NodeJS.ProcessEnv;
+  /**
+   * The config is for `dexpress serve`, which needs `web.http` or `web.https` (Dex's "must supply
+   * a HTTP/HTTPS address to listen on"); a broker mounted in an app listens on the app's port.
+   */
+  requireListenAddress?: boolean;
 }
 
 export function loadConfigFile(file: string, options: LoadOptions): { settings: Settings; warnings: string[] } {
@@ -59,6 +64,9 @@ export function loadConfig(raw: unknown, options: LoadOptions): { settings: Sett
     const rest: Issue[] = [];
     settings = toSettings(config, env, options.connectors, rest, warnings, issuerValid);
     issues.push(...rest.map((i) => ({ ...i, path: originalPath(i.path) })));
+    if (options.requireListenAddress && !settings.web.http && !settings.web.https) {
+      issues.push({ path: 'web', message: 'set web.http or web.https (or pass --web-http-addr / --web-https-addr)' });
+    }
   }
   if (issues.length > 0 || !settings) throw new ConfigError(namingUnsetVariables(issues, unset));
   return { settings, warnings };
