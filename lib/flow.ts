@@ -187,7 +187,7 @@ export function mayResubmit(req: Request): boolean {
 export function resubmitSameSite(ctx: BrokerContext, req: Request, res: Response): void {
   const fields = Object.entries((req.body ?? {}) as Record<string, unknown>).filter(([k, v]) => k !== RESUBMITTED && typeof v === 'string') as [string, string][];
   const action = ctx.url(req.url);
-  const body = html`<!doctype html><html><head><meta charset="utf-8"><title>Continue</title></head><body onload="document.forms[0].submit()"><form method="post" action="${action}">${fields.map(([k, v]) => html`<input type="hidden" name="${k}" value="${v}">`)}<input type="hidden" name="${RESUBMITTED}" value="1"><noscript><button type="submit">Continue</button></noscript></form></body></html>`;
+  const body = html`<!doctype html><html><head><meta charset="utf-8"><title>Continue</title></head><body onload="HTMLFormElement.prototype.submit.call(document.forms[0])"><form method="post" action="${action}">${fields.map(([k, v]) => html`<input type="hidden" name="${k}" value="${v}">`)}<input type="hidden" name="${RESUBMITTED}" value="1"><noscript><button type="submit">Continue</button></noscript></form></body></html>`;
   // No form-action: browsers apply it to the redirect after the post too (on to the client).
   res.set('Content-Security-Policy', "default-src 'none'; script-src 'unsafe-inline'; frame-ancestors 'none'");
   sendPage(res, 200, body.html);
@@ -304,12 +304,13 @@ export function redirectToClient(
 ): void {
   const all: Record<string, string> = { ...params, ...(target.state !== undefined ? { state: target.state } : {}), iss: ctx.settings.issuer };
   if (target.redirectURI === 'urn:ietf:wg:oauth:2.0:oob') {
-    sendPage(res, 200, errorPage(ctx.page, { title: 'Login successful', message: params.code ? `Your code: ${params.code}` : `Error: ${params.error}` }));
+    if (params.code) sendPage(res, 200, errorPage(ctx.page, { title: 'Login successful', message: `Your code: ${params.code}` }));
+    else sendPage(res, 400, errorPage(ctx.page, { title: 'Login failed', message: `Error: ${params.error ?? 'unknown'}${params.error_description ? `: ${params.error_description}` : ''}` }));
     return;
   }
   if (target.responseMode === 'form_post') {
     const body = html`<!doctype html><html><head><meta charset="utf-8"><title>Submit</title></head><body onload="document.forms[0].submit()"><form method="post" action="${target.redirectURI}">${Object.entries(all).map(([k, v]) => html`<input type="hidden" name="${k}" value="${v}">`)}<noscript><button type="submit">Continue</button></noscript></form></body></html>`;
-    res.set('Content-Security-Policy', "default-src 'none'; script-src 'unsafe-inline'; form-action *");
+    res.set('Content-Security-Policy', "default-src 'none'; script-src 'unsafe-inline'; form-action *; frame-ancestors 'none'");
     sendPage(res, 200, body.html);
     return;
   }

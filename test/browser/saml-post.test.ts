@@ -85,6 +85,29 @@ test('the IdP posts back cross-site without the Lax cookie; the broker reposts f
   }
 });
 
+test('a posted field named "submit" (it would shadow form.submit()) does not stop the repost', async () => {
+  const page = await browser.context.newPage();
+  try {
+    await page.goto(authorizeUrl());
+    await Promise.all([
+      page.waitForURL((u) => u.toString().startsWith(client.redirectURI)),
+      page.evaluate(() => {
+        const form = document.forms[0]!;
+        const extra = document.createElement('input');
+        extra.type = 'hidden';
+        extra.name = 'submit';
+        extra.value = '1';
+        form.appendChild(extra);
+        HTMLFormElement.prototype.submit.call(form);
+      }),
+    ]);
+    expect(new URL(page.url()).searchParams.get('code')).toEqual(expect.any(String));
+  } finally {
+    await page.close();
+    await browser.context.clearCookies();
+  }
+});
+
 test('the IdP form of a login opened in another browser (no session for it) is refused', async () => {
   const attacker = await browser.context.newPage();
   let formHtml: string;

@@ -63,6 +63,17 @@ describe('clients', () => {
     },
   );
 
+  test('an error sent to the out-of-band URI is a "Login failed" page with its description, not "Login successful"', async () => {
+    // The public client "cli" registers no redirect URIs, so oob is allowed; no PKCE: refused.
+    const res = await fetch(`${b.issuer}/auth?${new URLSearchParams({ client_id: 'cli', redirect_uri: 'urn:ietf:wg:oauth:2.0:oob', response_type: 'code', scope: 'openid', connector_id: 'mock' })}`, { redirect: 'manual' });
+    expect(res.status).toBe(400);
+    const body = await res.text();
+    expect(body).toContain('Login failed');
+    expect(body).not.toContain('Login successful');
+    expect(body).toContain('invalid_request');
+    expect(body).toContain('PKCE');
+  });
+
   test('a public client with registered redirect URIs uses them', async () => {
     const res = await fetch(`${b.issuer}/auth?${new URLSearchParams({ client_id: SPA.id, redirect_uri: SPA.redirectURI, response_type: 'code', scope: 'openid', connector_id: 'mock' })}`, { redirect: 'manual' });
     expect(new URL(res.headers.get('location')!).searchParams.get('error_description')).toContain('PKCE');
