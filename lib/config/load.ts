@@ -308,6 +308,19 @@ function toSettings(config: DexConfig, env: NodeJS.ProcessEnv, registry: Connect
     });
   });
 
+  // The pages' Content-Security-Policy loads images from the issuer and over https only.
+  const logo = config.frontend?.logoURL;
+  const sameOrigin = (u: string) => {
+    try {
+      return new URL(u).origin === new URL(config.issuer).origin;
+    } catch {
+      return false;
+    }
+  };
+  if (logo && /^[a-z][a-z0-9+.-]*:/i.test(logo) && !/^(https|data):/i.test(logo) && !sameOrigin(logo)) {
+    warnings.push(`frontend.logoURL "${logo}" will not load: the pages load images from the issuer, over https: or as data: URLs only`);
+  }
+
   const oauth2 = config.oauth2 ?? {};
   const responseTypes = (oauth2.responseTypes ?? ['code']).filter((t) => {
     if (t === 'code') return true;

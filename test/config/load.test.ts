@@ -190,6 +190,15 @@ describe('loadConfig', () => {
     expect(issuesOf({ ...base, oauth2: { passwordConnector: 'ldap' } })).toEqual(['oauth2.passwordConnector: no connector with id "ldap"']);
   });
 
+  test('a logo the pages cannot load (plain http on another origin) is a warning', () => {
+    const warn = (logoURL: string) => loadConfig({ ...base, frontend: { logoURL } }, { connectors }).warnings;
+    expect(warn('http://cdn.example/logo.png')).toEqual([expect.stringContaining('frontend.logoURL "http://cdn.example/logo.png" will not load')]);
+    expect(warn('https://cdn.example/logo.png')).toEqual([]);
+    expect(warn('data:image/png;base64,AAAA')).toEqual([]);
+    expect(warn('/dex/theme/logo.png')).toEqual([]);
+    expect(warn('http://127.0.0.1:5556/logo.png')).toEqual([]); // the issuer's own origin
+  });
+
   test('keys Dex has and dexpress ignores are warnings', () => {
     const { warnings } = loadConfig({ ...base, grpc: { addr: '127.0.0.1:5557' } }, { connectors });
     expect(warnings).toEqual(['grpc is not supported by dexpress and is ignored']);
