@@ -13,10 +13,11 @@
  * could not be asked. If storage fails on that way back too, the attempt stays counted: erring
  * toward the limit, and for one window at most.
  *
- * Parallel guesses: the checks for one user run one after another within an instance, each
- * reading the count the previous one left, so a burst of guesses sent at once is cut off at the
- * limit (with several instances, each may let one more through), and a burst of right passwords
- * is never throttled by its own counts.
+ * Parallel guesses: each attempt is counted first and decided by the count its own increment
+ * returns, so a burst sent at once (for one username or many, on one instance or several) is cut
+ * off exactly at the limit; an attempt over the limit is refused unchecked and not counted. The
+ * checks for one user also run one after another within an instance, so a burst of right
+ * passwords is never throttled by its own counts.
  */
 import { createHash } from 'node:crypto';
 import type { Clock, Storage } from './storage/index.js';
@@ -85,20 +86,32 @@ export class LoginThrottle {
     this.queues.set(userKey, tail);
     await previous;
     try {
-      const retryAfter = Math.max(await this.retryAfter(userKey, this.limits.perUser), await this.retryAfter(addressKey, this.limits.perAddress));
-      if (retryAfter > 0) return { throttled: true, retryAfter };
       const windowEnd = this.now() + this.limits.windowMs;
-      await this.storage.increment('loginAttempts', userKey, 1, windowEnd);
-      await this.storage.increment('loginAttempts', addressKey, 1, windowEnd);
+      // Count first, and decide by the counts the increments return: parallel attempts (other
+      // usernames from one address, other instances) each see their own place in the count.
+      const users = await this.storage.increment('loginAttempts', userKey, 1, windowEnd);
+      let addresses: number;
+      try {
+        addresses = await this.storage.increment('loginAttempts', addressKey, 1, windowEnd);
+      } catch (err) {
+        await this.uncount(userKey, windowEnd).catch(() => {}); // nothing was checked: no charge
+        throw err;
+      }
+      if (users > this.limits.perUser || addresses > this.limits.perAddress) {
+        // Over a limit: refused unchecked, and not counted (the lock ends with the window).
+        await Promise.allSettled([this.uncount(userKey, windowEnd), this.uncount(addressKey, windowEnd)]);
+        const retryAfter = Math.max(await this.retryAfter(userKey, this.limits.perUser), await this.retryAfter(addressKey, this.limits.perAddress));
+        return { throttled: true, retryAfter: Math.max(1, retryAfter) };
+      }
       let result: T | null;
       try {
         result = await check();
       } catch (err) {
         // Not a wrong password: take the attempt back (if storage fails too, it stays counted).
-        await Promise.allSettled([this.uncount(userKey), this.uncount(addressKey)]);
+        await Promise.allSettled([this.uncount(userKey, windowEnd), this.uncount(addressKey, windowEnd)]);
         throw err;
       }
-      if (result !== null) await this.forgive(userKey, addressKey);
+      if (result !== null) await this.forgive(userKey, addressKey, windowEnd);
       return { throttled: false, result };
     } finally {
       done();
@@ -114,7 +127,12 @@ export class LoginThrottle {
     return Math.max(1, Math.ceil((end - this.now()) / 1000));
   }
 
-  private async uncount(key: string): Promise<void> {
+  /**
+   * Takes one attempt back from `key`, unless its window (ending at `windowEnd`) is over: the
+   * live counter then belongs to a newer window and to someone else's failures.
+   */
+  private async uncount(key: string, windowEnd: number): Promise<void> {
+    if (this.now() >= windowEnd) return;
     await this.storage.increment('loginAttempts', key, -1, null);
   }
 
@@ -123,13 +141,13 @@ export class LoginThrottle {
    * If clearing fails, this attempt is still taken back from the user's count, so storage failing
    * on that one step cannot add up to a lockout of the user typing the right password.
    */
-  private async forgive(userKey: string, addressKey: string): Promise<void> {
+  private async forgive(userKey: string, addressKey: string, windowEnd: number): Promise<void> {
     const [user, address] = await Promise.allSettled([
       this.storage.destroy('loginAttempts', userKey).catch(async (err: unknown) => {
-        await this.uncount(userKey).catch(() => {});
+        await this.uncount(userKey, windowEnd).catch(() => {});
         throw err;
       }),
-      this.uncount(addressKey),
+      this.uncount(addressKey, windowEnd),
     ]);
     if (user.status === 'rejected') throw user.reason;
     if (address.status === 'rejected') throw address.reason;

@@ -53,6 +53,20 @@ describe.each(backends)('the login throttle on %s', (_name, open) => {
     }
   });
 
+  test('200 parallel wrong passwords from one address, each for another user: exactly the address limit are checked', async () => {
+    const storage = await open();
+    try {
+      const throttle = new LoginThrottle(storage, Date.now, { ...DEFAULT_LIMITS, perAddress: 5 });
+      const check = jest.fn(wrong);
+      const results = await Promise.all(Array.from({ length: 200 }, (_, i) => throttle.guard('pw', `spray${i}`, '198.51.100.7', check)));
+      expect(check).toHaveBeenCalledTimes(5);
+      expect(results.filter((r) => r.throttled)).toHaveLength(195);
+      expect((await storage.find('loginAttempts', 'addr:198.51.100.7'))!.value).toBe(5);
+    } finally {
+      await storage.close();
+    }
+  });
+
   test('40 parallel wrong passwords for one user: exactly the limit are checked and counted', async () => {
     const storage = await open();
     try {
@@ -77,6 +91,34 @@ describe('counting before the check', () => {
     const check = jest.fn(wrong);
     await expect(new LoginThrottle(storage, Date.now).guard('pw', 'kilgore', '192.0.2.1', check)).rejects.toBeInstanceOf(StorageUnavailableError);
     expect(check).not.toHaveBeenCalled();
+  });
+
+  test('when the address count cannot be stored, the user is not charged for the unchecked attempt', async () => {
+    const storage = new MemoryStorage();
+    const increment = storage.increment.bind(storage);
+    storage.increment = async (kind, id, by, expiresAt) => {
+      if (id.startsWith('addr:') && by > 0) throw new StorageUnavailableError('down');
+      return increment(kind, id, by, expiresAt);
+    };
+    const check = jest.fn(async () => ({ sub: 'kilgore' }));
+    const throttle = new LoginThrottle(storage, Date.now);
+    for (let i = 0; i < 12; i++) await expect(throttle.guard('pw', 'kilgore', '192.0.2.1', check)).rejects.toBeInstanceOf(StorageUnavailableError);
+    expect(check).not.toHaveBeenCalled();
+    expect((await storage.find('loginAttempts', userCounterId('pw', 'kilgore')))?.value ?? 0).toBe(0);
+  });
+
+  test('a give-back after the attempt\'s window ended does not cancel a failure of the next window', async () => {
+    let now = Date.UTC(2026, 0, 1);
+    const storage = new MemoryStorage(() => now);
+    const throttle = new LoginThrottle(storage, () => now, { perUser: 10, perAddress: 100, windowMs: 60_000 });
+    // A slow right-password check that ends after its window; meanwhile a failure opens a new window.
+    const slow = throttle.guard('pw', 'kilgore', '192.0.2.9', async () => {
+      now += 61_000;
+      await throttle.guard('pw', 'mallory', '192.0.2.9', wrong);
+      return { sub: 'kilgore' };
+    });
+    await slow;
+    expect((await storage.find('loginAttempts', 'addr:192.0.2.9'))!.value).toBe(1);
   });
 
   test('a right password clears the user and leaves the address as it was; an upstream error leaves nothing', async () => {

@@ -160,9 +160,20 @@ async function lockedFor(ctx: BrokerContext, req: Request): Promise<number> {
   return Math.max(1, Math.ceil(((rec.expiresAt ?? ctx.now()) - ctx.now()) / 1000));
 }
 
-/** Counts a wrong code in one atomic step, so parallel guesses are all counted. */
-async function countWrongCode(ctx: BrokerContext, req: Request): Promise<void> {
-  await ctx.storage.increment('loginAttempts', wrongCodesId(ctx, req), 1, ctx.now() + WRONG_CODES_WINDOW_MS);
+/**
+ * Counts an entered code before it is looked up, in one atomic step, and says whether it is over
+ * the limit (then it is not counted): parallel guesses each see their own place in the count.
+ */
+async function countCode(ctx: BrokerContext, req: Request): Promise<{ over: boolean; windowEnd: number }> {
+  const windowEnd = ctx.now() + WRONG_CODES_WINDOW_MS;
+  const n = await ctx.storage.increment('loginAttempts', wrongCodesId(ctx, req), 1, windowEnd);
+  if (n > MAX_WRONG_CODES) await uncountCode(ctx, req, windowEnd);
+  return { over: n > MAX_WRONG_CODES, windowEnd };
+}
+
+/** Takes a counted code back (a right one, or one over the limit), within its own window only. */
+async function uncountCode(ctx: BrokerContext, req: Request, windowEnd: number): Promise<void> {
+  if (ctx.now() < windowEnd) await ctx.storage.increment('loginAttempts', wrongCodesId(ctx, req), -1, null);
 }
 
 export async function verifyUserCode(ctx: BrokerContext, req: Request, res: Response): Promise<void> {
@@ -173,20 +184,20 @@ export async function verifyUserCode(ctx: BrokerContext, req: Request, res: Resp
     return renderCodePage(ctx, req, res, 403, typed, 'This form has expired. Check the code and submit it again.');
   }
   if (typed === '') return renderCodePage(ctx, req, res, 400, '', 'Enter the code your device shows.');
-  const wait = await lockedFor(ctx, req);
-  if (wait > 0) {
+  const counted = await countCode(ctx, req);
+  if (counted.over) {
     ctx.logger.warn({ ip: ctx.clientAddress(req) }, 'device code entry locked: too many wrong codes');
-    res.set('Retry-After', String(wait));
+    res.set('Retry-After', String(Math.max(1, await lockedFor(ctx, req))));
     return showError(ctx, res, 429, 'Too many attempts', 'Too many wrong codes were entered from this network.', 'Wait a few minutes, then start again on your device.');
   }
   const userCode = normalizeUserCode(typed);
   const rec = userCode ? await ctx.storage.find<DeviceRequest>('deviceRequest', userCode) : undefined;
   const client = rec ? ctx.clients.get(rec.value.clientId) : undefined;
   if (!userCode || !rec || !client || ctx.now() > rec.value.expiresAt) {
-    await countWrongCode(ctx, req);
     ctx.logger.info('device code entry: unknown or expired user code');
     return renderCodePage(ctx, req, res, 400, typed, 'This code is wrong or has expired. Check the code on your device, or start again there to get a new one.');
   }
+  await uncountCode(ctx, req, counted.windowEnd); // a right code does not count
   const loginId = randomBytes(18).toString('base64url');
   sessionOf(req)[loginKey(loginId)] = userCode;
   const ids = deviceConnectors(ctx, client);
