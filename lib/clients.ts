@@ -84,9 +84,9 @@ export function peerTrusts(clients: Pick<ClientRegistry, 'get'>, peerId: string,
  * no redirect URIs may use the out-of-band URI and any `http://localhost` / loopback-IP URI
  * (native apps pick a free port, RFC 8252). A public client with registered URIs gets only those.
  */
-export function redirectUriAllowed(client: Pick<ClientSettings, 'redirectURIs' | 'public'>, redirectURI: string): boolean {
+export function redirectUriAllowed(client: Pick<ClientSettings, 'redirectURIs' | 'public' | 'listsDeviceCallback'>, redirectURI: string): boolean {
   if (client.redirectURIs.includes(redirectURI)) return true;
-  if (!client.public || client.redirectURIs.length > 0) return false;
+  if (!client.public || client.redirectURIs.length > 0 || client.listsDeviceCallback) return false;
   if (redirectURI === 'urn:ietf:wg:oauth:2.0:oob') return true;
   let u: URL;
   try {

@@ -6,6 +6,7 @@ import { createBroker, type Broker, type BrokerOptions } from './broker.js';
 import { drainable, type DrainableServer } from './drain.js';
 import { ConfigError } from './errors.js';
 import { BrokerMetrics } from './metrics.js';
+import { parseListenAddress } from './config/listen-address.js';
 import { readTlsFiles } from './tls-files.js';
 
 export interface RunningServer {
@@ -27,13 +28,6 @@ export interface ShutdownReport {
 /** How long `close()` lets requests in flight finish: as long as a slow login may take. */
 export const DEFAULT_SHUTDOWN_GRACE_MS = 10_000;
 
-export function parseListenAddress(value: string, path: string): { host: string; port: number } {
-  const m = /^(.*):(\d{1,5})$/.exec(value);
-  const port = m ? Number(m[2]) : NaN;
-  if (!m || port > 65535) throw new ConfigError([{ path, message: `"${value}" is not a host:port address (for example 127.0.0.1:5556)` }]);
-  const host = m[1]!.replace(/^\[(.*)\]$/, '$1');
-  return { host: host === '' ? '0.0.0.0' : host, port };
-}
 
 /** Listens on the address of config field `field`; a failure names the field and the address. */
 function listen(server: http.Server, field: string, value: string): Promise<AddressInfo> {

@@ -3,6 +3,7 @@
  * a missing, unreadable or non-PEM file, or a key that does not match the certificate, is a
  * `ConfigError` naming `web.tlsCert` or `web.tlsKey`, not a failure at the first connection.
  */
+import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createSecureContext } from 'node:tls';
 import type { Settings } from './config/settings.js';
@@ -38,6 +39,8 @@ export function readTlsFiles(web: Settings['web']): { cert: Buffer; key: Buffer 
   if (key && issues.length === 0) {
     try {
       createSecureContext({ cert, key });
+      // OpenSSL files a key of another type (EC key, RSA certificate) apart without comparing it.
+      if (!new X509Certificate(cert!).checkPrivateKey(createPrivateKey(key))) throw new Error('the key does not belong to the certificate');
     } catch (err) {
       issues.push({ path: 'web.tlsKey', message: `${web.tlsKey} is not a PEM private key matching web.tlsCert: ${errorMessage(err)}` });
     }

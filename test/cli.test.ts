@@ -95,12 +95,14 @@ describe('dexpress connectors / check-config / help', () => {
   test('web.tlsCert / web.tlsKey missing, not PEM or not matching: exit 2 naming the field, in check-config and serve', () => {
     const ca = makeTestCA();
     try {
-      const files = { cert: join(dir, 'tls.crt'), key: join(dir, 'tls.key'), other: join(dir, 'other.key'), junk: join(dir, 'junk.pem') };
+      const files = { cert: join(dir, 'tls.crt'), key: join(dir, 'tls.key'), other: join(dir, 'other.key'), ec: join(dir, 'ec.key'), junk: join(dir, 'junk.pem') };
       writeFileSync(files.cert, ca.cert);
       writeFileSync(files.key, ca.key);
       writeFileSync(files.junk, 'not a certificate\n');
       const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
       writeFileSync(files.other, privateKey.export({ type: 'pkcs8', format: 'pem' }));
+      // A key of another type than the certificate's: OpenSSL does not compare the two.
+      writeFileSync(files.ec, generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' }));
       const config = (tlsCert: string, tlsKey: string) => {
         const file = join(dir, 'tls.yaml');
         writeFileSync(file, stringify({ issuer: 'https://127.0.0.1:5556/dex', storage: { type: 'memory' }, web: { https: '127.0.0.1:0', tlsCert, tlsKey }, connectors: [{ type: 'mockCallback', id: 'mock', name: 'Mock' }] }));
@@ -111,6 +113,7 @@ describe('dexpress connectors / check-config / help', () => {
         [files.junk, files.key, `web.tlsCert: ${files.junk} is not a PEM certificate`],
         [files.cert, files.junk, `web.tlsKey: ${files.junk} is not a PEM private key matching web.tlsCert`],
         [files.cert, files.other, `web.tlsKey: ${files.other} is not a PEM private key matching web.tlsCert`],
+        [files.cert, files.ec, `web.tlsKey: ${files.ec} is not a PEM private key matching web.tlsCert`],
       ];
       for (const [cert, key, expected] of cases) {
         for (const cmd of ['check-config', 'serve']) {
@@ -123,6 +126,17 @@ describe('dexpress connectors / check-config / help', () => {
       ca.cleanup();
     }
   }, 60_000);
+
+  test('check-config refuses a listen address serve could not listen on, from the file or a flag', () => {
+    const file = join(dir, 'bad-listen.yaml');
+    writeFileSync(file, 'issuer: http://127.0.0.1:5556/dex\nstorage: {type: memory}\nweb: {http: "127.0.0.1:99999"}\nconnectors:\n  - {type: mockCallback, id: mock, name: Mock}\n');
+    const fromFile = run('check-config', file);
+    expect({ code: fromFile.code, err: fromFile.err }).toMatchObject({ code: 2, err: expect.stringContaining('web.http: "127.0.0.1:99999" is not a host:port address') });
+    const plain = join(dir, 'no-listen.yaml');
+    writeFileSync(plain, 'issuer: http://127.0.0.1:5556/dex\nstorage: {type: memory}\nconnectors:\n  - {type: mockCallback, id: mock, name: Mock}\n');
+    const fromFlag = run('check-config', plain, '--web-http-addr=bogus');
+    expect({ code: fromFlag.code, err: fromFlag.err }).toMatchObject({ code: 2, err: expect.stringContaining('web.http: "bogus" is not a host:port address') });
+  });
 
   test("Dex's serve flags: check-config without web.http/https names the flags; with them, before or after the file, it is valid", () => {
     const file = join(dir, 'no-web.yaml');

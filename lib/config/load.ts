@@ -9,6 +9,7 @@ import type { z } from 'zod';
 import type { ConnectorRegistry } from '../connector.js';
 import { ConfigError } from '../errors.js';
 import { trustedProxyList } from '../client-address.js';
+import { parseListenAddress } from './listen-address.js';
 import { parseDuration } from './duration.js';
 import { configSchema, grantTypes, sqliteConfigSchema, unsupportedKeys, type DexConfig } from './schema.js';
 import type { Settings, ClientSettings, GrantType, StaticPassword } from './settings.js';
@@ -66,6 +67,19 @@ export function loadConfig(raw: unknown, options: LoadOptions): { settings: Sett
     issues.push(...rest.map((i) => ({ ...i, path: originalPath(i.path) })));
     if (options.requireListenAddress && !settings.web.http && !settings.web.https) {
       issues.push({ path: 'web', message: 'set web.http or web.https (or pass --web-http-addr / --web-https-addr)' });
+    }
+    if (options.requireListenAddress) {
+      // What serve would listen on must be an address it can listen on.
+      const addresses: [string, string | undefined][] = [['web.http', settings.web.http], ['web.https', settings.web.https], ['telemetry.http', settings.telemetry?.http]];
+      for (const [path, value] of addresses) {
+        if (value === undefined) continue;
+        try {
+          parseListenAddress(value, path);
+        } catch (err) {
+          if (err instanceof ConfigError) issues.push(...err.issues);
+          else throw err;
+        }
+      }
     }
   }
   if (issues.length > 0 || !settings) throw new ConfigError(namingUnsetVariables(issues, unset));
@@ -218,7 +232,8 @@ function toSettings(config: DexConfig, env: NodeJS.ProcessEnv, registry: Connect
     // client listing it still has a redirect URI (no loopback URIs), as in Dex.
     const deviceCallbacks = ['/device/callback', `${issuerUrl.pathname.replace(/\/$/, '')}/device/callback`];
     const deviceCallback = `${config.issuer.replace(/\/$/, '')}/device/callback`;
-    const redirectURIs = [...new Set((c.redirectURIs ?? []).map((u) => (deviceCallbacks.includes(u) ? deviceCallback : u)))];
+    const listsDeviceCallback = (c.redirectURIs ?? []).some((u) => deviceCallbacks.includes(u) || u === deviceCallback);
+    const redirectURIs = [...new Set((c.redirectURIs ?? []).filter((u) => !deviceCallbacks.includes(u) && u !== deviceCallback))];
     (c.redirectURIs ?? []).forEach((u, j) => {
       if (!URL.canParse(u) && u !== 'urn:ietf:wg:oauth:2.0:oob' && !deviceCallbacks.includes(u)) {
         issues.push({ path: `${path}.redirectURIs[${j}]`, message: 'must be an absolute URL' });
@@ -229,6 +244,7 @@ function toSettings(config: DexConfig, env: NodeJS.ProcessEnv, registry: Connect
       ...(secret ? { secret } : {}),
       public: c.public ?? false,
       redirectURIs,
+      ...(listsDeviceCallback ? { listsDeviceCallback } : {}),
       trustedPeers: c.trustedPeers ?? [],
       name: c.name ?? id,
       ...(c.logoURL ? { logoURL: c.logoURL } : {}),
@@ -444,6 +460,10 @@ export function zodIssues(error: z.ZodError, prefix: string): Issue[] {
     if (issue.code === 'unrecognized_keys') return issue.keys.map((k) => ({ path: join(path, k), message: 'unknown key' }));
     let message = issue.message;
     if (issue.code === 'invalid_type' && /received undefined/.test(issue.message)) message = 'is required';
+    else if (issue.code === 'invalid_type' && /expected string, received (boolean|number)/.test(issue.message)) {
+      // YAML 1.1 (as Dex reads it): unquoted yes/no/on/off/true/false are booleans, 0123 or 1_000 numbers.
+      message = `${issue.message}: quote the value (unquoted yes, no, on, off and numbers are not strings in YAML)`;
+    }
     else if (issue.code === 'invalid_value' && 'values' in issue) message = `must be one of ${(issue.values as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`;
     return [{ path, message }];
   });

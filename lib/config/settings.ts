@@ -15,6 +15,12 @@ export interface ClientSettings {
   logoURL?: string;
   postLogoutRedirectURIs: string[];
   allowedConnectors?: string[];
+  /**
+   * The client listed Dex's `/device/callback` among its redirect URIs. dexpress sets that
+   * callback itself and never lets `/auth` redirect there; the entry only counts as "registers a
+   * redirect URI" (so a public client gets no loopback URIs), as in Dex.
+   */
+  listsDeviceCallback?: boolean;
 }
 
 export interface StaticPassword {

@@ -1,5 +1,6 @@
 /** Dex's own config files load as Dex reads them: YAML 1.1, `null` as "not set", Dex's values. */
 import { describe, expect, test } from '@jest/globals';
+import { redirectUriAllowed } from '../../lib/clients.js';
 import { loadConfig, withoutNulls } from '../../lib/config/load.js';
 import { parseDexYaml } from '../../lib/config/yaml.js';
 import { ConfigError } from '../../lib/errors.js';
@@ -151,10 +152,22 @@ staticClients:
     expect(settings.signer).toEqual({ algorithm: 'ES256', rotationMs: 3_600_000 });
   });
 
-  test('redirect URI /device/callback (or under the issuer path) is the broker device callback', () => {
-    for (const uri of ['/device/callback', '/dex/device/callback']) {
+  test('an unquoted YAML 1.1 boolean or number where a string belongs says to quote it', () => {
+    expect(issuesOf("staticClients:\n- id: no\n  secret: s\n  redirectURIs: ['http://127.0.0.1:5555/cb']\n")).toEqual([
+      'staticClients[0].id: Invalid input: expected string, received boolean: quote the value (unquoted yes, no, on, off and numbers are not strings in YAML)',
+    ]);
+    expect(load("staticClients:\n- id: 'no'\n  secret: s\n  redirectURIs: ['http://127.0.0.1:5555/cb']\n").settings.clients[0]!.id).toBe('no');
+  });
+
+  test('redirect URI /device/callback (or under the issuer path) is accepted for the device flow, never as a redirect target of /auth', () => {
+    for (const uri of ['/device/callback', '/dex/device/callback', 'http://127.0.0.1:5556/dex/device/callback']) {
       const { settings } = load(`staticClients:\n- id: app\n  public: true\n  redirectURIs: ['${uri}']\n`);
-      expect(settings.clients[0]!.redirectURIs).toEqual(['http://127.0.0.1:5556/dex/device/callback']);
+      const client = settings.clients[0]!;
+      expect(client.redirectURIs).toEqual([]);
+      expect(client.listsDeviceCallback).toBe(true);
+      // /auth may not send a code to the broker's own device callback, nor (a registered URI) to loopback.
+      expect(redirectUriAllowed(client, 'http://127.0.0.1:5556/dex/device/callback')).toBe(false);
+      expect(redirectUriAllowed(client, 'http://127.0.0.1:8000/cb')).toBe(false);
     }
     expect(issuesOf("staticClients:\n- id: app\n  public: true\n  redirectURIs: ['/elsewhere']\n")).toEqual(['staticClients[0].redirectURIs[0]: must be an absolute URL']);
   });
