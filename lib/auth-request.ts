@@ -4,7 +4,7 @@
  * redirect to an unverified URI); after that they go back to the client as
  * `error=...&state=...`.
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import type { ClientSettings } from './config/settings.js';
 import { peerTrusts, redirectUriAllowed } from './clients.js';
 import type { BrokerContext } from './context.js';
@@ -166,6 +166,33 @@ export function checkPrompt(params: Params, fail: (e: string, d: string) => neve
  */
 export async function checkIdTokenHint(ctx: BrokerContext, hint: string | undefined, fail: (e: string, d: string) => never): Promise<void> {
   if (hint && !(await verifyIdTokenHint(ctx, hint))) fail('invalid_request', 'Invalid id_token_hint: it was not issued by this server.');
+}
+
+/**
+ * No downgrade (issue 8): once a client has redeemed a code with S256, `plain` is refused for it,
+ * so an attacker who rewrites the challenge cannot fall back to the weaker method. The mark is
+ * set only by a successful redemption (`notePkceS256`), never by an authorization request:
+ * anyone can send one of those, and it would switch `plain` off for the client.
+ */
+export async function checkPkceDowngrade(ctx: BrokerContext, clientId: string, pkce: AuthRequest['pkce'], fail: (e: string, d: string) => never): Promise<void> {
+  if (pkce?.method !== 'plain') return;
+  if (await ctx.storage.find('client', pkceS256Id(clientId))) {
+    fail('invalid_request', 'This client uses code_challenge_method S256; plain is not accepted.');
+  }
+}
+
+const pkceS256Id = (clientId: string) => `pkce-s256:${createHash('sha256').update(clientId).digest('base64url')}`;
+
+/** Clients this process already knows to be marked, so a code exchange reads nothing more. */
+const markedClients = new WeakMap<object, Set<string>>();
+
+/** After a code redeemed with S256: marks the client (once; see `checkPkceDowngrade`). */
+export async function notePkceS256(ctx: BrokerContext, clientId: string): Promise<void> {
+  let marked = markedClients.get(ctx.storage);
+  if (!marked) markedClients.set(ctx.storage, (marked = new Set()));
+  if (marked.has(clientId)) return;
+  if (!(await ctx.storage.find('client', pkceS256Id(clientId)))) await ctx.storage.upsert('client', pkceS256Id(clientId), true);
+  marked.add(clientId);
 }
 
 /** Parses and checks an authorization request; throws PageError or RedirectError. */

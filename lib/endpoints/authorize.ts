@@ -6,6 +6,7 @@
 import type { Request, Response } from 'express';
 import {
   checkIdTokenHint,
+  checkPkceDowngrade,
   PageError,
   RedirectError,
   connectorsFor,
@@ -54,6 +55,7 @@ export async function authorize(ctx: BrokerContext, req: Request, res: Response)
     params = requestParams(req);
     parsed = parseAuthRequest(ctx, params);
     await checkIdTokenHint(ctx, parsed.idTokenHint, failTo(parsed));
+    await checkPkceDowngrade(ctx, parsed.clientId, parsed.pkce, failTo(parsed));
   } catch (err) {
     return answerAuthError(ctx, res, err);
   }
@@ -88,6 +90,7 @@ export async function authorizeWithConnector(ctx: BrokerContext, req: Request, r
       throw new RedirectError('unauthorized_client', `Connector "${connectorId}" does not allow the authorization_code grant.`, parsed.redirectURI, parsed.state, parsed.responseMode);
     }
     await checkIdTokenHint(ctx, parsed.idTokenHint, failTo(parsed));
+    await checkPkceDowngrade(ctx, parsed.clientId, parsed.pkce, failTo(parsed));
   } catch (err) {
     return answerAuthError(ctx, res, err);
   }

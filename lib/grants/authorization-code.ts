@@ -9,6 +9,7 @@
 import { createHash } from 'node:crypto';
 import type { ClientSettings } from '../config/settings.js';
 import type { BrokerContext } from '../context.js';
+import { notePkceS256 } from '../auth-request.js';
 import { OAuthError } from '../errors.js';
 import { isUsedCode, type AuthCode, type UsedCode } from '../flow.js';
 import { secretsEqual } from '../clients.js';
@@ -32,7 +33,7 @@ export function checkPkceVerifier(pkce: AuthCode['pkce'], verifier: string | und
 const invalidCode = () => new OAuthError('invalid_grant', 'Invalid or expired code parameter.');
 
 /** What the transaction decided: a refusal (committed too: the code stays used up) or the grant. */
-type Redemption = { refused: OAuthError } | { grant: Grant; refresh?: { id: string; token: string } };
+type Redemption = { refused: OAuthError } | { grant: Grant; refresh?: { id: string; token: string }; s256: boolean };
 
 export async function authorizationCodeGrant(ctx: BrokerContext, client: ClientSettings, body: Record<string, string>): Promise<TokenResponse> {
   const code = body.code;
@@ -99,11 +100,12 @@ export async function authorizationCodeGrant(ctx: BrokerContext, client: ClientS
       );
     }
     await useUp({ used: true, clientId: client.id, ...(refresh ? { refreshId: refresh.id } : {}) });
-    return { grant, ...(refresh ? { refresh } : {}) };
+    return { grant, ...(refresh ? { refresh } : {}), s256: record.pkce?.method === 'S256' };
   }).catch((err: unknown) => {
     if (err instanceof RedeemedMeanwhile) return { refused: invalidCode() };
     throw err;
   });
   if ('refused' in outcome) throw outcome.refused;
+  if (outcome.s256) await notePkceS256(ctx, client.id); // no downgrade to plain from now on
   return tokenResponse(ctx, outcome.grant, { code, ...(outcome.refresh ? { refreshToken: outcome.refresh.token } : {}) });
 }

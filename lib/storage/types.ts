@@ -19,6 +19,7 @@ export type Kind =
   | 'refreshToken'
   | 'offlineSession'
   | 'keys'
+  | 'client'
   | 'password'
   | 'session'
   | 'deviceRequest'

@@ -147,11 +147,24 @@ describe('token endpoint', () => {
     expect((await exchange(await freshCode({ code_challenge: challenge, code_challenge_method: 'S256' }), { code_verifier: verifier })).status).toBe(200);
   });
 
-  test('PKCE: a client that used S256 may still use plain (no per-client flag anyone could set; restrict with codeChallengeMethodsSupported)', async () => {
-    const verifier = 'p'.repeat(43);
-    await getPage(authUrl({ ...good, connector_id: 'mock', code_challenge: 'S'.repeat(43), code_challenge_method: 'S256' }));
-    const code = await freshCode({ code_challenge: verifier, code_challenge_method: 'plain' });
-    expect((await exchange(code, { code_verifier: verifier })).status).toBe(200);
+  test('PKCE: once the client redeemed a code with S256 (the test above), plain is refused for it: no downgrade', async () => {
+    const { landed } = await browse(authUrl({ ...good, connector_id: 'mock', code_challenge: 'p'.repeat(43), code_challenge_method: 'plain' }), TEST_CLIENT.redirectURI);
+    expect(landed?.searchParams.get('error')).toBe('invalid_request');
+    expect(landed?.searchParams.get('error_description')).toContain('S256');
+  });
+
+  test('PKCE: an authorization request with S256 alone (anyone can send one) does not switch plain off', async () => {
+    const other = await startBroker({ connectors: [{ type: 'mockCallback', id: 'mock', name: 'Example' }] });
+    try {
+      const url = (extra: Record<string, string>) => `${other.issuer}/auth?${new URLSearchParams({ ...good, connector_id: 'mock', ...extra })}`;
+      await getPage(url({ code_challenge: 'S'.repeat(43), code_challenge_method: 'S256' }));
+      const verifier = 'p'.repeat(43);
+      const { landed } = await browse(url({ code_challenge: verifier, code_challenge_method: 'plain' }), TEST_CLIENT.redirectURI);
+      const res = await postForm(`${other.issuer}/token`, { grant_type: 'authorization_code', code: landed!.searchParams.get('code')!, redirect_uri: TEST_CLIENT.redirectURI, code_verifier: verifier }, basicAuth());
+      expect(res.status).toBe(200);
+    } finally {
+      await other.close();
+    }
   });
 
   test('two concurrent redemptions of one code give one token response', async () => {
