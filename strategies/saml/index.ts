@@ -82,6 +82,10 @@ export class SamlStrategy extends BrokerStrategy {
       options.broker && options.phase !== undefined
         ? options.phase === 'callback'
         : req.method === 'POST' && (formField(req, 'SAMLResponse') !== undefined || formField(req, 'RelayState') !== undefined);
+    if (!options.broker && req.method === 'POST' && req.body === undefined) {
+      // Without a body parser a POSTed response would look like a new login: an endless loop with the IdP.
+      throw new Error('the SAML response was POSTed but req.body is not parsed: mount express.urlencoded({ limit: "512kb" }) before this route');
+    }
     return isResponse ? this.acceptResponse(req, options) : this.sendRequest(req, options);
   }
 

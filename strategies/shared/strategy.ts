@@ -78,7 +78,7 @@ export abstract class BrokerStrategy extends Strategy {
 /** Options when a strategy is used as a plain Passport strategy (`passport.authenticate(name, opts)`). */
 export interface StandaloneOptions {
   broker: false;
-  /** Overrides the configured callback URL. */
+  /** The callback URL when the strategy's config sets none (a configured `redirectURI` wins). */
   callbackURL?: string;
   /** Scopes to ask upstream for; a plain Passport app usually wants groups. */
   scopes?: { offlineAccess: boolean; groups: boolean };

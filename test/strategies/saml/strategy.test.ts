@@ -243,4 +243,14 @@ describe('saml: used alone as a Passport strategy', () => {
     const xml = signedResponse({ requestId: req.id, recipient: CALLBACK, audience: CALLBACK, ...user }, pki.idp);
     await agent.post('/acs').type('form').send({ SAMLResponse: toBase64(xml), RelayState: 'forged' }).expect(400);
   });
+
+  test('a POST to the ACS route without a body parser is an error naming the fix, not a new login (no loop with the IdP)', async () => {
+    const a = express();
+    a.use(session({ secret: 'test', resave: false, saveUninitialized: false }));
+    passport.use('saml-unparsed', new SamlStrategy(config(), { name: 'saml-unparsed' }));
+    a.post('/acs', passport.authenticate('saml-unparsed', { session: false }), (_req, res) => res.send('in'));
+    a.use((err: Error, _req: express.Request, res: express.Response, _next: express.NextFunction) => res.status(500).send(err.message));
+    const res = await request(a).post('/acs').type('form').send({ SAMLResponse: 'x', RelayState: 'y' }).expect(500);
+    expect(res.text).toContain('express.urlencoded');
+  });
 });
