@@ -63,6 +63,11 @@ export function showError(ctx: BrokerContext, res: Response, status: number, tit
   sendPage(res, status, errorPage(ctx.page, { title, message, ...(hint ? { hint } : {}) }));
 }
 
+/** The 403 page for a login step taken in another browser than the one that started the login (`isBoundToBrowser`). */
+export function showStartedElsewhere(ctx: BrokerContext, res: Response, step: 'finished' | 'approved'): void {
+  showError(ctx, res, 403, 'Login started elsewhere', `This login was started in another browser, so it cannot be ${step} in this one.`, 'Go back to the application and log in again from this browser (with cookies allowed for this site).');
+}
+
 /** Reads and updates the auth request's `loginState` for a connector (compare-and-swap). */
 function loginStateOf(ctx: BrokerContext, id: string): LoginState {
   return {
@@ -143,8 +148,8 @@ export async function handleCallback(ctx: BrokerContext, req: Request, res: Resp
     return;
   }
   const authReq = rec.value;
-  const expected = authReq.connectorId ? ctx.connectors.get(authReq.connectorId) : undefined;
-  if ((via !== undefined && via !== authReq.connectorId) || (via === undefined && (expected?.type === 'authproxy' || expected?.foreign))) {
+  const conn = ctx.connectors.get(rec.value.connectorId);
+  if ((via !== undefined && via !== authReq.connectorId) || (via === undefined && (conn?.type === 'authproxy' || conn?.foreign))) {
     ctx.logger.warn({ connector: authReq.connectorId, via: via ?? '(generic)', requestId: res.locals.requestId }, 'callback refused: not the callback of the login\'s connector');
     showError(ctx, res, 400, 'Wrong login method', 'This answer came back for another login method than the one this login started with.', 'Go back to the application and log in again.');
     return;
@@ -154,14 +159,12 @@ export async function handleCallback(ctx: BrokerContext, req: Request, res: Resp
     // arrives without it: the browser posts the same fields once more from this origin, with it.
     if (mayResubmit(req)) return resubmitSameSite(ctx, req, res);
     ctx.logger.warn({ connector: authReq.connectorId, requestId: res.locals.requestId }, 'callback refused: the login was started in another browser');
-    showError(ctx, res, 403, 'Login started elsewhere', 'This login was started in another browser, so it cannot be finished in this one.', 'Go back to the application and log in again from this browser (with cookies allowed for this site).');
-    return;
+    return showStartedElsewhere(ctx, res, 'finished');
   }
   if (authReq.callbackTaken || !(await ctx.storage.update('authRequest', authReqId, rec.version, { ...authReq, callbackTaken: true }))) {
     showError(ctx, res, 400, 'Login already used', 'This login was already completed.', 'Go back to the application and log in again.');
     return;
   }
-  const conn = ctx.connectors.get(authReq.connectorId!);
   if (!conn) {
     showError(ctx, res, 400, 'Login expired', 'The login method of this login no longer exists.');
     return;
@@ -260,10 +263,9 @@ export async function finishLogin(ctx: BrokerContext, req: Request, res: Respons
   if (!authReq) throw new Error('could not record the login');
   ctx.logger.info({ connector: authReq.connectorId, client: authReq.clientId, requestId: res.locals.requestId }, 'login succeeded');
   ctx.metrics.logins.inc({ connector: authReq.connectorId!, outcome: 'success' });
-  const approvalNext = !ctx.settings.oauth2.skipApprovalScreen || authReq.prompt?.includes('consent');
   await rememberLogin(req, { connectorId: authReq.connectorId!, claims, ...(connectorData !== undefined ? { connectorData } : {}), authTime });
   await saveSession(req);
-  if (!approvalNext) {
+  if (ctx.settings.oauth2.skipApprovalScreen && !authReq.prompt?.includes('consent')) {
     await sendCode(ctx, res, authReqId);
     return;
   }

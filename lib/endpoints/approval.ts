@@ -7,7 +7,7 @@ import type { Request, Response } from 'express';
 import type { AuthRequest } from '../auth-request.js';
 import { secretsEqual } from '../clients.js';
 import type { BrokerContext } from '../context.js';
-import { approvalHmac, redirectToClient, sendCode, sendPage, showError } from '../flow.js';
+import { approvalHmac, redirectToClient, sendCode, sendPage, showError, showStartedElsewhere } from '../flow.js';
 import { isBoundToBrowser } from '../login-session.js';
 import { approvalPage } from '../web/pages.js';
 
@@ -20,7 +20,7 @@ async function checked(ctx: BrokerContext, req: Request, source: Record<string, 
     return undefined;
   }
   if (!isBoundToBrowser(req, rec.value)) {
-    showError(ctx, res, 403, 'Login started elsewhere', 'This login was started in another browser, so it cannot be approved in this one.', 'Go back to the application and log in again from this browser (with cookies allowed for this site).');
+    showStartedElsewhere(ctx, res, 'approved');
     return undefined;
   }
   return rec.value;

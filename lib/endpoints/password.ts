@@ -9,7 +9,7 @@ import { authQueryOf, type AuthRequest } from '../auth-request.js';
 import { secretsEqual } from '../clients.js';
 import type { BrokerContext } from '../context.js';
 import { AccessDeniedError, StorageUnavailableError, UpstreamError, publicSummary } from '../errors.js';
-import { checkPassword, finishLogin, sendPage, showError } from '../flow.js';
+import { checkPassword, finishLogin, sendPage, showError, showStartedElsewhere } from '../flow.js';
 import { isBoundToBrowser } from '../login-session.js';
 import { passwordPage } from '../web/pages.js';
 
@@ -67,10 +67,7 @@ export async function passwordLogin(ctx: BrokerContext, req: Request, res: Respo
   }
   // The form's token is readable by whoever started the login: only the browser that started it
   // may post it (or another site could log a visitor in as the attacker).
-  if (!isBoundToBrowser(req, authReq)) {
-    showError(ctx, res, 403, 'Login started elsewhere', 'This login was started in another browser, so it cannot be finished in this one.', 'Go back to the application and log in again from this browser (with cookies allowed for this site).');
-    return;
-  }
+  if (!isBoundToBrowser(req, authReq)) return showStartedElsewhere(ctx, res, 'finished');
   const username = str(body.login).trim();
   const password = str(body.password);
   if (username === '' || password === '') {
