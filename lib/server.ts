@@ -28,7 +28,6 @@ export interface ShutdownReport {
 /** How long `close()` lets requests in flight finish: as long as a slow login may take. */
 export const DEFAULT_SHUTDOWN_GRACE_MS = 10_000;
 
-
 /** Listens on the address of config field `field`; a failure names the field and the address. */
 function listen(server: http.Server, field: string, value: string): Promise<AddressInfo> {
   const { host, port } = parseListenAddress(value, field);

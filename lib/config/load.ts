@@ -206,6 +206,13 @@ export function expandEnv(
 
 function toSettings(config: DexConfig, env: NodeJS.ProcessEnv, registry: ConnectorRegistry, issues: Issue[], warnings: string[], issuerValid: boolean): Settings {
   const issuerUrl = new URL(config.issuer);
+  const issuerBase = config.issuer.replace(/\/$/, '');
+  const issuerPath = issuerUrl.pathname.replace(/\/$/, '');
+  // Dex takes `/device/callback` as its own device flow callback (server/oauth2.go); so is the
+  // same under the issuer path, or the full URL. dexpress sets that callback itself and never
+  // lets /auth redirect there: listed, it only counts as a registered URI (no loopback URIs for a
+  // public client), as in Dex.
+  const deviceCallbackURIs = ['/device/callback', `${issuerPath}/device/callback`, `${issuerBase}/device/callback`];
   const ms = (v: string | undefined, fallback: number) => (v === undefined ? fallback : parseDuration(v));
   const expiry = config.expiry ?? {};
   const refresh = expiry.refreshTokens ?? {};
@@ -227,15 +234,10 @@ function toSettings(config: DexConfig, env: NodeJS.ProcessEnv, registry: Connect
     if (c.secretEnv && !c.secret && !secret) issues.push({ path: `${path}.secretEnv`, message: `environment variable ${c.secretEnv} is not set` });
     if (!c.public && !secret) issues.push({ path: `${path}.secret`, message: 'is required for a confidential client (or set public: true)' });
     if (clients.some((o) => o.id === id)) issues.push({ path: `${path}.id`, message: `duplicate client id "${id}"` });
-    // Dex takes `/device/callback` as its own device flow callback (server/oauth2.go). dexpress
-    // sets that callback itself; the entry stands for `<issuer>/device/callback`, so a public
-    // client listing it still has a redirect URI (no loopback URIs), as in Dex.
-    const deviceCallbacks = ['/device/callback', `${issuerUrl.pathname.replace(/\/$/, '')}/device/callback`];
-    const deviceCallback = `${config.issuer.replace(/\/$/, '')}/device/callback`;
-    const listsDeviceCallback = (c.redirectURIs ?? []).some((u) => deviceCallbacks.includes(u) || u === deviceCallback);
-    const redirectURIs = [...new Set((c.redirectURIs ?? []).filter((u) => !deviceCallbacks.includes(u) && u !== deviceCallback))];
+    const listsDeviceCallback = (c.redirectURIs ?? []).some((u) => deviceCallbackURIs.includes(u));
+    const redirectURIs = [...new Set((c.redirectURIs ?? []).filter((u) => !deviceCallbackURIs.includes(u)))];
     (c.redirectURIs ?? []).forEach((u, j) => {
-      if (!URL.canParse(u) && u !== 'urn:ietf:wg:oauth:2.0:oob' && !deviceCallbacks.includes(u)) {
+      if (!URL.canParse(u) && u !== 'urn:ietf:wg:oauth:2.0:oob' && !deviceCallbackURIs.includes(u)) {
         issues.push({ path: `${path}.redirectURIs[${j}]`, message: 'must be an absolute URL' });
       }
     });
@@ -271,7 +273,7 @@ function toSettings(config: DexConfig, env: NodeJS.ProcessEnv, registry: Connect
       return;
     }
     if (module.checkConfig && issuerValid) {
-      const context = { id: c.id, issuer: config.issuer, callbackURL: `${config.issuer.replace(/\/$/, '')}/callback` };
+      const context = { id: c.id, issuer: config.issuer, callbackURL: `${issuerBase}/callback` };
       try {
         module.checkConfig(r.data as never, context);
       } catch (err) {
@@ -381,8 +383,8 @@ function toSettings(config: DexConfig, env: NodeJS.ProcessEnv, registry: Connect
   return {
     // As Dex: the issuer exactly as configured (discovery, `iss`), endpoints joined to it without a doubled slash.
     issuer: config.issuer,
-    issuerBase: config.issuer.replace(/\/$/, ''),
-    issuerPath: issuerUrl.pathname.replace(/\/$/, ''),
+    issuerBase,
+    issuerPath,
     storage: { type: config.storage.type, config: config.storage.config ?? {} },
     web: {
       ...(config.web?.http ? { http: config.web.http } : {}),
