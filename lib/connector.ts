@@ -72,14 +72,24 @@ export interface ConnectorContext {
 /** What a connector's `checkConfig` knows of the broker at config time. */
 export type ConfigCheckContext = Pick<ConnectorContext, 'id' | 'issuer' | 'callbackURL'>;
 
+/**
+ * The login throttle's say on one account, asked once per password check: `account` names the
+ * account the typed username resolved to (the same for every username that reaches it, such as
+ * `alice` and `alice@example.org`). `false`: the account has had too many failures, so its
+ * password must not be checked now.
+ */
+export type Admit = (account: string) => Promise<boolean>;
+
 export interface Connector {
   /** The Passport strategy. Password connectors have one too (it reads username/password from the body). */
   strategy: Strategy;
   /**
    * Password connectors: check the credentials. Returns the identity, or `null` for a wrong
    * username or password (not an error). Throws `UpstreamError` when the directory is unreachable.
+   * A connector that finds the account before it checks the password (LDAP: the user entry)
+   * calls `admit` with the account's id in between, and returns `null` unchecked when it says no.
    */
-  login?(username: string, password: string, scopes: Scopes): Promise<Identity | null>;
+  login?(username: string, password: string, scopes: Scopes, admit?: Admit): Promise<Identity | null>;
   /** Label of the username field on the password form ("Username", "Email"). */
   prompt?: string;
   /**

@@ -6,7 +6,7 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import type { Request, Response } from 'express';
 import type { AuthRequest } from './auth-request.js';
-import type { BrokerAuthenticateOptions, LoginState } from './connector.js';
+import type { Admit, BrokerAuthenticateOptions, LoginState } from './connector.js';
 import type { BrokerContext, LoadedConnector } from './context.js';
 import { AccessDeniedError, UpstreamError, errorMessage, publicSummary } from './errors.js';
 import { assertIdentity, scopesFrom, type Identity, type JsonValue } from './identity.js';
@@ -124,10 +124,10 @@ export async function startConnectorLogin(ctx: BrokerContext, req: Request, res:
 /**
  * Checks a username and password with a password connector: its own `login`, or the existing
  * Passport strategy handed in for it (passport-ldapauth...), fed the form's fields. Resolves to
- * the identity, or null for wrong credentials.
+ * the identity, or null for wrong credentials. `admit` is the throttle's, for the connector.
  */
-export async function checkPassword(ctx: BrokerContext, req: Request, res: Response, conn: LoadedConnector, username: string, password: string, scopes: string[]): Promise<Identity | null> {
-  if (!conn.foreign) return ctx.metrics.timeUpstream(conn.id, 'login', () => conn.connector.login!(username, password, scopesFrom(scopes)));
+export async function checkPassword(ctx: BrokerContext, req: Request, res: Response, conn: LoadedConnector, username: string, password: string, scopes: string[], admit?: Admit): Promise<Identity | null> {
+  if (!conn.foreign) return ctx.metrics.timeUpstream(conn.id, 'login', () => conn.connector.login!(username, password, scopesFrom(scopes), admit));
   req.body = { username, password };
   const outcome = await runStrategy(conn.foreign.strategy, req, res, {});
   if (outcome.type === 'success') return assertIdentity(await conn.foreign.toIdentity(outcome.user));

@@ -18,8 +18,14 @@
  * off exactly at the limit; an attempt over the limit is refused unchecked and not counted. The
  * checks for one user also run one after another within an instance, so a burst of right
  * passwords is never throttled by its own counts.
+ *
+ * Several usernames can reach one account (LDAP with `username: [uid, mail]`: `alice` and
+ * `alice@example.org`). A connector that finds the account before checking the password asks
+ * `admit` with the account's id, and the account has a counter of its own with the per-user
+ * limit, kept like the user's: so respelling the username buys no more attempts.
  */
 import { createHash } from 'node:crypto';
+import type { Admit } from './connector.js';
 import type { Clock, Storage } from './storage/index.js';
 
 export interface ThrottleLimits {
@@ -60,6 +66,11 @@ export function userCounterId(connectorId: string, username: string): string {
   return `user:${connectorId}:${createHash('sha256').update(throttleUsername(username)).digest('base64url')}`;
 }
 
+/** The storage id of an account's counter (see `Admit`): a hash of the id the connector gave. */
+export function accountCounterId(connectorId: string, account: string): string {
+  return `account:${connectorId}:${createHash('sha256').update(account).digest('base64url')}`;
+}
+
 export type Guarded<T> = { throttled: true; retryAfter: number } | { throttled: false; result: T };
 
 export class LoginThrottle {
@@ -74,9 +85,10 @@ export class LoginThrottle {
 
   /**
    * Runs one password check for `username` under the limits. `check` resolves to the identity,
-   * or null for a wrong password; if it throws (upstream down), the attempt is taken back.
+   * or null for a wrong password; if it throws (upstream down), the attempt is taken back. It
+   * hands `admit` to a connector that can name the account before it checks the password.
    */
-  async guard<T>(connectorId: string, username: string, address: string, check: () => Promise<T | null>): Promise<Guarded<T | null>> {
+  async guard<T>(connectorId: string, username: string, address: string, check: (admit: Admit) => Promise<T | null>): Promise<Guarded<T | null>> {
     const userKey = userCounterId(connectorId, username);
     const addressKey = `addr:${address}`;
     const previous = this.queues.get(userKey) ?? Promise.resolve();
@@ -103,15 +115,31 @@ export class LoginThrottle {
         const retryAfter = Math.max(await this.retryAfter(userKey, this.limits.perUser), await this.retryAfter(addressKey, this.limits.perAddress));
         return { throttled: true, retryAfter: Math.max(1, retryAfter) };
       }
+      // The account's counter, once the connector names it: counted first too, decided by its count.
+      let account: { key: string; locked: boolean } | undefined;
+      const admit: Admit = async (id) => {
+        if (account) return !account.locked; // one account per attempt
+        const key = accountCounterId(connectorId, id);
+        const count = await this.storage.increment('loginAttempts', key, 1, windowEnd);
+        account = { key, locked: count > this.limits.perUser };
+        if (account.locked) await this.uncount(key, windowEnd).catch(() => {}); // refused unchecked: not counted
+        return !account.locked;
+      };
+      const counted = () => [userKey, addressKey, ...(account && !account.locked ? [account.key] : [])];
       let result: T | null;
       try {
-        result = await check();
+        result = await check(admit);
       } catch (err) {
         // Not a wrong password: take the attempt back (if storage fails too, it stays counted).
-        await Promise.allSettled([this.uncount(userKey, windowEnd), this.uncount(addressKey, windowEnd)]);
+        await Promise.allSettled(counted().map((key) => this.uncount(key, windowEnd)));
         throw err;
       }
-      if (result !== null) await this.forgive(userKey, addressKey, windowEnd);
+      if (account?.locked) {
+        // The account is locked (through another of its usernames): its password was not checked.
+        await Promise.allSettled([this.uncount(userKey, windowEnd), this.uncount(addressKey, windowEnd)]);
+        return { throttled: true, retryAfter: Math.max(1, await this.retryAfter(account.key, this.limits.perUser)) };
+      }
+      if (result !== null) await this.forgive(account ? [userKey, account.key] : [userKey], addressKey, windowEnd);
       return { throttled: false, result };
     } finally {
       done();
@@ -137,19 +165,22 @@ export class LoginThrottle {
   }
 
   /**
-   * A right password: the user's failures are cleared and this attempt leaves the address's count.
-   * If clearing fails, this attempt is still taken back from the user's count, so storage failing
-   * on that one step cannot add up to a lockout of the user typing the right password.
+   * A right password: the user's (and the account's) failures are cleared and this attempt leaves
+   * the address's count. If clearing fails, this attempt is still taken back from that count, so
+   * storage failing on that one step cannot add up to a lockout of the user typing the right
+   * password.
    */
-  private async forgive(userKey: string, addressKey: string, windowEnd: number): Promise<void> {
-    const [user, address] = await Promise.allSettled([
-      this.storage.destroy('loginAttempts', userKey).catch(async (err: unknown) => {
-        await this.uncount(userKey, windowEnd).catch(() => {});
-        throw err;
-      }),
+  private async forgive(cleared: string[], addressKey: string, windowEnd: number): Promise<void> {
+    const outcomes = await Promise.allSettled([
+      ...cleared.map((key) =>
+        this.storage.destroy('loginAttempts', key).catch(async (err: unknown) => {
+          await this.uncount(key, windowEnd).catch(() => {});
+          throw err;
+        }),
+      ),
       this.uncount(addressKey, windowEnd),
     ]);
-    if (user.status === 'rejected') throw user.reason;
-    if (address.status === 'rejected') throw address.reason;
+    const failed = outcomes.find((o) => o.status === 'rejected');
+    if (failed) throw failed.reason;
   }
 }

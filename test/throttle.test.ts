@@ -12,7 +12,8 @@ import { MemoryStorage } from '../lib/storage/memory.js';
 import { PostgresStorage } from '../lib/storage/postgres.js';
 import { SqliteStorage } from '../lib/storage/sqlite.js';
 import type { Storage } from '../lib/storage/index.js';
-import { DEFAULT_LIMITS, LoginThrottle, userCounterId } from '../lib/throttle.js';
+import type { Admit } from '../lib/connector.js';
+import { accountCounterId, DEFAULT_LIMITS, LoginThrottle, userCounterId } from '../lib/throttle.js';
 import { startPostgres, type Postgres } from './servers/postgres.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'dexpress-throttle-'));
@@ -79,6 +80,101 @@ describe.each(backends)('the login throttle on %s', (_name, open) => {
     } finally {
       await storage.close();
     }
+  });
+
+  test('40 parallel wrong passwords for one account, each through another of its usernames: exactly the limit are checked', async () => {
+    const storage = await open();
+    try {
+      const throttle = new LoginThrottle(storage, Date.now);
+      const { check, passwordsChecked } = accountDirectory();
+      const results = await Promise.all(Array.from({ length: 40 }, (_, i) => throttle.guard('ldap', `kilgore+${i}@example.org`, `192.0.2.${i}`, check('wrong'))));
+      expect(passwordsChecked()).toBe(DEFAULT_LIMITS.perUser);
+      expect(results.filter((r) => r.throttled)).toHaveLength(40 - DEFAULT_LIMITS.perUser);
+      expect((await storage.find('loginAttempts', accountCounterId('ldap', KILGORE_DN)))!.value).toBe(DEFAULT_LIMITS.perUser);
+    } finally {
+      await storage.close();
+    }
+  });
+});
+
+const KILGORE_DN = 'uid=kilgore,ou=people,dc=example,dc=org';
+
+/**
+ * A directory where every username resolves to one account, as LDAP with several username
+ * attributes does: `check(password)` asks the throttle's `admit` about that account before it
+ * compares the password, as the LDAP connector does between its search and its bind.
+ */
+function accountDirectory() {
+  let checked = 0;
+  const check =
+    (password: string, fail?: Error) =>
+    async (admit: Admit): Promise<{ sub: string } | null> => {
+      if (!(await admit(KILGORE_DN))) return null;
+      if (fail) throw fail;
+      checked++;
+      return password === 'right' ? { sub: 'kilgore' } : null;
+    };
+  return { check, passwordsChecked: () => checked };
+}
+
+describe('accounts reached through several usernames', () => {
+  const limits = { perUser: 3, perAddress: 100, windowMs: 60_000 };
+
+  test('the usernames share the account\'s attempts: once they are used up, no username gets its password checked', async () => {
+    let now = Date.UTC(2026, 0, 1);
+    const storage = new MemoryStorage(() => now);
+    const throttle = new LoginThrottle(storage, () => now, limits);
+    const { check, passwordsChecked } = accountDirectory();
+    for (const username of ['kilgore', 'Kilgore.Trout', 'kilgore@example.org']) {
+      expect(await throttle.guard('ldap', username, '192.0.2.1', check('wrong'))).toEqual({ throttled: false, result: null });
+      now += 10_000;
+    }
+    // A fourth spelling, even with the right password: refused unchecked until the window that began with the first failure ends.
+    expect(await throttle.guard('ldap', 'kilgore@mail.example.org', '192.0.2.2', check('right'))).toEqual({ throttled: true, retryAfter: 30 });
+    expect(passwordsChecked()).toBe(3);
+    // The refused attempt is counted nowhere: not for its username, not for its address, not for the account.
+    expect(await storage.find('loginAttempts', userCounterId('ldap', 'kilgore@mail.example.org'))).toEqual(expect.objectContaining({ value: 0 }));
+    expect(await storage.find('loginAttempts', 'addr:192.0.2.2')).toEqual(expect.objectContaining({ value: 0 }));
+    expect((await storage.find('loginAttempts', accountCounterId('ldap', KILGORE_DN)))!.value).toBe(3);
+    now += 30_000;
+    expect(await throttle.guard('ldap', 'kilgore@mail.example.org', '192.0.2.2', check('right'))).toEqual({ throttled: false, result: { sub: 'kilgore' } });
+  });
+
+  test('a right password through any username clears the account\'s failures', async () => {
+    const storage = new MemoryStorage();
+    const throttle = new LoginThrottle(storage, Date.now, limits);
+    const { check, passwordsChecked } = accountDirectory();
+    await throttle.guard('ldap', 'kilgore', '192.0.2.1', check('wrong'));
+    await throttle.guard('ldap', 'kilgore', '192.0.2.1', check('wrong'));
+    expect(await throttle.guard('ldap', 'kilgore@example.org', '192.0.2.1', check('right'))).toEqual({ throttled: false, result: { sub: 'kilgore' } });
+    expect(await storage.find('loginAttempts', accountCounterId('ldap', KILGORE_DN))).toBeUndefined();
+    for (let i = 0; i < 3; i++) await throttle.guard('ldap', `k${i}@example.org`, '192.0.2.1', check('wrong'));
+    expect(passwordsChecked()).toBe(6);
+  });
+
+  test('an upstream error after the account was named takes the attempt back from the account too', async () => {
+    const storage = new MemoryStorage();
+    const throttle = new LoginThrottle(storage, Date.now, limits);
+    const { check } = accountDirectory();
+    const down = new Error('bind failed: directory down');
+    await expect(throttle.guard('ldap', 'kilgore', '192.0.2.1', check('wrong', down))).rejects.toBe(down);
+    expect((await storage.find('loginAttempts', accountCounterId('ldap', KILGORE_DN)))?.value ?? 0).toBe(0);
+    expect((await storage.find('loginAttempts', userCounterId('ldap', 'kilgore')))?.value ?? 0).toBe(0);
+  });
+
+  test('when the account\'s count cannot be stored, the password is not checked and nothing stays counted', async () => {
+    const storage = new MemoryStorage();
+    const increment = storage.increment.bind(storage);
+    storage.increment = async (kind, id, by, expiresAt) => {
+      if (id.startsWith('account:') && by > 0) throw new StorageUnavailableError('down');
+      return increment(kind, id, by, expiresAt);
+    };
+    const throttle = new LoginThrottle(storage, Date.now, limits);
+    const { check, passwordsChecked } = accountDirectory();
+    await expect(throttle.guard('ldap', 'kilgore', '192.0.2.1', check('right'))).rejects.toBeInstanceOf(StorageUnavailableError);
+    expect(passwordsChecked()).toBe(0);
+    expect((await storage.find('loginAttempts', userCounterId('ldap', 'kilgore')))?.value ?? 0).toBe(0);
+    expect((await storage.find('loginAttempts', 'addr:192.0.2.1'))?.value ?? 0).toBe(0);
   });
 });
 

@@ -77,7 +77,7 @@ export async function passwordLogin(ctx: BrokerContext, req: Request, res: Respo
   const address = ctx.clientAddress(req);
   let guarded;
   try {
-    guarded = await ctx.throttle.guard(conn.id, username, address, () => checkPassword(ctx, req, res, conn, username, password, authReq.scopes));
+    guarded = await ctx.throttle.guard(conn.id, username, address, (admit) => checkPassword(ctx, req, res, conn, username, password, authReq.scopes, admit));
   } catch (err) {
     if (err instanceof StorageUnavailableError) throw err;
     ctx.metrics.logins.inc({ connector: conn.id, outcome: err instanceof AccessDeniedError ? 'refused' : 'failed' });

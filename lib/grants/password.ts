@@ -25,7 +25,7 @@ export async function passwordGrant(ctx: BrokerContext, client: ClientSettings, 
   const address = ctx.clientAddress(req);
   let guarded;
   try {
-    guarded = await ctx.throttle.guard(conn.id, username, address, () => conn.connector.login!(username, password, scopesFrom(scopes)));
+    guarded = await ctx.throttle.guard(conn.id, username, address, (admit) => conn.connector.login!(username, password, scopesFrom(scopes), admit));
   } catch (err) {
     if (err instanceof StorageUnavailableError) throw err;
     if (err instanceof AccessDeniedError) throw new OAuthError('invalid_grant', err.message);

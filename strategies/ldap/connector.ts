@@ -6,7 +6,7 @@
  * two entries) a `DirectoryDataError`, and a refresh for a user who is gone or moved a
  * `RefreshFailedError`.
  */
-import type { ConnectorLogger } from '../../lib/connector.js';
+import type { Admit, ConnectorLogger } from '../../lib/connector.js';
 import { RefreshFailedError } from '../../lib/errors.js';
 import type { Identity, JsonValue, Scopes } from '../../lib/identity.js';
 import { userMatchersOf, type LdapConfig, type UserMatcher } from './config.js';
@@ -58,13 +58,18 @@ export class LdapConnector {
     if (config.insecureSkipVerify) this.logger.warn({ host: this.directory.endpoint.address }, 'ldap: insecureSkipVerify: the server certificate is not checked');
   }
 
-  /** Checks a username and password; `null` when they are wrong. */
-  async login(username: string, password: string, scopes: Scopes): Promise<Identity | null> {
+  /**
+   * Checks a username and password; `null` when they are wrong. The entry's DN is the account
+   * `admit` is asked about: every username attribute that finds the entry finds that one DN.
+   */
+  async login(username: string, password: string, scopes: Scopes, admit?: Admit): Promise<Identity | null> {
     // Refused before any bind: an empty password is an unauthenticated bind, which succeeds.
     if (username === '' || password === '') return null;
     return this.directory.session(async (session) => {
       const user = await this.findUser(session, username);
       if (!user) return null;
+      // DNs compare without case (their attribute types and usual values do).
+      if (admit && !(await admit(user.dn.toLowerCase()))) return null;
       if (!(await session.bindAsUser(user.dn, password))) {
         this.logger.info({ dn: user.dn }, 'ldap: invalid password');
         return null;

@@ -73,7 +73,7 @@ export const ldap = {
     return {
       strategy: new LdapStrategy(connector),
       prompt: connector.prompt,
-      login: (username, password, scopes) => connector.login(username, password, scopes),
+      login: (username, password, scopes, admit) => connector.login(username, password, scopes, admit),
       refresh: (identity, scopes) => connector.refresh(identity, scopes),
     };
   },

@@ -151,6 +151,39 @@ describe('refresh', () => {
   });
 });
 
+describe('an account reached through two username attributes (username: [uid, mail])', () => {
+  let aliasBroker: TestBroker;
+  beforeAll(async () => {
+    await addUser('trout');
+    aliasBroker = await startBroker({
+      connectors: [{ type: 'ldap', id: 'ldap', name: 'Example LDAP', config: ldapConfig(slapd, { userSearch: { username: ['uid', 'mail'] } }) }],
+      oauth2: { skipApprovalScreen: true, passwordConnector: 'ldap' },
+    });
+  });
+  afterAll(async () => {
+    await aliasBroker?.close();
+  });
+
+  it('shares its 10 attempts between its usernames: respelling buys no more guesses', async () => {
+    const grant = (username: string, password: string) =>
+      postForm(`${aliasBroker.issuer}/token`, { grant_type: 'password', username, password, scope: 'openid' }, basicAuth());
+    // Five wrong passwords through each username: neither username reaches the limit of 10 on its own.
+    for (let i = 0; i < 10; i++) {
+      const res = await grant(i % 2 === 0 ? 'trout' : 'trout@example.org', 'wrong');
+      expect(res.status).toBe(400);
+      expect(res.body).toMatchObject({ error: 'invalid_grant' });
+    }
+    // The account has had its 10: even the right password, through either username, is not checked now.
+    const locked = await grant('trout', 'trout-pw');
+    expect(locked.status).toBe(429);
+    expect(locked.body).toMatchObject({ error: 'temporarily_unavailable' });
+    const form = await startLogin(aliasBroker.issuer, { password: { username: 'trout@example.org', password: 'trout-pw' } });
+    expect(form.page?.status).toBe(429);
+    // Another account is not affected.
+    expect((await grant('alice@example.org', passwords.alice)).status).toBe(200);
+  });
+});
+
 describe('an existing passport-ldapauth strategy handed to the broker as type ldap', () => {
   let foreignBroker: TestBroker;
   beforeAll(async () => {

@@ -99,6 +99,23 @@ describe('user search', () => {
     expect(expectIdentity(await c.login('alice', passwords.alice, noGroups)).userId).toBe('alice');
   });
 
+  test('the throttle is asked about the entry between the search and the bind: one DN whatever username found it, and a no is a failed login', async () => {
+    const c = connector({ userSearch: { username: ['uid', 'mail'] } });
+    const asked: string[] = [];
+    const admit = async (account: string) => {
+      asked.push(account);
+      return asked.length < 3;
+    };
+    expect(expectIdentity(await c.login('alice', passwords.alice, noGroups, admit)).userId).toBe('alice');
+    expect(await c.login('alice@example.org', 'wrong', noGroups, admit)).toBeNull();
+    // The throttle says no: the right password does not log in.
+    expect(await c.login('ALICE@example.org', passwords.alice, noGroups, admit)).toBeNull();
+    expect(asked).toEqual([aliceDN.toLowerCase(), aliceDN.toLowerCase(), aliceDN.toLowerCase()]);
+    // No entry, no account to ask about.
+    expect(await c.login('nobody', 'wrong', noGroups, admit)).toBeNull();
+    expect(asked).toHaveLength(3);
+  });
+
   test('a username matching two entries is an error, not a login', async () => {
     const c = connector({ userSearch: { username: ['uid', 'mail'] } });
     const failure = c.login('twins@example.org', 'twin-pw', allScopes);
