@@ -165,6 +165,8 @@ interface Server {
   /** Sends a signal and resolves to the exit code. */
   signal(name: NodeJS.Signals): Promise<number | null>;
   output: () => string;
+  /** Resolves once the output contains `text` (lines printed together can arrive in separate chunks). */
+  waitFor(text: string): Promise<void>;
 }
 
 function startServe(...args: string[]): Promise<Server> {
@@ -180,6 +182,13 @@ function startServe(...args: string[]): Promise<Server> {
         clearTimeout(timer);
         resolve({
           output: () => output,
+          waitFor: async (text) => {
+            const deadline = Date.now() + 10_000;
+            while (!output.includes(text)) {
+              if (Date.now() > deadline) throw new Error(`serve never printed "${text}": ${output}`);
+              await new Promise((r) => setTimeout(r, 20));
+            }
+          },
           stop: async () => {
             child.kill('SIGTERM');
             return exited;
@@ -225,7 +234,7 @@ test('serve the dev config; after a restart on the same SQLite file, keys, clien
     const pw = await login(issuer, { connectorId: 'local', scope: 'openid email', password: { username: 'admin@example.com', password: 'password' } });
     expect(pw.claims.email).toBe('admin@example.com');
     // Metrics and readiness on the telemetry address, not on the public one.
-    expect(first.output()).toContain(`metrics on http://127.0.0.1:${metricsPort}/metrics`);
+    await first.waitFor(`metrics on http://127.0.0.1:${metricsPort}/metrics`);
     const metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
     expect(metrics).toMatch(/dexpress_logins_total\{connector="mock",outcome="success"\} 1/);
     expect(metrics).toContain('dexpress_process_resident_memory_bytes');
@@ -254,7 +263,7 @@ test('serve listens on --web-http-addr and --telemetry-addr when the file has no
   const server = await startServe(`--web-http-addr=127.0.0.1:${port}`, file, '--telemetry-addr', `127.0.0.1:${metricsPort}`);
   try {
     expect(server.output()).toContain(`listening on http://127.0.0.1:${port}`);
-    expect(server.output()).toContain(`metrics on http://127.0.0.1:${metricsPort}/metrics`);
+    await server.waitFor(`metrics on http://127.0.0.1:${metricsPort}/metrics`);
     expect((await fetch(`http://127.0.0.1:${port}/dex/.well-known/openid-configuration`)).status).toBe(200);
   } finally {
     expect(await server.stop()).toBe(0);
