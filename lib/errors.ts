@@ -17,10 +17,13 @@ export class DexpressError extends Error {
 export class OAuthError extends DexpressError {
   readonly status: number;
   readonly description: string;
-  constructor(error: string, description: string, status = 400, options?: ErrorOptions) {
+  /** Seconds until a retry may succeed: sent as `Retry-After` (a throttled password grant). */
+  readonly retryAfter: number | undefined;
+  constructor(error: string, description: string, status = 400, options?: ErrorOptions & { retryAfter?: number }) {
     super(error, description, options);
     this.status = status;
     this.description = description;
+    this.retryAfter = options?.retryAfter;
   }
 }
 

@@ -80,5 +80,8 @@ export function writeJson(res: ServerResponse, status: number, body: unknown, he
 /** An OAuth error as RFC 6749 §5.2 JSON; a 401 to a Basic-authenticating client names the realm. */
 export function writeOAuthError(req: IncomingMessage, res: ServerResponse, oauth: OAuthError): void {
   const basic = req.headers.authorization?.toLowerCase().startsWith('basic') === true;
-  writeJson(res, oauth.status, { error: oauth.code, error_description: oauth.description }, oauth.status === 401 && basic ? { 'WWW-Authenticate': 'Basic realm="dexpress"' } : {});
+  const headers: Record<string, string> = {};
+  if (oauth.status === 401 && basic) headers['WWW-Authenticate'] = 'Basic realm="dexpress"';
+  if (oauth.retryAfter !== undefined) headers['Retry-After'] = String(oauth.retryAfter);
+  writeJson(res, oauth.status, { error: oauth.code, error_description: oauth.description }, headers);
 }

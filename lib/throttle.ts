@@ -16,13 +16,15 @@
  * Parallel guesses: each attempt is counted first and decided by the count its own increment
  * returns, so a burst sent at once (for one username or many, on one instance or several) is cut
  * off exactly at the limit; an attempt over the limit is refused unchecked and not counted. The
- * checks for one user also run one after another within an instance, so a burst of right
- * passwords is never throttled by its own counts.
+ * checks for one username also run one after another within an instance, so a burst of right
+ * passwords for it is never throttled by its own counts (right passwords typed at once through
+ * several usernames of one account near its limit can be).
  *
  * Several usernames can reach one account (LDAP with `username: [uid, mail]`: `alice` and
  * `alice@example.org`). A connector that finds the account before checking the password asks
  * `admit` with the account's id, and the account has a counter of its own with the per-user
- * limit, kept like the user's: so respelling the username buys no more attempts.
+ * limit, kept like the user's: so respelling the username buys no more attempts. Refused by the
+ * account's lock, an attempt still counts for its address.
  */
 import { createHash } from 'node:crypto';
 import type { Admit } from './connector.js';
@@ -135,8 +137,10 @@ export class LoginThrottle {
         throw err;
       }
       if (account?.locked) {
-        // The account is locked (through another of its usernames): its password was not checked.
-        await Promise.allSettled([this.uncount(userKey, windowEnd), this.uncount(addressKey, windowEnd)]);
+        // The account is locked (through another of its usernames): its password was not checked,
+        // so this username is not charged. The address is: the attempt cost a directory search,
+        // and each one tells whether a username reaches the locked account.
+        await this.uncount(userKey, windowEnd).catch(() => {});
         return { throttled: true, retryAfter: Math.max(1, await this.retryAfter(account.key, this.limits.perUser)) };
       }
       if (result !== null) await this.forgive(account ? [userKey, account.key] : [userKey], addressKey, windowEnd);

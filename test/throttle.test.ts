@@ -132,12 +132,30 @@ describe('accounts reached through several usernames', () => {
     // A fourth spelling, even with the right password: refused unchecked until the window that began with the first failure ends.
     expect(await throttle.guard('ldap', 'kilgore@mail.example.org', '192.0.2.2', check('right'))).toEqual({ throttled: true, retryAfter: 30 });
     expect(passwordsChecked()).toBe(3);
-    // The refused attempt is counted nowhere: not for its username, not for its address, not for the account.
+    // The refused attempt is not counted for its username or the account; it is for its address (it cost a directory search).
     expect(await storage.find('loginAttempts', userCounterId('ldap', 'kilgore@mail.example.org'))).toEqual(expect.objectContaining({ value: 0 }));
-    expect(await storage.find('loginAttempts', 'addr:192.0.2.2')).toEqual(expect.objectContaining({ value: 0 }));
+    expect((await storage.find('loginAttempts', 'addr:192.0.2.2'))!.value).toBe(1);
     expect((await storage.find('loginAttempts', accountCounterId('ldap', KILGORE_DN)))!.value).toBe(3);
     now += 30_000;
     expect(await throttle.guard('ldap', 'kilgore@mail.example.org', '192.0.2.2', check('right'))).toEqual({ throttled: false, result: { sub: 'kilgore' } });
+  });
+
+  test('refusals by a locked account count for their address: probing usernames against it stops at the address limit', async () => {
+    const storage = new MemoryStorage();
+    const throttle = new LoginThrottle(storage, Date.now, { ...limits, perAddress: 5 });
+    const { check } = accountDirectory();
+    for (let i = 0; i < 3; i++) await throttle.guard('ldap', 'kilgore', '192.0.2.1', check('wrong'));
+    let asked = 0;
+    const probe = (admit: Admit) => {
+      asked++;
+      return check('wrong')(admit);
+    };
+    const results = [];
+    for (let i = 0; i < 8; i++) results.push(await throttle.guard('ldap', `probe${i}@example.org`, '192.0.2.66', probe));
+    expect(results.every((r) => r.throttled)).toBe(true);
+    // Five reached the directory and found the locked account; then the address was over its limit and nothing more was asked.
+    expect(asked).toBe(5);
+    expect((await storage.find('loginAttempts', 'addr:192.0.2.66'))!.value).toBe(5);
   });
 
   test('a right password through any username clears the account\'s failures', async () => {

@@ -36,7 +36,7 @@ export async function passwordGrant(ctx: BrokerContext, client: ClientSettings, 
   }
   if (guarded.throttled) {
     ctx.logger.warn({ connector: conn.id, client: client.id, username, address }, 'password grant throttled');
-    throw new OAuthError('temporarily_unavailable', `Too many failed login attempts; try again in ${guarded.retryAfter} seconds.`, 429);
+    throw new OAuthError('temporarily_unavailable', `Too many failed login attempts; try again in ${guarded.retryAfter} seconds.`, 429, { retryAfter: guarded.retryAfter });
   }
   const found = guarded.result;
   if (!found) {

@@ -177,6 +177,7 @@ describe('an account reached through two username attributes (username: [uid, ma
     const locked = await grant('trout', 'trout-pw');
     expect(locked.status).toBe(429);
     expect(locked.body).toMatchObject({ error: 'temporarily_unavailable' });
+    expect(Number(locked.headers.get('retry-after'))).toBeGreaterThan(800); // the 15-minute window that began with the first failure
     const form = await startLogin(aliasBroker.issuer, { password: { username: 'trout@example.org', password: 'trout-pw' } });
     expect(form.page?.status).toBe(429);
     // Another account is not affected.
