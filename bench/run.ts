@@ -330,6 +330,128 @@ function dexpressContenders(alg: Alg, backend: Backend, r: Running): Contender[]
   return out;
 }
 
+/** Two instances on one PostgreSQL database: throughput across both, and codes raced on both. */
+interface TwoInstanceFigures {
+  alg: Alg;
+  code: LoadFigures;
+  refresh: LoadFigures;
+  /** Codes each sent to both instances at the same moment. */
+  racedCodes: number;
+  /** Codes that got exactly one token response, none (lost), or two (double-spent). */
+  redeemedOnce: number;
+  lost: number;
+  doubleSpent: number;
+  /** Refresh tokens each presented to both instances at once: answers that did not carry the same new token. */
+  racedRefreshes: number;
+  refreshMismatches: number;
+}
+
+/** `a` and `b` measured side by side, as one contender: rates add up, CPU per unit is the combined. */
+function combined(a: LoadFigures, b: LoadFigures): LoadFigures {
+  const total = a.perSecond + b.perSecond;
+  const weighted = (k: 'serverCpuMsPerUnit' | 'eventLoopCpuMsPerUnit' | 'generatorCpuMsPerUnit' | 'p50ms' | 'p99ms') => (a[k] * a.perSecond + b[k] * b.perSecond) / total;
+  return {
+    ...a,
+    units: a.units + b.units,
+    warmupUnits: a.warmupUnits + b.warmupUnits,
+    errors: a.errors + b.errors,
+    perSecond: total,
+    p50ms: weighted('p50ms'),
+    p99ms: Math.max(a.p99ms, b.p99ms),
+    serverCpuMsPerUnit: weighted('serverCpuMsPerUnit'),
+    eventLoopCpuMsPerUnit: weighted('eventLoopCpuMsPerUnit'),
+    generatorCpuMsPerUnit: weighted('generatorCpuMsPerUnit'),
+    ...(a.firstError ?? b.firstError ? { firstError: a.firstError ?? b.firstError } : {}),
+  };
+}
+
+/** Posts one /token form with the bench client's Basic credentials; the status and the body. */
+async function postToken(origin: string, form: Record<string, string>): Promise<{ status: number; body: Record<string, unknown> }> {
+  const res = await fetch(`${origin}/dex/token`, { method: 'POST', headers: FORM, body: new URLSearchParams(form).toString() });
+  return { status: res.status, body: (await res.json().catch(() => ({}))) as Record<string, unknown> };
+}
+
+/** Runs `task` over `items`, `width` at a time. */
+async function eachLimited<T>(items: T[], width: number, task: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(Array.from({ length: width }, async () => {
+    while (next < items.length) await task(items[next++]!);
+  }));
+}
+
+const RACED = 2000;
+
+/**
+ * DESIGN.md's "two instances on one PostgreSQL": two `dexpress serve` on one database, the load
+ * split between them (half the connections each), then every one of RACED codes sent to both at
+ * once (exactly one may get tokens), and RACED refresh tokens presented to both at once (both
+ * answers must carry the same new token: the reuse window).
+ */
+async function twoInstancePhase(alg: Alg, pg: Postgres): Promise<TwoInstanceFigures> {
+  const name = `${alg}-two-instances`.toLowerCase();
+  const { storage, config } = await openStore('postgres', pg, name);
+  const seeded = await seed(storage, MAX_UNITS + RACED, CONCURRENCY + RACED);
+  await storage.close();
+  const start = async (i: number) => {
+    const port = await freePort();
+    const server = await startDexpress({ port, configFile: join(work, `${name}-${i}.yaml`), storage: config, algorithm: alg, client: CLIENT, runFrom: RUN_FROM, nodeFlags: NODE_FLAGS });
+    return { server, origin: `http://127.0.0.1:${port}` };
+  };
+  const [a, b] = [await start(0), await start(1)];
+  try {
+    const half = { ...load, concurrency: CONCURRENCY / 2, maxUnits: MAX_UNITS / 2 };
+    const racedCodes = seeded.codes.splice(0, RACED);
+    const racedRefresh = seeded.refreshTokens.splice(0, RACED);
+    const codes = seeded.codes;
+    const [codeA, codeB] = await Promise.all([a, b].map((x) => runLoad(x.server, x.origin, half, () => codeUnit('/dex/token', codes))));
+    const chains: (string | undefined)[] = [...seeded.refreshTokens];
+    const [refreshA, refreshB] = await Promise.all(
+      [a, b].map((x, k) =>
+        runLoad(x.server, x.origin, half, (i) => {
+          const slot = k * half.concurrency + i;
+          const unit = refreshUnit('/dex/token', chains[slot]);
+          return async (send: Send) => {
+            const outcome = await unit(send);
+            chains[slot] = unit.current();
+            return outcome;
+          };
+        }),
+      ),
+    );
+    let redeemedOnce = 0;
+    let lost = 0;
+    let doubleSpent = 0;
+    await eachLimited(racedCodes, 8, async (code) => {
+      const form = { grant_type: 'authorization_code', code, redirect_uri: CLIENT.redirectURI, code_verifier: VERIFIER };
+      const answers = await Promise.all([postToken(a.origin, form), postToken(b.origin, form)]);
+      const ok = answers.filter((r) => r.status === 200).length;
+      if (ok === 1) redeemedOnce++;
+      else if (ok === 0) lost++;
+      else doubleSpent++;
+    });
+    let refreshMismatches = 0;
+    await eachLimited(racedRefresh, 8, async (token) => {
+      const form = { grant_type: 'refresh_token', refresh_token: token };
+      const answers = await Promise.all([postToken(a.origin, form), postToken(b.origin, form)]);
+      const same = answers.every((r) => r.status === 200) && answers[0]!.body.refresh_token === answers[1]!.body.refresh_token;
+      if (!same) refreshMismatches++;
+    });
+    return {
+      alg,
+      code: combined(codeA!, codeB!),
+      refresh: combined(refreshA!, refreshB!),
+      racedCodes: racedCodes.length,
+      redeemedOnce,
+      lost,
+      doubleSpent,
+      racedRefreshes: racedRefresh.length,
+      refreshMismatches,
+    };
+  } finally {
+    await Promise.all([a.server.stop(), b.server.stop()]);
+  }
+}
+
 function median<T>(items: T[], by: (t: T) => number): T {
   const sorted = [...items].sort((a, b) => by(a) - by(b));
   return sorted[Math.floor((sorted.length - 1) / 2)]!;
@@ -391,6 +513,7 @@ async function main(): Promise<void> {
   const ceilings: Record<Alg, number[]> = { RS256: [], ES256: [] };
   const rss: { label: string; idleMB: number; peakUnderLoadMB: number }[] = [];
   let memory: Awaited<ReturnType<typeof memoryPhase>> | undefined;
+  const twoInstances: TwoInstanceFigures[] = [];
   /** Everything started, stopped in `finally` whatever happened (stop is idempotent). */
   const children: { stop(): Promise<void> }[] = [];
   try {
@@ -461,6 +584,12 @@ async function main(): Promise<void> {
       await minimal.stop();
     }
     await bare.stop();
+    if (pg) {
+      for (const alg of ['RS256', 'ES256'] as const) {
+        console.error(`bench: two dexpress ${alg} on one PostgreSQL database`);
+        twoInstances.push(await twoInstancePhase(alg, pg));
+      }
+    }
     if (!ONLY_SQLITE) {
       console.error(`bench: ${MEMORY_TOKENS} refresh tokens on SQLite`);
       memory = await memoryPhase();
@@ -482,10 +611,14 @@ async function main(): Promise<void> {
     target(`code exchange ≥ 75 % of the RS256 signing ceiling (${b})`, r(`RS256 ${b}: code exchange / (signing ceiling / 2)`), 0.75);
     target(`refresh ≥ 75 % of the RS256 signing ceiling (${b})`, r(`RS256 ${b}: refresh / (signing ceiling / 2)`), 0.75);
   }
+  for (const t of twoInstances) {
+    target(`two instances on PostgreSQL, ${t.alg}: codes raced on both and not redeemed exactly once (lost or double-spent), of ${t.racedCodes}`, t.lost + t.doubleSpent, 1, true);
+    target(`two instances on PostgreSQL, ${t.alg}: refresh tokens raced on both whose answers differ, of ${t.racedRefreshes}`, t.refreshMismatches, 1, true);
+  }
   if (memory) target('RSS < 150 MB with 100,000 refresh tokens on SQLite (idle)', memory.rssIdleMB, 150, true);
   if (memory) target('RSS < 150 MB with 100,000 refresh tokens on SQLite (peak under load)', memory.rssPeakUnderLoadMB, 150, true);
   const signingCeilingPerRound = { RS256: ceilings.RS256.map((c) => round(c)), ES256: ceilings.ES256.map((c) => round(c)) };
-  const results = { date: new Date().toISOString(), durationSeconds: round((Date.now() - started) / 1000), machine, signing, signingCeilingPerRound, medians, rounds: figures, rss, memory, ratiosPerRound: perRound, ratios, targets, loadAverageAtEnd: loadavg().map((l) => round(l, 2)) };
+  const results = { date: new Date().toISOString(), durationSeconds: round((Date.now() - started) / 1000), machine, signing, signingCeilingPerRound, medians, rounds: figures, rss, memory, twoInstances, ratiosPerRound: perRound, ratios, targets, loadAverageAtEnd: loadavg().map((l) => round(l, 2)) };
   writeFileSync(join(import.meta.dirname, 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
   console.log(table(results));
 }
@@ -498,6 +631,7 @@ interface Results {
   medians: Record<string, LoadFigures>;
   rss: { label: string; idleMB: number; peakUnderLoadMB: number }[];
   memory: { tokens: number; rssIdleMB: number; rssPeakUnderLoadMB: number } | undefined;
+  twoInstances: TwoInstanceFigures[];
   ratios: Record<string, number>;
   targets: Record<string, { value: number; target: number; met: boolean }>;
 }
@@ -518,6 +652,17 @@ function table(r: Results): string {
   const cpu = (n: number) => String(round(n, 3)).padStart(10);
   for (const [label, l] of Object.entries(r.medians)) {
     lines.push(`  ${label.padEnd(40)}${f(l.perSecond)}  ${ms(l.p50ms)}  ${ms(l.p99ms)}  ${cpu(l.serverCpuMsPerUnit)}  ${cpu(l.eventLoopCpuMsPerUnit).padStart(17)}  ${cpu(l.generatorCpuMsPerUnit).padStart(21)}  ${l.errors}${l.firstError ? `  (${l.firstError.slice(0, 80)})` : ''}`);
+  }
+  if (r.twoInstances.length > 0) {
+    lines.push('');
+    lines.push('two dexpress on one PostgreSQL (half the connections each; one run)   req/s  p50 ms  p99 ms  CPU ms/req  errors');
+    for (const t of r.twoInstances) {
+      for (const [what, l] of [['code exchange', t.code], ['refresh', t.refresh]] as const) {
+        lines.push(`  ${`${t.alg} ${what}, both instances`.padEnd(68)}${f(l.perSecond)}  ${ms(l.p50ms)}  ${ms(l.p99ms)}  ${cpu(l.serverCpuMsPerUnit)}  ${l.errors}${l.firstError ? `  (${l.firstError.slice(0, 80)})` : ''}`);
+      }
+      lines.push(`  ${t.alg} codes sent to both at once: ${t.racedCodes}; redeemed once ${t.redeemedOnce}, lost ${t.lost}, double-spent ${t.doubleSpent}`);
+      lines.push(`  ${t.alg} refresh tokens presented to both at once: ${t.racedRefreshes}; answers differing ${t.refreshMismatches}`);
+    }
   }
   lines.push('');
   lines.push('RSS MB                                  idle  peak');
