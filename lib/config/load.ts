@@ -11,7 +11,7 @@ import { ConfigError } from '../errors.js';
 import { trustedProxyList } from '../client-address.js';
 import { parseListenAddress } from './listen-address.js';
 import { parseDuration } from './duration.js';
-import { configSchema, grantTypes, sqliteConfigSchema, unsupportedKeys, type DexConfig } from './schema.js';
+import { configSchema, grantTypes, postgresConfigSchema, sqliteConfigSchema, unsupportedKeys, type DexConfig } from './schema.js';
 import type { Settings, ClientSettings, GrantType, StaticPassword } from './settings.js';
 import { parseDexYaml } from './yaml.js';
 import { bcryptCost, MAX_BCRYPT_COST, MIN_BCRYPT_COST } from '../bcrypt-cost.js';
@@ -217,8 +217,14 @@ function toSettings(config: DexConfig, env: NodeJS.ProcessEnv, registry: Connect
   const expiry = config.expiry ?? {};
   const refresh = expiry.refreshTokens ?? {};
 
-  if (config.storage.type === 'sqlite3') {
-    const r = sqliteConfigSchema.safeParse(config.storage.config ?? {});
+  // Checked here as the backend will read it, so check-config reports what serve would refuse.
+  if (config.storage.type === 'memory') {
+    if (config.storage.config && Object.keys(config.storage.config).length > 0) {
+      warnings.push(`storage.config (${Object.keys(config.storage.config).join(', ')}) is ignored: storage type memory takes no settings`);
+    }
+  } else {
+    const schema = config.storage.type === 'sqlite3' ? sqliteConfigSchema : postgresConfigSchema;
+    const r = schema.safeParse(config.storage.config ?? {});
     if (!r.success) issues.push(...zodIssues(r.error, 'storage.config'));
   }
 

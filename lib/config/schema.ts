@@ -36,6 +36,45 @@ export const sqliteConfigSchema = z
   })
   .strict();
 
+const pgPort = z.union([z.number().int(), z.string().regex(/^\d+$/).transform(Number)]).pipe(z.number().int().min(1).max(65535));
+const pgSeconds = z.number().int().min(0);
+
+/** Dex's `storage.config` for `type: postgres` (storage/sql/config.go), same keys. */
+export const postgresConfigSchema = z
+  .object({
+    /** Host name, IP, or a unix socket directory; `host:port` is accepted as in Dex. Default `localhost`. */
+    host: z.string().optional(),
+    /** Default 5432 (or the port in `host`). */
+    port: pgPort.optional(),
+    /** Default: the user name, as libpq does. */
+    database: z.string().optional(),
+    user: z.string().optional(),
+    password: z.string().optional(),
+    /** Seconds to wait for a connection. Dex's 0 means "forever"; here 0 or unset means 5 s, so a request never hangs. */
+    connectionTimeout: pgSeconds.optional(),
+    /** Most connections this instance opens (default 5, as Dex). */
+    maxOpenConns: z.number().int().min(1).optional(),
+    /** Accepted for Dex compatibility; pg's pool closes connections idle for 10 s instead. */
+    maxIdleConns: z.number().int().min(0).optional(),
+    /** Seconds after which a connection is replaced (default: never). */
+    connMaxLifetime: pgSeconds.optional(),
+    ssl: z
+      .object({
+        /** `disable`, `require`, `verify-ca` or `verify-full` (default, as in Dex: the strictest). */
+        mode: z.enum(['disable', 'require', 'verify-ca', 'verify-full']).optional(),
+        /** PEM file of the CA that signed the server's certificate (default: the system's CAs). */
+        caFile: z.string().optional(),
+        /** Client certificate and key (PEM files) for certificate authentication. */
+        certFile: z.string().optional(),
+        keyFile: z.string().optional(),
+      })
+      .strict()
+      .optional(),
+  })
+  .strict();
+
+export type PostgresConfig = z.infer<typeof postgresConfigSchema>;
+
 export const staticClientSchema = z
   .object({
     id: z.string().min(1).optional(),

@@ -14,8 +14,8 @@
 import { readFileSync } from 'node:fs';
 import type { ConnectionOptions } from 'node:tls';
 import pg from 'pg';
-import { z } from 'zod';
 import { zodIssues } from '../config/load.js';
+import { postgresConfigSchema, type PostgresConfig } from '../config/schema.js';
 import { ConfigError, StorageUnavailableError, errorMessage } from '../errors.js';
 import { expiryMs, withKeyRule } from './records.js';
 import type { Clock, Kind, Storage, StorageOps, StoredRecord, WriteOptions } from './types.js';
@@ -24,44 +24,7 @@ const SCHEMA_VERSION = 1;
 /** Key of the advisory lock held while migrating (any constant; "dexp" in ASCII). */
 const MIGRATION_LOCK = 0x64657870;
 
-const port = z.union([z.number().int(), z.string().regex(/^\d+$/).transform(Number)]).pipe(z.number().int().min(1).max(65535));
-const seconds = z.number().int().min(0);
-
-/** Dex's `storage.config` for `type: postgres` (storage/sql/config.go), same keys. */
-export const postgresConfigSchema = z
-  .object({
-    /** Host name, IP, or a unix socket directory; `host:port` is accepted as in Dex. Default `localhost`. */
-    host: z.string().optional(),
-    /** Default 5432 (or the port in `host`). */
-    port: port.optional(),
-    /** Default: the user name, as libpq does. */
-    database: z.string().optional(),
-    user: z.string().optional(),
-    password: z.string().optional(),
-    /** Seconds to wait for a connection. Dex's 0 means "forever"; here 0 or unset means 5 s, so a request never hangs. */
-    connectionTimeout: seconds.optional(),
-    /** Most connections this instance opens (default 5, as Dex). */
-    maxOpenConns: z.number().int().min(1).optional(),
-    /** Accepted for Dex compatibility; pg's pool closes connections idle for 10 s instead. */
-    maxIdleConns: z.number().int().min(0).optional(),
-    /** Seconds after which a connection is replaced (default: never). */
-    connMaxLifetime: seconds.optional(),
-    ssl: z
-      .object({
-        /** `disable`, `require`, `verify-ca` or `verify-full` (default, as in Dex: the strictest). */
-        mode: z.enum(['disable', 'require', 'verify-ca', 'verify-full']).optional(),
-        /** PEM file of the CA that signed the server's certificate (default: the system's CAs). */
-        caFile: z.string().optional(),
-        /** Client certificate and key (PEM files) for certificate authentication. */
-        certFile: z.string().optional(),
-        keyFile: z.string().optional(),
-      })
-      .strict()
-      .optional(),
-  })
-  .strict();
-
-export type PostgresConfig = z.infer<typeof postgresConfigSchema>;
+export { postgresConfigSchema, type PostgresConfig };
 
 const DEFAULT_CONNECT_TIMEOUT_MS = 5000;
 /** A query that gets no answer in this time fails (the server or the network hangs). */

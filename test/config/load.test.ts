@@ -41,6 +41,19 @@ describe('loadConfig', () => {
     ]);
   });
 
+  test('storage.config is checked for the storage type as its backend reads it, so check-config refuses what serve would', () => {
+    expect(issuesOf({ ...base, storage: { type: 'postgres', config: { databse: 'dex', port: 99999, ssl: { mode: 'prefer' } } } }).sort()).toEqual([
+      'storage.config.databse: unknown key',
+      expect.stringMatching(/^storage\.config\.port: .*65535/),
+      'storage.config.ssl.mode: must be one of "disable", "require", "verify-ca", "verify-full"',
+    ]);
+    expect(issuesOf({ ...base, storage: { type: 'postgres', config: { host: 'db:5433', database: 'dex', ssl: { mode: 'verify-full', caFile: '/ca.pem' } } } })).toEqual([]);
+    expect(issuesOf({ ...base, storage: { type: 'sqlite3', config: { path: '/var/dex.db' } } })).toEqual(expect.arrayContaining([expect.stringMatching(/^storage\.config/)]));
+    // Memory has no settings: a file left from sqlite3 would silently lose data on restart, so it is a warning.
+    const { warnings } = loadConfig({ ...base, storage: { type: 'memory', config: { file: '/var/dex.db' } } }, { connectors });
+    expect(warnings).toEqual(['storage.config (file) is ignored: storage type memory takes no settings']);
+  });
+
   test('settings that would be silently ignored and let everyone in are start-up errors naming the field', () => {
     const oidcUp = { issuer: 'https://op.example', clientID: 'c', clientSecret: 's' };
     expect(issuesOf({ ...base, connectors: [{ type: 'oidc', id: 'up', name: 'Up', config: { ...oidcUp, allowedGroups: ['admins'] } }] })).toEqual([
