@@ -3,6 +3,7 @@
  * registry. The result is an Express app serving every endpoint under the issuer's path, to be
  * mounted in an existing app (`app.use(broker.app)`) or served alone (`serve`).
  */
+import { capabilityLookup } from './capabilities.js';
 import { existsSync } from 'node:fs';
 import type { RequestListener } from 'node:http';
 import path from 'node:path';
@@ -75,17 +76,19 @@ export async function createBroker(config: unknown, options: BrokerOptions): Pro
   await keys.signingKey();
 
   const connectors = await loadConnectors(settings, options, logger);
+  const capabilities = capabilityLookup(options.connectors);
   const ctx: BrokerContext = {
     settings,
     storage,
     keys,
-    minter: new TokenMinter(settings.issuer, keys, settings.expiry.idTokensMs, now),
+    minter: new TokenMinter(settings.issuer, keys, settings.expiry.idTokensMs, capabilities, now),
     refreshTokens: new RefreshTokens(storage, settings.expiry.refreshTokens, now),
     clients: new ClientRegistry(settings.clients),
     throttle: new LoginThrottle(storage, now),
     sealer: new ConnectorDataSealer(settings.connectorDataKey),
     metrics: options.metrics ?? new BrokerMetrics(),
     connectors,
+    capabilities,
     logger,
     now,
     page: pageOptions(settings),

@@ -3,6 +3,7 @@
  * tokens, a `groups` claim and a `preferred_username` claim. It is data in one place; the token
  * code asks it, and `dexpress connectors` prints it.
  */
+import type { ConnectorRegistry } from './connector.js';
 
 export type Status = 'stable' | 'beta' | 'alpha' | 'test';
 
@@ -46,11 +47,19 @@ export function capabilitiesOf(type: ConnectorType): Capabilities {
   return capabilityTable[type];
 }
 
-/** The table as text, one row per type, for `dexpress connectors`. */
-export function formatCapabilityTable(): string {
+/** The capability row of any connector type: the table's, or the one its module declares. */
+export type CapabilityLookup = (type: string) => Capabilities | undefined;
+
+/** Rows for the types of `registry`: the table's for its types, the module's `capabilities` for others. */
+export function capabilityLookup(registry: ConnectorRegistry): CapabilityLookup {
+  return (type) => (isConnectorType(type) ? capabilityTable[type] : registry.get(type)?.capabilities);
+}
+
+/** The table as text, one row per type, for `dexpress connectors`; then the registry's own types. */
+export function formatCapabilityTable(registry?: ConnectorRegistry): string {
   const yesNo = (v: boolean | 'configured') => (v === 'configured' ? 'if configured' : v ? 'yes' : 'no');
-  const rows = connectorTypes.map((t) => {
-    const c = capabilityTable[t];
+  const own = [...(registry?.values() ?? [])].filter((m) => !isConnectorType(m.type) && m.capabilities);
+  const rows = [...connectorTypes.map((t) => [t, capabilityTable[t]] as const), ...own.map((m) => [m.type, m.capabilities!] as const)].map(([t, c]) => {
     return [t, yesNo(c.refresh), yesNo(c.groups), yesNo(c.preferredUsername), c.status];
   });
   const header = ['type', 'refresh', 'groups', 'preferred_username', 'status'];

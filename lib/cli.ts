@@ -97,7 +97,7 @@ export async function runCli(argv: string[], registry: ConnectorRegistry, io: Cl
   }
   switch (command) {
     case 'connectors':
-      io.out(formatCapabilityTable());
+      io.out(formatCapabilityTable(registry));
       return 0;
     case 'check-config': {
       const flags = configArguments(io, 'check-config', args);

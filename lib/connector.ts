@@ -20,7 +20,7 @@
 import type { Request } from 'express';
 import type { Strategy } from 'passport';
 import type { z } from 'zod';
-import type { ConnectorType } from './capabilities.js';
+import type { Capabilities, ConnectorType } from './capabilities.js';
 import type { Identity, JsonValue, Scopes } from './identity.js';
 
 export interface LoginState {
@@ -108,7 +108,17 @@ export interface Connector {
 }
 
 export interface ConnectorModule<Config = unknown> {
-  type: ConnectorType;
+  /**
+   * The name configs use (`connectors[].type`). A row of the capability table (`ldap`,
+   * `github`...), whose row then decides refresh tokens, `groups` and `preferred_username`; or a
+   * type of your own, which declares its row in `capabilities`.
+   */
+  type: ConnectorType | (string & {});
+  /**
+   * The capability row of a type that is not in the table (required for one). A type of the
+   * table keeps the table's row: this field is ignored for it.
+   */
+  capabilities?: Capabilities;
   /** Validates Dex's config keys for this connector; unknown keys are errors. */
   configSchema: z.ZodType<Config>;
   create(config: Config, context: ConnectorContext): Connector | Promise<Connector>;
@@ -130,7 +140,8 @@ export interface ConnectorModule<Config = unknown> {
 
 /** Any connector module, whatever its config type (the broker validates with `configSchema` first). */
 export interface AnyConnectorModule {
-  type: ConnectorType;
+  type: ConnectorType | (string & {});
+  capabilities?: Capabilities;
   configSchema: z.ZodType<unknown>;
   create(config: never, context: ConnectorContext): Connector | Promise<Connector>;
   checkConfig?(config: never, context: ConfigCheckContext): void;

@@ -1,4 +1,5 @@
 /** What every endpoint works with: settings, storage, keys, connectors, clients, logger, clock. */
+import type { CapabilityLookup } from './capabilities.js';
 import type { IncomingMessage } from 'node:http';
 import type { Strategy } from 'passport';
 import type { Logger } from 'pino';
@@ -39,6 +40,8 @@ export interface BrokerContext {
   /** Failed password logins, per user and per address. */
   throttle: LoginThrottle;
   connectors: Map<string, LoadedConnector>;
+  /** The capability row of a connector type: the table's, or its module's own (`ConnectorModule.capabilities`). */
+  capabilities: CapabilityLookup;
   logger: Logger;
   now: Clock;
   page: PageOptions;

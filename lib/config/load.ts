@@ -7,6 +7,7 @@
 import { readFileSync } from 'node:fs';
 import type { z } from 'zod';
 import type { ConnectorRegistry } from '../connector.js';
+import { isConnectorType } from '../capabilities.js';
 import { ConfigError } from '../errors.js';
 import { trustedProxyList } from '../client-address.js';
 import { parseListenAddress } from './listen-address.js';
@@ -269,6 +270,9 @@ function toSettings(config: DexConfig, env: NodeJS.ProcessEnv, registry: Connect
     if (!module) {
       issues.push({ path: `${path}.type`, message: `unknown connector type "${c.type}" (valid: ${[...registry.keys()].join(', ')})` });
       return;
+    }
+    if (!isConnectorType(c.type) && !module.capabilities) {
+      issues.push({ path: `${path}.type`, message: `connector type "${c.type}" is not in the capability table, and its module declares no capabilities` });
     }
     if (c.id === 'local' && config.enablePasswordDB) issues.push({ path: `${path}.id`, message: '"local" is the password DB\'s id' });
     if (connectorIds.has(c.id)) issues.push({ path: `${path}.id`, message: `duplicate connector id "${c.id}"` });

@@ -44,8 +44,10 @@ export async function tokenResponse(ctx: BrokerContext, grant: Grant, extra: { c
 
 /** What the configuration allows for refreshing a login through this connector (see `mayIssueRefreshToken`). */
 export function refreshAllowance(ctx: BrokerContext, connectorId: string): RefreshAllowance {
+  const conn = ctx.connectors.get(connectorId);
   return {
-    connectorRefreshes: typeof ctx.connectors.get(connectorId)?.connector.refresh === 'function',
+    rowAllowsRefresh: conn !== undefined && ctx.capabilities(conn.type)?.refresh === true,
+    connectorRefreshes: typeof conn?.connector.refresh === 'function',
     refreshGrantAllowed: ctx.settings.oauth2.grantTypes.includes('refresh_token') && connectorAllowed(ctx, undefined, connectorId, 'refresh_token'),
   };
 }

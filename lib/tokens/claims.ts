@@ -2,7 +2,7 @@
  * Which claims a token carries, decided by the scopes granted and the connector's capability
  * row (DESIGN.md point 3 and 4). Both ID tokens, access tokens and `/userinfo` use this.
  */
-import { capabilitiesOf, isConnectorType } from '../capabilities.js';
+import type { Capabilities } from '../capabilities.js';
 import type { Claims } from '../identity.js';
 import { encodeSubject } from './subject.js';
 
@@ -37,8 +37,7 @@ export function audienceOf(grant: Grant): string[] {
 }
 
 /** The identity claims the scopes and the capability row allow (no iss/aud/exp). */
-export function identityClaims(grant: Grant): Record<string, unknown> {
-  const caps = isConnectorType(grant.connectorType) ? capabilitiesOf(grant.connectorType) : undefined;
+export function identityClaims(grant: Grant, caps: Capabilities | undefined): Record<string, unknown> {
   const out: Record<string, unknown> = { sub: encodeSubject(grant.claims.userId, grant.connectorId) };
   for (const scope of grant.scopes) {
     switch (scope) {
@@ -64,6 +63,8 @@ export function identityClaims(grant: Grant): Record<string, unknown> {
 
 /** What the broker's configuration says about refreshing one grant's login. */
 export interface RefreshAllowance {
+  /** The capability row of the connector's type says refresh: yes. */
+  rowAllowsRefresh: boolean;
   /** The connector implements `refresh`. */
   connectorRefreshes: boolean;
   /** The `refresh_token` grant is enabled (`oauth2.grantTypes`) and the connector's `grantTypes` allow it. */
@@ -75,8 +76,7 @@ export interface RefreshAllowance {
  * the capability row, implemented by the connector, and the refresh grant enabled for it: a
  * refresh token that could never be redeemed is not handed out.
  */
-export function mayIssueRefreshToken(grant: Pick<Grant, 'scopes' | 'connectorType'>, allowance: RefreshAllowance): boolean {
+export function mayIssueRefreshToken(grant: Pick<Grant, 'scopes'>, allowance: RefreshAllowance): boolean {
   if (!grant.scopes.includes('offline_access')) return false;
-  if (!isConnectorType(grant.connectorType) || !capabilitiesOf(grant.connectorType).refresh) return false;
-  return allowance.connectorRefreshes && allowance.refreshGrantAllowed;
+  return allowance.rowAllowsRefresh && allowance.connectorRefreshes && allowance.refreshGrantAllowed;
 }

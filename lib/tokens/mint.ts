@@ -3,6 +3,7 @@
  * Dex (clients such as Kubernetes read the access token's claims too); the ID token binds the
  * access token with `at_hash` and the code with `c_hash`.
  */
+import type { CapabilityLookup } from '../capabilities.js';
 import type { Clock } from '../storage/index.js';
 import { audienceOf, identityClaims, type Grant } from './claims.js';
 import { halfHash, signJwt } from './jws.js';
@@ -20,6 +21,8 @@ export class TokenMinter {
     private readonly issuer: string,
     private readonly keys: KeyManager,
     private readonly idTokensMs: number,
+    /** The capability row of each connector type, which decides the `groups` and `preferred_username` claims. */
+    private readonly capabilities: CapabilityLookup,
     private readonly now: Clock = Date.now,
   ) {}
 
@@ -30,7 +33,7 @@ export class TokenMinter {
     const aud = audienceOf(grant);
     const base: Record<string, unknown> = {
       iss: this.issuer,
-      ...identityClaims(grant),
+      ...identityClaims(grant, this.capabilities(grant.connectorType)),
       aud: aud.length === 1 ? aud[0] : aud,
       exp,
       iat,
