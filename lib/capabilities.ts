@@ -1,7 +1,8 @@
 /**
  * The capability table (DESIGN.md): for each connector type, whether the broker may issue refresh
  * tokens, a `groups` claim and a `preferred_username` claim. It is data in one place; the token
- * code asks it, and `dexpress connectors` prints it.
+ * code asks it (through `capabilityLookup`, which also answers for a module that brings a type of
+ * its own and declares its row, `ConnectorModule.capabilities`), and `dexpress connectors` prints it.
  */
 import type { ConnectorRegistry } from './connector.js';
 
