@@ -3,25 +3,17 @@
  * groups. Capability row: refresh NO, groups yes, preferred_username no.
  */
 import type { ConnectorModule } from '../../lib/connector.js';
-import { fetchTrusting, upstreamFetch } from '../shared/platform.js';
-import { fetchWithCA } from '../shared/tls.js';
+import { upstreamFetch } from '../shared/platform.js';
 import { configSchema, type OpenShiftConfig } from './config.js';
-import { OpenShiftStrategy, discoverOpenShift, type OpenShiftStrategyOptions } from './strategy.js';
+import { OpenShiftStrategy, discoverOpenShift, fetchFor, type OpenShiftStrategyOptions } from './strategy.js';
 import { checkRedirectURI } from '../shared/oauth2.js';
 import { checkRedirectURIConfig } from '../shared/redirect-uri.js';
 
 export { configSchema, type OpenShiftConfig } from './config.js';
-export { DISCOVERY_PATH, OpenShiftStrategy, USER_PATH, discoverOpenShift, type OpenShiftEndpoints } from './strategy.js';
+export { DISCOVERY_PATH, OpenShiftStrategy, USER_PATH, discoverOpenShift, fetchFor, type OpenShiftEndpoints } from './strategy.js';
 
 /** Options that are not Dex config (call timeouts, a custom fetch). */
 export type OpenShiftModuleOptions = Omit<OpenShiftStrategyOptions, 'name' | 'callbackURL'>;
-
-/** The fetch the config asks for: the cluster's CA added to the system roots, or no verification. */
-export function fetchFor(config: OpenShiftConfig): typeof fetch | undefined {
-  if (config.insecureCA === true) return fetchWithCA({ insecureSkipVerify: true });
-  if (config.rootCA !== undefined) return fetchTrusting(config.rootCA, 'rootCA');
-  return undefined;
-}
 
 export function createOpenShiftModule(options: OpenShiftModuleOptions = {}) {
   return {

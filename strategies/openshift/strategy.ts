@@ -7,11 +7,19 @@ import { AccessDeniedError, UpstreamError } from '../../lib/errors.js';
 import type { Identity, Scopes } from '../../lib/identity.js';
 import { callUpstream, isRecord, redactUrl } from '../shared/http.js';
 import { OAuth2Strategy, type OAuth2Tokens } from '../shared/oauth2.js';
-import { BearerApi, filterGroups, requireField, upstreamFetch, type UpstreamOptions } from '../shared/platform.js';
+import { BearerApi, fetchTrusting, filterGroups, requireField, upstreamFetch, type UpstreamOptions } from '../shared/platform.js';
+import { fetchWithCA } from '../shared/tls.js';
 import type { OpenShiftConfig } from './config.js';
 
 export const DISCOVERY_PATH = '/.well-known/oauth-authorization-server';
 export const USER_PATH = '/apis/user.openshift.io/v1/users/~';
+
+/** The fetch the config asks for: the cluster's CA added to the system roots, or no verification. */
+export function fetchFor(config: OpenShiftConfig): typeof fetch | undefined {
+  if (config.insecureCA === true) return fetchWithCA({ insecureSkipVerify: true });
+  if (config.rootCA !== undefined) return fetchTrusting(config.rootCA, 'rootCA');
+  return undefined;
+}
 
 export interface OpenShiftEndpoints {
   authorizationURL: string;
@@ -39,9 +47,13 @@ export class OpenShiftStrategy extends OAuth2Strategy {
   private readonly config: OpenShiftConfig;
   private readonly fetchFn: typeof fetch;
 
-  /** `endpoints` come from `discoverOpenShift`; `options.fetch` should be the one discovery used. */
+  /**
+   * `endpoints` come from `discoverOpenShift`. Without `options.fetch`, calls trust what the
+   * config says (`rootCA`, `insecureCA`: `fetchFor(config)`), as discovery should.
+   */
   constructor(config: OpenShiftConfig, endpoints: OpenShiftEndpoints, options: OpenShiftStrategyOptions = {}) {
-    const fetchFn = upstreamFetch(options);
+    const configured = options.fetch ? undefined : fetchFor(config);
+    const fetchFn = upstreamFetch({ ...options, ...(configured ? { fetch: configured } : {}) });
     super(options.name ?? 'openshift', {
       clientID: config.clientID,
       clientSecret: config.clientSecret,

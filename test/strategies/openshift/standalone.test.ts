@@ -193,13 +193,9 @@ describe('OpenShiftStrategy alone with Passport', () => {
     await expectLoggedOut(browser);
   });
 
-  // DEFECT (strategies/openshift/strategy.ts): OpenShiftStrategy takes the whole config but
-  // ignores its `rootCA` (and `insecureCA`); only createOpenShiftModule().create applies them
-  // (index.ts, fetchFor). Built alone from a config naming the cluster's CA, without
-  // `options.fetch`, discovery works (it is handed a fetch) but the token call uses the system
-  // roots only: UNABLE_TO_VERIFY_LEAF_SIGNATURE, and the login ends as an upstream error (502).
-  // GitLabStrategy applies its config's `rootCAData` itself.
-  test.failing('a strategy built from a config with rootCA trusts that CA without being handed a fetch', async () => {
+  // Built alone from a config naming the cluster's CA, without `options.fetch`: the strategy's own
+  // calls (token, user) trust that CA too, not only the discovery it was handed a fetch for.
+  test('a strategy built from a config with rootCA trusts that CA without being handed a fetch', async () => {
     const config = openShiftConfig('openshift-ca-from-config');
     passport.use('openshift-ca-from-config', new OpenShiftStrategy(config, await discoverOpenShift(config.issuer, fetchFor(config)!)));
     const res = await login(cookieBrowser(), 'alice', undefined, 'openshift-ca-from-config');
