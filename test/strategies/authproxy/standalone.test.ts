@@ -8,7 +8,7 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { AuthProxyStrategy, configSchema } from '../../../strategies/authproxy/index.js';
 import { cookieBrowser } from '../../helpers/http.js';
-import { refusalOf, startStandaloneApp, whoAmI, type StandaloneApp } from '../standalone-app.js';
+import { passportFailure, refusalOf, startStandaloneApp, whoAmI, type StandaloneApp } from '../standalone-app.js';
 
 let app: StandaloneApp;
 /** The same strategy reading the headers oauth2-proxy sets (`userHeader: X-Forwarded-User`...). */
@@ -67,19 +67,19 @@ describe('AuthProxyStrategy alone with Passport', () => {
     const browser = cookieBrowser();
     const { 'X-Remote-User': _, ...rest } = everyHeader;
     const answer = await browser.send(`${app.url}${path}`, { headers: rest });
-    expect(await refusalOf(app, browser, answer)).toEqual({ status: 401, stackFree: true, loggedIn: false, messages: [expect.stringMatching(/X-Remote-User header/)] });
+    expect(await refusalOf(app, browser, answer)).toEqual(passportFailure(401, /X-Remote-User header/));
   });
 
   test('an empty user header fails', async () => {
     const browser = cookieBrowser();
     const answer = await browser.send(`${app.url}/callback`, { headers: { ...everyHeader, 'X-Remote-User': '' } });
-    expect(await refusalOf(app, browser, answer)).toEqual({ status: 401, stackFree: true, loggedIn: false, messages: [expect.stringMatching(/X-Remote-User header/)] });
+    expect(await refusalOf(app, browser, answer)).toEqual(passportFailure(401, /X-Remote-User header/));
   });
 
   test('configured header names are the only ones read: X-Remote-User does not log in there', async () => {
     const browser = cookieBrowser();
     const refused = await browser.send(`${forwarded.url}/callback`, { headers: everyHeader });
-    expect(await refusalOf(forwarded, browser, refused)).toEqual({ status: 401, stackFree: true, loggedIn: false, messages: [expect.stringMatching(/X-Forwarded-User header/)] });
+    expect(await refusalOf(forwarded, browser, refused)).toEqual(passportFailure(401, /X-Forwarded-User header/));
     const answer = await browser.send(`${forwarded.url}/callback`, { headers: { 'X-Forwarded-User': 'jane', 'X-Forwarded-Email': 'jane@example.com', 'X-Forwarded-Groups': 'devs' } });
     expect(JSON.parse(answer.body)).toEqual({ userId: 'jane', username: 'jane', preferredUsername: 'jane', email: 'jane@example.com', emailVerified: true, groups: ['devs'] });
   });
