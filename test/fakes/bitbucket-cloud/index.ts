@@ -65,6 +65,25 @@ export class BitbucketFake {
     return user;
   }
 
+  /** A user as most tests want one: a confirmed primary email beside an older one, two workspaces; `over` changes any of it. */
+  addUser(nickname: string, over: Partial<FakeBitbucketUser> = {}): FakeBitbucketUser {
+    return this.add({
+      uuid: `{${nickname}-0000-1111}`,
+      accountId: `5f:${nickname}`,
+      displayName: `${nickname} Example`,
+      nickname,
+      emails: [
+        { email: `${nickname}.old@example.com`, is_primary: false, is_confirmed: true },
+        { email: `${nickname}@example.com`, is_primary: true, is_confirmed: true },
+      ],
+      workspaces: [
+        { slug: 'acme', permission: 'owner' },
+        { slug: 'tools', permission: 'member' },
+      ],
+      ...over,
+    });
+  }
+
   endpoints(): { authorizationURL: string; tokenURL: string; apiURL: string } {
     return {
       authorizationURL: `${this.oauth.url}/site/oauth2/authorize`,

@@ -61,6 +61,23 @@ export class GiteaFake {
     return user;
   }
 
+  /** A user as most tests want one: one verified primary email, three teams in two orgs; `over` changes any of it. */
+  addUser(login: string, over: Partial<FakeGiteaUser> = {}): FakeGiteaUser {
+    return this.add({
+      id: 70 + this.users.size,
+      login,
+      fullName: `${login} Example`,
+      email: `${login}@example.com`,
+      emails: [{ email: `${login}@example.com`, verified: true, primary: true }],
+      teams: [
+        { org: 'acme', name: 'Owners' },
+        { org: 'acme', name: 'devs' },
+        { org: 'tools', name: 'ci' },
+      ],
+      ...over,
+    });
+  }
+
   listen(): Promise<string> {
     return this.oauth.listen();
   }

@@ -25,23 +25,7 @@ async function identityOf(as: string, config: Partial<BitbucketConfig> = {}, sco
   return outcome.user as Identity;
 }
 
-function user(nickname: string, over: Partial<FakeBitbucketUser> = {}): FakeBitbucketUser {
-  return fake.add({
-    uuid: `{${nickname}-0000-1111}`,
-    accountId: `5f:${nickname}`,
-    displayName: `${nickname} Example`,
-    nickname,
-    emails: [
-      { email: `${nickname}.old@example.com`, is_primary: false, is_confirmed: true },
-      { email: `${nickname}@example.com`, is_primary: true, is_confirmed: true },
-    ],
-    workspaces: [
-      { slug: 'acme', permission: 'owner' },
-      { slug: 'tools', permission: 'member' },
-    ],
-    ...over,
-  });
-}
+const user = (name: string, over: Parameters<typeof fake.addUser>[1] = {}) => fake.addUser(name, over);
 
 beforeAll(async () => {
   await fake.listen();

@@ -13,21 +13,7 @@ import { testStandaloneOAuthLogin } from '../standalone-oauth-checks.js';
 const fake = new GiteaFake();
 let app: StandaloneApp;
 
-function user(login: string, over: Partial<FakeGiteaUser> = {}): FakeGiteaUser {
-  return fake.add({
-    id: 70 + fake.users.size,
-    login,
-    fullName: `${login} Example`,
-    email: `${login}@example.com`,
-    emails: [{ email: `${login}@example.com`, verified: true, primary: true }],
-    teams: [
-      { org: 'acme', name: 'Owners' },
-      { org: 'acme', name: 'devs' },
-      { org: 'tools', name: 'ci' },
-    ],
-    ...over,
-  });
-}
+const user = (name: string, over: Parameters<typeof fake.addUser>[1] = {}) => fake.addUser(name, over);
 
 beforeAll(async () => {
   await fake.listen();
