@@ -204,13 +204,8 @@ export async function openStore(backend: Backend, pg: Postgres | undefined, name
 /** Node flags for `--cpu-prof` into bench/profiles/<name>.cpuprofile. */
 export const cpuProfFlags = (name: string) => ['--cpu-prof', `--cpu-prof-dir=${join(import.meta.dirname, 'profiles')}`, `--cpu-prof-name=${name}.cpuprofile`];
 
-export async function withDexpress<T>(
-  name: string,
-  storageConfig: Record<string, unknown>,
-  alg: Alg,
-  fn: (server: Child, origin: string) => Promise<T>,
-  extraFlags: string[] = PROFILE ? cpuProfFlags(name) : [],
-): Promise<T> {
+/** `dexpress serve` (compiled, or through tsx) on a free loopback port with the bench client; its origin. */
+async function launchDexpress(name: string, storageConfig: Record<string, unknown>, alg: Alg, extraFlags: string[]): Promise<{ server: Child; origin: string }> {
   const port = await freePort();
   const server = await startDexpress({
     port,
@@ -221,8 +216,19 @@ export async function withDexpress<T>(
     runFrom: RUN_FROM,
     nodeFlags: [...NODE_FLAGS, ...extraFlags],
   });
+  return { server, origin: `http://127.0.0.1:${port}` };
+}
+
+export async function withDexpress<T>(
+  name: string,
+  storageConfig: Record<string, unknown>,
+  alg: Alg,
+  fn: (server: Child, origin: string) => Promise<T>,
+  extraFlags: string[] = PROFILE ? cpuProfFlags(name) : [],
+): Promise<T> {
+  const { server, origin } = await launchDexpress(name, storageConfig, alg, extraFlags);
   try {
-    return await fn(server, `http://127.0.0.1:${port}`);
+    return await fn(server, origin);
   } finally {
     await server.stop();
   }
@@ -251,18 +257,9 @@ async function startSeeded(alg: Alg, backend: Backend, pg: Postgres | undefined)
   // Every round's code-exchange phase may use up to MAX_UNITS codes: a phase must never run out.
   const seeded = await seed(storage, MAX_UNITS * ROUNDS, CONCURRENCY);
   await storage.close();
-  const port = await freePort();
-  const server = await startDexpress({
-    port,
-    configFile: join(work, `${name}.yaml`),
-    storage: config,
-    algorithm: alg,
-    client: CLIENT,
-    runFrom: RUN_FROM,
-    nodeFlags: [...NODE_FLAGS, ...(PROFILE ? cpuProfFlags(name) : [])],
-  });
+  const { server, origin } = await launchDexpress(name, config, alg, PROFILE ? cpuProfFlags(name) : []);
   await new Promise((r) => setTimeout(r, 500));
-  return { server, origin: `http://127.0.0.1:${port}`, codes: seeded.codes, refreshTokens: seeded.refreshTokens, rssIdleMB: server.rssMB() };
+  return { server, origin, codes: seeded.codes, refreshTokens: seeded.refreshTokens, rssIdleMB: server.rssMB() };
 }
 
 /** One measured thing: run once per round. */
@@ -392,12 +389,8 @@ async function twoInstancePhase(alg: Alg, pg: Postgres): Promise<TwoInstanceFigu
   const { storage, config } = await openStore('postgres', pg, name);
   const seeded = await seed(storage, MAX_UNITS + RACED, CONCURRENCY + RACED);
   await storage.close();
-  const start = async (i: number) => {
-    const port = await freePort();
-    const server = await startDexpress({ port, configFile: join(work, `${name}-${i}.yaml`), storage: config, algorithm: alg, client: CLIENT, runFrom: RUN_FROM, nodeFlags: NODE_FLAGS });
-    return { server, origin: `http://127.0.0.1:${port}` };
-  };
-  const [a, b] = [await start(0), await start(1)];
+  const a = await launchDexpress(`${name}-0`, config, alg, []);
+  const b = await launchDexpress(`${name}-1`, config, alg, []);
   try {
     const half = { ...load, concurrency: CONCURRENCY / 2, maxUnits: MAX_UNITS / 2 };
     const racedCodes = seeded.codes.splice(0, RACED);
