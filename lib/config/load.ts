@@ -66,10 +66,10 @@ export function loadConfig(raw: unknown, options: LoadOptions): { settings: Sett
     const rest: Issue[] = [];
     settings = toSettings(config, env, options.connectors, rest, warnings, issuerValid);
     issues.push(...rest.map((i) => ({ ...i, path: originalPath(i.path) })));
-    if (options.requireListenAddress && !settings.web.http && !settings.web.https) {
-      issues.push({ path: 'web', message: 'set web.http or web.https (or pass --web-http-addr / --web-https-addr)' });
-    }
     if (options.requireListenAddress) {
+      if (!settings.web.http && !settings.web.https) {
+        issues.push({ path: 'web', message: 'set web.http or web.https (or pass --web-http-addr / --web-https-addr)' });
+      }
       // What serve would listen on must be an address it can listen on.
       const addresses: [string, string | undefined][] = [['web.http', settings.web.http], ['web.https', settings.web.https], ['telemetry.http', settings.telemetry?.http]];
       for (const [path, value] of addresses) {
@@ -340,7 +340,7 @@ function toSettings(config: DexConfig, env: NodeJS.ProcessEnv, registry: Connect
   const logo = config.frontend?.logoURL;
   const sameOrigin = (u: string) => {
     try {
-      return new URL(u).origin === new URL(config.issuer).origin;
+      return new URL(u).origin === issuerUrl.origin;
     } catch {
       return false;
     }
