@@ -6,6 +6,7 @@
  *
  *   node --import tsx bench/perf-profile.ts [RS256|ES256] [refresh|code]
  *   PERF_MAIN=1 ...   the event loop's thread only (percentages stay of all samples)
+ *   PERF_KEEP=1 ...   keep the work directory with perf.data (for `perf report --sort pid`, ...)
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
@@ -35,5 +36,5 @@ const report = await withDexpress(`perf-${kind}`, config, alg, async (server, or
   const lines = top.stdout.split('\n').filter((l) => l.trim() !== '' && !l.startsWith('#'));
   return `${head}\n\nself time by symbol, ${process.env.PERF_MAIN ? 'the main thread' : 'every thread of the server'}:\n${lines.slice(0, 40).join('\n')}`;
 }, ['--perf-basic-prof']);
-rmSync(work, { recursive: true, force: true });
+if (!process.env.PERF_KEEP) rmSync(work, { recursive: true, force: true });
 console.log(report);
