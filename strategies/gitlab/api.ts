@@ -39,6 +39,22 @@ function stringArray(obj: Record<string, unknown>, key: string): string[] {
   return v as string[];
 }
 
+/** `/api/v4/user`'s answer (also what passport-gitlab2 keeps as `profile._json`). */
+export function parseUser(body: unknown): GitLabUser {
+  const user: GitLabUser = {
+    id: requireField(body, 'id', 'GitLab /api/v4/user'),
+    username: requireField(body, 'username', 'GitLab /api/v4/user'),
+  };
+  const rec = body as Record<string, unknown>;
+  const name = optionalField(rec, 'name');
+  if (name !== undefined) user.name = name;
+  const email = optionalField(rec, 'email');
+  if (email !== undefined) user.email = email;
+  const confirmedAt = optionalField(rec, 'confirmed_at');
+  if (confirmedAt !== undefined) user.confirmedAt = confirmedAt;
+  return user;
+}
+
 export class GitLabApi {
   private readonly api: BearerApi;
 
@@ -51,19 +67,7 @@ export class GitLabApi {
   }
 
   async user(): Promise<GitLabUser> {
-    const body = await this.api.get(`${this.baseURL}/api/v4/user`);
-    const user: GitLabUser = {
-      id: requireField(body, 'id', 'GitLab /api/v4/user'),
-      username: requireField(body, 'username', 'GitLab /api/v4/user'),
-    };
-    const rec = body as Record<string, unknown>;
-    const name = optionalField(rec, 'name');
-    if (name !== undefined) user.name = name;
-    const email = optionalField(rec, 'email');
-    if (email !== undefined) user.email = email;
-    const confirmedAt = optionalField(rec, 'confirmed_at');
-    if (confirmedAt !== undefined) user.confirmedAt = confirmedAt;
-    return user;
+    return parseUser(await this.api.get(`${this.baseURL}/api/v4/user`));
   }
 
   async userInfo(): Promise<GitLabUserInfo> {

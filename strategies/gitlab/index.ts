@@ -1,10 +1,12 @@
 /**
  * `gitlab`: log in with GitLab (gitlab.com or self-hosted); groups are GitLab group paths.
- * Capability row: refresh, groups and preferred_username.
+ * Capability row: refresh, groups and preferred_username. An existing passport-gitlab2 strategy
+ * can stand in for the connector's own (`fromPassportUser`).
  */
 import type { ConnectorModule } from '../../lib/connector.js';
 import { ConfigError } from '../../lib/errors.js';
 import { configSchema, type GitLabConfig } from './config.js';
+import { identityFromPassportUser } from './passport.js';
 import { GitLabStrategy, type GitLabStrategyOptions } from './strategy.js';
 import { checkRedirectURI } from '../shared/oauth2.js';
 import { checkRedirectURIConfig } from '../shared/redirect-uri.js';
@@ -16,6 +18,7 @@ export { GitLabStrategy, type GitLabStrategyOptions } from './strategy.js';
 export type GitLabModuleOptions = Omit<GitLabStrategyOptions, 'name' | 'callbackURL'>;
 
 export function createGitLabModule(options: GitLabModuleOptions = {}) {
+  const passportStrategies = new WeakMap<GitLabConfig, GitLabStrategy>();
   return {
     type: 'gitlab',
     configSchema,
@@ -31,6 +34,14 @@ export function createGitLabModule(options: GitLabModuleOptions = {}) {
         refresh: (identity, scopes) => strategy.refresh(identity, scopes),
         tokenIdentity: (type, token) => strategy.tokenIdentity(type, token),
       };
+    },
+    fromPassportUser(user, config) {
+      let strategy = passportStrategies.get(config);
+      if (!strategy) {
+        strategy = new GitLabStrategy(config, options);
+        passportStrategies.set(config, strategy);
+      }
+      return identityFromPassportUser(user, config, strategy);
     },
   } satisfies ConnectorModule<GitLabConfig>;
 }

@@ -95,8 +95,15 @@ export function baseIdentity(user: GitLabUser, config: GitLabConfig): Identity {
   };
 }
 
-export async function readIdentity(api: GitLabApi, config: GitLabConfig, scopes: Scopes): Promise<Identity> {
+/**
+ * Reads the user (and groups, where needed) from GitLab: the whole mapping. `expectedUserId`:
+ * the numeric id the token must belong to (a token handed over with a passport-gitlab2 profile).
+ */
+export async function readIdentity(api: GitLabApi, config: GitLabConfig, scopes: Scopes, expectedUserId?: string): Promise<Identity> {
   const user = await api.user();
+  if (expectedUserId !== undefined && user.id !== expectedUserId) {
+    throw new UpstreamError('the GitLab token belongs to another user than the profile');
+  }
   const identity = baseIdentity(user, config);
   if (groupsRequired(config, scopes)) identity.groups = await loadGroups(api, user, config, scopes);
   return identity;

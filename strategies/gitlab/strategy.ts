@@ -63,6 +63,14 @@ export class GitLabStrategy extends PlatformStrategy {
     return identity;
   }
 
+  /**
+   * Maps an access token someone else obtained (passport-gitlab2) the same way as a login asking
+   * for groups, checking it belongs to the user `expectedUserId` (numeric id).
+   */
+  async identifyWithToken(accessToken: string, expectedUserId: string): Promise<Identity> {
+    return readIdentity(this.api(accessToken), this.config, { offlineAccess: true, groups: true }, expectedUserId);
+  }
+
   protected override readonly connectorType = 'gitlab';
   // GitLab rotates its refresh token on every use: always renew, keep the new one.
   protected override readonly alwaysRenew = true;

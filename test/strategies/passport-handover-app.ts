@@ -1,0 +1,86 @@
+/**
+ * An app for testing a type's `fromPassportUser` without the broker: third-party Passport
+ * strategies (passport-gitlab2, passport-bitbucket-oauth2...) in an express-session app, which
+ * keeps passport-oauth2's state and PKCE verifier. `/login/<name>` starts a login with the
+ * strategy registered as `<name>`; `/callback/<name>` ends it and answers what came of it:
+ * - 200 `{ identity }`: what the strategy handed to `success()`, run through `mapUser`;
+ * - 401 `{ failure }`: a Passport failure (a forged state...), with its message;
+ * - 403 `{ error }`: the mapping refused the user (`AccessDeniedError`);
+ * - 500 `{ error }`: the mapping failed (a profile it will not map...), with the message.
+ * A strategy of our own registered beside them (its user is already an Identity) gives the
+ * Identity to compare with, through the same app and the same fake user.
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import express, { type Request, type Response } from 'express';
+import session from 'express-session';
+import passport from 'passport';
+import type { Strategy } from 'passport-strategy';
+import { AccessDeniedError, errorMessage } from '../../lib/errors.js';
+import type { Identity } from '../../lib/identity.js';
+import { cookieBrowser } from '../helpers/http.js';
+
+export interface HandoverApp {
+  url: string;
+  close(): Promise<void>;
+}
+
+/** Maps what strategy `name` handed to `success()` into the Identity. */
+export type MapUser = (name: string, user: unknown) => Identity | Promise<Identity>;
+
+function answer(res: Response, name: string, user: unknown, mapUser: MapUser): void {
+  Promise.resolve()
+    .then(() => mapUser(name, user))
+    .then(
+      (identity) => res.json({ identity }),
+      (err: unknown) => res.status(err instanceof AccessDeniedError ? 403 : 500).json({ error: errorMessage(err) }),
+    );
+}
+
+/** Starts the app; each of `strategies` is built with its callback URL, `<app>/callback/<name>`. */
+export async function startHandoverApp(strategies: Record<string, (callbackURL: string) => Strategy>, mapUser: MapUser): Promise<HandoverApp> {
+  const app = express();
+  app.use(session({ secret: 'handover test', resave: false, saveUninitialized: true }));
+  app.get('/login/:name', (req, res, next) => passport.authenticate(String(req.params.name), { session: false })(req, res, next));
+  app.get('/callback/:name', (req: Request, res: Response, next) => {
+    const name = String(req.params.name);
+    passport.authenticate(name, { session: false }, (err: unknown, user: unknown, info: { message?: string } | undefined) => {
+      if (err) return res.status(500).json({ error: errorMessage(err) });
+      if (!user) return res.status(401).json({ failure: info?.message });
+      answer(res, name, user, mapUser);
+    })(req, res, next);
+  });
+  const server = http.createServer(app);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  for (const [name, build] of Object.entries(strategies)) passport.use(name, build(`${url}/callback/${name}`));
+  return {
+    url,
+    close: async () => {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
+}
+
+/**
+ * One login in a new browser with strategy `name`: `/login/<name>`, the upstream's authorization
+ * endpoint (the fake approves at once), then the callback with the parameters `rewrite` leaves.
+ */
+export async function handoverLogin(
+  app: HandoverApp,
+  name: string,
+  rewrite: (params: URLSearchParams) => void = () => {},
+): Promise<{ status: number; body: Record<string, unknown> }> {
+  const browser = cookieBrowser();
+  const start = await browser.send(`${app.url}/login/${name}`);
+  if (start.status !== 302 || !start.location) throw new Error(`/login/${name} answered ${start.status}: ${start.body}`);
+  const upstream = await fetch(start.location, { redirect: 'manual' });
+  const location = upstream.headers.get('location');
+  if (upstream.status !== 302 || !location) throw new Error(`the authorization endpoint answered ${upstream.status}`);
+  const back = new URL(location);
+  if (`${back.origin}${back.pathname}` !== `${app.url}/callback/${name}`) throw new Error(`the upstream sent the browser to ${location}`);
+  rewrite(back.searchParams);
+  const res = await browser.send(back.toString());
+  return { status: res.status, body: JSON.parse(res.body) as Record<string, unknown> };
+}
