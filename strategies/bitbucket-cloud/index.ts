@@ -1,9 +1,11 @@
 /**
  * `bitbucket-cloud`: log in with Bitbucket Cloud; workspaces are groups, `teams` restricts who
- * gets in. Capability row: refresh yes, groups yes, preferred_username NO.
+ * gets in. Capability row: refresh yes, groups yes, preferred_username NO. An existing
+ * passport-bitbucket-oauth2 strategy can stand in for the connector's own (`fromPassportUser`).
  */
 import type { ConnectorModule } from '../../lib/connector.js';
 import { configSchema, type BitbucketConfig } from './config.js';
+import { identityFromPassportUser } from './passport.js';
 import { BitbucketCloudStrategy, type BitbucketStrategyOptions } from './strategy.js';
 import { checkRedirectURI } from '../shared/oauth2.js';
 import { checkRedirectURIConfig } from '../shared/redirect-uri.js';
@@ -15,6 +17,7 @@ export { BitbucketCloudStrategy, type BitbucketStrategyOptions } from './strateg
 export type BitbucketModuleOptions = Omit<BitbucketStrategyOptions, 'name' | 'callbackURL'>;
 
 export function createBitbucketCloudModule(options: BitbucketModuleOptions = {}) {
+  const passportStrategies = new WeakMap<BitbucketConfig, BitbucketCloudStrategy>();
   return {
     type: 'bitbucket-cloud',
     configSchema,
@@ -26,6 +29,14 @@ export function createBitbucketCloudModule(options: BitbucketModuleOptions = {})
       }
       const strategy = new BitbucketCloudStrategy(config, { ...options, name: context.id, callbackURL: context.callbackURL });
       return { strategy, refresh: (identity, scopes) => strategy.refresh(identity, scopes) };
+    },
+    fromPassportUser(user, config) {
+      let strategy = passportStrategies.get(config);
+      if (!strategy) {
+        strategy = new BitbucketCloudStrategy(config, options);
+        passportStrategies.set(config, strategy);
+      }
+      return identityFromPassportUser(user, strategy);
     },
   } satisfies ConnectorModule<BitbucketConfig>;
 }

@@ -3,7 +3,7 @@
  * removed `username`), the primary confirmed address, workspaces as groups, `teams` as a filter
  * that refuses users in none.
  */
-import { AccessDeniedError } from '../../lib/errors.js';
+import { AccessDeniedError, UpstreamError } from '../../lib/errors.js';
 import type { Identity, Scopes } from '../../lib/identity.js';
 import { filterGroups } from '../shared/platform.js';
 import type { BitbucketApi, BitbucketEmail } from './api.js';
@@ -30,8 +30,16 @@ async function workspaceGroups(api: BitbucketApi, config: BitbucketConfig): Prom
   return [...slugs, ...withRoles];
 }
 
-export async function readIdentity(api: BitbucketApi, config: BitbucketConfig, scopes: Scopes): Promise<Identity> {
+/**
+ * Reads the user, their email and (where needed) workspaces from Bitbucket: the whole mapping.
+ * `expectedUserId`: the UUID the token must belong to (a token handed over with a
+ * passport-bitbucket-oauth2 profile).
+ */
+export async function readIdentity(api: BitbucketApi, config: BitbucketConfig, scopes: Scopes, expectedUserId?: string): Promise<Identity> {
   const user = await api.user();
+  if (expectedUserId !== undefined && user.uuid !== expectedUserId) {
+    throw new UpstreamError('the Bitbucket token belongs to another user than the profile');
+  }
   const identity: Identity = {
     userId: user.uuid,
     username: user.displayName,

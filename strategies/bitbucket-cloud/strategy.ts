@@ -55,6 +55,14 @@ export class BitbucketCloudStrategy extends PlatformStrategy {
     return identity;
   }
 
+  /**
+   * Maps an access token someone else obtained (passport-bitbucket-oauth2) the same way as a
+   * login asking for groups, checking it belongs to the user `expectedUserId` (UUID).
+   */
+  async identifyWithToken(accessToken: string, expectedUserId: string): Promise<Identity> {
+    return readIdentity(this.api(accessToken), this.config, { offlineAccess: true, groups: true }, expectedUserId);
+  }
+
   protected override readonly connectorType = 'bitbucket-cloud';
 
   protected override readUser(accessToken: string, scopes: Scopes): Promise<Identity> {

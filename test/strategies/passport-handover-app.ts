@@ -9,16 +9,22 @@
  * - 500 `{ error }`: the mapping failed (a profile it will not map...), with the message.
  * A strategy of our own registered beside them (its user is already an Identity) gives the
  * Identity to compare with, through the same app and the same fake user.
+ *
+ * Also, for such a strategy handed to the broker: a login whose callback comes back with a
+ * forged state (`brokerCallbackWithForgedState`).
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express, { type Request, type Response } from 'express';
+import * as oidc from 'openid-client';
 import session from 'express-session';
 import passport from 'passport';
 import type { Strategy } from 'passport-strategy';
 import { AccessDeniedError, errorMessage } from '../../lib/errors.js';
 import type { Identity } from '../../lib/identity.js';
+import { TEST_CLIENT } from '../helpers/broker.js';
 import { cookieBrowser } from '../helpers/http.js';
+import { discover } from '../helpers/rp.js';
 
 export interface HandoverApp {
   url: string;
@@ -83,4 +89,28 @@ export async function handoverLogin(
   rewrite(back.searchParams);
   const res = await browser.send(back.toString());
   return { status: res.status, body: JSON.parse(res.body) as Record<string, unknown> };
+}
+
+/**
+ * A login at the broker with connector `connectorId` (a handed-over strategy), in one browser,
+ * up to where the upstream sends the browser back to `<issuer>/callback/<connectorId>`; that
+ * callback is then opened with `state` replaced by a forged value. Returns the broker's answer.
+ */
+export async function brokerCallbackWithForgedState(issuer: string, connectorId: string): Promise<{ status: number; body: string }> {
+  const config = await discover(issuer);
+  const start = oidc.buildAuthorizationUrl(config, { redirect_uri: TEST_CLIENT.redirectURI, scope: 'openid email', state: oidc.randomState(), connector_id: connectorId });
+  const callbackPath = new URL(`${issuer}/callback/${connectorId}`).pathname;
+  const browser = cookieBrowser();
+  let next = start.toString();
+  for (let step = 0; step < 10; step++) {
+    const here = new URL(next);
+    if (here.pathname === callbackPath) {
+      here.searchParams.set('state', 'forged');
+      return browser.send(here.toString());
+    }
+    const res = await browser.send(next);
+    if (!res.location) throw new Error(`${here.pathname} answered ${res.status} before the callback: ${res.body.slice(0, 300)}`);
+    next = new URL(res.location, next).toString();
+  }
+  throw new Error('the login never came back to the callback');
 }

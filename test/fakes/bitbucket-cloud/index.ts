@@ -2,7 +2,8 @@
  * A fake of Bitbucket Cloud answering as the real one does for what the connector uses:
  * `/site/oauth2/authorize`, `/site/oauth2/access_token` (client credentials by HTTP Basic,
  * 400 `invalid_grant`, 2-hour access tokens, refresh tokens), API 2.0 `/user` (no `username`
- * field), `/user/emails`, `/user/workspaces` and `/user/workspaces/{slug}/permission`, paged with
+ * field; `links.self`, `.avatar` and `.html`, which passport-bitbucket-oauth2 reads),
+ * `/user/emails`, `/user/workspaces` and `/user/workspaces/{slug}/permission`, paged with
  * `pagelen`/`page`/`next` in the body, and 401 `{"type":"error","error":{"message":...}}`.
  */
 import type { Request, Response } from 'express';
@@ -40,7 +41,13 @@ export class BitbucketFake {
     app.post('/site/oauth2/access_token', ...this.oauth.token);
     app.get('/2.0/user', this.oauth.requireToken, (req, res) => {
       const u = this.userOf(res);
-      res.json({ type: 'user', uuid: u.uuid, account_id: u.accountId, display_name: u.displayName, nickname: u.nickname, links: {} });
+      const id = encodeURIComponent(u.uuid);
+      const links = {
+        self: { href: `${this.oauth.url}/2.0/users/${id}` },
+        avatar: { href: `https://avatar-management.example/${id}/128` },
+        html: { href: `https://bitbucket.example/${id}/` },
+      };
+      res.json({ type: 'user', uuid: u.uuid, account_id: u.accountId, display_name: u.displayName, nickname: u.nickname, links });
     });
     app.get('/2.0/user/emails', this.oauth.requireToken, (req, res) => {
       if (!scopeGranted(res, 'email')) return forbidden(res, 'email');

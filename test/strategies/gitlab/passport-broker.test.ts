@@ -1,0 +1,98 @@
+/**
+ * passport-gitlab2 handed to the broker as type gitlab (the default registry), end to end with
+ * openid-client, beside a broker running the built-in connector under the same connector id:
+ * the same sub and claims for the same GitLab user (so swapping one setup for the other keeps
+ * every sub), refresh through GitLab's rotating refresh tokens, a non-member refused with a 403
+ * page, and a forged state refused.
+ */
+import { afterAll, beforeAll, expect, test } from '@jest/globals';
+import * as oidc from 'openid-client';
+import type { VerifyCallback } from 'passport-oauth2';
+import { Strategy as PassportGitLab2, type Profile, type StrategyOptions } from 'passport-gitlab2';
+import { encodeSubject } from '../../../lib/tokens/subject.js';
+import { CLIENT_ID, CLIENT_SECRET, GitLabFake } from '../../fakes/gitlab/index.js';
+import { startBroker, type TestBroker } from '../../helpers/broker.js';
+import { login, startLogin } from '../../helpers/rp.js';
+import { brokerCallbackWithForgedState } from '../passport-handover-app.js';
+
+const fake = new GitLabFake();
+let builtIn: TestBroker;
+let handedOver: TestBroker;
+
+const connector = () => ({
+  type: 'gitlab',
+  id: 'gitlab',
+  name: 'GitLab',
+  config: { baseURL: fake.oauth.url, clientID: CLIENT_ID, clientSecret: CLIENT_SECRET, groups: ['platform', 'platform:owner'], getGroupsPermission: true },
+});
+
+beforeAll(async () => {
+  await fake.listen();
+  const person = { name: 'Alice Example', email: 'alice@example.com', confirmedAt: '2024-01-01T00:00:00Z' };
+  fake.add({ ...person, id: 42, username: 'alice', groups: [{ id: 1, fullPath: 'platform', level: 50, direct: true }] });
+  fake.add({ ...person, id: 43, username: 'bob', email: 'bob@example.com', groups: [{ id: 2, fullPath: 'marketing', level: 30, direct: true }] });
+  builtIn = await startBroker({ connectors: [connector()] });
+  const passportGitLab2 = new PassportGitLab2(
+    {
+      clientID: CLIENT_ID,
+      clientSecret: CLIENT_SECRET,
+      callbackURL: 'http://placeholder/callback/gitlab',
+      baseURL: fake.oauth.url,
+      scope: ['read_user', 'openid'],
+      scopeSeparator: ' ',
+      // passport-oauth2 keeps the state in the (broker's) session with `true`; the types only know a string.
+      state: true as unknown as string,
+      pkce: true,
+    } satisfies StrategyOptions,
+    (accessToken: string, refreshToken: string, profile: Profile, done: VerifyCallback) => done(null, { accessToken, refreshToken, profile }),
+  );
+  handedOver = await startBroker({ connectors: [connector()] }, { passportStrategies: { gitlab: passportGitLab2 } });
+  // A Passport strategy handed to the broker comes back on `<issuer>/callback/<connector id>`;
+  // the issuer's port is known only now.
+  (passportGitLab2 as unknown as { _callbackURL: string })._callbackURL = `${handedOver.issuer}/callback/gitlab`;
+});
+
+afterAll(async () => {
+  await builtIn?.close();
+  await handedOver?.close();
+  await fake.close();
+});
+
+test('the same sub and claims as the built-in connector for the same GitLab user', async () => {
+  fake.oauth.approveAs = 'alice';
+  const { claims: expected } = await login(builtIn.issuer, { connectorId: 'gitlab' });
+  const { claims } = await login(handedOver.issuer, { connectorId: 'gitlab' });
+  const userClaims = ['sub', 'name', 'preferred_username', 'email', 'email_verified', 'groups'] as const;
+  const pick = (c: Record<string, unknown>) => Object.fromEntries(userClaims.map((k) => [k, c[k]]));
+  expect(pick(claims)).toEqual(pick(expected));
+  expect(claims.sub).toBe(encodeSubject('42', 'gitlab'));
+  expect(claims.groups).toEqual(['platform', 'platform:owner']);
+});
+
+test('with offline_access, the refresh token works, twice, through the rotating GitLab refresh token', async () => {
+  fake.oauth.approveAs = 'alice';
+  const { config, tokens } = await login(handedOver.issuer, { connectorId: 'gitlab', scope: 'openid email profile groups offline_access' });
+  expect(tokens.refresh_token).toEqual(expect.any(String));
+  const before = fake.oauth.counts.refreshGrants;
+  const first = await oidc.refreshTokenGrant(config, tokens.refresh_token!);
+  const second = await oidc.refreshTokenGrant(config, first.refresh_token!);
+  expect(fake.oauth.counts.refreshGrants).toBe(before + 2);
+  expect(second.claims()).toMatchObject({ sub: encodeSubject('42', 'gitlab'), groups: ['platform', 'platform:owner'] });
+});
+
+test('a user in none of the required groups sees a 403 page, and the client gets no code', async () => {
+  fake.oauth.approveAs = 'bob';
+  const result = await startLogin(handedOver.issuer, { connectorId: 'gitlab' });
+  expect(result.landed).toBeUndefined();
+  expect(result.page?.status).toBe(403);
+  expect(result.page?.body).toMatch(/not in any of the required groups/);
+});
+
+test('a callback with a forged state is refused with a page before the code is redeemed', async () => {
+  fake.oauth.approveAs = 'alice';
+  const before = fake.oauth.counts.codeGrants;
+  const res = await brokerCallbackWithForgedState(handedOver.issuer, 'gitlab');
+  expect(res.status).toBe(403);
+  expect(res.body).toMatch(/Invalid authorization request state/);
+  expect(fake.oauth.counts.codeGrants).toBe(before);
+});
