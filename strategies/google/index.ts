@@ -1,6 +1,8 @@
 /**
  * `google`: log in with a Google account (Dex's `google` connector). Capability row: refresh yes,
  * groups yes (Admin Directory), preferred_username yes (Google sends none, so it stays empty).
+ * An existing passport-google-oauth20 strategy can stand in for the connector's own
+ * (`fromPassportUser`).
  */
 import type { ConnectorModule } from '../../lib/connector.js';
 import { ConfigError } from '../../lib/errors.js';
@@ -8,6 +10,7 @@ import type { Identity, Scopes } from '../../lib/identity.js';
 import { upstreamFetch } from '../shared/platform.js';
 import { ADMIN_DIRECTORY_URL, adminEmails, configSchema, type GoogleConfig } from './config.js';
 import { GoogleDirectory, loadServiceAccount } from './directory.js';
+import { identityFromPassportUser } from './passport.js';
 import { GoogleStrategy } from './strategy.js';
 import { checkRedirectURI } from '../shared/oauth2.js';
 import { checkRedirectURIConfig } from '../shared/redirect-uri.js';
@@ -36,6 +39,20 @@ export async function directoryFor(config: GoogleConfig): Promise<GoogleDirector
   return new GoogleDirectory(key, admins, (config.adminDirectoryURL ?? ADMIN_DIRECTORY_URL).replace(/\/$/, ''), upstreamFetch());
 }
 
+/** The strategies that map handed-over passport-google-oauth20 users, one per connector config. */
+const passportStrategies = new WeakMap<GoogleConfig, Promise<GoogleStrategy>>();
+
+function passportStrategyFor(config: GoogleConfig): Promise<GoogleStrategy> {
+  let strategy = passportStrategies.get(config);
+  if (!strategy) {
+    strategy = directoryFor(config).then((directory) => new GoogleStrategy(config, directory));
+    // A key file that could not be read is read again next time.
+    strategy.catch(() => passportStrategies.delete(config));
+    passportStrategies.set(config, strategy);
+  }
+  return strategy;
+}
+
 export const google = {
   type: 'google',
   configSchema,
@@ -45,6 +62,9 @@ export const google = {
     const strategy = new GoogleStrategy(config, await directoryFor(config), context.id);
     await strategy.client.discover();
     return { strategy, refresh: (identity: Identity, scopes: Scopes) => strategy.refresh(identity, scopes) };
+  },
+  async fromPassportUser(user, config) {
+    return identityFromPassportUser(user, await passportStrategyFor(config));
   },
 } satisfies ConnectorModule<GoogleConfig>;
 

@@ -5,7 +5,7 @@
  */
 import { AccessDeniedError, RefreshFailedError } from '../../lib/errors.js';
 import type { Identity, Scopes } from '../../lib/identity.js';
-import { UpstreamOidcClient, refreshRefusal, type UpstreamTokens } from '../oidc/client.js';
+import { UpstreamOidcClient, loginRefusal, refreshRefusal, type UpstreamTokens } from '../oidc/client.js';
 import { OidcLoginStrategy, type AuthorizationRequest } from '../oidc/login.js';
 import type { Claims } from '../oidc/mapping.js';
 import { isRecord } from '../shared/http.js';
@@ -48,7 +48,24 @@ export class GoogleStrategy extends OidcLoginStrategy {
   }
 
   protected override identifyLogin(tokens: UpstreamTokens, claims: Claims, scopes: Scopes): Promise<Identity> {
-    return this.identify(tokens, claims, scopes, undefined);
+    return this.identify(tokens.refreshToken, claims, scopes, undefined);
+  }
+
+  /**
+   * Google's userinfo answer for an access token someone else obtained (a handed-over
+   * passport-google-oauth20 strategy), which must be `expectedSubject`'s. It states the same
+   * `sub`, `name`, `email`, `email_verified` and `hd` as the ID token of that login.
+   */
+  userinfo(accessToken: string, expectedSubject: string): Promise<Claims> {
+    return this.client.userinfo(accessToken, expectedSubject, loginRefusal);
+  }
+
+  /**
+   * Maps userinfo claims in place of an ID token's, by the same rules as a login asking for
+   * groups (hosted domains, required groups); `refreshToken` is kept as a login keeps it.
+   */
+  identifyUserinfo(claims: Claims, refreshToken: string | undefined): Promise<Identity> {
+    return this.identify(refreshToken, claims, { offlineAccess: true, groups: true }, undefined);
   }
 
   /** A new ID token from the refresh_token grant, mapped again (hosted domain and groups rechecked). */
@@ -62,7 +79,7 @@ export class GoogleStrategy extends OidcLoginStrategy {
     const claims = await this.client.verifyIdToken(tokens.idToken, { audience: true }, refreshRefusal);
     if (claims.sub !== identity.userId) throw new RefreshFailedError('google: the refresh answered for a different user');
     try {
-      return await this.identify(tokens, claims, scopes, identity);
+      return await this.identify(tokens.refreshToken, claims, scopes, identity);
     } catch (err) {
       if (err instanceof AccessDeniedError) throw new RefreshFailedError(`google: ${err.message}`);
       throw err;
@@ -70,7 +87,7 @@ export class GoogleStrategy extends OidcLoginStrategy {
   }
 
   /** Dex's `createIdentity` for Google. */
-  private async identify(tokens: UpstreamTokens, claims: Claims, scopes: Scopes, previous: Identity | undefined): Promise<Identity> {
+  private async identify(refreshToken: string | undefined, claims: Claims, scopes: Scopes, previous: Identity | undefined): Promise<Identity> {
     if (typeof claims.sub !== 'string' || claims.sub === '') throw new AccessDeniedError('Google sent an ID token without "sub".');
     // Google may leave out `name` (notably on refresh): Dex keeps the previous one.
     const name = typeof claims.name === 'string' && claims.name !== '' ? claims.name : (previous?.username ?? '');
@@ -100,7 +117,7 @@ export class GoogleStrategy extends OidcLoginStrategy {
       username: name,
       emailVerified: claims.email_verified === true,
       groups,
-      connectorData: { refreshToken: tokens.refreshToken ?? '' },
+      connectorData: { refreshToken: refreshToken ?? '' },
     };
     if (email) identity.email = email;
     return identity;

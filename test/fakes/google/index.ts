@@ -62,6 +62,7 @@ export class FakeGoogle extends FakeIdp {
           .status(401)
           .set('www-authenticate', 'Bearer realm="https://accounts.google.com/", error="invalid_token"')
           .json({ error: 'invalid_request', error_description: 'Invalid Credentials' }),
+      userinfoQueryToken: true,
     });
     this.options.otherGrant = (form, res) => this.serviceAccountGrant(form, res);
     this.app.get('/admin/directory/v1/groups', (req, res) => this.listGroups(req, res));

@@ -40,6 +40,11 @@ export interface FakeIdpOptions {
   tokenError(res: Response, status: number, error: string): void;
   /** Writes a userinfo answer for a missing or bad token. */
   userinfoUnauthorized(res: Response): void;
+  /**
+   * Userinfo also takes the access token as the `access_token` query parameter, as Google's APIs
+   * do (passport-google-oauth20 sends it so). Default: only the bearer header.
+   */
+  userinfoQueryToken?: boolean;
   /** Handles grant types besides code and refresh (Google's service-account JWT grant). */
   otherGrant?(form: Record<string, string | undefined>, res: Response): Promise<void>;
 }
@@ -190,7 +195,9 @@ export class FakeIdp {
   private userinfo(req: Request, res: Response): void {
     this.counts.userinfo++;
     const m = /^Bearer\s+(\S+)$/i.exec(req.get('authorization') ?? '');
-    const grant = m ? this.access.get(m[1]!) : undefined;
+    const inQuery = this.options.userinfoQueryToken === true && typeof req.query.access_token === 'string' ? req.query.access_token : undefined;
+    const token = m ? m[1]! : inQuery;
+    const grant = token !== undefined ? this.access.get(token) : undefined;
     if (!grant || grant.expiresAt <= Date.now()) return this.options.userinfoUnauthorized(res);
     res.json(this.users.get(grant.login));
   }
