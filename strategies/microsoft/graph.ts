@@ -3,10 +3,11 @@
  * /v1.0/me/getMemberGroups` and `POST /v1.0/directoryObjects/getByIds`, following
  * `@odata.nextLink` on Graph's own origin only (the access token goes with it). Graph errors
  * (`{"error":{"code","message"}}`) name their code; a 401 is an `UpstreamApiError` with status
- * 401, so a refresh can tell a revoked token from an outage.
+ * 401, so a refresh can tell a revoked token from an outage. Plus `GET /v1.0/organization`, the
+ * user's directory, for tokens the connector did not get from its tenant's endpoints.
  */
 import { UpstreamError } from '../../lib/errors.js';
-import { callUpstream, isRecord, redactUrl } from '../shared/http.js';
+import { callUpstream, isRecord, redactUrl, type UpstreamResponse } from '../shared/http.js';
 import { UpstreamApiError, requireField, sameOrigin } from '../shared/platform.js';
 
 /** The fields of Graph's `user` resource Dex reads. */
@@ -16,6 +17,35 @@ export interface GraphUser {
   userPrincipalName: string;
   mailNickname?: string;
   onPremisesSamAccountName?: string;
+}
+
+/** The signed-in user's directory (tenant): what `User.Read` may read of Graph's `organization`. */
+export interface GraphOrganization {
+  /** The tenant id (a GUID). */
+  id: string;
+  /** The names of the directory's verified domains (`contoso.onmicrosoft.com`, `contoso.com`). */
+  verifiedDomains: string[];
+}
+
+/** Graph's `user` resource as the connector reads it; missing `id` or `userPrincipalName` is an error. */
+export function parseGraphUser(body: unknown): GraphUser {
+  const user: GraphUser = {
+    id: requireField(body, 'id', 'the Graph user'),
+    displayName: isRecord(body) && typeof body.displayName === 'string' ? body.displayName : '',
+    userPrincipalName: requireField(body, 'userPrincipalName', 'the Graph user'),
+  };
+  if (isRecord(body) && typeof body.mailNickname === 'string') user.mailNickname = body.mailNickname;
+  if (isRecord(body) && typeof body.onPremisesSamAccountName === 'string') user.onPremisesSamAccountName = body.onPremisesSamAccountName;
+  return user;
+}
+
+/**
+ * Whether `tenant` (a tenant id or one of its domains, as configured) names the directory `org`;
+ * Entra ID compares both without regard to case.
+ */
+export function isTenantOf(org: GraphOrganization, tenant: string): boolean {
+  const wanted = tenant.toLowerCase();
+  return org.id.toLowerCase() === wanted || org.verifiedDomains.some((d) => d.toLowerCase() === wanted);
 }
 
 /** Graph's limit of ids per `directoryObjects/getByIds` request. */
@@ -31,15 +61,27 @@ export class GraphClient {
 
   async me(): Promise<GraphUser> {
     const url = `${this.graphURL}/v1.0/me?$select=id,displayName,userPrincipalName,mailNickname,onPremisesSamAccountName`;
-    const body = await this.call(url);
-    const user: GraphUser = {
-      id: requireField(body, 'id', 'the Graph user'),
-      displayName: typeof body.displayName === 'string' ? body.displayName : '',
-      userPrincipalName: requireField(body, 'userPrincipalName', 'the Graph user'),
+    return parseGraphUser(await this.call(url));
+  }
+
+  /**
+   * The user's directory, or `undefined` when Graph answers a 4xx (it serves no directory for
+   * personal Microsoft accounts). Graph lists exactly one organization for a work account.
+   */
+  async organization(): Promise<GraphOrganization | undefined> {
+    const url = `${this.graphURL}/v1.0/organization?$select=id,verifiedDomains`;
+    const res = await this.send(url);
+    if (res.status !== 401 && res.status !== 429 && res.status >= 400 && res.status < 500) return undefined;
+    const body = this.answer(url, res);
+    if (!Array.isArray(body.value)) throw new UpstreamError(`${redactUrl(url)} answered no "value" array`);
+    if (body.value.length !== 1) throw new UpstreamError(`${redactUrl(url)} answered ${body.value.length} organizations, not one`);
+    const org: unknown = body.value[0];
+    const domains = isRecord(org) ? org.verifiedDomains : undefined;
+    if (!Array.isArray(domains)) throw new UpstreamError(`${redactUrl(url)} answered an organization without "verifiedDomains"`);
+    return {
+      id: requireField(org, 'id', 'the Graph organization'),
+      verifiedDomains: domains.map((d: unknown) => requireField(d, 'name', 'a verified domain of the Graph organization')),
     };
-    if (typeof body.mailNickname === 'string') user.mailNickname = body.mailNickname;
-    if (typeof body.onPremisesSamAccountName === 'string') user.onPremisesSamAccountName = body.onPremisesSamAccountName;
-    return user;
   }
 
   /** Ids of every group the user belongs to (transitively, as getMemberGroups answers). */
@@ -78,11 +120,19 @@ export class GraphClient {
   }
 
   private async call(url: string, json?: unknown): Promise<Record<string, unknown>> {
-    const res = await callUpstream(url, {
+    return this.answer(url, await this.send(url, json));
+  }
+
+  private send(url: string, json?: unknown): Promise<UpstreamResponse> {
+    return callUpstream(url, {
       headers: { authorization: `Bearer ${this.accessToken}` },
       fetch: this.fetchFn,
       ...(json === undefined ? {} : { method: 'POST' as const, json }),
     });
+  }
+
+  /** A 200 JSON object, else the error Graph's answer means. */
+  private answer(url: string, res: UpstreamResponse): Record<string, unknown> {
     if (res.status === 200 && isRecord(res.body)) return res.body;
     if (res.status === 401) throw new UpstreamApiError(url, 401);
     const error = isRecord(res.body) && isRecord(res.body.error) ? res.body.error : undefined;

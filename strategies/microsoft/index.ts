@@ -1,17 +1,22 @@
 /**
  * `microsoft`: log in with Microsoft Entra ID or a personal Microsoft account (Dex's `microsoft`
  * connector). Capability row: refresh yes, groups yes (organisation tenants), no
- * preferred_username claim.
+ * preferred_username claim. An existing passport-microsoft strategy can stand in for the
+ * connector's own (`fromPassportUser`).
  */
 import type { ConnectorModule } from '../../lib/connector.js';
 import type { Identity, Scopes } from '../../lib/identity.js';
 import { configSchema, type MicrosoftConfig } from './config.js';
+import { identityFromPassportUser } from './passport.js';
 import { MicrosoftStrategy } from './strategy.js';
 import { checkRedirectURI } from '../shared/oauth2.js';
 import { checkRedirectURIConfig } from '../shared/redirect-uri.js';
 
 export { configSchema, type MicrosoftConfig } from './config.js';
 export { MicrosoftStrategy } from './strategy.js';
+
+/** The strategies that map handed-over passport-microsoft users, one per connector config. */
+const passportStrategies = new WeakMap<MicrosoftConfig, MicrosoftStrategy>();
 
 export const microsoft = {
   type: 'microsoft',
@@ -21,6 +26,14 @@ export const microsoft = {
     checkRedirectURI(config.redirectURI, context);
     const strategy = new MicrosoftStrategy(config, context.id, context.callbackURL);
     return { strategy, refresh: (identity: Identity, scopes: Scopes) => strategy.refresh(identity, scopes) };
+  },
+  fromPassportUser(user, config) {
+    let strategy = passportStrategies.get(config);
+    if (!strategy) {
+      strategy = new MicrosoftStrategy(config);
+      passportStrategies.set(config, strategy);
+    }
+    return identityFromPassportUser(user, config, strategy);
   },
 } satisfies ConnectorModule<MicrosoftConfig>;
 

@@ -3,7 +3,7 @@
  * `microsoft` connector: the user from Graph `/me`, groups from `getMemberGroups` (names through
  * `directoryObjects/getByIds`) in organisation tenants only, required groups refused with a 403.
  */
-import { AccessDeniedError } from '../../lib/errors.js';
+import { AccessDeniedError, UpstreamError } from '../../lib/errors.js';
 import type { Identity, Scopes } from '../../lib/identity.js';
 import { OAuth2Strategy, type OAuth2Tokens } from '../shared/oauth2.js';
 import {
@@ -19,7 +19,7 @@ import {
 } from '../shared/platform.js';
 import { assertionFetch } from './assertion.js';
 import { DEFAULT_API_URL, DEFAULT_GRAPH_URL, isOrgTenant, type MicrosoftConfig } from './config.js';
-import { GraphClient, MAX_IDS_PER_LOOKUP, type GraphUser } from './graph.js';
+import { GraphClient, MAX_IDS_PER_LOOKUP, isTenantOf, type GraphUser } from './graph.js';
 
 const SCOPE_USER = 'user.read';
 const SCOPE_GROUPS = 'directory.read.all';
@@ -72,7 +72,7 @@ export class MicrosoftStrategy extends OAuth2Strategy {
   }
 
   protected override async identify(tokens: OAuth2Tokens, scopes: Scopes): Promise<Identity> {
-    const identity = await this.identityFor(tokens.accessToken, scopes);
+    const identity = await this.identityFor(this.graph(tokens.accessToken), scopes);
     // As Dex: the upstream tokens are kept only when the client may refresh.
     if (scopes.offlineAccess) identity.connectorData = tokenDataJson(tokenData(tokens));
     return identity;
@@ -83,18 +83,49 @@ export class MicrosoftStrategy extends OAuth2Strategy {
     return mapRefreshErrors('microsoft', async () => {
       const stored = parseTokenData(identity.connectorData, 'microsoft');
       const data = await currentTokens(stored, (rt) => this.refreshTokens(rt), this.refreshFlight);
-      const refreshed = await this.identityFor(data.accessToken, scopes);
+      const refreshed = await this.identityFor(this.graph(data.accessToken), scopes);
       return { ...refreshed, userId: identity.userId, connectorData: tokenDataJson(data) };
     });
   }
 
-  private async identityFor(accessToken: string, scopes: Scopes): Promise<Identity> {
-    const graph = new GraphClient(this.graphURL, accessToken, this.fetchFn);
-    const user = await graph.me();
+  /**
+   * Maps an access token someone else obtained (a handed-over passport-microsoft strategy) as a
+   * login asking for groups. Its own login gets the tenant from the tenant's endpoints; such a
+   * token may come from others (`common`), so the user's directory is checked first: any with
+   * `organizations`, the configured one otherwise (`common`: no check). `consumers` cannot be
+   * told apart from a failing check, so the caller refuses it before.
+   */
+  async identifyWithToken(accessToken: string, expectedUserId: string): Promise<Identity> {
+    const graph = this.graph(accessToken);
+    if (this.tenant !== 'common') {
+      const org = await graph.organization();
+      const anyDirectory = this.tenant === 'organizations';
+      if (org === undefined || !(anyDirectory || isTenantOf(org, this.tenant))) {
+        throw new AccessDeniedError(anyDirectory ? 'Only work or school accounts may log in here.' : 'Only accounts of the allowed directory may log in here.');
+      }
+    }
+    return this.identityFor(graph, { offlineAccess: true, groups: true }, expectedUserId);
+  }
+
+  /** Dex's mapping of Graph's user, groups aside (`userId` the object id, `email` the UPN). */
+  identityOf(user: GraphUser): Identity {
     const email = this.config.emailToLowercase ? user.userPrincipalName.toLowerCase() : user.userPrincipalName;
     const identity: Identity = { userId: user.id, username: user.displayName, email, emailVerified: true, groups: [] };
     const preferred = this.preferredUsername(user, email);
     if (preferred) identity.preferredUsername = preferred;
+    return identity;
+  }
+
+  private graph(accessToken: string): GraphClient {
+    return new GraphClient(this.graphURL, accessToken, this.fetchFn);
+  }
+
+  private async identityFor(graph: GraphClient, scopes: Scopes, expectedUserId?: string): Promise<Identity> {
+    const user = await graph.me();
+    if (expectedUserId !== undefined && user.id !== expectedUserId) {
+      throw new UpstreamError('the Microsoft token belongs to another user than the profile');
+    }
+    const identity = this.identityOf(user);
     if (this.groupsRequired(scopes)) identity.groups = await this.groups(graph);
     return identity;
   }

@@ -1,6 +1,7 @@
 /**
  * A fake of the Microsoft identity platform (v2.0 authorize and token endpoints, per tenant) and
- * of the Microsoft Graph calls the connector makes, answering with Microsoft's paths, JSON shapes,
+ * of the Microsoft Graph calls the connector makes (`/me`, `getMemberGroups`, `getByIds`, and
+ * `/organization`, the signed-in user's directory), answering with Microsoft's paths, JSON shapes,
  * `@odata.nextLink` paging and error bodies:
  * - token errors: 400 `{"error","error_description":"AADSTS...","error_codes":[...],...}`;
  * - Graph errors: `{"error":{"code","message","innerError":{...}}}`, 401
@@ -16,6 +17,13 @@ export interface GraphGroup {
   securityEnabled: boolean;
 }
 
+/** A directory (tenant): its id and verified domain names, the first the default one. */
+export interface GraphDirectory {
+  id: string;
+  displayName: string;
+  verifiedDomains: string[];
+}
+
 export interface GraphUserRecord {
   id: string;
   displayName: string;
@@ -23,6 +31,8 @@ export interface GraphUserRecord {
   mailNickname?: string;
   onPremisesSamAccountName?: string;
   groups: GraphGroup[];
+  /** The user's directory; default the fake's `directory`. */
+  directory?: GraphDirectory;
 }
 
 const AADSTS: Record<string, [number, string]> = {
@@ -49,6 +59,12 @@ export class FakeMicrosoft extends OAuthFake {
   federatedAssertion: string | undefined;
   /** How the last token request authenticated the client. */
   lastClientAuth: 'secret' | 'assertion' | undefined;
+  /** The directory of users that name none. */
+  directory: GraphDirectory = {
+    id: '72f988bf-86f1-41af-91ab-2d7cd011db47',
+    displayName: 'Contoso',
+    verifiedDomains: ['contoso.com', 'contoso.onmicrosoft.com'],
+  };
 
   constructor(clientID = 'ms-client', clientSecret = 'ms-secret') {
     super({
@@ -103,6 +119,7 @@ export class FakeMicrosoft extends OAuthFake {
       next();
     }, ...this.token);
     app.get('/v1.0/me', this.requireToken, (req, res) => this.me(req, res));
+    app.get('/v1.0/organization', this.requireToken, (req, res) => this.organization(req, res));
     app.post('/v1.0/me/getMemberGroups', this.requireToken, express.json(), (req, res) => this.memberGroups(req, res));
     app.post('/v1.0/directoryObjects/getByIds', this.requireToken, express.json(), (req, res) => this.getByIds(req, res));
   }
@@ -125,6 +142,25 @@ export class FakeMicrosoft extends OAuthFake {
     };
     for (const field of select) body[field] = (user as unknown as Record<string, unknown>)[field] ?? null;
     res.json(body);
+  }
+
+  /** Graph's `organization` collection: one entry, the signed-in user's directory. */
+  private organization(req: Request, res: Response): void {
+    const dir = this.user(res).directory ?? this.directory;
+    const select = typeof req.query.$select === 'string' ? req.query.$select.split(',') : ['id', 'displayName', 'verifiedDomains'];
+    const all: Record<string, unknown> = {
+      id: dir.id,
+      displayName: dir.displayName,
+      verifiedDomains: dir.verifiedDomains.map((name, i) => ({
+        capabilities: 'Email, OfficeCommunicationsOnline',
+        isDefault: i === 0,
+        isInitial: name.endsWith('.onmicrosoft.com'),
+        name,
+        type: 'Managed',
+      })),
+    };
+    const entry = Object.fromEntries(select.map((field) => [field, all[field] ?? null]));
+    res.json({ '@odata.context': `https://graph.microsoft.com/v1.0/$metadata#organization(${select.join(',')})`, value: [entry] });
   }
 
   private memberGroups(req: Request, res: Response): void {
