@@ -60,13 +60,22 @@ export class LinkedInStrategy extends OidcLoginStrategy {
     }
   }
 
-  /** The member from `/v2/userinfo`, which must be the ID token's subject. */
-  private async profile(accessToken: string, subject: string, refuse: VerifyFailure): Promise<Identity> {
+  /**
+   * Maps an access token someone else obtained (a handed-over passport-linkedin-oauth2 strategy)
+   * as a login: the member from `/v2/userinfo`, whose `sub` is the ID token's of that login.
+   */
+  identifyWithToken(accessToken: string): Promise<Identity> {
+    return this.profile(accessToken, undefined, loginRefusal);
+  }
+
+  /** The member from `/v2/userinfo`, which must be `subject` (the ID token's) when one is known. */
+  private async profile(accessToken: string, subject: string | undefined, refuse: VerifyFailure): Promise<Identity> {
     const info = await this.client.userinfo(accessToken, subject, refuse);
+    if (typeof info.sub !== 'string' || info.sub === '') throw new AccessDeniedError('LinkedIn answered userinfo without "sub".');
     const email = typeof info.email === 'string' && info.email !== '' ? info.email : undefined;
     if (!email) throw new AccessDeniedError('LinkedIn did not share an email address for this member.');
     if (typeof info.email_verified !== 'boolean') throw new AccessDeniedError('LinkedIn did not say whether the email address is verified.');
-    return { userId: subject, username: fullName(info) ?? email, email, emailVerified: info.email_verified, groups: [] };
+    return { userId: info.sub, username: fullName(info) ?? email, email, emailVerified: info.email_verified, groups: [] };
   }
 }
 
