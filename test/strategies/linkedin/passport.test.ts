@@ -85,7 +85,8 @@ describe('passport-linkedin-oauth2 handed over, in an express-session app', () =
     expect(handed.status).toBe(200);
     expect(claimsOf(handed.body.identity)).toEqual(claimsOf(builtIn.body.identity));
     expect(claimsOf(handed.body.identity)).toEqual(rosa);
-    expect((handed.body.identity as Identity).connectorData).toEqual({ accessToken: expect.any(String), refreshToken: expect.any(String), expiry: expect.any(String) });
+    const kept = (handed.body.identity as Identity).connectorData;
+    expect(kept).toEqual({ accessToken: expect.any(String), refreshToken: expect.any(String), expiry: expect.any(String) });
   });
 
   test('a member who shares no email is refused, as by the connector', async () => {
@@ -95,7 +96,8 @@ describe('passport-linkedin-oauth2 handed over, in an express-session app', () =
   });
 
   test("a bare profile (the package's legacy /v2/me id) is refused with what to hand over instead", async () => {
-    const legacy = { provider: 'linkedin', id: 'yrZCpj2Z12', displayName: 'Rosa Parks', name: { givenName: 'Rosa', familyName: 'Parks' }, emails: [{ value: rosa.email }] };
+    const name = { givenName: 'Rosa', familyName: 'Parks' };
+    const legacy = { provider: 'linkedin', id: 'yrZCpj2Z12', displayName: 'Rosa Parks', name, emails: [{ value: rosa.email }] };
     await expect(linkedin.fromPassportUser(legacy, config)).rejects.toThrow(/legacy \/v2\/me.*skipUserProfile: true.*hand over the access token/);
   });
 

@@ -73,7 +73,14 @@ async function loginAs(user: string, name: string, rewrite?: (params: URLSearchP
   return handoverLogin(app, name, rewrite);
 }
 
-const claimsToCompare = (c: JWTPayload) => ({ sub: c.sub, name: c.name, email: c.email, email_verified: c.email_verified, groups: c.groups, preferred_username: c.preferred_username });
+const claimsToCompare = (c: JWTPayload) => ({
+  sub: c.sub,
+  name: c.name,
+  email: c.email,
+  email_verified: c.email_verified,
+  groups: c.groups,
+  preferred_username: c.preferred_username,
+});
 
 beforeAll(async () => {
   fake = new FakeMicrosoft();
@@ -126,7 +133,8 @@ describe('passport-microsoft handed over, in an express-session app', () => {
     expect(claimsOf(handed.body.identity)).toEqual(claimsOf(builtIn.body.identity));
     expect(claimsOf(handed.body.identity)).toEqual(jane);
     // Without `params` the token's lifetime is unknown: it is recorded as expiring at once.
-    expect((handed.body.identity as Identity).connectorData).toEqual({ accessToken: expect.any(String), refreshToken: expect.any(String), expiry: expect.any(String) });
+    const kept = (handed.body.identity as Identity).connectorData;
+    expect(kept).toEqual({ accessToken: expect.any(String), refreshToken: expect.any(String), expiry: expect.any(String) });
   });
 
   test('a bare profile with tenant common: the Identity of the built-in connector', async () => {
@@ -154,8 +162,11 @@ describe('passport-microsoft handed over, in an express-session app', () => {
   });
 
   test('a bare profile lacks mailNickname (passport-microsoft reads /me without $select): refused', async () => {
-    const profile = { provider: 'microsoft', id: jane.userId, displayName: jane.username, _json: { id: jane.userId, displayName: jane.username, userPrincipalName: jane.email } };
-    await expect(microsoft.fromPassportUser(profile, { ...open, preferredUsernameField: 'mailNickname' })).rejects.toThrow(/no "mailNickname".*hand over the access token/);
+    const me = { id: jane.userId, displayName: jane.username, userPrincipalName: jane.email };
+    const profile = { provider: 'microsoft', id: jane.userId, displayName: jane.username, _json: me };
+    await expect(microsoft.fromPassportUser(profile, { ...open, preferredUsernameField: 'mailNickname' })).rejects.toThrow(
+      /no "mailNickname".*hand over the access token/,
+    );
   });
 
   test('tenant consumers cannot be checked for a handed-over token: refused', async () => {
@@ -164,7 +175,8 @@ describe('passport-microsoft handed over, in an express-session app', () => {
   });
 
   test('Graph not confirming the directory: a 4xx refuses, a 5xx is an upstream error', async () => {
-    fake.fail('/v1.0/organization', { status: 403, body: { error: { code: 'Authorization_RequestDenied', message: 'Insufficient privileges to complete the operation.' } } });
+    const denied = { code: 'Authorization_RequestDenied', message: 'Insufficient privileges to complete the operation.' };
+    fake.fail('/v1.0/organization', { status: 403, body: { error: denied } });
     try {
       expect(await loginAs(jane.userId, 'token')).toEqual({ status: 403, body: { error: 'Only accounts of the allowed directory may log in here.' } });
       fake.fail('/v1.0/organization', { status: 503, body: { error: { code: 'serviceNotAvailable', message: 'Service unavailable' } } });
@@ -186,7 +198,11 @@ describe('passport-microsoft handed over, in an express-session app', () => {
   test.each([
     ['another provider', { accessToken: 'at', profile: { provider: 'google', id: jane.userId } }, TypeError],
     ['a profile without id', { provider: 'microsoft', _json: { id: jane.userId } }, TypeError],
-    ['a profile whose _json is another user', { provider: 'microsoft', id: jane.userId, _json: { id: 'u-joe', userPrincipalName: 'joe@contoso.onmicrosoft.com' } }, TypeError],
+    [
+      'a profile whose _json is another user',
+      { provider: 'microsoft', id: jane.userId, _json: { id: 'u-joe', userPrincipalName: 'joe@contoso.onmicrosoft.com' } },
+      TypeError,
+    ],
   ])('fails closed on %s', async (_what, user, error) => {
     await expect(microsoft.fromPassportUser(user, open)).rejects.toThrow(error);
   });
