@@ -48,8 +48,9 @@ function packageOptions(callbackURL: string): StrategyOptions {
     // The connector's own scopes: its refresh needs an ID token from the refresh_token grant,
     // which the fake, like the OIDC spec, answers only to a grant with `openid`.
     scope: ['openid', 'profile', 'email'],
-    // passport-oauth2 keeps the state in the session with `true`.
+    // passport-oauth2 keeps the state and the PKCE verifier in the session.
     state: true,
+    pkce: true,
   };
 }
 
