@@ -34,22 +34,22 @@ export const connectorModules: readonly AnyConnectorModule[] = [
   lazyModule({ type: 'ldap', configSchema: ldapConfig, mapsPassportUsers: true, load: async () => (await import('./ldap/index.js')).ldap }),
   lazyModule({ type: 'oidc', configSchema: oidcConfig, checkConfig: checkRedirectURIConfig, mapsPassportUsers: true, load: async () => (await import('./oidc/index.js')).oidc }),
   lazyModule({ type: 'github', configSchema: githubConfig, checkConfig: checkRedirectURIConfig, mapsPassportUsers: true, load: async () => (await import('./github/index.js')).github }),
-  lazyModule({ type: 'gitlab', configSchema: gitlabConfig, checkConfig: checkRedirectURIConfig, mapsPassportUsers: false, load: async () => (await import('./gitlab/index.js')).gitlab }),
+  lazyModule({ type: 'gitlab', configSchema: gitlabConfig, checkConfig: checkRedirectURIConfig, mapsPassportUsers: true, load: async () => (await import('./gitlab/index.js')).gitlab }),
   lazyModule({ type: 'gitea', configSchema: giteaConfig, checkConfig: checkRedirectURIConfig, mapsPassportUsers: false, load: async () => (await import('./gitea/index.js')).gitea }),
   lazyModule({
     type: 'bitbucket-cloud',
     configSchema: bitbucketCloudConfig,
     checkConfig: checkRedirectURIConfig,
-    mapsPassportUsers: false,
+    mapsPassportUsers: true,
     load: async () => (await import('./bitbucket-cloud/index.js')).bitbucketCloud,
   }),
   lazyModule({ type: 'openshift', configSchema: openshiftConfig, checkConfig: checkRedirectURIConfig, mapsPassportUsers: false, load: async () => (await import('./openshift/index.js')).openshift }),
   atlassianCrowd,
   keystone,
-  lazyModule({ type: 'microsoft', configSchema: microsoftConfig, checkConfig: checkRedirectURIConfig, mapsPassportUsers: false, load: async () => (await import('./microsoft/index.js')).microsoft }),
+  lazyModule({ type: 'microsoft', configSchema: microsoftConfig, checkConfig: checkRedirectURIConfig, mapsPassportUsers: true, load: async () => (await import('./microsoft/index.js')).microsoft }),
   lazyModule({ type: 'saml', configSchema: samlConfig, mapsPassportUsers: true, load: async () => (await import('./saml/index.js')).saml }),
-  lazyModule({ type: 'google', configSchema: googleConfig, checkConfig: checkRedirectURIConfig, mapsPassportUsers: false, load: async () => (await import('./google/index.js')).google }),
-  lazyModule({ type: 'linkedin', configSchema: linkedinConfig, checkConfig: checkRedirectURIConfig, mapsPassportUsers: false, load: async () => (await import('./linkedin/index.js')).linkedin }),
+  lazyModule({ type: 'google', configSchema: googleConfig, checkConfig: checkRedirectURIConfig, mapsPassportUsers: true, load: async () => (await import('./google/index.js')).google }),
+  lazyModule({ type: 'linkedin', configSchema: linkedinConfig, checkConfig: checkRedirectURIConfig, mapsPassportUsers: true, load: async () => (await import('./linkedin/index.js')).linkedin }),
 ];
 
 export const connectors = createRegistry(connectorModules);
