@@ -10,8 +10,10 @@
  * A strategy of our own registered beside them (its user is already an Identity) gives the
  * Identity to compare with, through the same app and the same fake user.
  *
- * Also, for such a strategy handed to the broker: a login whose callback comes back with a
- * forged state (`brokerCallbackWithForgedState`).
+ * Also, for such a strategy handed to the broker: a broker running the built-in connector beside
+ * one with the strategy handed over (`builtInAndHandedOver`), the claims a login decides
+ * (`userClaims`), and a login whose callback comes back with a forged state
+ * (`brokerCallbackWithForgedState`).
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -22,7 +24,7 @@ import passport from 'passport';
 import type { Strategy } from 'passport-strategy';
 import { AccessDeniedError, errorMessage } from '../../lib/errors.js';
 import type { Identity } from '../../lib/identity.js';
-import { TEST_CLIENT } from '../helpers/broker.js';
+import { startBroker, TEST_CLIENT, type StartOptions, type TestBroker } from '../helpers/broker.js';
 import { cookieBrowser } from '../helpers/http.js';
 import { discover } from '../helpers/rp.js';
 
@@ -89,6 +91,35 @@ export async function handoverLogin(
   rewrite(back.searchParams);
   const res = await browser.send(back.toString());
   return { status: res.status, body: JSON.parse(res.body) as Record<string, unknown> };
+}
+
+/** The claims that the user's login decides (not iat, exp, at_hash... which differ per login). */
+export function userClaims(claims: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(['sub', 'name', 'preferred_username', 'email', 'email_verified', 'groups'].map((k) => [k, claims[k]]));
+}
+
+/**
+ * Two brokers with the same connector entry: `builtIn` runs the connector itself, `handedOver`
+ * has `strategy` handed over for it. The strategy's callback, `<issuer>/callback/<connector id>`,
+ * is known only once that broker listens: it is set then (passport-oauth2 keeps it in
+ * `_callbackURL`), so build the strategy with any callback URL.
+ */
+export async function builtInAndHandedOver(
+  connector: { type: string; id: string; name: string; config: Record<string, unknown> },
+  strategy: Strategy,
+  options: Omit<StartOptions, 'passportStrategies'> = {},
+): Promise<{ builtIn: TestBroker; handedOver: TestBroker; close(): Promise<void> }> {
+  const builtIn = await startBroker({ connectors: [connector] }, options);
+  const handedOver = await startBroker({ connectors: [connector] }, { ...options, passportStrategies: { [connector.id]: strategy } });
+  (strategy as unknown as { _callbackURL: string })._callbackURL = `${handedOver.issuer}/callback/${connector.id}`;
+  return {
+    builtIn,
+    handedOver,
+    close: async () => {
+      await builtIn.close();
+      await handedOver.close();
+    },
+  };
 }
 
 /**

@@ -13,13 +13,14 @@ import { createRegistry } from '../../../lib/connector.js';
 import { encodeSubject } from '../../../lib/tokens/subject.js';
 import { createBitbucketCloudModule } from '../../../strategies/bitbucket-cloud/index.js';
 import { BitbucketFake, CLIENT_ID, CLIENT_SECRET } from '../../fakes/bitbucket-cloud/index.js';
-import { startBroker, type TestBroker } from '../../helpers/broker.js';
+import type { TestBroker } from '../../helpers/broker.js';
 import { login, startLogin } from '../../helpers/rp.js';
-import { brokerCallbackWithForgedState } from '../passport-handover-app.js';
+import { brokerCallbackWithForgedState, builtInAndHandedOver, userClaims } from '../passport-handover-app.js';
 
 const fake = new BitbucketFake();
 let builtIn: TestBroker;
 let handedOver: TestBroker;
+let closeBrokers: () => Promise<void>;
 
 const connector = { type: 'bitbucket-cloud', id: 'bitbucket', name: 'Bitbucket', config: { clientID: CLIENT_ID, clientSecret: CLIENT_SECRET, teams: ['acme'] } };
 
@@ -28,13 +29,12 @@ beforeAll(async () => {
   fake.addUser('alice');
   fake.addUser('bob', { workspaces: [{ slug: 'elsewhere', permission: 'member' }] });
   const registry = createRegistry([createBitbucketCloudModule({ endpoints: fake.endpoints(), timeoutMs: 5000 })]);
-  builtIn = await startBroker({ connectors: [connector] }, { registry });
   const endpoints = fake.endpoints();
   const passportBitbucket = new PassportBitbucket(
     {
       clientID: CLIENT_ID,
       clientSecret: CLIENT_SECRET,
-      callbackURL: 'http://placeholder/callback/bitbucket',
+      callbackURL: 'http://placeholder/callback/bitbucket', // set by builtInAndHandedOver
       // Every URL passport-bitbucket-oauth2 calls is an option: no instance property to override.
       authorizationURL: endpoints.authorizationURL,
       tokenURL: endpoints.tokenURL,
@@ -48,15 +48,11 @@ beforeAll(async () => {
     (accessToken: string, refreshToken: string, params: unknown, profile: Profile, done: VerifyCallback) =>
       done(null, { accessToken, refreshToken, params, profile }),
   );
-  handedOver = await startBroker({ connectors: [connector] }, { registry, passportStrategies: { bitbucket: passportBitbucket } });
-  // A Passport strategy handed to the broker comes back on `<issuer>/callback/<connector id>`;
-  // the issuer's port is known only now.
-  (passportBitbucket as unknown as { _callbackURL: string })._callbackURL = `${handedOver.issuer}/callback/bitbucket`;
+  ({ builtIn, handedOver, close: closeBrokers } = await builtInAndHandedOver(connector, passportBitbucket, { registry }));
 });
 
 afterAll(async () => {
-  await builtIn?.close();
-  await handedOver?.close();
+  await closeBrokers?.();
   await fake.close();
 });
 
@@ -64,9 +60,7 @@ test('the same sub and claims as the built-in connector for the same Bitbucket u
   fake.oauth.approveAs = 'alice';
   const { claims: expected } = await login(builtIn.issuer, { connectorId: 'bitbucket' });
   const { claims } = await login(handedOver.issuer, { connectorId: 'bitbucket' });
-  const userClaims = ['sub', 'name', 'preferred_username', 'email', 'email_verified', 'groups'] as const;
-  const pick = (c: Record<string, unknown>) => Object.fromEntries(userClaims.map((k) => [k, c[k]]));
-  expect(pick(claims)).toEqual(pick(expected));
+  expect(userClaims(claims)).toEqual(userClaims(expected));
   expect(claims.sub).toBe(encodeSubject('{alice-0000-1111}', 'bitbucket'));
   expect(claims).toMatchObject({ email: 'alice@example.com', groups: ['acme'] });
 });

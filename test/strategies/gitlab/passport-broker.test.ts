@@ -11,13 +11,14 @@ import type { VerifyCallback } from 'passport-oauth2';
 import { Strategy as PassportGitLab2, type Profile, type StrategyOptions } from 'passport-gitlab2';
 import { encodeSubject } from '../../../lib/tokens/subject.js';
 import { CLIENT_ID, CLIENT_SECRET, GitLabFake } from '../../fakes/gitlab/index.js';
-import { startBroker, type TestBroker } from '../../helpers/broker.js';
+import type { TestBroker } from '../../helpers/broker.js';
 import { login, startLogin } from '../../helpers/rp.js';
-import { brokerCallbackWithForgedState } from '../passport-handover-app.js';
+import { brokerCallbackWithForgedState, builtInAndHandedOver, userClaims } from '../passport-handover-app.js';
 
 const fake = new GitLabFake();
 let builtIn: TestBroker;
 let handedOver: TestBroker;
+let closeBrokers: () => Promise<void>;
 
 const connector = () => ({
   type: 'gitlab',
@@ -31,12 +32,11 @@ beforeAll(async () => {
   const person = { name: 'Alice Example', email: 'alice@example.com', confirmedAt: '2024-01-01T00:00:00Z' };
   fake.add({ ...person, id: 42, username: 'alice', groups: [{ id: 1, fullPath: 'platform', level: 50, direct: true }] });
   fake.add({ ...person, id: 43, username: 'bob', email: 'bob@example.com', groups: [{ id: 2, fullPath: 'marketing', level: 30, direct: true }] });
-  builtIn = await startBroker({ connectors: [connector()] });
   const passportGitLab2 = new PassportGitLab2(
     {
       clientID: CLIENT_ID,
       clientSecret: CLIENT_SECRET,
-      callbackURL: 'http://placeholder/callback/gitlab',
+      callbackURL: 'http://placeholder/callback/gitlab', // set by builtInAndHandedOver
       baseURL: fake.oauth.url,
       scope: ['read_user', 'openid'],
       scopeSeparator: ' ',
@@ -46,15 +46,11 @@ beforeAll(async () => {
     } satisfies StrategyOptions,
     (accessToken: string, refreshToken: string, profile: Profile, done: VerifyCallback) => done(null, { accessToken, refreshToken, profile }),
   );
-  handedOver = await startBroker({ connectors: [connector()] }, { passportStrategies: { gitlab: passportGitLab2 } });
-  // A Passport strategy handed to the broker comes back on `<issuer>/callback/<connector id>`;
-  // the issuer's port is known only now.
-  (passportGitLab2 as unknown as { _callbackURL: string })._callbackURL = `${handedOver.issuer}/callback/gitlab`;
+  ({ builtIn, handedOver, close: closeBrokers } = await builtInAndHandedOver(connector(), passportGitLab2));
 });
 
 afterAll(async () => {
-  await builtIn?.close();
-  await handedOver?.close();
+  await closeBrokers?.();
   await fake.close();
 });
 
@@ -62,9 +58,7 @@ test('the same sub and claims as the built-in connector for the same GitLab user
   fake.oauth.approveAs = 'alice';
   const { claims: expected } = await login(builtIn.issuer, { connectorId: 'gitlab' });
   const { claims } = await login(handedOver.issuer, { connectorId: 'gitlab' });
-  const userClaims = ['sub', 'name', 'preferred_username', 'email', 'email_verified', 'groups'] as const;
-  const pick = (c: Record<string, unknown>) => Object.fromEntries(userClaims.map((k) => [k, c[k]]));
-  expect(pick(claims)).toEqual(pick(expected));
+  expect(userClaims(claims)).toEqual(userClaims(expected));
   expect(claims.sub).toBe(encodeSubject('42', 'gitlab'));
   expect(claims.groups).toEqual(['platform', 'platform:owner']);
 });

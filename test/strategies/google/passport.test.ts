@@ -9,13 +9,12 @@ import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import * as client from 'openid-client';
 import { Strategy as GoogleOAuth20, type Profile, type StrategyOptions } from 'passport-google-oauth20';
 import type { VerifyCallback } from 'passport-oauth2';
-import type { JWTPayload } from 'jose';
 import type { Identity } from '../../../lib/identity.js';
 import { configSchema, directoryFor, google, GoogleStrategy, type GoogleConfig } from '../../../strategies/google/index.js';
 import { FakeGoogle } from '../../fakes/google/index.js';
-import { startBroker, type TestBroker } from '../../helpers/broker.js';
+import type { TestBroker } from '../../helpers/broker.js';
 import { login, startLogin, verifyIdToken } from '../../helpers/rp.js';
-import { brokerCallbackWithForgedState, handoverLogin, startHandoverApp, type HandoverApp } from '../passport-handover-app.js';
+import { brokerCallbackWithForgedState, builtInAndHandedOver, type HandoverApp, handoverLogin, startHandoverApp, userClaims } from '../passport-handover-app.js';
 
 const ADMIN = 'admin@acme.example';
 const alice = { userId: '1101', username: 'Alice Admin', email: 'alice@acme.example', emailVerified: true, groups: ['eng@acme.example'] };
@@ -77,7 +76,6 @@ async function loginAs(user: string, name: string, rewrite?: (params: URLSearchP
   return handoverLogin(app, name, rewrite);
 }
 
-const claimsToCompare = (c: JWTPayload) => ({ sub: c.sub, name: c.name, email: c.email, email_verified: c.email_verified, groups: c.groups });
 
 beforeAll(async () => {
   fake = new FakeGoogle();
@@ -179,27 +177,21 @@ describe('passport-google-oauth20 handed over, in an express-session app', () =>
 describe('passport-google-oauth20 handed to the broker as type google', () => {
   let builtIn: TestBroker;
   let handed: TestBroker;
+  let closeBrokers: () => Promise<void>;
 
   beforeAll(async () => {
-    const connectors = [{ type: 'google', id: 'google', name: 'Google', config }];
-    builtIn = await startBroker({ connectors });
-    const strategy = handingOverTokens('http://placeholder/callback');
-    handed = await startBroker({ connectors }, { passportStrategies: { google: strategy } });
-    // The callback is `<issuer>/callback/<connector id>`, known once the broker listens:
-    // passport-oauth2 keeps it in `_callbackURL`.
-    (strategy as unknown as { _callbackURL: string })._callbackURL = `${handed.issuer}/callback/google`;
+    ({ builtIn, handedOver: handed, close: closeBrokers } = await builtInAndHandedOver({ type: 'google', id: 'google', name: 'Google', config }, handingOverTokens('http://placeholder/callback')));
   });
 
   afterAll(async () => {
-    await builtIn?.close();
-    await handed?.close();
+    await closeBrokers?.();
   });
 
   test("the ID token's sub and claims are the built-in connector's for the same user", async () => {
     fake.approveAs = 'alice';
     const viaBuiltIn = await login(builtIn.issuer, { connectorId: 'google' });
     const viaPackage = await login(handed.issuer, { connectorId: 'google' });
-    expect(claimsToCompare(viaPackage.claims)).toEqual(claimsToCompare(viaBuiltIn.claims));
+    expect(userClaims(viaPackage.claims)).toEqual(userClaims(viaBuiltIn.claims));
     expect(viaPackage.claims).toMatchObject({ email: alice.email, groups: alice.groups });
   });
 

@@ -11,13 +11,12 @@ import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import * as client from 'openid-client';
 import { Strategy as PassportLinkedIn, type StrategyOption } from 'passport-linkedin-oauth2';
 import type { VerifyCallback } from 'passport-oauth2';
-import type { JWTPayload } from 'jose';
 import type { Identity } from '../../../lib/identity.js';
 import { configSchema, linkedin, LinkedInStrategy, type LinkedInConfig } from '../../../strategies/linkedin/index.js';
 import { FakeLinkedIn } from '../../fakes/linkedin/index.js';
-import { startBroker, type TestBroker } from '../../helpers/broker.js';
+import type { TestBroker } from '../../helpers/broker.js';
 import { login, startLogin, verifyIdToken } from '../../helpers/rp.js';
-import { brokerCallbackWithForgedState, handoverLogin, startHandoverApp, type HandoverApp } from '../passport-handover-app.js';
+import { brokerCallbackWithForgedState, builtInAndHandedOver, type HandoverApp, handoverLogin, startHandoverApp, userClaims } from '../passport-handover-app.js';
 
 const rosa = { userId: 'aBcDeF1234', username: 'Rosa Parks', email: 'rosa@example.org', emailVerified: true, groups: [] };
 
@@ -56,7 +55,6 @@ async function loginAs(user: string, name: string, rewrite?: (params: URLSearchP
   return handoverLogin(app, name, rewrite);
 }
 
-const claimsToCompare = (c: JWTPayload) => ({ sub: c.sub, name: c.name, email: c.email, email_verified: c.email_verified });
 
 beforeAll(async () => {
   fake = new FakeLinkedIn({ programmaticRefresh: true });
@@ -120,27 +118,21 @@ describe('passport-linkedin-oauth2 handed over, in an express-session app', () =
 describe('passport-linkedin-oauth2 handed to the broker as type linkedin', () => {
   let builtIn: TestBroker;
   let handed: TestBroker;
+  let closeBrokers: () => Promise<void>;
 
   beforeAll(async () => {
-    const connectors = [{ type: 'linkedin', id: 'linkedin', name: 'LinkedIn', config }];
-    builtIn = await startBroker({ connectors });
-    const strategy = passportLinkedIn('http://placeholder/callback');
-    handed = await startBroker({ connectors }, { passportStrategies: { linkedin: strategy } });
-    // The callback is `<issuer>/callback/<connector id>`, known once the broker listens:
-    // passport-oauth2 keeps it in `_callbackURL`.
-    (strategy as unknown as { _callbackURL: string })._callbackURL = `${handed.issuer}/callback/linkedin`;
+    ({ builtIn, handedOver: handed, close: closeBrokers } = await builtInAndHandedOver({ type: 'linkedin', id: 'linkedin', name: 'LinkedIn', config }, passportLinkedIn('http://placeholder/callback')));
   });
 
   afterAll(async () => {
-    await builtIn?.close();
-    await handed?.close();
+    await closeBrokers?.();
   });
 
   test("the ID token's sub and claims are the built-in connector's for the same member", async () => {
     fake.approveAs = 'rosa';
     const viaBuiltIn = await login(builtIn.issuer, { connectorId: 'linkedin' });
     const viaPackage = await login(handed.issuer, { connectorId: 'linkedin' });
-    expect(claimsToCompare(viaPackage.claims)).toEqual(claimsToCompare(viaBuiltIn.claims));
+    expect(userClaims(viaPackage.claims)).toEqual(userClaims(viaBuiltIn.claims));
     expect(viaPackage.claims).toMatchObject({ name: rosa.username, email: rosa.email });
   });
 

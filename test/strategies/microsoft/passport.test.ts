@@ -11,13 +11,12 @@ import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import * as client from 'openid-client';
 import { Strategy as PassportMicrosoft } from 'passport-microsoft';
 import type { VerifyCallback } from 'passport-oauth2';
-import type { JWTPayload } from 'jose';
 import type { Identity } from '../../../lib/identity.js';
 import { configSchema, microsoft, MicrosoftStrategy, type MicrosoftConfig } from '../../../strategies/microsoft/index.js';
 import { FakeMicrosoft } from '../../fakes/microsoft/index.js';
-import { startBroker, type TestBroker } from '../../helpers/broker.js';
+import type { TestBroker } from '../../helpers/broker.js';
 import { login, startLogin, verifyIdToken } from '../../helpers/rp.js';
-import { brokerCallbackWithForgedState, handoverLogin, startHandoverApp, type HandoverApp } from '../passport-handover-app.js';
+import { brokerCallbackWithForgedState, builtInAndHandedOver, type HandoverApp, handoverLogin, startHandoverApp, userClaims } from '../passport-handover-app.js';
 
 const TENANT = 'contoso.onmicrosoft.com';
 const jane = {
@@ -73,14 +72,6 @@ async function loginAs(user: string, name: string, rewrite?: (params: URLSearchP
   return handoverLogin(app, name, rewrite);
 }
 
-const claimsToCompare = (c: JWTPayload) => ({
-  sub: c.sub,
-  name: c.name,
-  email: c.email,
-  email_verified: c.email_verified,
-  groups: c.groups,
-  preferred_username: c.preferred_username,
-});
 
 beforeAll(async () => {
   fake = new FakeMicrosoft();
@@ -211,27 +202,21 @@ describe('passport-microsoft handed over, in an express-session app', () => {
 describe('passport-microsoft handed to the broker as type microsoft', () => {
   let builtIn: TestBroker;
   let handed: TestBroker;
+  let closeBrokers: () => Promise<void>;
 
   beforeAll(async () => {
-    const connectors = [{ type: 'microsoft', id: 'microsoft', name: 'Microsoft', config: strict }];
-    builtIn = await startBroker({ connectors });
-    const strategy = passportMicrosoft('http://placeholder/callback', true);
-    handed = await startBroker({ connectors }, { passportStrategies: { microsoft: strategy } });
-    // The callback is `<issuer>/callback/<connector id>`, known once the broker listens:
-    // passport-oauth2 keeps it in `_callbackURL`.
-    (strategy as unknown as { _callbackURL: string })._callbackURL = `${handed.issuer}/callback/microsoft`;
+    ({ builtIn, handedOver: handed, close: closeBrokers } = await builtInAndHandedOver({ type: 'microsoft', id: 'microsoft', name: 'Microsoft', config: strict }, passportMicrosoft('http://placeholder/callback', true)));
   });
 
   afterAll(async () => {
-    await builtIn?.close();
-    await handed?.close();
+    await closeBrokers?.();
   });
 
   test("the ID token's sub and claims are the built-in connector's for the same user", async () => {
     fake.approveAs = jane.userId;
     const viaBuiltIn = await login(builtIn.issuer, { connectorId: 'microsoft' });
     const viaPackage = await login(handed.issuer, { connectorId: 'microsoft' });
-    expect(claimsToCompare(viaPackage.claims)).toEqual(claimsToCompare(viaBuiltIn.claims));
+    expect(userClaims(viaPackage.claims)).toEqual(userClaims(viaBuiltIn.claims));
     expect(viaPackage.claims).toMatchObject({ email: jane.email, groups: jane.groups });
   });
 
