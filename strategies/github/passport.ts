@@ -4,15 +4,17 @@
  * passport-github2's profile says nothing about whether an address is verified (it copies the
  * primary address, verified or not), so the mapping stays fail-closed this way:
  * - when the verify callback hands over the access token (`done(null, { accessToken,
- *   refreshToken, profile })`), the connector reads the user, `/user/emails` and the groups with
- *   that token, exactly as its own login does, and checks the token belongs to `profile.id`;
+ *   refreshToken, profile })`, plus `params` from a five-argument verify callback for the
+ *   token's expiry), the connector reads the user, `/user/emails` and the groups with that
+ *   token, exactly as its own login does, and checks the token belongs to `profile.id`;
  * - without a token it accepts only a profile made with `allRawEmails: true` (whose entries carry
  *   `verified` and `primary`), takes the primary verified address, and refuses any config that
  *   needs groups (`org`, `orgs`, `loadAllGroups`), since membership cannot be checked.
  */
 import type { Identity } from '../../lib/identity.js';
 import { isRecord } from '../shared/http.js';
-import { tokenDataJson, type UpstreamTokenData } from '../shared/platform.js';
+import { readHandedOverUser } from '../shared/passport-user.js';
+import { tokenDataJson } from '../shared/platform.js';
 import type { GitHubEmail } from './api.js';
 import type { GitHubConfig } from './config.js';
 import { chooseEmail } from './mapping.js';
@@ -56,14 +58,13 @@ function verifiedEmail(profile: ProfileFields, preferredDomain: string | undefin
 }
 
 export async function identityFromPassportUser(user: unknown, config: GitHubConfig, strategy: GitHubStrategy): Promise<Identity> {
-  const wrapped = isRecord(user) && 'profile' in user;
-  const profile = profileFields(wrapped ? user.profile : user);
-  const accessToken = wrapped && typeof user.accessToken === 'string' && user.accessToken !== '' ? user.accessToken : undefined;
-  if (accessToken !== undefined) {
-    const identity = await strategy.identifyWithToken(accessToken, { offlineAccess: true, groups: true }, profile.id);
-    const data: UpstreamTokenData = { accessToken };
-    if (wrapped && typeof user.refreshToken === 'string' && user.refreshToken !== '') data.refreshToken = user.refreshToken;
-    identity.connectorData = tokenDataJson(data);
+  const handed = readHandedOverUser(user, 'passport-github2');
+  const profile = profileFields(handed.profile);
+  if (handed.tokens !== undefined) {
+    const identity = await strategy.identifyWithToken(handed.tokens.accessToken, { offlineAccess: true, groups: true }, profile.id);
+    // A GitHub App's user token expires (8 h) and comes with a refresh token: kept with its
+    // expiry (from `params`, or "now" when unknown, so the first refresh renews it).
+    identity.connectorData = tokenDataJson(handed.tokens);
     return identity;
   }
   if (config.org !== undefined || (config.orgs?.length ?? 0) > 0 || config.loadAllGroups === true) {

@@ -12,6 +12,7 @@ import { Strategy as PassportGitHub2, type Profile, type StrategyOptions } from 
 import request from 'supertest';
 import { AccessDeniedError } from '../../../lib/errors.js';
 import { configSchema, createGitHubModule, GitHubStrategy, type GitHubConfig } from '../../../strategies/github/index.js';
+import { identityFromPassportUser } from '../../../strategies/github/passport.js';
 import { CLIENT_ID, CLIENT_SECRET, GitHubFake } from '../../fakes/github/index.js';
 
 const fake = new GitHubFake();
@@ -159,6 +160,29 @@ describe('passport-github2 handed to the broker as type github', () => {
     const res = await loginThroughApp('passport-github2-profile', 'alice');
     expect(res.status).toBe(500);
     expect(res.body.error).toMatch(/no verification flags/);
+  });
+
+  test("a GitHub App's refresh token is kept with the token's expiry: from params, or now when unknown (so the first refresh renews)", async () => {
+    const read: string[] = [];
+    const strategy = {
+      identifyWithToken: async (token: string) => {
+        read.push(token);
+        return { userId: '11', username: 'A Person', emailVerified: true, groups: [] };
+      },
+    } as unknown as GitHubStrategy;
+    const profile = { provider: 'github', id: '11', username: 'alice' };
+    const before = Date.now();
+    const withParams = await identityFromPassportUser({ accessToken: 'ghu_1', refreshToken: 'ghr_1', params: { expires_in: 28800 }, profile }, config, strategy);
+    const expiry = Date.parse((withParams.connectorData as { expiry: string }).expiry);
+    expect(withParams.connectorData).toMatchObject({ accessToken: 'ghu_1', refreshToken: 'ghr_1' });
+    expect(expiry).toBeGreaterThanOrEqual(before + 28_800_000);
+    expect(expiry).toBeLessThanOrEqual(Date.now() + 28_800_000);
+    const unknown = await identityFromPassportUser({ accessToken: 'ghu_2', refreshToken: 'ghr_2', profile }, config, strategy);
+    expect(Date.parse((unknown.connectorData as { expiry: string }).expiry)).toBeLessThanOrEqual(Date.now());
+    const oauthApp = await identityFromPassportUser({ accessToken: 'gho_3', refreshToken: '', profile }, config, strategy);
+    expect(oauthApp.connectorData).toEqual({ accessToken: 'gho_3' }); // an OAuth App's token does not expire
+    expect(read).toEqual(['ghu_1', 'ghu_2', 'gho_3']);
+    await expect(identityFromPassportUser({ accessToken: 7, profile }, config, strategy)).rejects.toThrow(/"accessToken" is not a string/);
   });
 
   test('profile only cannot satisfy a config that needs groups', async () => {
