@@ -28,6 +28,20 @@ function optionalString(user: Record<string, unknown>, key: string, what: string
 }
 
 /**
+ * `params.expires_in` in seconds: a number, or a string of digits, which is what passport-oauth2
+ * hands over from a form-encoded token answer (node-oauth falls back to `querystring.parse`, and
+ * GitHub answers form-encoded to a request that does not ask for JSON: `expires_in=28800`).
+ * Anything else is an error.
+ */
+function expiresInSeconds(value: unknown, what: string): number {
+  const seconds = typeof value === 'string' && /^[0-9]{1,10}$/.test(value) ? Number(value) : value;
+  if (typeof seconds !== 'number' || !Number.isFinite(seconds) || seconds <= 0) {
+    throw new TypeError(`${what} user: "params.expires_in" is not a positive number of seconds`);
+  }
+  return seconds;
+}
+
+/**
  * When the access token expires. From `params.expires_in` when the app handed the token
  * endpoint's answer over; otherwise the lifetime is unknown, and a token that comes with a
  * refresh token is recorded as expiring now, so the first refresh renews it instead of trusting
@@ -37,13 +51,7 @@ function expiryOf(user: Record<string, unknown>, hasRefreshToken: boolean, what:
   const params = user.params;
   if (params !== undefined) {
     if (!isRecord(params)) throw new TypeError(`${what} user: "params" is not the token endpoint's answer (an object)`);
-    const expiresIn = params.expires_in;
-    if (expiresIn !== undefined) {
-      if (typeof expiresIn !== 'number' || !Number.isFinite(expiresIn) || expiresIn <= 0) {
-        throw new TypeError(`${what} user: "params.expires_in" is not a positive number of seconds`);
-      }
-      return new Date(now + expiresIn * 1000).toISOString();
-    }
+    if (params.expires_in !== undefined) return new Date(now + expiresInSeconds(params.expires_in, what) * 1000).toISOString();
   }
   return hasRefreshToken ? new Date(now).toISOString() : undefined;
 }

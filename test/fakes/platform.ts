@@ -69,6 +69,11 @@ export interface OAuthFakeOptions {
   clientAuth: 'basic' | 'post' | 'either';
   /** Writes an OAuth error from the token endpoint the way the platform does. */
   tokenError(res: Response, error: string, description: string): void;
+  /**
+   * Writes the token endpoint's answer the way the platform does (default JSON): GitHub answers
+   * form-encoded unless the request's Accept asks for JSON.
+   */
+  tokenAnswer?(res: Response, body: Record<string, unknown>): void;
   /** Writes the answer to an API call without a valid token. */
   unauthorized(res: Response): void;
   /** Access-token lifetime in seconds; undefined: tokens do not expire (GitHub OAuth apps). */
@@ -211,7 +216,7 @@ export class OAuthFake {
       const got = createHash('sha256').update(form.code_verifier ?? '').digest('base64url');
       if (got !== pending.challenge) return this.options.tokenError(res, 'invalid_grant', 'The code_verifier does not match.');
     }
-    res.json(this.issue(pending.login, pending.scope));
+    this.answerTokens(res, this.issue(pending.login, pending.scope));
   }
 
   private refreshGrant(res: Response, form: Record<string, string | undefined>): void {
@@ -221,7 +226,12 @@ export class OAuthFake {
       return this.options.tokenError(res, this.options.errorCodes?.badRefreshToken ?? 'invalid_grant', 'The refresh token is invalid or was revoked.');
     }
     this.refresh.delete(form.refresh_token!);
-    res.json(this.issue(grant.login, grant.scope));
+    this.answerTokens(res, this.issue(grant.login, grant.scope));
+  }
+
+  private answerTokens(res: Response, body: Record<string, unknown>): void {
+    if (this.options.tokenAnswer) this.options.tokenAnswer(res, body);
+    else res.json(body);
   }
 
   private clientAuthenticated(req: Request, form: Record<string, string | undefined>): boolean {

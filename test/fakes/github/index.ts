@@ -1,6 +1,7 @@
 /**
  * A fake of GitHub (github.com, or GitHub Enterprise over TLS at `/api/v3`) answering as the real
- * one does for what the connector uses: the OAuth web flow (token errors with status 200), `/user`,
+ * one does for what the connector uses: the OAuth web flow (token answers and errors, the latter
+ * with status 200, form-encoded unless `Accept` asks for JSON), `/user`,
  * `/user/emails`, `/user/orgs`, `/user/teams` (Link pagination, `per_page` up to 100),
  * `/orgs/{org}/members/{user}` (204 / 302 / 404), 401 "Bad credentials", 403 without User-Agent.
  */
@@ -35,6 +36,20 @@ export interface GitHubFakeOptions {
   tokens?: 'oauth-app' | 'github-app';
 }
 
+/**
+ * The token endpoint's answer as GitHub writes it: JSON only when the request's `Accept` asks for
+ * it; otherwise (node-oauth, under passport-github2, sends none) form-encoded, every value a string
+ * (`access_token=ghu_...&expires_in=28800&refresh_token=ghr_...&scope=&token_type=bearer`).
+ */
+function answerAsGitHub(res: Response, body: Record<string, unknown>): void {
+  if (/\bapplication\/json\b/i.test(res.req.get('accept') ?? '')) {
+    res.status(200).json(body);
+    return;
+  }
+  const form = new URLSearchParams(Object.entries(body).map(([k, v]) => [k, String(v)]));
+  res.status(200).type('application/x-www-form-urlencoded').send(form.toString());
+}
+
 export class GitHubFake {
   readonly oauth: OAuthFake;
   readonly users = new Map<string, FakeGitHubUser>();
@@ -49,9 +64,10 @@ export class GitHubFake {
       clientID: CLIENT_ID,
       clientSecret: CLIENT_SECRET,
       clientAuth: 'either',
-      // GitHub answers token errors with 200 and an error body.
+      // GitHub answers token errors with 200 and an error body, in the format Accept asks for.
       tokenError: (res, error, description) =>
-        res.status(200).json({ error, error_description: description, error_uri: 'https://docs.github.com/apps/troubleshooting' }),
+        answerAsGitHub(res, { error, error_description: description, error_uri: 'https://docs.github.com/apps/troubleshooting' }),
+      tokenAnswer: answerAsGitHub,
       unauthorized: (res) => res.status(401).json({ message: 'Bad credentials', documentation_url: 'https://docs.github.com/rest', status: '401' }),
       refreshTokens: githubApp,
       errorCodes: { badCode: 'bad_verification_code', badRefreshToken: 'bad_refresh_token', badClient: 'incorrect_client_credentials' },

@@ -16,10 +16,13 @@ import { identityFromPassportUser } from '../../../strategies/github/passport.js
 import { CLIENT_ID, CLIENT_SECRET, GitHubFake } from '../../fakes/github/index.js';
 
 const fake = new GitHubFake();
+/** A GitHub App: 8-hour user tokens with refresh tokens, for `passport-github2-app` below. */
+const appFake = new GitHubFake({ tokens: 'github-app' });
 const config: GitHubConfig = configSchema.parse({ clientID: CLIENT_ID, clientSecret: CLIENT_SECRET, orgs: [{ name: 'acme' }] });
 let server: http.Server;
 let appURL = '';
 let module: ReturnType<typeof createGitHubModule>;
+let appModule: ReturnType<typeof createGitHubModule>;
 
 /** The app: `/login/<name>` starts a login with that Passport strategy, `/cb/<name>` ends it and answers JSON. */
 function app(): express.Express {
@@ -34,7 +37,8 @@ function app(): express.Express {
       const name = String(req.params.name);
       if (!name.startsWith('passport-github2')) return res.json({ identity: user });
       const strict = name.endsWith('strict') ? { ...config } : configSchema.parse({ clientID: CLIENT_ID, clientSecret: CLIENT_SECRET });
-      Promise.resolve(module.fromPassportUser(user, strict)).then(
+      const mapper = name.startsWith('passport-github2-app') ? appModule : module;
+      Promise.resolve(mapper.fromPassportUser(user, strict)).then(
         (identity) => res.json({ identity }),
         (e: unknown) => res.status(e instanceof AccessDeniedError ? 403 : 500).json({ error: String(e) }),
       );
@@ -46,6 +50,7 @@ function app(): express.Express {
 /** Runs a login through the app: start, the fake approves as `as`, then the callback. */
 async function loginThroughApp(name: string, as: string | undefined, tamperState = false): Promise<request.Response> {
   fake.oauth.approveAs = as;
+  appFake.oauth.approveAs = as;
   const agent = request.agent(appURL);
   const start = await agent.get(`/login/${name}`);
   expect(start.status).toBe(302);
@@ -78,11 +83,40 @@ function passportGitHub2(name: string, allRawEmails: boolean, handTokenOver: boo
   return s;
 }
 
+/**
+ * passport-github2 for the GitHub App, with the README's five-argument verify callback: node-oauth
+ * sends no `Accept`, so GitHub answers the token endpoint form-encoded and `params.expires_in`
+ * is the string "28800".
+ */
+function passportGitHub2App(name: string): PassportGitHub2 {
+  const endpoints = appFake.endpoints();
+  const s = new PassportGitHub2(
+    {
+      clientID: CLIENT_ID,
+      clientSecret: CLIENT_SECRET,
+      callbackURL: `${appURL}/cb/${name}`,
+      authorizationURL: endpoints.authorizationURL,
+      tokenURL: endpoints.tokenURL,
+      userProfileURL: `${endpoints.apiURL}/user`,
+      userEmailURL: `${endpoints.apiURL}/user/emails`,
+      scope: ['user:email', 'read:org'],
+      state: true as unknown as string,
+    } satisfies StrategyOptions,
+    (accessToken: string, refreshToken: string, params: unknown, profile: Profile, done: (err: Error | null, user?: Express.User) => void) =>
+      done(null, { accessToken, refreshToken, params, profile }),
+  );
+  s.name = name;
+  return s;
+}
+
 beforeAll(async () => {
   await fake.listen();
+  await appFake.listen();
   module = createGitHubModule({ endpoints: fake.endpoints(), timeoutMs: 5000 });
+  appModule = createGitHubModule({ endpoints: appFake.endpoints(), timeoutMs: 5000 });
   const base = { name: 'A Person', email: null, teams: [{ org: 'acme', name: 'Core', slug: 'core' }] };
   fake.add({ ...base, id: 11, login: 'alice', orgs: ['acme'], emails: [{ email: 'alice@example.com', verified: true, primary: true, visibility: null }] });
+  appFake.add({ ...base, id: 11, login: 'alice', orgs: ['acme'], emails: [{ email: 'alice@example.com', verified: true, primary: true, visibility: null }] });
   fake.add({ ...base, id: 12, login: 'bob', orgs: [], emails: [{ email: 'bob@example.com', verified: true, primary: true, visibility: null }] });
   fake.add({ ...base, id: 13, login: 'carol', orgs: ['acme'], emails: [{ email: 'carol@example.com', verified: false, primary: true, visibility: null }] });
   server = http.createServer(app());
@@ -92,12 +126,14 @@ beforeAll(async () => {
   passport.use(passportGitHub2('passport-github2-token-strict', false, true));
   passport.use(passportGitHub2('passport-github2-raw', true, false));
   passport.use(passportGitHub2('passport-github2-profile', false, false));
+  passport.use(passportGitHub2App('passport-github2-app-strict'));
 });
 
 afterAll(async () => {
   server.closeAllConnections();
   await new Promise((resolve) => server.close(resolve));
   await fake.close();
+  await appFake.close();
 });
 
 describe('GitHubStrategy as a plain Passport strategy', () => {
@@ -183,6 +219,22 @@ describe('passport-github2 handed to the broker as type github', () => {
     expect(oauthApp.connectorData).toEqual({ accessToken: 'gho_3' }); // an OAuth App's token does not expire
     expect(read).toEqual(['ghu_1', 'ghu_2', 'gho_3']);
     await expect(identityFromPassportUser({ accessToken: 7, profile }, config, strategy)).rejects.toThrow(/"accessToken" is not a string/);
+    for (const expiresIn of ['8h', '0', '', '-5', 0, Number.NaN]) {
+      await expect(identityFromPassportUser({ accessToken: 'ghu_4', refreshToken: 'ghr_4', params: { expires_in: expiresIn }, profile }, config, strategy)).rejects.toThrow(
+        /"params.expires_in" is not a positive number of seconds/,
+      );
+    }
+  });
+
+  test("a GitHub App through the real package with params: GitHub's form-encoded expires_in (a string) gives the token's expiry", async () => {
+    const before = Date.now();
+    const res = await loginThroughApp('passport-github2-app-strict', 'alice');
+    expect({ status: res.status, error: res.body.error }).toEqual({ status: 200, error: undefined });
+    expect(res.body.identity).toMatchObject({ userId: '11', email: 'alice@example.com', groups: ['acme:Core'] });
+    const kept = res.body.identity.connectorData as { accessToken: string; refreshToken: string; expiry: string };
+    expect(kept).toEqual({ accessToken: expect.any(String), refreshToken: expect.any(String), expiry: expect.any(String) });
+    expect(Date.parse(kept.expiry)).toBeGreaterThanOrEqual(before + 28_800_000);
+    expect(Date.parse(kept.expiry)).toBeLessThanOrEqual(Date.now() + 28_800_000);
   });
 
   test('profile only cannot satisfy a config that needs groups', async () => {
