@@ -171,7 +171,7 @@ describe('what passport-bitbucket-oauth2 is not allowed to get past', () => {
     ['null', null, /expected \{ accessToken, refreshToken, profile \} or a profile object/],
     ['a token without the profile', { accessToken: 'at_x' }, /without the profile/],
     ['a refresh token that is not a string', { accessToken: 'at_x', refreshToken: {}, profile }, /"refreshToken" is not a string/],
-    ['an expires_in that is not a number of seconds', { accessToken: 'at_x', params: { expires_in: '7200' }, profile }, /"params.expires_in" is not a positive number/],
+    ['an expires_in that is not a number of seconds', { accessToken: 'at_x', params: { expires_in: '2h' }, profile }, /"params.expires_in" is not a positive number/],
     ['another provider\'s profile', { accessToken: 'at_x', profile: { ...profile, provider: 'gitlab' } }, /expected a Bitbucket profile/],
     ['a profile without id', { accessToken: 'at_x', profile: { ...profile, id: undefined } }, /has no id/],
   ])('%s is refused', async (_what, user, message) => {
