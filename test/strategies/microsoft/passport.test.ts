@@ -160,6 +160,16 @@ describe('passport-microsoft handed over, in an express-session app', () => {
     );
   });
 
+  test("a token of another user than the profile's is refused, never mapped", async () => {
+    const joeToken = String(fake.issue('u-joe', 'user.read').access_token);
+    const janeProfile = { provider: 'microsoft', id: jane.userId, _json: { id: jane.userId, userPrincipalName: jane.email } };
+    for (const config of [open, strict]) {
+      await expect(microsoft.fromPassportUser({ accessToken: joeToken, refreshToken: '', profile: janeProfile }, config)).rejects.toThrow(
+        /belongs to another user than the profile/,
+      );
+    }
+  });
+
   test('tenant consumers cannot be checked for a handed-over token: refused', async () => {
     const user = { accessToken: 'at', refreshToken: 'rt', profile: { provider: 'microsoft', id: jane.userId } };
     await expect(microsoft.fromPassportUser(user, { ...open, tenant: 'consumers' })).rejects.toThrow(/tenant "consumers" cannot be checked/);
