@@ -168,6 +168,10 @@ describe('passport-google-oauth20 handed over, in an express-session app', () =>
     ['not an object', 'alice'],
     ['another provider', { provider: 'github', id: '1101', _json: { sub: '1101' } }],
     ['a profile without id', { provider: 'google', _json: { sub: '1101' } }],
+    [
+      "a profile whose userinfo copy is another user's",
+      { provider: 'google', id: '1101', _json: { sub: '1102', name: alice.username, email: alice.email, email_verified: true, hd: 'acme.example' } },
+    ],
     ['a token that is not a string', { accessToken: 42, profile: { provider: 'google', id: '1101' } }],
   ])('fails closed on %s', async (_what, user) => {
     await expect(google.fromPassportUser(user, config)).rejects.toThrow(TypeError);
