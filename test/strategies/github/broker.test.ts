@@ -12,6 +12,7 @@ import { createGitHubModule } from '../../../strategies/github/index.js';
 import { CLIENT_ID, CLIENT_SECRET, GitHubFake } from '../../fakes/github/index.js';
 import { startBroker, type TestBroker } from '../../helpers/broker.js';
 import { discover, login, startLogin } from '../../helpers/rp.js';
+import { brokerCallbackWithForgedState } from '../passport-handover-app.js';
 
 const fake = new GitHubFake();
 let broker: TestBroker;
@@ -42,6 +43,8 @@ beforeAll(async () => {
       userProfileURL: `${endpoints.apiURL}/user`,
       userEmailURL: `${endpoints.apiURL}/user/emails`,
       scope: ['user:email', 'read:org'],
+      // As the README asks: without it passport-oauth2 checks no state, and the callback takes any code.
+      state: true as unknown as string,
     } satisfies StrategyOptions,
     (accessToken: string, refreshToken: string, profile: Profile, done: (err: Error | null, user?: Express.User) => void) =>
       done(null, { accessToken, refreshToken, profile }),
@@ -135,5 +138,14 @@ describe('passport-github2 handed to the broker as type github', () => {
     fake.oauth.approveAs = 'bob';
     const result = await startLogin(passportBroker.issuer, { connectorId: 'gh2' });
     expect(result.page?.status).toBe(403);
+  });
+
+  test('a callback with a forged state is refused with a page before the code is redeemed', async () => {
+    fake.oauth.approveAs = 'alice';
+    const before = fake.oauth.counts.codeGrants;
+    const res = await brokerCallbackWithForgedState(passportBroker.issuer, 'gh2');
+    expect(res.status).toBe(403);
+    expect(res.body).toMatch(/Invalid authorization request state/);
+    expect(fake.oauth.counts.codeGrants).toBe(before);
   });
 });
