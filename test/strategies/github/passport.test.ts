@@ -237,6 +237,15 @@ describe('passport-github2 handed to the broker as type github', () => {
     expect(Date.parse(kept.expiry)).toBeLessThanOrEqual(Date.now() + 28_800_000);
   });
 
+  test("a token of another user than the profile's is refused, never mapped", async () => {
+    const bobToken = String(fake.oauth.issue('bob', 'user:email read:org').access_token);
+    const aliceProfile = { provider: 'github', id: '11', username: 'alice' };
+    const open = configSchema.parse({ clientID: CLIENT_ID, clientSecret: CLIENT_SECRET });
+    await expect(module.fromPassportUser({ accessToken: bobToken, refreshToken: '', profile: aliceProfile }, open)).rejects.toThrow(
+      /belongs to another user than the profile/,
+    );
+  });
+
   test('profile only cannot satisfy a config that needs groups', async () => {
     await expect(
       module.fromPassportUser({ provider: 'github', id: '11', username: 'alice', emails: [] }, config),
