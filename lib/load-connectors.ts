@@ -11,12 +11,31 @@ import { ConfigError } from './errors.js';
 import { createPasswordDB } from './password-db.js';
 import type { BrokerOptions } from './broker.js';
 
+/**
+ * Whether `strategy` is a passport-oauth2 strategy (passport-github2, passport-gitlab2, ...) built
+ * without `state: true` or a `store`: passport-oauth2 then keeps its NullStore, which accepts any
+ * callback. Handed to the broker, `/callback/<id>` would finish whatever login a browser has in
+ * progress with any code sent to it, an attacker's included (login CSRF).
+ */
+function checksNoOAuthState(strategy: object): boolean {
+  const store = (strategy as { _stateStore?: unknown })._stateStore;
+  return typeof store === 'object' && store !== null && store.constructor.name === 'NullStore';
+}
+
 export async function loadConnectors(settings: Settings, options: BrokerOptions, logger: Logger): Promise<Map<string, LoadedConnector>> {
   const out = new Map<string, LoadedConnector>();
   const foreignIds = Object.keys(options.passportStrategies ?? {});
   for (const id of foreignIds) {
     if (!settings.connectors.some((c) => c.id === id)) {
       throw new ConfigError([{ path: `passportStrategies.${id}`, message: `no connector with id "${id}" in the config` }]);
+    }
+    if (checksNoOAuthState(options.passportStrategies![id]!)) {
+      throw new ConfigError([
+        {
+          path: `passportStrategies.${id}`,
+          message: 'this OAuth 2.0 strategy checks no state, so its callback would accept any code (login CSRF): construct it with state: true (and pkce: true)',
+        },
+      ]);
     }
   }
   for (const [index, entry] of settings.connectors.entries()) {

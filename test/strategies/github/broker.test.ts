@@ -6,7 +6,10 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import * as oidc from 'openid-client';
 import { Strategy as PassportGitHub2, type Profile, type StrategyOptions } from 'passport-github2';
+import pino from 'pino';
+import { createBroker } from '../../../lib/broker.js';
 import { createRegistry } from '../../../lib/connector.js';
+import { ConfigError } from '../../../lib/errors.js';
 import { encodeSubject } from '../../../lib/tokens/subject.js';
 import { createGitHubModule } from '../../../strategies/github/index.js';
 import { CLIENT_ID, CLIENT_SECRET, GitHubFake } from '../../fakes/github/index.js';
@@ -58,6 +61,17 @@ afterAll(async () => {
   await broker?.close();
   await passportBroker?.close();
   await fake.close();
+});
+
+describe('an existing passport-github2 strategy without state: true', () => {
+  test('is refused at start-up, naming passportStrategies.<id>: its callback would accept any code (login CSRF)', async () => {
+    const registry = createRegistry([createGitHubModule({ endpoints: fake.endpoints(), timeoutMs: 5000 })]);
+    const noState = new PassportGitHub2({ clientID: CLIENT_ID, clientSecret: CLIENT_SECRET, callbackURL: 'http://placeholder/callback' }, () => {});
+    const config = { issuer: 'http://127.0.0.1:5556/dex', storage: { type: 'memory' }, staticClients: [], connectors: [connector('gh2')] };
+    const refusal = createBroker(config, { connectors: registry, passportStrategies: { gh2: noState }, logger: pino({ level: 'silent' }) });
+    await expect(refusal).rejects.toThrow(ConfigError);
+    await expect(refusal).rejects.toThrow(/passportStrategies\.gh2: this OAuth 2\.0 strategy checks no state/);
+  });
 });
 
 describe('github through the broker', () => {
