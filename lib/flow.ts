@@ -213,6 +213,8 @@ async function runConnector(ctx: BrokerContext, req: Request, res: Response, aut
         identity = assertIdentity(conn.foreign ? await conn.foreign.toIdentity(outcome.user) : outcome.user);
       } catch (err) {
         if (err instanceof AccessDeniedError) return loginRefused(ctx, res, conn, err.status, err.message);
+        // A handed-over strategy's mapping may call the upstream (with the strategy's token).
+        if (err instanceof UpstreamError) return upstreamUnavailable(ctx, res, conn, err);
         ctx.logger.error({ err, connector: conn.id }, 'connector returned an unusable identity');
         showError(ctx, res, 502, 'Login failed', `${conn.name} returned an incomplete identity: ${errorMessage(err)}.`, 'Ask your administrator to check the connector configuration.');
         return;
@@ -227,19 +229,28 @@ async function runConnector(ctx: BrokerContext, req: Request, res: Response, aut
       return;
     case 'error': {
       const err = outcome.error;
+      if (err instanceof AccessDeniedError) {
+        ctx.logger.warn({ err, connector: conn.id }, 'connector login failed');
+        return loginRefused(ctx, res, conn, err.status, err.message);
+      }
+      if (err instanceof UpstreamError) return upstreamUnavailable(ctx, res, conn, err);
       ctx.logger.warn({ err, connector: conn.id }, 'connector login failed');
-      if (err instanceof AccessDeniedError) return loginRefused(ctx, res, conn, err.status, err.message);
-      const upstream = err instanceof UpstreamError;
-      showError(
-        ctx,
-        res,
-        502,
-        upstream ? `${conn.name} is unavailable` : 'Login failed',
-        upstream ? `The login could not be completed: ${publicSummary(err, conn.name)}.` : `The login with ${conn.name} failed.`,
-        'Try again in a moment; if it keeps failing, contact your administrator.',
-      );
+      showError(ctx, res, 502, 'Login failed', `The login with ${conn.name} failed.`, 'Try again in a moment; if it keeps failing, contact your administrator.');
     }
   }
+}
+
+/** The upstream could not be reached or answered wrongly: logged with its details, summarised on the page. */
+function upstreamUnavailable(ctx: BrokerContext, res: Response, conn: LoadedConnector, err: UpstreamError): void {
+  ctx.logger.warn({ err, connector: conn.id }, 'connector login failed');
+  showError(
+    ctx,
+    res,
+    502,
+    `${conn.name} is unavailable`,
+    `The login could not be completed: ${publicSummary(err, conn.name)}.`,
+    'Try again in a moment; if it keeps failing, contact your administrator.',
+  );
 }
 
 function loginRefused(ctx: BrokerContext, res: Response, conn: LoadedConnector, status: number, message: string): void {

@@ -82,6 +82,20 @@ test('a user in none of the required groups sees a 403 page, and the client gets
   expect(result.page?.body).toMatch(/not in any of the required groups/);
 });
 
+test('GitLab failing while the mapping reads the groups with the handed-over token: a 502 "unavailable" page, and nothing issued', async () => {
+  fake.oauth.approveAs = 'alice';
+  fake.oauth.fail('/oauth/userinfo', { status: 503 });
+  try {
+    const result = await startLogin(handedOver.issuer, { connectorId: 'gitlab' });
+    expect(result.landed).toBeUndefined();
+    expect(result.page?.status).toBe(502);
+    expect(result.page?.body).toMatch(/GitLab is unavailable/);
+    expect(result.page?.body).not.toMatch(/incomplete identity|\/oauth\/userinfo|at .*\.js/);
+  } finally {
+    fake.oauth.clearFaults();
+  }
+});
+
 test('a callback with a forged state is refused with a page before the code is redeemed', async () => {
   fake.oauth.approveAs = 'alice';
   const before = fake.oauth.counts.codeGrants;
