@@ -1,7 +1,7 @@
 /**
  * The storage adapter: a small async key-value interface over kinds of records (auth requests,
  * codes, refresh tokens, keys, ...), in the style of oidc-provider's adapters. Values are JSON.
- * Every backend passes the one behavioural suite in `test/storage/conformance.ts`.
+ * Every backend passes the one behavioural suite in `conformance.ts` (`dexpress/storage-conformance`).
  *
  * Concurrency guarantees every backend gives, because the broker relies on them when several
  * instances share one database:

@@ -1,18 +1,2 @@
-/** A frozen clock for tests: time moves only when the test says so. */
-export interface TestClock {
-  (): number;
-  advance(ms: number): void;
-  set(ms: number): void;
-}
-
-export function frozenClock(start = Date.UTC(2026, 0, 1)): TestClock {
-  let now = start;
-  const clock = (() => now) as TestClock;
-  clock.advance = (ms) => {
-    now += ms;
-  };
-  clock.set = (ms) => {
-    now = ms;
-  };
-  return clock;
-}
+/** The frozen clock tests use: lib/storage/frozen-clock.ts, which the storage conformance suite shares. */
+export { frozenClock, type TestClock } from '../../lib/storage/frozen-clock.js';

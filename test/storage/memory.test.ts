@@ -1,4 +1,5 @@
+import { afterEach, describe, test } from '@jest/globals';
+import { describeStorage } from '../../lib/storage/conformance.js';
 import { MemoryStorage } from '../../lib/storage/memory.js';
-import { describeStorage } from './conformance.js';
 
-describeStorage('memory', async (now) => new MemoryStorage(now));
+describeStorage('memory', async (now) => new MemoryStorage(now), { describe, test, afterEach });

@@ -3,14 +3,14 @@
  * per `open()`), plus what only PostgreSQL has: config validation, concurrent start-ups, and the
  * server going away and coming back.
  */
-import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { afterAll, afterEach, beforeAll, describe, expect, test } from '@jest/globals';
 import { ConfigError, StorageUnavailableError } from '../../lib/errors.js';
+import { describeStorage } from '../../lib/storage/conformance.js';
 import { openStorage } from '../../lib/storage/index.js';
 import { PostgresStorage, isUnavailable, parsePostgresConfig, poolConfig, postgresConfigIssues } from '../../lib/storage/postgres.js';
 import { startBroker } from '../helpers/broker.js';
 import { basicAuth, getPage, postForm } from '../helpers/http.js';
 import { startPostgres, type Postgres } from '../servers/postgres.js';
-import { describeStorage } from './conformance.js';
 
 let server: Postgres;
 let n = 0;
@@ -31,7 +31,7 @@ async function freshDatabase(): Promise<string> {
   return name;
 }
 
-describeStorage('postgres', async (now) => PostgresStorage.open(configFor(await freshDatabase()), now));
+describeStorage('postgres', async (now) => PostgresStorage.open(configFor(await freshDatabase()), now), { describe, test, afterEach });
 
 describe('postgres config', () => {
   test('Dex keys are accepted, unknown keys and bad values name their dotted path', () => {

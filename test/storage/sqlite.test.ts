@@ -3,17 +3,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { afterAll, expect, test } from '@jest/globals';
+import { afterAll, afterEach, describe, expect, test } from '@jest/globals';
 import Database from 'better-sqlite3';
 import { StorageUnavailableError } from '../../lib/errors.js';
+import { describeStorage } from '../../lib/storage/conformance.js';
 import { SqliteStorage, isSqliteUnavailable } from '../../lib/storage/sqlite.js';
-import { describeStorage } from './conformance.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'dexpress-sqlite-'));
 let n = 0;
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-describeStorage('sqlite3', async (now) => new SqliteStorage(join(dir, `db-${n++}.sqlite`), now));
+describeStorage('sqlite3', async (now) => new SqliteStorage(join(dir, `db-${n++}.sqlite`), now), { describe, test, afterEach });
 
 test('data survives closing and reopening the file', async () => {
   const file = join(dir, 'reopen.sqlite');
