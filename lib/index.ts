@@ -28,4 +28,5 @@ export {
 export type { Identity, Scopes, Claims, JsonValue } from './identity.js';
 export { encodeSubject, decodeSubject } from './tokens/subject.js';
 export { AccessDeniedError, BrokerMountError, ConfigError, DexpressError, OAuthError, RefreshFailedError, StorageUnavailableError, UpstreamError } from './errors.js';
-export { registerStorageBackend, type Storage } from './storage/index.js';
+export { registerStorageBackend, type Clock, type Kind, type Storage, type StorageOps, type StoredRecord, type WriteOptions } from './storage/index.js';
+export { InvalidStorageKeyError, isStorableKey, withKeyRule } from './storage/records.js';

@@ -223,7 +223,8 @@ function toSettings(config: DexConfig, env: NodeJS.ProcessEnv, registry: Connect
     if (config.storage.config && Object.keys(config.storage.config).length > 0) {
       warnings.push(`storage.config (${Object.keys(config.storage.config).join(', ')}) is ignored: storage type memory takes no settings`);
     }
-  } else {
+  } else if (config.storage.type === 'sqlite3' || config.storage.type === 'postgres') {
+    // A registered backend's config is its own to check, when it opens.
     const schema = config.storage.type === 'sqlite3' ? sqliteConfigSchema : postgresConfigSchema;
     const r = schema.safeParse(config.storage.config ?? {});
     if (!r.success) issues.push(...zodIssues(r.error, 'storage.config'));

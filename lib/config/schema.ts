@@ -5,6 +5,7 @@
  * later by each connector's own schema.
  */
 import { z } from 'zod';
+import { builtInStorageTypes, isStorageType } from '../storage/index.js';
 import { parseDuration } from './duration.js';
 
 const duration = z.string().refine(
@@ -23,8 +24,10 @@ const url = z.string().refine((s) => URL.canParse(s), { message: 'must be an abs
 
 export const storageSchema = z
   .object({
-    /** `memory`, `sqlite3` (embedded default) or `postgres`. */
-    type: z.enum(['memory', 'sqlite3', 'postgres']),
+    /** `memory`, `sqlite3` (embedded default), `postgres`, or a type given to `registerStorageBackend`. */
+    type: z.string().refine(isStorageType, {
+      message: `must be one of ${builtInStorageTypes.map((t) => JSON.stringify(t)).join(', ')}, or a type registered with registerStorageBackend`,
+    }),
     config: z.record(z.string(), z.unknown()).optional(),
   })
   .strict();

@@ -50,7 +50,8 @@ export interface Settings {
   issuerBase: string;
   /** The issuer's path, e.g. `/dex`, or '' at the root. */
   issuerPath: string;
-  storage: { type: 'memory' | 'sqlite3' | 'postgres'; config: Record<string, unknown> };
+  /** `type` is a built-in backend's or one given to `registerStorageBackend`. */
+  storage: { type: string; config: Record<string, unknown> };
   web: {
     http?: string;
     https?: string;

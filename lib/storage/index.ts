@@ -10,11 +10,26 @@ import type { Clock, Storage } from './types.js';
 
 export type { Storage, StorageOps, Kind, StoredRecord, WriteOptions, Clock } from './types.js';
 
+/** The backends this package brings, by `storage.type`. */
+export const builtInStorageTypes = ['memory', 'sqlite3', 'postgres'] as const;
+
 /** Backends contributed outside this file, by storage type. */
 const extraBackends = new Map<string, (config: Record<string, unknown>, now: Clock) => Promise<Storage>>();
 
+/**
+ * Makes `storage.type: <type>` in a config open the storage `open(config, now)` returns, where
+ * `config` is the config's `storage.config` ($VAR expanded, `{}` when absent) and `now` the
+ * broker's clock. Register before the config is loaded; a built-in type cannot be replaced.
+ * The contract a backend must meet is in lib/storage/README.md, and `dexpress/storage-conformance`
+ * tests it.
+ */
 export function registerStorageBackend(type: string, open: (config: Record<string, unknown>, now: Clock) => Promise<Storage>): void {
   extraBackends.set(type, open);
+}
+
+/** Whether `storage.type` may be `type`: a built-in backend, or one registered. */
+export function isStorageType(type: string): boolean {
+  return (builtInStorageTypes as readonly string[]).includes(type) || extraBackends.has(type);
 }
 
 export async function openStorage(storage: Settings['storage'], now: Clock = Date.now): Promise<Storage> {
