@@ -18,7 +18,8 @@ import { frozenClock, type TestClock } from './frozen-clock.js';
 import { InvalidStorageKeyError, MAX_KEY_LENGTH } from './records.js';
 import type { Clock, Storage, StorageOps } from './types.js';
 
-type DefineTest = (name: string, body: () => Promise<void>) => unknown;
+/** A framework's `test` or `it`: defines one test whose body resolves when it passes. */
+export type DefineTest = (name: string, body: () => Promise<void>) => unknown;
 
 /** The functions the suite needs of a test framework; jest's, node:test's, mocha's and vitest's fit as they are. */
 export type TestFramework = {
