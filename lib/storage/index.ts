@@ -24,6 +24,7 @@ const extraBackends = new Map<string, (config: Record<string, unknown>, now: Clo
  * tests it.
  */
 export function registerStorageBackend(type: string, open: (config: Record<string, unknown>, now: Clock) => Promise<Storage>): void {
+  if ((builtInStorageTypes as readonly string[]).includes(type)) throw new TypeError(`storage type "${type}" is built in and cannot be replaced`);
   extraBackends.set(type, open);
 }
 

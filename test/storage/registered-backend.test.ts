@@ -39,6 +39,12 @@ test('a registered type is a valid storage.type, its config left to the backend;
   expect(refused).toEqual([{ path: 'storage.type', message: 'must be one of "memory", "sqlite3", "postgres", or a type registered with registerStorageBackend' }]);
 });
 
+test('a built-in type cannot be registered over (it would be ignored)', () => {
+  for (const type of ['memory', 'sqlite3', 'postgres']) {
+    expect(() => registerStorageBackend(type, async (_config, now) => new MemoryStorage(now))).toThrow(`storage type "${type}" is built in and cannot be replaced`);
+  }
+});
+
 test('the broker opens the registered backend with storage.config ($VAR expanded) and its own clock', async () => {
   const now = frozenClock();
   process.env.DEXPRESS_TEST_KV_URL = 'kv://db.internal';
