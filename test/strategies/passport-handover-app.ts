@@ -93,6 +93,12 @@ export async function handoverLogin(
   return { status: res.status, body: JSON.parse(res.body) as Record<string, unknown> };
 }
 
+/** An Identity without its connectorData (the upstream tokens): what two mappings of one user must agree on. */
+export function identityClaims(identity: unknown): Omit<Identity, 'connectorData'> {
+  const { connectorData: _, ...claims } = identity as Identity;
+  return claims;
+}
+
 /** The claims that the user's login decides (not iat, exp, at_hash... which differ per login). */
 export function userClaims(claims: Record<string, unknown>): Record<string, unknown> {
   return Object.fromEntries(['sub', 'name', 'preferred_username', 'email', 'email_verified', 'groups'].map((k) => [k, claims[k]]));

@@ -14,7 +14,7 @@ import { configSchema, directoryFor, google, GoogleStrategy, type GoogleConfig }
 import { FakeGoogle } from '../../fakes/google/index.js';
 import type { TestBroker } from '../../helpers/broker.js';
 import { login, startLogin, verifyIdToken } from '../../helpers/rp.js';
-import { brokerCallbackWithForgedState, builtInAndHandedOver, type HandoverApp, handoverLogin, startHandoverApp, userClaims } from '../passport-handover-app.js';
+import { brokerCallbackWithForgedState, builtInAndHandedOver, type HandoverApp, handoverLogin, identityClaims, startHandoverApp, userClaims } from '../passport-handover-app.js';
 
 const ADMIN = 'admin@acme.example';
 const alice = { userId: '1101', username: 'Alice Admin', email: 'alice@acme.example', emailVerified: true, groups: ['eng@acme.example'] };
@@ -65,11 +65,6 @@ function handingOverProfile(callbackURL: string): GoogleOAuth20 {
   );
 }
 
-/** An Identity without its connectorData: what two mappings of one user must agree on. */
-function claimsOf(identity: unknown): unknown {
-  const { connectorData: _, ...claims } = identity as Identity;
-  return claims;
-}
 
 async function loginAs(user: string, name: string, rewrite?: (params: URLSearchParams) => void) {
   fake.approveAs = user;
@@ -119,15 +114,15 @@ describe('passport-google-oauth20 handed over, in an express-session app', () =>
     const builtIn = await loginAs('alice', 'dexpress');
     const handed = await loginAs('alice', 'token');
     expect(handed.status).toBe(200);
-    expect(claimsOf(handed.body.identity)).toEqual(claimsOf(builtIn.body.identity));
-    expect(claimsOf(handed.body.identity)).toEqual(alice);
+    expect(identityClaims(handed.body.identity)).toEqual(identityClaims(builtIn.body.identity));
+    expect(identityClaims(handed.body.identity)).toEqual(alice);
     expect((handed.body.identity as Identity).connectorData).toEqual({ refreshToken: expect.stringMatching(/.+/) });
   });
 
   test('a bare profile: the same Identity, from the userinfo answer it carries (no refresh token to keep)', async () => {
     const handed = await loginAs('alice', 'profile');
     expect(handed.status).toBe(200);
-    expect(claimsOf(handed.body.identity)).toEqual(alice);
+    expect(identityClaims(handed.body.identity)).toEqual(alice);
     expect((handed.body.identity as Identity).connectorData).toEqual({ refreshToken: '' });
   });
 

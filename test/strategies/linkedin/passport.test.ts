@@ -16,7 +16,7 @@ import { configSchema, linkedin, LinkedInStrategy, type LinkedInConfig } from '.
 import { FakeLinkedIn } from '../../fakes/linkedin/index.js';
 import type { TestBroker } from '../../helpers/broker.js';
 import { login, startLogin, verifyIdToken } from '../../helpers/rp.js';
-import { brokerCallbackWithForgedState, builtInAndHandedOver, type HandoverApp, handoverLogin, startHandoverApp, userClaims } from '../passport-handover-app.js';
+import { brokerCallbackWithForgedState, builtInAndHandedOver, type HandoverApp, handoverLogin, identityClaims, startHandoverApp, userClaims } from '../passport-handover-app.js';
 
 const rosa = { userId: 'aBcDeF1234', username: 'Rosa Parks', email: 'rosa@example.org', emailVerified: true, groups: [] };
 
@@ -45,10 +45,6 @@ function passportLinkedIn(callbackURL: string): PassportLinkedIn {
   );
 }
 
-function claimsOf(identity: unknown): unknown {
-  const { connectorData: _, ...claims } = identity as Identity;
-  return claims;
-}
 
 async function loginAs(user: string, name: string, rewrite?: (params: URLSearchParams) => void) {
   fake.approveAs = user;
@@ -81,8 +77,8 @@ describe('passport-linkedin-oauth2 handed over, in an express-session app', () =
     const builtIn = await loginAs('rosa', 'dexpress');
     const handed = await loginAs('rosa', 'token');
     expect(handed.status).toBe(200);
-    expect(claimsOf(handed.body.identity)).toEqual(claimsOf(builtIn.body.identity));
-    expect(claimsOf(handed.body.identity)).toEqual(rosa);
+    expect(identityClaims(handed.body.identity)).toEqual(identityClaims(builtIn.body.identity));
+    expect(identityClaims(handed.body.identity)).toEqual(rosa);
     const kept = (handed.body.identity as Identity).connectorData;
     expect(kept).toEqual({ accessToken: expect.any(String), refreshToken: expect.any(String), expiry: expect.any(String) });
   });

@@ -16,7 +16,7 @@ import { configSchema, microsoft, MicrosoftStrategy, type MicrosoftConfig } from
 import { FakeMicrosoft } from '../../fakes/microsoft/index.js';
 import type { TestBroker } from '../../helpers/broker.js';
 import { login, startLogin, verifyIdToken } from '../../helpers/rp.js';
-import { brokerCallbackWithForgedState, builtInAndHandedOver, type HandoverApp, handoverLogin, startHandoverApp, userClaims } from '../passport-handover-app.js';
+import { brokerCallbackWithForgedState, builtInAndHandedOver, type HandoverApp, handoverLogin, identityClaims, startHandoverApp, userClaims } from '../passport-handover-app.js';
 
 const TENANT = 'contoso.onmicrosoft.com';
 const jane = {
@@ -62,10 +62,6 @@ const mappedWith: Record<string, () => MicrosoftConfig> = {
   'profile-strict': () => strict,
 };
 
-function claimsOf(identity: unknown): unknown {
-  const { connectorData: _, ...claims } = identity as Identity;
-  return claims;
-}
 
 async function loginAs(user: string, name: string, rewrite?: (params: URLSearchParams) => void) {
   fake.approveAs = user;
@@ -121,8 +117,8 @@ describe('passport-microsoft handed over, in an express-session app', () => {
     const builtIn = await loginAs(jane.userId, 'dexpress-strict');
     const handed = await loginAs(jane.userId, 'token');
     expect(handed.status).toBe(200);
-    expect(claimsOf(handed.body.identity)).toEqual(claimsOf(builtIn.body.identity));
-    expect(claimsOf(handed.body.identity)).toEqual(jane);
+    expect(identityClaims(handed.body.identity)).toEqual(identityClaims(builtIn.body.identity));
+    expect(identityClaims(handed.body.identity)).toEqual(jane);
     // Without `params` the token's lifetime is unknown: it is recorded as expiring at once.
     const kept = (handed.body.identity as Identity).connectorData;
     expect(kept).toEqual({ accessToken: expect.any(String), refreshToken: expect.any(String), expiry: expect.any(String) });
@@ -132,7 +128,7 @@ describe('passport-microsoft handed over, in an express-session app', () => {
     const builtIn = await loginAs(jane.userId, 'dexpress-open');
     const handed = await loginAs(jane.userId, 'profile');
     expect(handed.status).toBe(200);
-    expect(claimsOf(handed.body.identity)).toEqual(claimsOf(builtIn.body.identity));
+    expect(identityClaims(handed.body.identity)).toEqual(identityClaims(builtIn.body.identity));
     expect(handed.body.identity).toEqual({ userId: jane.userId, username: jane.username, email: jane.email, emailVerified: true, groups: [] });
   });
 
