@@ -5,13 +5,7 @@
  */
 import type { Identity, Scopes } from '../../lib/identity.js';
 import { PlatformStrategy } from '../shared/platform-strategy.js';
-import type { OAuth2Tokens } from '../shared/oauth2.js';
-import {
-  tokenData,
-  tokenDataJson,
-  upstreamFetch,
-  type UpstreamOptions,
-} from '../shared/platform.js';
+import { upstreamFetch, type UpstreamOptions } from '../shared/platform.js';
 import { BitbucketApi } from './api.js';
 import { BITBUCKET_ENDPOINTS, type BitbucketConfig, type BitbucketEndpoints } from './config.js';
 import { readIdentity } from './mapping.js';
@@ -47,12 +41,6 @@ export class BitbucketCloudStrategy extends PlatformStrategy {
 
   protected override upstreamScopes(): string[] {
     return ['account', 'email'];
-  }
-
-  protected override async identify(tokens: OAuth2Tokens, scopes: Scopes): Promise<Identity> {
-    const identity = await readIdentity(this.api(tokens.accessToken), this.config, scopes);
-    if (scopes.offlineAccess) identity.connectorData = tokenDataJson(tokenData(tokens));
-    return identity;
   }
 
   /**

@@ -5,13 +5,7 @@
  */
 import type { Identity, Scopes } from '../../lib/identity.js';
 import { PlatformStrategy } from '../shared/platform-strategy.js';
-import type { OAuth2Tokens } from '../shared/oauth2.js';
-import {
-  tokenData,
-  tokenDataJson,
-  upstreamFetch,
-  type UpstreamOptions,
-} from '../shared/platform.js';
+import { upstreamFetch, type UpstreamOptions } from '../shared/platform.js';
 import { GiteaApi } from './api.js';
 import { baseURLOf, type GiteaConfig } from './config.js';
 import { readIdentity } from './mapping.js';
@@ -46,12 +40,6 @@ export class GiteaStrategy extends PlatformStrategy {
   /** As Dex: no scope parameter (Gitea then grants its default access). */
   protected override upstreamScopes(): string[] {
     return [];
-  }
-
-  protected override async identify(tokens: OAuth2Tokens, scopes: Scopes): Promise<Identity> {
-    const identity = await readIdentity(this.api(tokens.accessToken), this.config);
-    if (scopes.offlineAccess) identity.connectorData = tokenDataJson(tokenData(tokens));
-    return identity;
   }
 
   protected override readonly connectorType = 'gitea';

@@ -9,14 +9,7 @@
  */
 import type { Identity, Scopes } from '../../lib/identity.js';
 import { PlatformStrategy } from '../shared/platform-strategy.js';
-import type { OAuth2Tokens } from '../shared/oauth2.js';
-import {
-  fetchTrusting,
-  tokenData,
-  tokenDataJson,
-  upstreamFetch,
-  type UpstreamOptions,
-} from '../shared/platform.js';
+import { fetchTrusting, upstreamFetch, type UpstreamOptions } from '../shared/platform.js';
 import { GitHubApi } from './api.js';
 import { endpointsFor, type GitHubConfig, type GitHubEndpoints } from './config.js';
 import { groupsRequired, readIdentity } from './mapping.js';
@@ -56,12 +49,6 @@ export class GitHubStrategy extends PlatformStrategy {
 
   protected override upstreamScopes(scopes: Scopes): string[] {
     return groupsRequired(this.config, scopes) ? ['user:email', 'read:org'] : ['user:email'];
-  }
-
-  protected override async identify(tokens: OAuth2Tokens, scopes: Scopes): Promise<Identity> {
-    const identity = await readIdentity(this.api(tokens.accessToken), this.config, scopes);
-    if (scopes.offlineAccess) identity.connectorData = tokenDataJson(tokenData(tokens));
-    return identity;
   }
 
   /** Maps an access token someone else obtained (passport-github2) the same way as a login. */

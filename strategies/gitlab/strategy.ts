@@ -9,13 +9,7 @@
 import { UpstreamError } from '../../lib/errors.js';
 import type { Identity, Scopes } from '../../lib/identity.js';
 import { PlatformStrategy } from '../shared/platform-strategy.js';
-import type { OAuth2Tokens } from '../shared/oauth2.js';
-import {
-  tokenData,
-  tokenDataJson,
-  upstreamFetch,
-  type UpstreamOptions,
-} from '../shared/platform.js';
+import { upstreamFetch, type UpstreamOptions } from '../shared/platform.js';
 import { fetchWithCA } from '../shared/tls.js';
 import { GitLabApi } from './api.js';
 import { baseURLOf, type GitLabConfig } from './config.js';
@@ -55,12 +49,6 @@ export class GitLabStrategy extends PlatformStrategy {
   protected override upstreamScopes(scopes: Scopes): string[] {
     if (!groupsRequired(this.config, scopes)) return ['read_user'];
     return this.config.inheritedGroups === true ? ['read_user', 'openid', 'read_api'] : ['read_user', 'openid'];
-  }
-
-  protected override async identify(tokens: OAuth2Tokens, scopes: Scopes): Promise<Identity> {
-    const identity = await readIdentity(this.api(tokens.accessToken), this.config, scopes);
-    if (scopes.offlineAccess) identity.connectorData = tokenDataJson(tokenData(tokens));
-    return identity;
   }
 
   /**

@@ -1,13 +1,14 @@
 /**
- * The refresh every platform connector does the same way (GitHub, GitLab, Gitea, Bitbucket
- * Cloud): take the upstream tokens kept in `connectorData`, renew the access token with the
+ * The login and the refresh every platform connector does the same way (GitHub, GitLab, Gitea,
+ * Bitbucket Cloud). A login reads the user with the new access token and keeps the tokens. A
+ * refresh takes the upstream tokens kept in `connectorData`, renews the access token with the
  * refresh token when it has expired (or always, for upstreams that rotate the refresh token on
- * every use), joining concurrent renewals of one token, then read the user again upstream.
+ * every use), joining concurrent renewals of one token, then reads the user again upstream.
  * The user id stays the one the refresh token was issued for (names upstream may change).
  */
 import type { Identity, Scopes } from '../../lib/identity.js';
-import { OAuth2Strategy } from './oauth2.js';
-import { SingleFlight, currentTokens, mapRefreshErrors, parseTokenData, tokenDataJson, type UpstreamTokenData } from './platform.js';
+import { OAuth2Strategy, type OAuth2Tokens } from './oauth2.js';
+import { SingleFlight, currentTokens, mapRefreshErrors, parseTokenData, tokenData, tokenDataJson, type UpstreamTokenData } from './platform.js';
 
 export abstract class PlatformStrategy extends OAuth2Strategy {
   private readonly refreshFlight = new SingleFlight<UpstreamTokenData>();
@@ -18,6 +19,13 @@ export abstract class PlatformStrategy extends OAuth2Strategy {
 
   /** Reads the user (and groups, where asked) upstream with an access token. */
   protected abstract readUser(accessToken: string, scopes: Scopes): Promise<Identity>;
+
+  /** A login: the user read with the new access token, the tokens kept for refresh when asked. */
+  protected override async identify(tokens: OAuth2Tokens, scopes: Scopes): Promise<Identity> {
+    const identity = await this.readUser(tokens.accessToken, scopes);
+    if (scopes.offlineAccess) identity.connectorData = tokenDataJson(tokenData(tokens));
+    return identity;
+  }
 
   async refresh(identity: Identity, scopes: Scopes): Promise<Identity> {
     return mapRefreshErrors(this.connectorType, async () => {
