@@ -14,6 +14,8 @@ import { authorize, authorizeWithConnector } from './endpoints/authorize.js';
 import { callback, connectorCallback } from './endpoints/callback.js';
 import { deviceAuthorization, deviceCallback, deviceCodeEntry, deviceLoginWithConnector, verifyUserCode } from './endpoints/device.js';
 import { discoveryDocument } from './endpoints/discovery.js';
+import { healthz } from './endpoints/healthz.js';
+import { keys } from './endpoints/keys.js';
 import { logout } from './endpoints/logout.js';
 import { passwordForm, passwordLogin } from './endpoints/password.js';
 import { userinfo } from './endpoints/userinfo.js';
@@ -126,17 +128,8 @@ export async function buildRouter(ctx: BrokerContext, token: (req: Request, res:
   router.get('/.well-known/openid-configuration', cors, (_req, res) => {
     res.set('Cache-Control', 'public, max-age=60').json(discoveryDocument(ctx));
   });
-  router.get('/keys', cors, async (_req, res) => {
-    res.set('Cache-Control', 'public, max-age=60, must-revalidate').json({ keys: await ctx.keys.publicKeys() });
-  });
-  router.get('/healthz', async (_req, res) => {
-    try {
-      await ctx.storage.ping();
-      res.type('text').send('Health check passed');
-    } catch {
-      res.status(503).type('text').send('Health check failed: storage unavailable');
-    }
-  });
+  router.get('/keys', cors, wrap(keys));
+  router.get('/healthz', wrap(healthz));
 
   router.options(['/token', '/userinfo', '/keys', '/.well-known/openid-configuration'], cors, (_req, res) => {
     res.status(204).end();
