@@ -6,6 +6,7 @@
 import type { ConnectorModule } from '../../lib/connector.js';
 import { configSchema, type BitbucketConfig } from './config.js';
 import { identityFromPassportUser } from './passport.js';
+import { onePerConfig } from '../shared/passport-user.js';
 import { BitbucketCloudStrategy, type BitbucketStrategyOptions } from './strategy.js';
 import { checkRedirectURI } from '../shared/oauth2.js';
 import { checkRedirectURIConfig } from '../shared/redirect-uri.js';
@@ -17,7 +18,7 @@ export { BitbucketCloudStrategy, type BitbucketStrategyOptions } from './strateg
 export type BitbucketModuleOptions = Omit<BitbucketStrategyOptions, 'name' | 'callbackURL'>;
 
 export function createBitbucketCloudModule(options: BitbucketModuleOptions = {}) {
-  const passportStrategies = new WeakMap<BitbucketConfig, BitbucketCloudStrategy>();
+  const strategyFor = onePerConfig((config: BitbucketConfig) => new BitbucketCloudStrategy(config, options));
   return {
     type: 'bitbucket-cloud',
     configSchema,
@@ -31,12 +32,7 @@ export function createBitbucketCloudModule(options: BitbucketModuleOptions = {})
       return { strategy, refresh: (identity, scopes) => strategy.refresh(identity, scopes) };
     },
     fromPassportUser(user, config) {
-      let strategy = passportStrategies.get(config);
-      if (!strategy) {
-        strategy = new BitbucketCloudStrategy(config, options);
-        passportStrategies.set(config, strategy);
-      }
-      return identityFromPassportUser(user, strategy);
+      return identityFromPassportUser(user, strategyFor(config));
     },
   } satisfies ConnectorModule<BitbucketConfig>;
 }

@@ -5,6 +5,7 @@
 import type { ConnectorModule } from '../../lib/connector.js';
 import { configSchema, type GitHubConfig } from './config.js';
 import { identityFromPassportUser } from './passport.js';
+import { onePerConfig } from '../shared/passport-user.js';
 import { GitHubStrategy, type GitHubStrategyOptions } from './strategy.js';
 import { checkRedirectURI } from '../shared/oauth2.js';
 import { checkRedirectURIConfig } from '../shared/redirect-uri.js';
@@ -16,7 +17,7 @@ export { GitHubStrategy, type GitHubStrategyOptions } from './strategy.js';
 export type GitHubModuleOptions = Omit<GitHubStrategyOptions, 'name' | 'callbackURL'>;
 
 export function createGitHubModule(options: GitHubModuleOptions = {}) {
-  const passportStrategies = new WeakMap<GitHubConfig, GitHubStrategy>();
+  const strategyFor = onePerConfig((config: GitHubConfig) => new GitHubStrategy(config, options));
   return {
     type: 'github',
     configSchema,
@@ -30,12 +31,7 @@ export function createGitHubModule(options: GitHubModuleOptions = {}) {
       return { strategy, refresh: (identity, scopes) => strategy.refresh(identity, scopes) };
     },
     fromPassportUser(user, config) {
-      let strategy = passportStrategies.get(config);
-      if (!strategy) {
-        strategy = new GitHubStrategy(config, options);
-        passportStrategies.set(config, strategy);
-      }
-      return identityFromPassportUser(user, config, strategy);
+      return identityFromPassportUser(user, config, strategyFor(config));
     },
   } satisfies ConnectorModule<GitHubConfig>;
 }

@@ -7,6 +7,7 @@ import type { ConnectorModule } from '../../lib/connector.js';
 import { ConfigError } from '../../lib/errors.js';
 import { configSchema, type GitLabConfig } from './config.js';
 import { identityFromPassportUser } from './passport.js';
+import { onePerConfig } from '../shared/passport-user.js';
 import { GitLabStrategy, type GitLabStrategyOptions } from './strategy.js';
 import { checkRedirectURI } from '../shared/oauth2.js';
 import { checkRedirectURIConfig } from '../shared/redirect-uri.js';
@@ -18,7 +19,7 @@ export { GitLabStrategy, type GitLabStrategyOptions } from './strategy.js';
 export type GitLabModuleOptions = Omit<GitLabStrategyOptions, 'name' | 'callbackURL'>;
 
 export function createGitLabModule(options: GitLabModuleOptions = {}) {
-  const passportStrategies = new WeakMap<GitLabConfig, GitLabStrategy>();
+  const strategyFor = onePerConfig((config: GitLabConfig) => new GitLabStrategy(config, options));
   return {
     type: 'gitlab',
     configSchema,
@@ -36,12 +37,7 @@ export function createGitLabModule(options: GitLabModuleOptions = {}) {
       };
     },
     fromPassportUser(user, config) {
-      let strategy = passportStrategies.get(config);
-      if (!strategy) {
-        strategy = new GitLabStrategy(config, options);
-        passportStrategies.set(config, strategy);
-      }
-      return identityFromPassportUser(user, config, strategy);
+      return identityFromPassportUser(user, config, strategyFor(config));
     },
   } satisfies ConnectorModule<GitLabConfig>;
 }

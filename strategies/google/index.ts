@@ -11,6 +11,7 @@ import { upstreamFetch } from '../shared/platform.js';
 import { ADMIN_DIRECTORY_URL, adminEmails, configSchema, type GoogleConfig } from './config.js';
 import { GoogleDirectory, loadServiceAccount } from './directory.js';
 import { identityFromPassportUser } from './passport.js';
+import { onePerConfig } from '../shared/passport-user.js';
 import { GoogleStrategy } from './strategy.js';
 import { checkRedirectURI } from '../shared/oauth2.js';
 import { checkRedirectURIConfig } from '../shared/redirect-uri.js';
@@ -40,18 +41,7 @@ export async function directoryFor(config: GoogleConfig): Promise<GoogleDirector
 }
 
 /** The strategies that map handed-over passport-google-oauth20 users, one per connector config. */
-const passportStrategies = new WeakMap<GoogleConfig, Promise<GoogleStrategy>>();
-
-function passportStrategyFor(config: GoogleConfig): Promise<GoogleStrategy> {
-  let strategy = passportStrategies.get(config);
-  if (!strategy) {
-    strategy = directoryFor(config).then((directory) => new GoogleStrategy(config, directory));
-    // A key file that could not be read is read again next time.
-    strategy.catch(() => passportStrategies.delete(config));
-    passportStrategies.set(config, strategy);
-  }
-  return strategy;
-}
+const strategyFor = onePerConfig(async (config: GoogleConfig) => new GoogleStrategy(config, await directoryFor(config)));
 
 export const google = {
   type: 'google',
@@ -64,7 +54,7 @@ export const google = {
     return { strategy, refresh: (identity: Identity, scopes: Scopes) => strategy.refresh(identity, scopes) };
   },
   async fromPassportUser(user, config) {
-    return identityFromPassportUser(user, await passportStrategyFor(config));
+    return identityFromPassportUser(user, await strategyFor(config));
   },
 } satisfies ConnectorModule<GoogleConfig>;
 

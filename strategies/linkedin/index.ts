@@ -7,6 +7,7 @@ import type { ConnectorModule } from '../../lib/connector.js';
 import type { Identity } from '../../lib/identity.js';
 import { configSchema, type LinkedInConfig } from './config.js';
 import { identityFromPassportUser } from './passport.js';
+import { onePerConfig } from '../shared/passport-user.js';
 import { LinkedInStrategy } from './strategy.js';
 import { checkRedirectURI } from '../shared/oauth2.js';
 import { checkRedirectURIConfig } from '../shared/redirect-uri.js';
@@ -15,7 +16,7 @@ export { configSchema, type LinkedInConfig } from './config.js';
 export { LinkedInStrategy } from './strategy.js';
 
 /** The strategies that map handed-over passport-linkedin-oauth2 users, one per connector config. */
-const passportStrategies = new WeakMap<LinkedInConfig, LinkedInStrategy>();
+const strategyFor = onePerConfig((config: LinkedInConfig) => new LinkedInStrategy(config));
 
 export const linkedin = {
   type: 'linkedin',
@@ -28,12 +29,7 @@ export const linkedin = {
     return { strategy, refresh: (identity: Identity) => strategy.refresh(identity) };
   },
   fromPassportUser(user, config) {
-    let strategy = passportStrategies.get(config);
-    if (!strategy) {
-      strategy = new LinkedInStrategy(config);
-      passportStrategies.set(config, strategy);
-    }
-    return identityFromPassportUser(user, strategy);
+    return identityFromPassportUser(user, strategyFor(config));
   },
 } satisfies ConnectorModule<LinkedInConfig>;
 

@@ -8,6 +8,7 @@ import type { ConnectorModule } from '../../lib/connector.js';
 import type { Identity, Scopes } from '../../lib/identity.js';
 import { configSchema, type MicrosoftConfig } from './config.js';
 import { identityFromPassportUser } from './passport.js';
+import { onePerConfig } from '../shared/passport-user.js';
 import { MicrosoftStrategy } from './strategy.js';
 import { checkRedirectURI } from '../shared/oauth2.js';
 import { checkRedirectURIConfig } from '../shared/redirect-uri.js';
@@ -16,7 +17,7 @@ export { configSchema, type MicrosoftConfig } from './config.js';
 export { MicrosoftStrategy } from './strategy.js';
 
 /** The strategies that map handed-over passport-microsoft users, one per connector config. */
-const passportStrategies = new WeakMap<MicrosoftConfig, MicrosoftStrategy>();
+const strategyFor = onePerConfig((config: MicrosoftConfig) => new MicrosoftStrategy(config));
 
 export const microsoft = {
   type: 'microsoft',
@@ -28,12 +29,7 @@ export const microsoft = {
     return { strategy, refresh: (identity: Identity, scopes: Scopes) => strategy.refresh(identity, scopes) };
   },
   fromPassportUser(user, config) {
-    let strategy = passportStrategies.get(config);
-    if (!strategy) {
-      strategy = new MicrosoftStrategy(config);
-      passportStrategies.set(config, strategy);
-    }
-    return identityFromPassportUser(user, config, strategy);
+    return identityFromPassportUser(user, config, strategyFor(config));
   },
 } satisfies ConnectorModule<MicrosoftConfig>;
 

@@ -80,3 +80,19 @@ export function readHandedOverUser(user: unknown, what: string, now = Date.now()
   if (expiry !== undefined) tokens.expiry = expiry;
   return { profile: user.profile, tokens };
 }
+
+/**
+ * `make(config)` once per connector config object, kept while the config lives: the strategy a
+ * type uses to map handed-over users. A creation that fails (a promise that rejects: a key file
+ * that could not be read) is not kept, so the next user tries again.
+ */
+export function onePerConfig<C extends object, T>(make: (config: C) => T): (config: C) => T {
+  const made = new WeakMap<C, T>();
+  return (config) => {
+    if (made.has(config)) return made.get(config)!;
+    const value = make(config);
+    made.set(config, value);
+    if (value instanceof Promise) value.catch(() => made.delete(config));
+    return value;
+  };
+}
