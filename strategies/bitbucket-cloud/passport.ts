@@ -12,21 +12,11 @@
  */
 import { UpstreamError } from '../../lib/errors.js';
 import type { Identity } from '../../lib/identity.js';
-import { isRecord } from '../shared/http.js';
-import { readHandedOverUser } from '../shared/passport-user.js';
+import { passportProfile, readHandedOverUser } from '../shared/passport-user.js';
 import { UpstreamApiError, tokenDataJson } from '../shared/platform.js';
 import type { BitbucketCloudStrategy } from './strategy.js';
 
 const PACKAGE = 'passport-bitbucket-oauth2';
-
-/** The profile's id: the account UUID (`{...}`), Dex's user id. */
-function profileId(profile: unknown): string {
-  if (!isRecord(profile) || profile.provider !== 'bitbucket') {
-    throw new TypeError(`${PACKAGE} user: expected a Bitbucket profile (provider "bitbucket")`);
-  }
-  if (typeof profile.id !== 'string' || profile.id === '') throw new TypeError(`${PACKAGE} profile has no id (the account UUID)`);
-  return profile.id;
-}
 
 async function identityFromToken(strategy: BitbucketCloudStrategy, accessToken: string, uuid: string): Promise<Identity> {
   try {
@@ -45,7 +35,8 @@ async function identityFromToken(strategy: BitbucketCloudStrategy, accessToken: 
 
 export async function identityFromPassportUser(user: unknown, strategy: BitbucketCloudStrategy): Promise<Identity> {
   const handed = readHandedOverUser(user, PACKAGE);
-  const uuid = profileId(handed.profile);
+  // The profile's id is the account UUID (`{...}`), Dex's user id.
+  const uuid = passportProfile(handed.profile, 'bitbucket', [PACKAGE, 'Bitbucket']).id;
   if (handed.tokens === undefined) {
     throw new TypeError(
       `${PACKAGE} user: its profile carries no email address; hand over the access token ` +

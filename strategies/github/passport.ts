@@ -13,7 +13,7 @@
  */
 import type { Identity } from '../../lib/identity.js';
 import { isRecord } from '../shared/http.js';
-import { readHandedOverUser } from '../shared/passport-user.js';
+import { passportProfile, readHandedOverUser } from '../shared/passport-user.js';
 import { tokenDataJson } from '../shared/platform.js';
 import type { GitHubEmail } from './api.js';
 import type { GitHubConfig } from './config.js';
@@ -27,15 +27,12 @@ interface ProfileFields {
   emails: unknown;
 }
 
-function profileFields(profile: unknown): ProfileFields {
-  if (!isRecord(profile) || profile.provider !== 'github') {
-    throw new TypeError('passport-github2 user: expected a GitHub profile (provider "github")');
-  }
-  if (typeof profile.id !== 'string' || profile.id === '') throw new TypeError('passport-github2 profile has no id');
+function profileFields(value: unknown): ProfileFields {
+  const { id, fields: profile } = passportProfile(value, 'github', ['passport-github2', 'GitHub']);
   if (typeof profile.username !== 'string' || profile.username === '') {
     throw new TypeError('passport-github2 profile has no username');
   }
-  const fields: ProfileFields = { id: profile.id, username: profile.username, emails: profile.emails };
+  const fields: ProfileFields = { id, username: profile.username, emails: profile.emails };
   if (typeof profile.displayName === 'string' && profile.displayName !== '') fields.displayName = profile.displayName;
   return fields;
 }

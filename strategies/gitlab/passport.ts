@@ -14,7 +14,7 @@
 import { UpstreamError } from '../../lib/errors.js';
 import type { Identity } from '../../lib/identity.js';
 import { isRecord } from '../shared/http.js';
-import { readHandedOverUser } from '../shared/passport-user.js';
+import { passportProfile, readHandedOverUser, type PassportProfile } from '../shared/passport-user.js';
 import { UpstreamApiError, tokenDataJson } from '../shared/platform.js';
 import { parseUser } from './api.js';
 import type { GitLabConfig } from './config.js';
@@ -23,19 +23,6 @@ import type { GitLabStrategy } from './strategy.js';
 
 const PACKAGE = 'passport-gitlab2';
 
-interface GitLabProfile {
-  id: string;
-  /** GitLab's `/api/v4/user` answer, as passport-gitlab2 keeps it. */
-  json: unknown;
-}
-
-function profileOf(profile: unknown): GitLabProfile {
-  if (!isRecord(profile) || profile.provider !== 'gitlab') {
-    throw new TypeError(`${PACKAGE} user: expected a GitLab profile (provider "gitlab")`);
-  }
-  if (typeof profile.id !== 'string' || profile.id === '') throw new TypeError(`${PACKAGE} profile has no id`);
-  return { id: profile.id, json: profile._json };
-}
 
 /** Whether the config asks for groups whatever the client asks (so a bare profile cannot do). */
 function needsGroups(config: GitLabConfig): boolean {
@@ -61,7 +48,8 @@ async function identityFromToken(strategy: GitLabStrategy, config: GitLabConfig,
   }
 }
 
-function identityFromProfile(profile: GitLabProfile, config: GitLabConfig): Identity {
+/** `profile.json` is GitLab's `/api/v4/user` answer, as passport-gitlab2 keeps it. */
+function identityFromProfile(profile: PassportProfile, config: GitLabConfig): Identity {
   if (needsGroups(config)) {
     throw new TypeError(
       `${PACKAGE} user: this gitlab config needs groups; hand over the access token ` +
@@ -76,7 +64,7 @@ function identityFromProfile(profile: GitLabProfile, config: GitLabConfig): Iden
 
 export async function identityFromPassportUser(user: unknown, config: GitLabConfig, strategy: GitLabStrategy): Promise<Identity> {
   const handed = readHandedOverUser(user, PACKAGE);
-  const profile = profileOf(handed.profile);
+  const profile = passportProfile(handed.profile, 'gitlab', [PACKAGE, 'GitLab']);
   if (handed.tokens === undefined) return identityFromProfile(profile, config);
   const identity = await identityFromToken(strategy, config, handed.tokens.accessToken, profile.id);
   identity.connectorData = tokenDataJson(handed.tokens);

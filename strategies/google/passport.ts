@@ -18,27 +18,13 @@
  */
 import type { Identity } from '../../lib/identity.js';
 import { isRecord } from '../shared/http.js';
-import { readHandedOverUser } from '../shared/passport-user.js';
+import { passportProfile, readHandedOverUser, type PassportProfile } from '../shared/passport-user.js';
 import type { GoogleStrategy } from './strategy.js';
 
 const PACKAGE = 'passport-google-oauth20';
 
-interface GoogleProfile {
-  id: string;
-  /** Google's userinfo answer, as passport-google-oauth20 keeps it. */
-  json: unknown;
-}
-
-function profileOf(profile: unknown): GoogleProfile {
-  if (!isRecord(profile) || profile.provider !== 'google') {
-    throw new TypeError(`${PACKAGE} user: expected a Google profile (provider "google")`);
-  }
-  if (typeof profile.id !== 'string' || profile.id === '') throw new TypeError(`${PACKAGE} profile has no id`);
-  return { id: profile.id, json: profile._json };
-}
-
-/** The OpenID Connect userinfo claims a bare profile carries, tied to its id. */
-function userinfoOf(profile: GoogleProfile): Record<string, unknown> {
+/** The OpenID Connect userinfo claims a bare profile carries (`_json`, the package's copy of Google's userinfo), tied to its id. */
+function userinfoOf(profile: PassportProfile): Record<string, unknown> {
   const json = profile.json;
   if (!isRecord(json) || json.sub !== profile.id) {
     throw new TypeError(
@@ -51,7 +37,7 @@ function userinfoOf(profile: GoogleProfile): Record<string, unknown> {
 
 export async function identityFromPassportUser(user: unknown, strategy: GoogleStrategy): Promise<Identity> {
   const handed = readHandedOverUser(user, PACKAGE);
-  const profile = profileOf(handed.profile);
+  const profile = passportProfile(handed.profile, 'google', [PACKAGE, 'Google']);
   if (handed.tokens === undefined) return strategy.identifyUserinfo(userinfoOf(profile), undefined);
   const claims = await strategy.userinfo(handed.tokens.accessToken, profile.id);
   return strategy.identifyUserinfo(claims, handed.tokens.refreshToken);

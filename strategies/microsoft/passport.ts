@@ -15,7 +15,7 @@
  */
 import type { Identity } from '../../lib/identity.js';
 import { isRecord } from '../shared/http.js';
-import { readHandedOverUser } from '../shared/passport-user.js';
+import { passportProfile, readHandedOverUser, type PassportProfile } from '../shared/passport-user.js';
 import { tokenDataJson } from '../shared/platform.js';
 import type { MicrosoftConfig } from './config.js';
 import { parseGraphUser } from './graph.js';
@@ -24,21 +24,9 @@ import type { MicrosoftStrategy } from './strategy.js';
 const PACKAGE = 'passport-microsoft';
 const HAND_OVER = 'hand over the access token (done(null, { accessToken, refreshToken, profile }))';
 
-interface MicrosoftProfile {
-  id: string;
-  /** Graph's `/me` answer, as passport-microsoft keeps it. */
-  json: unknown;
-}
 
-function profileOf(profile: unknown): MicrosoftProfile {
-  if (!isRecord(profile) || profile.provider !== 'microsoft') {
-    throw new TypeError(`${PACKAGE} user: expected a Microsoft profile (provider "microsoft")`);
-  }
-  if (typeof profile.id !== 'string' || profile.id === '') throw new TypeError(`${PACKAGE} profile has no id`);
-  return { id: profile.id, json: profile._json };
-}
-
-function identityFromProfile(profile: MicrosoftProfile, config: MicrosoftConfig, strategy: MicrosoftStrategy): Identity {
+/** `profile.json` is Graph's `/me` answer, as passport-microsoft keeps it. */
+function identityFromProfile(profile: PassportProfile, config: MicrosoftConfig, strategy: MicrosoftStrategy): Identity {
   const tenant = config.tenant ?? 'common';
   if (tenant !== 'common') {
     throw new TypeError(`${PACKAGE} user: this microsoft config admits only tenant "${tenant}", which a profile cannot prove; ${HAND_OVER}`);
@@ -57,7 +45,7 @@ function identityFromProfile(profile: MicrosoftProfile, config: MicrosoftConfig,
 
 export async function identityFromPassportUser(user: unknown, config: MicrosoftConfig, strategy: MicrosoftStrategy): Promise<Identity> {
   const handed = readHandedOverUser(user, PACKAGE);
-  const profile = profileOf(handed.profile);
+  const profile = passportProfile(handed.profile, 'microsoft', [PACKAGE, 'Microsoft']);
   if (handed.tokens === undefined) return identityFromProfile(profile, config, strategy);
   if (config.tenant === 'consumers') {
     throw new TypeError(

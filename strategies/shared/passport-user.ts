@@ -81,6 +81,28 @@ export function readHandedOverUser(user: unknown, what: string, now = Date.now()
   return { profile: user.profile, tokens };
 }
 
+/** A Passport profile as the packages build it: the provider's id for the user, and `_json`. */
+export interface PassportProfile {
+  id: string;
+  /** The package's copy of the upstream's user answer (`_json`), unchecked. */
+  json: unknown;
+  /** The whole profile, for the fields a type reads besides (passport-github2's `username`...). */
+  fields: Record<string, unknown>;
+}
+
+/**
+ * The profile a package handed over, checked to be `provider`'s (Passport's `provider` field)
+ * and to carry an id. `what` names the package and the upstream in errors: `['passport-gitlab2',
+ * 'GitLab']`.
+ */
+export function passportProfile(profile: unknown, provider: string, [pkg, upstream]: [string, string]): PassportProfile {
+  if (!isRecord(profile) || profile.provider !== provider) {
+    throw new TypeError(`${pkg} user: expected a ${upstream} profile (provider "${provider}")`);
+  }
+  if (typeof profile.id !== 'string' || profile.id === '') throw new TypeError(`${pkg} profile has no id`);
+  return { id: profile.id, json: profile._json, fields: profile };
+}
+
 /**
  * `make(config)` once per connector config object, kept while the config lives: the strategy a
  * type uses to map handed-over users. A creation that fails (a promise that rejects: a key file
