@@ -13,6 +13,8 @@ export type { Storage, StorageOps, Kind, StoredRecord, WriteOptions, Clock } fro
 /** The backends this package brings, by `storage.type`. */
 export const builtInStorageTypes = ['memory', 'sqlite3', 'postgres'] as const;
 
+const isBuiltIn = (type: string) => (builtInStorageTypes as readonly string[]).includes(type);
+
 /** Backends contributed outside this file, by storage type. */
 const extraBackends = new Map<string, (config: Record<string, unknown>, now: Clock) => Promise<Storage>>();
 
@@ -24,13 +26,13 @@ const extraBackends = new Map<string, (config: Record<string, unknown>, now: Clo
  * tests it.
  */
 export function registerStorageBackend(type: string, open: (config: Record<string, unknown>, now: Clock) => Promise<Storage>): void {
-  if ((builtInStorageTypes as readonly string[]).includes(type)) throw new TypeError(`storage type "${type}" is built in and cannot be replaced`);
+  if (isBuiltIn(type)) throw new TypeError(`storage type "${type}" is built in and cannot be replaced`);
   extraBackends.set(type, open);
 }
 
 /** Whether `storage.type` may be `type`: a built-in backend, or one registered. */
 export function isStorageType(type: string): boolean {
-  return (builtInStorageTypes as readonly string[]).includes(type) || extraBackends.has(type);
+  return isBuiltIn(type) || extraBackends.has(type);
 }
 
 export async function openStorage(storage: Settings['storage'], now: Clock = Date.now): Promise<Storage> {
