@@ -13,8 +13,9 @@
  * Also, for such a strategy handed to the broker: a broker running the built-in connector beside
  * one with the strategy handed over (`builtInAndHandedOver`), the claims a login decides
  * (`userClaims`), and a login whose callback comes back with a forged state
- * (`brokerCallbackWithForgedState`).
+ * (`expectForgedStateRefused`).
  */
+import { expect } from '@jest/globals';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express, { type Request, type Response } from 'express';
@@ -131,9 +132,19 @@ export async function builtInAndHandedOver(
 /**
  * A login at the broker with connector `connectorId` (a handed-over strategy), in one browser,
  * up to where the upstream sends the browser back to `<issuer>/callback/<connectorId>`; that
- * callback is then opened with `state` replaced by a forged value. Returns the broker's answer.
+ * callback is then opened with `state` replaced by a forged value. The broker must answer with
+ * its 403 page, and the upstream's code must not have been redeemed (`codeGrants`, the fake's
+ * count of code grants, unchanged).
  */
-export async function brokerCallbackWithForgedState(issuer: string, connectorId: string): Promise<{ status: number; body: string }> {
+export async function expectForgedStateRefused(issuer: string, connectorId: string, codeGrants: () => number): Promise<void> {
+  const before = codeGrants();
+  const res = await brokerCallbackWithForgedState(issuer, connectorId);
+  expect(res.status).toBe(403);
+  expect(res.body).toMatch(/Invalid authorization request state/);
+  expect(codeGrants()).toBe(before);
+}
+
+async function brokerCallbackWithForgedState(issuer: string, connectorId: string): Promise<{ status: number; body: string }> {
   const config = await discover(issuer);
   const start = oidc.buildAuthorizationUrl(config, { redirect_uri: TEST_CLIENT.redirectURI, scope: 'openid email', state: oidc.randomState(), connector_id: connectorId });
   const callbackPath = new URL(`${issuer}/callback/${connectorId}`).pathname;

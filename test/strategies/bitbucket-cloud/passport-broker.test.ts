@@ -15,7 +15,7 @@ import { createBitbucketCloudModule } from '../../../strategies/bitbucket-cloud/
 import { BitbucketFake, CLIENT_ID, CLIENT_SECRET } from '../../fakes/bitbucket-cloud/index.js';
 import type { TestBroker } from '../../helpers/broker.js';
 import { login, startLogin } from '../../helpers/rp.js';
-import { brokerCallbackWithForgedState, builtInAndHandedOver, userClaims } from '../passport-handover-app.js';
+import { builtInAndHandedOver, expectForgedStateRefused, userClaims } from '../passport-handover-app.js';
 
 const fake = new BitbucketFake();
 let builtIn: TestBroker;
@@ -92,9 +92,5 @@ test('a user in none of the required workspaces sees a 403 page, and the client 
 
 test('a callback with a forged state is refused with a page before the code is redeemed', async () => {
   fake.oauth.approveAs = 'alice';
-  const before = fake.oauth.counts.codeGrants;
-  const res = await brokerCallbackWithForgedState(handedOver.issuer, 'bitbucket');
-  expect(res.status).toBe(403);
-  expect(res.body).toMatch(/Invalid authorization request state/);
-  expect(fake.oauth.counts.codeGrants).toBe(before);
+  await expectForgedStateRefused(handedOver.issuer, 'bitbucket', () => fake.oauth.counts.codeGrants);
 });

@@ -14,7 +14,7 @@ import { Strategy as PassportBitbucket, type Profile, type StrategyOptions } fro
 import type { Identity } from '../../../lib/identity.js';
 import { BitbucketCloudStrategy, configSchema, createBitbucketCloudModule, type BitbucketConfig } from '../../../strategies/bitbucket-cloud/index.js';
 import { BitbucketFake, CLIENT_ID, CLIENT_SECRET } from '../../fakes/bitbucket-cloud/index.js';
-import { handoverLogin, startHandoverApp, type HandoverApp } from '../passport-handover-app.js';
+import { type HandoverApp, handoverLogin, startHandoverApp } from '../passport-handover-app.js';
 
 const fake = new BitbucketFake();
 let module: ReturnType<typeof createBitbucketCloudModule>;

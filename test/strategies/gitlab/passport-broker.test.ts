@@ -13,7 +13,7 @@ import { encodeSubject } from '../../../lib/tokens/subject.js';
 import { CLIENT_ID, CLIENT_SECRET, GitLabFake } from '../../fakes/gitlab/index.js';
 import type { TestBroker } from '../../helpers/broker.js';
 import { login, startLogin } from '../../helpers/rp.js';
-import { brokerCallbackWithForgedState, builtInAndHandedOver, userClaims } from '../passport-handover-app.js';
+import { builtInAndHandedOver, expectForgedStateRefused, userClaims } from '../passport-handover-app.js';
 
 const fake = new GitLabFake();
 let builtIn: TestBroker;
@@ -98,9 +98,5 @@ test('GitLab failing while the mapping reads the groups with the handed-over tok
 
 test('a callback with a forged state is refused with a page before the code is redeemed', async () => {
   fake.oauth.approveAs = 'alice';
-  const before = fake.oauth.counts.codeGrants;
-  const res = await brokerCallbackWithForgedState(handedOver.issuer, 'gitlab');
-  expect(res.status).toBe(403);
-  expect(res.body).toMatch(/Invalid authorization request state/);
-  expect(fake.oauth.counts.codeGrants).toBe(before);
+  await expectForgedStateRefused(handedOver.issuer, 'gitlab', () => fake.oauth.counts.codeGrants);
 });

@@ -10,7 +10,7 @@ import { Strategy as PassportGitLab2, type Profile, type StrategyOptions } from 
 import type { Identity } from '../../../lib/identity.js';
 import { configSchema, createGitLabModule, GitLabStrategy, type GitLabConfig } from '../../../strategies/gitlab/index.js';
 import { CLIENT_ID, CLIENT_SECRET, GitLabFake } from '../../fakes/gitlab/index.js';
-import { handoverLogin, startHandoverApp, type HandoverApp } from '../passport-handover-app.js';
+import { type HandoverApp, handoverLogin, startHandoverApp } from '../passport-handover-app.js';
 
 const fake = new GitLabFake();
 const module = createGitLabModule({ timeoutMs: 5000 });

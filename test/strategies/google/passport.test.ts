@@ -14,7 +14,7 @@ import { configSchema, directoryFor, google, GoogleStrategy, type GoogleConfig }
 import { FakeGoogle } from '../../fakes/google/index.js';
 import type { TestBroker } from '../../helpers/broker.js';
 import { login, startLogin, verifyIdToken } from '../../helpers/rp.js';
-import { brokerCallbackWithForgedState, builtInAndHandedOver, type HandoverApp, handoverLogin, identityClaims, startHandoverApp, userClaims } from '../passport-handover-app.js';
+import { builtInAndHandedOver, expectForgedStateRefused, type HandoverApp, handoverLogin, identityClaims, startHandoverApp, userClaims } from '../passport-handover-app.js';
 
 const ADMIN = 'admin@acme.example';
 const alice = { userId: '1101', username: 'Alice Admin', email: 'alice@acme.example', emailVerified: true, groups: ['eng@acme.example'] };
@@ -205,11 +205,7 @@ describe('passport-google-oauth20 handed to the broker as type google', () => {
 
   test('a forged state at the broker fails before the code is redeemed', async () => {
     fake.approveAs = 'alice';
-    const grants = fake.counts.codeGrants;
-    const answer = await brokerCallbackWithForgedState(handed.issuer, 'google');
-    expect(answer.status).toBe(403);
-    expect(answer.body).toMatch(/Invalid authorization request state/);
-    expect(fake.counts.codeGrants).toBe(grants);
+    await expectForgedStateRefused(handed.issuer, 'google', () => fake.counts.codeGrants);
   });
 
   test('hosted domain and required groups refuse with a 403 page', async () => {

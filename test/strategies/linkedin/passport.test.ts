@@ -16,7 +16,7 @@ import { configSchema, linkedin, LinkedInStrategy, type LinkedInConfig } from '.
 import { FakeLinkedIn } from '../../fakes/linkedin/index.js';
 import type { TestBroker } from '../../helpers/broker.js';
 import { login, startLogin, verifyIdToken } from '../../helpers/rp.js';
-import { brokerCallbackWithForgedState, builtInAndHandedOver, type HandoverApp, handoverLogin, identityClaims, startHandoverApp, userClaims } from '../passport-handover-app.js';
+import { builtInAndHandedOver, expectForgedStateRefused, type HandoverApp, handoverLogin, identityClaims, startHandoverApp, userClaims } from '../passport-handover-app.js';
 
 const rosa = { userId: 'aBcDeF1234', username: 'Rosa Parks', email: 'rosa@example.org', emailVerified: true, groups: [] };
 
@@ -156,10 +156,6 @@ describe('passport-linkedin-oauth2 handed to the broker as type linkedin', () =>
 
   test('a forged state at the broker fails before the code is redeemed', async () => {
     fake.approveAs = 'rosa';
-    const grants = fake.counts.codeGrants;
-    const answer = await brokerCallbackWithForgedState(handed.issuer, 'linkedin');
-    expect(answer.status).toBe(403);
-    expect(answer.body).toMatch(/Invalid authorization request state/);
-    expect(fake.counts.codeGrants).toBe(grants);
+    await expectForgedStateRefused(handed.issuer, 'linkedin', () => fake.counts.codeGrants);
   });
 });

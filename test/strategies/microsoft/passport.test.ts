@@ -16,7 +16,7 @@ import { configSchema, microsoft, MicrosoftStrategy, type MicrosoftConfig } from
 import { FakeMicrosoft } from '../../fakes/microsoft/index.js';
 import type { TestBroker } from '../../helpers/broker.js';
 import { login, startLogin, verifyIdToken } from '../../helpers/rp.js';
-import { brokerCallbackWithForgedState, builtInAndHandedOver, type HandoverApp, handoverLogin, identityClaims, startHandoverApp, userClaims } from '../passport-handover-app.js';
+import { builtInAndHandedOver, expectForgedStateRefused, type HandoverApp, handoverLogin, identityClaims, startHandoverApp, userClaims } from '../passport-handover-app.js';
 
 const TENANT = 'contoso.onmicrosoft.com';
 const jane = {
@@ -253,10 +253,6 @@ describe('passport-microsoft handed to the broker as type microsoft', () => {
 
   test('a forged state at the broker fails before the code is redeemed', async () => {
     fake.approveAs = jane.userId;
-    const grants = fake.counts.codeGrants;
-    const answer = await brokerCallbackWithForgedState(handed.issuer, 'microsoft');
-    expect(answer.status).toBe(403);
-    expect(answer.body).toMatch(/Invalid authorization request state/);
-    expect(fake.counts.codeGrants).toBe(grants);
+    await expectForgedStateRefused(handed.issuer, 'microsoft', () => fake.counts.codeGrants);
   });
 });
