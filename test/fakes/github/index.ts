@@ -6,6 +6,7 @@
  * `/orgs/{org}/members/{user}` (204 / 302 / 404), 401 "Bad credentials", 403 without User-Agent.
  */
 import type { Request, Response } from 'express';
+import type { StrategyOptions as PassportGitHub2Options } from 'passport-github2';
 import { OAuthFake, intParam, linkHeader, pageOf, type Grant, type TlsMaterial } from '../platform.js';
 
 export interface FakeGitHubEmail {
@@ -140,6 +141,26 @@ export class GitHubFake {
       authorizationURL: `${this.oauth.url}/login/oauth/authorize`,
       tokenURL: `${this.oauth.url}/login/oauth/access_token`,
       apiURL: `${this.oauth.url}${this.apiPrefix}`,
+    };
+  }
+
+  /**
+   * Options pointing passport-github2 at this fake (user, emails and org scopes), with its state
+   * check on, as the README asks: without it passport-oauth2 checks no state.
+   */
+  passportGitHub2Options(callbackURL: string): PassportGitHub2Options {
+    const endpoints = this.endpoints();
+    return {
+      clientID: CLIENT_ID,
+      clientSecret: CLIENT_SECRET,
+      callbackURL,
+      authorizationURL: endpoints.authorizationURL,
+      tokenURL: endpoints.tokenURL,
+      userProfileURL: `${endpoints.apiURL}/user`,
+      userEmailURL: `${endpoints.apiURL}/user/emails`,
+      scope: ['user:email', 'read:org'],
+      // passport-oauth2 keeps the state in the session with `true`; the types only know a string.
+      state: true as unknown as string,
     };
   }
 

@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import * as oidc from 'openid-client';
-import { Strategy as PassportGitHub2, type Profile, type StrategyOptions } from 'passport-github2';
+import { Strategy as PassportGitHub2, type Profile } from 'passport-github2';
 import pino from 'pino';
 import { createBroker } from '../../../lib/broker.js';
 import { createRegistry } from '../../../lib/connector.js';
@@ -35,20 +35,8 @@ beforeAll(async () => {
   fake.add({ ...base, id: 502, login: 'bob', orgs: ['elsewhere'], emails: [{ email: 'bob@example.com', verified: true, primary: true, visibility: null }] });
   const registry = createRegistry([createGitHubModule({ endpoints: fake.endpoints(), timeoutMs: 5000 })]);
   broker = await startBroker({ connectors: [connector('github')] }, { registry });
-  const endpoints = fake.endpoints();
   const passportGitHub2 = new PassportGitHub2(
-    {
-      clientID: CLIENT_ID,
-      clientSecret: CLIENT_SECRET,
-      callbackURL: 'http://placeholder/callback',
-      authorizationURL: endpoints.authorizationURL,
-      tokenURL: endpoints.tokenURL,
-      userProfileURL: `${endpoints.apiURL}/user`,
-      userEmailURL: `${endpoints.apiURL}/user/emails`,
-      scope: ['user:email', 'read:org'],
-      // As the README asks: without it passport-oauth2 checks no state, and the callback takes any code.
-      state: true as unknown as string,
-    } satisfies StrategyOptions,
+    fake.passportGitHub2Options('http://placeholder/callback'),
     (accessToken: string, refreshToken: string, profile: Profile, done: (err: Error | null, user?: Express.User) => void) =>
       done(null, { accessToken, refreshToken, profile }),
   );

@@ -8,7 +8,7 @@ import session from 'express-session';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import passport from 'passport';
-import { Strategy as PassportGitHub2, type Profile, type StrategyOptions } from 'passport-github2';
+import { Strategy as PassportGitHub2, type Profile } from 'passport-github2';
 import request from 'supertest';
 import { AccessDeniedError } from '../../../lib/errors.js';
 import { configSchema, createGitHubModule, GitHubStrategy, type GitHubConfig } from '../../../strategies/github/index.js';
@@ -61,21 +61,8 @@ async function loginThroughApp(name: string, as: string | undefined, tamperState
 }
 
 function passportGitHub2(name: string, allRawEmails: boolean, handTokenOver: boolean): PassportGitHub2 {
-  const endpoints = fake.endpoints();
   const s = new PassportGitHub2(
-    {
-      clientID: CLIENT_ID,
-      clientSecret: CLIENT_SECRET,
-      callbackURL: `${appURL}/cb/${name}`,
-      authorizationURL: endpoints.authorizationURL,
-      tokenURL: endpoints.tokenURL,
-      userProfileURL: `${endpoints.apiURL}/user`,
-      userEmailURL: `${endpoints.apiURL}/user/emails`,
-      scope: ['user:email', 'read:org'],
-      allRawEmails,
-      // passport-oauth2 keeps the state in the session with `true`; the types only know a string.
-      state: true as unknown as string,
-    } satisfies StrategyOptions,
+    { ...fake.passportGitHub2Options(`${appURL}/cb/${name}`), allRawEmails },
     (accessToken: string, refreshToken: string, profile: Profile, done: (err: Error | null, user?: Express.User) => void) =>
       done(null, handTokenOver ? { accessToken, refreshToken, profile } : profile),
   );
@@ -89,19 +76,8 @@ function passportGitHub2(name: string, allRawEmails: boolean, handTokenOver: boo
  * is the string "28800".
  */
 function passportGitHub2App(name: string): PassportGitHub2 {
-  const endpoints = appFake.endpoints();
   const s = new PassportGitHub2(
-    {
-      clientID: CLIENT_ID,
-      clientSecret: CLIENT_SECRET,
-      callbackURL: `${appURL}/cb/${name}`,
-      authorizationURL: endpoints.authorizationURL,
-      tokenURL: endpoints.tokenURL,
-      userProfileURL: `${endpoints.apiURL}/user`,
-      userEmailURL: `${endpoints.apiURL}/user/emails`,
-      scope: ['user:email', 'read:org'],
-      state: true as unknown as string,
-    } satisfies StrategyOptions,
+    appFake.passportGitHub2Options(`${appURL}/cb/${name}`),
     (accessToken: string, refreshToken: string, params: unknown, profile: Profile, done: (err: Error | null, user?: Express.User) => void) =>
       done(null, { accessToken, refreshToken, params, profile }),
   );
