@@ -187,6 +187,20 @@ export function describeStorage(name: string, open: (now: Clock) => Promise<Stor
       assert.equal((await s.find('refreshToken', 'e'))!.expiresAt, null);
     });
 
+    test('update and upsert of a live record keep its owner unless given another', async () => {
+      const s = await fresh();
+      await s.create('refreshToken', 'u', 1, { owner: 'fam' });
+      assert.equal(await s.update('refreshToken', 'u', 1, 2), true);
+      await s.create('refreshToken', 'p', 1, { owner: 'fam' });
+      await s.upsert('refreshToken', 'p', 2);
+      await s.create('refreshToken', 'moved', 1, { owner: 'fam' });
+      assert.equal(await s.update('refreshToken', 'moved', 1, 2, { owner: 'other' }), true);
+      assert.equal(await s.destroyByOwner('refreshToken', 'fam'), 2);
+      assert.equal(await s.find('refreshToken', 'u'), undefined);
+      assert.equal(await s.find('refreshToken', 'p'), undefined);
+      assert.equal(await s.destroyByOwner('refreshToken', 'other'), 1);
+    });
+
     test('destroy and destroyByOwner', async () => {
       const s = await fresh();
       await s.create('refreshToken', 'a', 1, { owner: 'fam' });
