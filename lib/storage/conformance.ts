@@ -14,9 +14,10 @@
  * suite moves forward); the suite closes it after each test.
  */
 import assert from 'node:assert/strict';
+import { StorageUnavailableError } from '../errors.js';
 import { frozenClock, type TestClock } from './frozen-clock.js';
 import { InvalidStorageKeyError, MAX_KEY_LENGTH } from './records.js';
-import type { Clock, Storage, StorageOps } from './types.js';
+import type { Clock, Storage, StorageOps, StoredRecord } from './types.js';
 
 /** A framework's `test` or `it`: defines one test whose body resolves when it passes. */
 export type DefineTest = (name: string, body: () => Promise<void>) => unknown;
@@ -60,7 +61,22 @@ function assertMatches(actual: unknown, expected: Record<string, unknown>): void
   assert.deepStrictEqual(projected(actual, expected), expected);
 }
 
-export function describeStorage(name: string, open: (now: Clock) => Promise<Storage>, framework: TestFramework): void {
+export interface ConformanceOptions {
+  /**
+   * Takes the database of `storage` away (the server stopped, the file locked by another process,
+   * the network cut) and resolves to a function that brings it back. Given, the suite also checks
+   * outages: every failure during one is a `StorageUnavailableError` (which the broker answers
+   * with 503 `temporarily_unavailable`), a transaction is written whole or not at all, and the
+   * storage works again by itself once the database is back. The test takes as long as the
+   * backend's own timeouts during the outage (SQLite: about a second per write).
+   */
+  outage?: (storage: Storage) => Promise<() => Promise<void>>;
+}
+
+/** How long a storage may take to work again once its database is back. */
+const RECOVERY_MS = 10_000;
+
+export function describeStorage(name: string, open: (now: Clock) => Promise<Storage>, framework: TestFramework, options: ConformanceOptions = {}): void {
   const { describe, afterEach } = framework;
   const test = 'test' in framework ? framework.test : framework.it;
 
@@ -398,5 +414,61 @@ export function describeStorage(name: string, open: (now: Clock) => Promise<Stor
       const s = await fresh();
       assert.equal(await s.ping(), undefined);
     });
+
+    const { outage } = options;
+    if (outage) {
+      test('an outage fails only with StorageUnavailableError, leaves no transaction half-written, and passes by itself', async () => {
+        const s = await fresh();
+        await s.create('keys', 'kept', { n: 1 });
+        const attempts: Record<string, () => Promise<unknown>> = {
+          create: () => s.create('session', 'new', 1),
+          update: () => s.update('keys', 'kept', 1, { n: 2 }),
+          transaction: () =>
+            s.transaction(async (tx) => {
+              await tx.create('authCode', 'half', 1);
+              await tx.create('refreshToken', 'half', 2);
+            }),
+          find: () => s.find('keys', 'kept'),
+        };
+        const failed: string[] = [];
+        const end = await outage(s);
+        try {
+          for (const [what, attempt] of Object.entries(attempts)) {
+            const err = await attempt().then(
+              () => undefined,
+              (e: unknown) => e ?? new Error('rejected with nothing'),
+            );
+            if (err === undefined) continue;
+            assert.ok(err instanceof StorageUnavailableError, `${what} during the outage failed with ${String(err)}, not a StorageUnavailableError`);
+            failed.push(what);
+          }
+        } finally {
+          await end();
+        }
+        assert.ok(failed.includes('create') && failed.includes('transaction'), `the outage let writes through (failed: ${failed.join(', ') || 'nothing'})`);
+        // Back by itself: a failure or two while it reconnects is allowed, each an outage.
+        const deadline = Date.now() + RECOVERY_MS;
+        let kept: StoredRecord<{ n: number }> | undefined;
+        for (;;) {
+          try {
+            kept = await s.find<{ n: number }>('keys', 'kept');
+            break;
+          } catch (err) {
+            assert.ok(err instanceof StorageUnavailableError, `after the outage: ${String(err)}`);
+            assert.ok(Date.now() < deadline, `still unavailable ${RECOVERY_MS} ms after the outage ended`);
+            await new Promise((resolve) => setTimeout(resolve, 100));
+          }
+        }
+        assertEqual(kept, failed.includes('update') ? { value: { n: 1 }, version: 1, expiresAt: null } : { value: { n: 2 }, version: 2, expiresAt: null });
+        assert.equal(await s.find('authCode', 'half'), undefined);
+        assert.equal(await s.find('refreshToken', 'half'), undefined);
+        assert.equal(await s.create('session', 'new', 1), true);
+        await s.transaction(async (tx) => {
+          await tx.create('authCode', 'whole', 1);
+          await tx.create('refreshToken', 'whole', 2);
+        });
+        assert.notEqual(await s.find('refreshToken', 'whole'), undefined);
+      });
+    }
   });
 }

@@ -31,7 +31,13 @@ async function freshDatabase(): Promise<string> {
   return name;
 }
 
-describeStorage('postgres', async (now) => PostgresStorage.open(configFor(await freshDatabase()), now), { describe, test, afterEach });
+describeStorage('postgres', async (now) => PostgresStorage.open(configFor(await freshDatabase()), now), { describe, test, afterEach }, {
+  // The server shut down (connections refused), then started again on its port with its data.
+  outage: async () => {
+    await server.halt();
+    return () => server.resume();
+  },
+});
 
 describe('postgres config', () => {
   test('Dex keys are accepted, unknown keys and bad values name their dotted path', () => {

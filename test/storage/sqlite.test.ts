@@ -13,7 +13,14 @@ const dir = mkdtempSync(join(tmpdir(), 'dexpress-sqlite-'));
 let n = 0;
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-describeStorage('sqlite3', async (now) => new SqliteStorage(join(dir, `db-${n++}.sqlite`), now), { describe, test, afterEach });
+let lastFile = '';
+describeStorage('sqlite3', async (now) => new SqliteStorage((lastFile = join(dir, `db-${n++}.sqlite`)), now), { describe, test, afterEach }, {
+  // Another process holding the write lock: writes wait out the busy timeout, reads go on (WAL).
+  outage: async () => {
+    const holder = await holdWriteLock(lastFile);
+    return () => holder.release();
+  },
+});
 
 test('data survives closing and reopening the file', async () => {
   const file = join(dir, 'reopen.sqlite');
