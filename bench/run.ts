@@ -561,6 +561,9 @@ async function main(): Promise<void> {
             add(`${alg} ${b}: refresh / bare Express`, rate(`dexpress ${alg} ${b} refresh`) / rate('bare Express POST /token'));
           }
         }
+        // What a broker doing nothing but its two signatures per answer (no HTTP, no load
+        // generator) would reach against the peer: the most any two-JWT broker can on this machine.
+        add(`${alg}: signing ceiling / 2 / oidc-provider refresh`, ceiling / 2 / rate(`oidc-provider ${alg} refresh`));
         add(`${alg}: minimal 2-JWT broker refresh / oidc-provider refresh`, rate(`minimal 2-JWT broker ${alg} refresh`) / rate(`oidc-provider ${alg} refresh`));
         add(`${alg} sqlite: refresh / minimal 2-JWT broker refresh`, rate(`dexpress ${alg} sqlite refresh`) / rate(`minimal 2-JWT broker ${alg} refresh`));
         const cpu = (label: string) => got.get(label)?.serverCpuMsPerUnit ?? NaN;
