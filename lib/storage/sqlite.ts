@@ -112,6 +112,12 @@ export class SqliteStorage extends InProcessStorage {
            owner = COALESCE(?, owner)
          WHERE kind = ? AND id = ? AND version = ? AND (expires_at IS NULL OR expires_at > ?)`,
       ),
+      // The same for the common case, expiry and owner kept: a statement that does not assign
+      // them leaves their indexes alone, where assigning even the same value rewrites the index
+      // entry (one page more per write: the code exchange's COMMIT 25 → 19 µs, bench/).
+      updateValue: db.prepare<[string, string, string, number, number]>(
+        'UPDATE objects SET value = ?, version = version + 1 WHERE kind = ? AND id = ? AND version = ? AND (expires_at IS NULL OR expires_at > ?)',
+      ),
       consume: db.prepare<[string, string, number], { value: string }>(
         'DELETE FROM objects WHERE kind = ? AND id = ? AND (expires_at IS NULL OR expires_at > ?) RETURNING value',
       ),
@@ -212,6 +218,9 @@ export class SqliteStorage extends InProcessStorage {
 
   protected override doUpdate<T>(kind: Kind, id: string, version: number, value: T, options: WriteOptions = {}): boolean {
     return this.run(() => {
+      if (options.expiresAt === undefined && options.owner === undefined) {
+        return this.stmts.updateValue.run(JSON.stringify(value), kind, id, version, this.now()).changes === 1;
+      }
       const keep = options.expiresAt === undefined ? 1 : null;
       return this.stmts.update.run(JSON.stringify(value), keep, expiryMs(options.expiresAt), options.owner ?? null, kind, id, version, this.now()).changes === 1;
     });
