@@ -85,6 +85,12 @@ export interface OAuthFakeOptions {
    * credentials (default invalid_client); GitHub has its own.
    */
   errorCodes?: { badCode: string; badRefreshToken: string; badClient?: string };
+  /**
+   * The scopes the platform knows, where it refuses any other at the authorization endpoint
+   * (GitLab's Doorkeeper redirects back with `invalid_scope`; a comma-joined list is one unknown
+   * scope there). Undefined: any scope string is granted as asked.
+   */
+  knownScopes?: readonly string[];
   tls?: TlsMaterial;
 }
 
@@ -172,7 +178,11 @@ export class OAuthFake {
     this.lastScope = q.scope ?? '';
     const back = new URL(q.redirect_uri);
     if (q.state !== undefined) back.searchParams.set('state', q.state);
-    if (this.approveAs === undefined) {
+    const known = this.options.knownScopes;
+    if (known && !this.lastScope.split(' ').every((scope) => scope === '' || known.includes(scope))) {
+      back.searchParams.set('error', 'invalid_scope');
+      back.searchParams.set('error_description', 'The requested scope is invalid, unknown, or malformed.');
+    } else if (this.approveAs === undefined) {
       back.searchParams.set('error', 'access_denied');
       back.searchParams.set('error_description', 'The user has denied your application access.');
     } else {

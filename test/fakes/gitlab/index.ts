@@ -49,6 +49,8 @@ export class GitLabFake {
       unauthorized: (res) => res.status(401).json({ message: '401 Unauthorized' }),
       accessTokenLifetime: 7200,
       refreshTokens: true,
+      // GitLab's OAuth application scopes (doc/integration/oauth_provider.md), space-separated.
+      knownScopes: ['api', 'read_api', 'read_user', 'create_runner', 'manage_runner', 'k8s_proxy', 'read_repository', 'write_repository', 'read_registry', 'write_registry', 'read_virtual_registry', 'write_virtual_registry', 'read_observability', 'write_observability', 'ai_features', 'sudo', 'admin_mode', 'read_service_ping', 'openid', 'profile', 'email'],
       ...(tls ? { tls } : {}),
     });
     const app = this.oauth.app;

@@ -21,11 +21,11 @@ let strict: GitLabConfig;
 let open: GitLabConfig;
 
 /** passport-gitlab2 pointed at the fake, with state and PKCE in the session. */
-function passportGitLab2(callbackURL: string, scope: string[], handTokenOver: boolean): PassportGitLab2 {
+function passportGitLab2(callbackURL: string, scope: string[], handTokenOver: boolean, scopeSeparator = ' '): PassportGitLab2 {
   return new PassportGitLab2(
     // passport-gitlab2 joins scopes with ',' by default; GitLab wants them space-separated.
     // passport-oauth2 keeps the state in the session with `true`; the types only know a string.
-    { clientID: CLIENT_ID, clientSecret: CLIENT_SECRET, callbackURL, baseURL: fake.oauth.url, scope, scopeSeparator: ' ', state: true as unknown as string, pkce: true } satisfies StrategyOptions,
+    { clientID: CLIENT_ID, clientSecret: CLIENT_SECRET, callbackURL, baseURL: fake.oauth.url, scope, scopeSeparator, state: true as unknown as string, pkce: true } satisfies StrategyOptions,
     (accessToken: string, refreshToken: string, profile: Profile, done: VerifyCallback) =>
       done(null, handTokenOver ? { accessToken, refreshToken, profile } : profile),
   );
@@ -34,6 +34,7 @@ function passportGitLab2(callbackURL: string, scope: string[], handTokenOver: bo
 /** Which config each passport-gitlab2 strategy of the app is mapped with. */
 const mappedWith: Record<string, () => GitLabConfig> = {
   token: () => strict,
+  'token-comma-scopes': () => strict,
   'token-read-user-only': () => strict,
   'profile-strict': () => strict,
   profile: () => open,
@@ -67,6 +68,8 @@ beforeAll(async () => {
     {
       dexpress: (callbackURL) => new GitLabStrategy(strict, { name: 'dexpress', callbackURL }),
       token: (callbackURL) => passportGitLab2(callbackURL, ['read_user', 'openid'], true),
+      // The package's own separator, ',': GitLab reads "read_user,openid" as one unknown scope.
+      'token-comma-scopes': (callbackURL) => passportGitLab2(callbackURL, ['read_user', 'openid'], true, ','),
       // passport-gitlab2's default scope: no openid, so GitLab will not show the groups.
       'token-read-user-only': (callbackURL) => passportGitLab2(callbackURL, ['read_user'], true),
       'profile-strict': (callbackURL) => passportGitLab2(callbackURL, ['read_user'], false),
@@ -114,6 +117,15 @@ describe('passport-gitlab2 handing over { accessToken, refreshToken, profile }',
     const res = await loginAs('alice', 'token-read-user-only');
     expect(res.status).toBe(500);
     expect(res.body.error).toMatch(/insufficient scope.*scope: \['read_user', 'openid'\] and scopeSeparator: ' '/);
+  });
+
+  test("scopes joined with the package's default ',' are refused by GitLab at its authorization endpoint, before any code", async () => {
+    const codeGrants = fake.oauth.counts.codeGrants;
+    const res = await loginAs('alice', 'token-comma-scopes');
+    expect(fake.oauth.lastScope).toBe('read_user,openid');
+    expect(res.status).toBe(500);
+    expect(res.body.error).toBe('The requested scope is invalid, unknown, or malformed.');
+    expect(fake.oauth.counts.codeGrants).toBe(codeGrants);
   });
 
   test("a token of another user than the profile's is refused, never mapped", async () => {
