@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import type { Settings } from './config/settings.js';
 import type { LoadedConnector } from './context.js';
 import { issuesUnder } from './config/load.js';
-import { ConfigError } from './errors.js';
+import { ConfigError, errorMessage } from './errors.js';
 import { createPasswordDB } from './password-db.js';
 import type { BrokerOptions } from './broker.js';
 
@@ -20,6 +20,44 @@ import type { BrokerOptions } from './broker.js';
 function checksNoOAuthState(strategy: object): boolean {
   const store = (strategy as { _stateStore?: unknown })._stateStore;
   return typeof store === 'object' && store !== null && store.constructor.name === 'NullStore';
+}
+
+const guarded = Symbol('dexpress: callbacks guarded');
+
+/**
+ * A handed-over passport-oauth2 strategy reads the upstream's answers in callbacks that node-oauth
+ * calls outside any `try`: an answer its package does not expect (passport-bitbucket-oauth2 reads
+ * `links.html.href` unchecked) throws there, uncaught, and would end the whole process. Wrapped,
+ * such an exception is handed to the same callback as its error instead: the packages check that
+ * first, so the login ends in Passport's `error` (a 502 page). A callback that throws again is
+ * logged, and the login runs into the strategy time-out.
+ */
+export function guardOAuth2Callbacks(strategy: object, logger: Logger): void {
+  const oauth2 = (strategy as { _oauth2?: unknown })._oauth2 as Record<string | symbol, unknown> | undefined;
+  if (typeof oauth2 !== 'object' || oauth2 === null || oauth2[guarded] === true) return;
+  for (const method of ['get', 'getOAuthAccessToken']) {
+    const original = oauth2[method];
+    if (typeof original !== 'function') continue;
+    oauth2[method] = function (this: unknown, ...args: unknown[]): unknown {
+      const callback = args.at(-1);
+      if (typeof callback === 'function') {
+        args[args.length - 1] = function (this: unknown, ...results: unknown[]): unknown {
+          try {
+            return callback.apply(this, results);
+          } catch (err) {
+            try {
+              return callback.call(this, new Error(`the Passport strategy could not read the answer: ${errorMessage(err)}`, { cause: err }));
+            } catch (again) {
+              logger.error({ err: again }, 'a handed-over Passport strategy threw reading an upstream answer');
+              return undefined;
+            }
+          }
+        };
+      }
+      return (original as (...a: unknown[]) => unknown).apply(this, args);
+    };
+  }
+  oauth2[guarded] = true;
 }
 
 export async function loadConnectors(settings: Settings, options: BrokerOptions, logger: Logger): Promise<Map<string, LoadedConnector>> {
@@ -61,6 +99,7 @@ export async function loadConnectors(settings: Settings, options: BrokerOptions,
       if (!module.fromPassportUser) {
         throw new ConfigError([{ path: `passportStrategies.${entry.id}`, message: `connector type "${entry.type}" cannot map a third-party Passport strategy` }]);
       }
+      guardOAuth2Callbacks(foreignStrategy, context.logger);
       const map = module.fromPassportUser.bind(module);
       foreign = { strategy: foreignStrategy, toIdentity: (user) => map(user, entry.config as never) };
     }

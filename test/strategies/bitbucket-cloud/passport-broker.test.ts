@@ -90,6 +90,22 @@ test('a user in none of the required workspaces sees a 403 page, and the client 
   expect(result.page?.body).toMatch(/not in any of the required workspaces/);
 });
 
+test('an answer passport-bitbucket-oauth2 cannot read (a user without links) ends that login with a 502 page, not the process', async () => {
+  fake.oauth.approveAs = 'alice';
+  // The package reads links.html.href unchecked, in a callback node-oauth calls outside any try.
+  fake.oauth.fail('/2.0/user', { status: 200, body: { uuid: '{00000000-0000-4000-8000-000000000001}', display_name: 'Alice' } });
+  try {
+    const result = await startLogin(handedOver.issuer, { connectorId: 'bitbucket' });
+    expect(result.landed).toBeUndefined();
+    expect(result.page?.status).toBe(502);
+    expect(result.page?.body).toMatch(/The login with Bitbucket failed/);
+  } finally {
+    fake.oauth.clearFaults();
+  }
+  const { claims } = await login(handedOver.issuer, { connectorId: 'bitbucket' });
+  expect(claims.sub).toBe(encodeSubject('{alice-0000-1111}', 'bitbucket'));
+});
+
 test('a callback with a forged state is refused with a page before the code is redeemed', async () => {
   fake.oauth.approveAs = 'alice';
   await expectForgedStateRefused(handedOver.issuer, 'bitbucket', () => fake.oauth.counts.codeGrants);
