@@ -22,42 +22,64 @@ function checksNoOAuthState(strategy: object): boolean {
   return typeof store === 'object' && store !== null && store.constructor.name === 'NullStore';
 }
 
-const guarded = Symbol('dexpress: callbacks guarded');
+/** Calls `handler` if `value` is a promise (any thenable: callbacks may come from another realm) that rejects. */
+function onRejection(value: unknown, handler: (err: unknown) => unknown): void {
+  const then = (value as { then?: unknown } | null)?.then;
+  // The handler's own result is dropped: a promise it returns must not become this chain's rejection.
+  if (typeof then === 'function') (then as (ok: undefined, fail: (err: unknown) => void) => unknown).call(value, undefined, (err) => void handler(err));
+}
 
 /**
- * A handed-over passport-oauth2 strategy reads the upstream's answers in callbacks that node-oauth
- * calls outside any `try`: an answer its package does not expect (passport-bitbucket-oauth2 reads
- * `links.html.href` unchecked) throws there, uncaught, and would end the whole process. Wrapped,
- * such an exception is handed to the same callback as its error instead: the packages check that
- * first, so the login ends in Passport's `error` (a 502 page). A callback that throws again is
- * logged, and the login runs into the strategy time-out.
+ * `callback`, except that an exception it throws (or a promise it returns that rejects) is handed
+ * to it once more as its error: node-oauth calls it outside any `try`, so the exception would be
+ * uncaught and end the process. The packages check the error first, so the login ends in
+ * Passport's `error` (a 502 page). A callback that fails again is logged, and the login runs into
+ * the strategy time-out.
  */
-export function guardOAuth2Callbacks(strategy: object, logger: Logger): void {
-  const oauth2 = (strategy as { _oauth2?: unknown })._oauth2 as Record<string | symbol, unknown> | undefined;
-  if (typeof oauth2 !== 'object' || oauth2 === null || oauth2[guarded] === true) return;
-  for (const method of ['get', 'getOAuthAccessToken']) {
-    const original = oauth2[method];
-    if (typeof original !== 'function') continue;
-    oauth2[method] = function (this: unknown, ...args: unknown[]): unknown {
-      const callback = args.at(-1);
-      if (typeof callback === 'function') {
-        args[args.length - 1] = function (this: unknown, ...results: unknown[]): unknown {
-          try {
-            return callback.apply(this, results);
-          } catch (err) {
-            try {
-              return callback.call(this, new Error(`the Passport strategy could not read the answer: ${errorMessage(err)}`, { cause: err }));
-            } catch (again) {
-              logger.error({ err: again }, 'a handed-over Passport strategy threw reading an upstream answer');
-              return undefined;
-            }
-          }
-        };
+function guardedCallback(callback: (...results: unknown[]) => unknown, logger: Logger): (...results: unknown[]) => unknown {
+  const failedAgain = (again: unknown) => logger.error({ err: again }, 'a handed-over Passport strategy failed reading an upstream answer');
+  return function (this: unknown, ...results: unknown[]): unknown {
+    const retry = (err: unknown): unknown => {
+      try {
+        const again = callback.call(this, new Error(`the Passport strategy could not read the answer: ${errorMessage(err)}`, { cause: err }));
+        onRejection(again, failedAgain);
+        return again;
+      } catch (again) {
+        failedAgain(again);
+        return undefined;
       }
-      return (original as (...a: unknown[]) => unknown).apply(this, args);
     };
-  }
-  oauth2[guarded] = true;
+    try {
+      const result = callback.apply(this, results);
+      onRejection(result, retry);
+      return result;
+    } catch (err) {
+      return retry(err);
+    }
+  };
+}
+
+/**
+ * The strategy the broker runs for a handed-over passport-oauth2 strategy: the app's own, seen
+ * through an object whose node-oauth client guards every callback of `_request` (which `get`,
+ * `getProtectedResource` and `getOAuthAccessToken` go through), so an answer its package does not
+ * expect (passport-bitbucket-oauth2 reads `links.html.href` unchecked) fails that login instead of
+ * the process. The app's strategy object, and its own logins through it, are left as they are.
+ * Any other strategy is returned unchanged.
+ */
+export function guardedStrategy<S extends object>(strategy: S, logger: Logger): S {
+  const oauth2 = (strategy as { _oauth2?: unknown })._oauth2 as { _request?: unknown } | undefined;
+  if (typeof oauth2 !== 'object' || oauth2 === null || typeof oauth2._request !== 'function') return strategy;
+  const request = oauth2._request as (...args: unknown[]) => unknown;
+  const client = Object.create(oauth2) as { _request: (...args: unknown[]) => unknown };
+  client._request = function (this: unknown, ...args: unknown[]): unknown {
+    const callback = args.at(-1);
+    if (typeof callback === 'function') args[args.length - 1] = guardedCallback(callback as (...results: unknown[]) => unknown, logger);
+    return request.apply(this, args);
+  };
+  const view = Object.create(strategy) as S & { _oauth2: unknown };
+  view._oauth2 = client;
+  return view;
 }
 
 export async function loadConnectors(settings: Settings, options: BrokerOptions, logger: Logger): Promise<Map<string, LoadedConnector>> {
@@ -99,9 +121,8 @@ export async function loadConnectors(settings: Settings, options: BrokerOptions,
       if (!module.fromPassportUser) {
         throw new ConfigError([{ path: `passportStrategies.${entry.id}`, message: `connector type "${entry.type}" cannot map a third-party Passport strategy` }]);
       }
-      guardOAuth2Callbacks(foreignStrategy, context.logger);
       const map = module.fromPassportUser.bind(module);
-      foreign = { strategy: foreignStrategy, toIdentity: (user) => map(user, entry.config as never) };
+      foreign = { strategy: guardedStrategy(foreignStrategy, context.logger), toIdentity: (user) => map(user, entry.config as never) };
     }
     out.set(entry.id, {
       id: entry.id,

@@ -1,86 +1,105 @@
 /**
- * The guard on a handed-over passport-oauth2 strategy's node-oauth callbacks (lib/load-connectors.ts):
- * an exception thrown while a package reads an upstream answer becomes that callback's error, never
- * an uncaught exception. End to end with passport-bitbucket-oauth2 in
- * test/strategies/bitbucket-cloud/passport-broker.test.ts.
+ * The strategy the broker runs for a handed-over passport-oauth2 strategy (lib/load-connectors.ts
+ * `guardedStrategy`): node-oauth's callbacks guarded, so an exception a package throws reading an
+ * upstream answer becomes that callback's error; the app's own strategy object left as it is.
+ * End to end with passport-bitbucket-oauth2 in test/strategies/bitbucket-cloud/passport-broker.test.ts.
+ * An exception that escaped would be uncaught: jest fails the test for it.
  */
 import { expect, jest, test } from '@jest/globals';
+import { OAuth2 } from 'oauth';
 import pino from 'pino';
-import { guardOAuth2Callbacks } from '../lib/load-connectors.js';
+import { guardedStrategy } from '../lib/load-connectors.js';
 
-type Callback = (err: unknown, body?: string) => void;
+type Callback = (err: unknown, body?: string) => unknown;
+/** node-oauth's client as these tests use it (its `_request` is protected in @types/oauth). */
+type Client = Pick<OAuth2, 'get' | 'getOAuthAccessToken'> & { _request: (method: string, url: string, headers: unknown, body: unknown, token: unknown, callback: Callback) => void };
 
-/** A strategy whose node-oauth `get` answers `body` on a later tick, as node-oauth does. */
+/** A passport-oauth2-like strategy whose node-oauth client answers every request with `body`, on a later tick. */
 function strategyAnswering(body: string) {
-  const calls: string[] = [];
-  const oauth2 = {
-    get(url: string, _token: string, callback: Callback) {
-      calls.push(url);
-      setImmediate(() => callback(null, body));
-    },
+  const oauth2 = new OAuth2('client', 'secret', 'https://upstream.example', '/authorize', '/token') as unknown as Client;
+  const requests: string[] = [];
+  oauth2._request = (method: string, url: string, _headers: unknown, _body: unknown, _token: unknown, callback: Callback) => {
+    requests.push(`${method} ${url}`);
+    setImmediate(() => callback(null, body));
   };
-  return { strategy: { _oauth2: oauth2 }, oauth2, calls };
+  const strategy = { name: 'upstream', _oauth2: oauth2, userProfile(token: string, done: Callback) {
+    this._oauth2.get('https://upstream.example/user', token, (err, answer) => {
+      if (err) return done(err);
+      const json = JSON.parse(String(answer)) as { links: { html: { href: string } } };
+      return done(null, json.links.html.href); // throws when the answer has no links
+    });
+  } };
+  return { strategy, oauth2, requests };
 }
 
-function uncaughtDuring(run: () => Promise<void>): Promise<unknown[]> {
-  const seen: unknown[] = [];
-  const listeners = process.listeners('uncaughtException');
-  process.removeAllListeners('uncaughtException');
-  const keep = (err: unknown) => seen.push(err);
-  process.on('uncaughtException', keep);
-  return run().finally(() => {
-    process.off('uncaughtException', keep);
-    for (const l of listeners) process.on('uncaughtException', l);
-  }).then(() => seen);
-}
+const quiet = () => pino({ enabled: false });
 
-test("a callback that throws reading the answer is called again with the error, which the package hands on as its failure", async () => {
-  const { strategy, oauth2 } = strategyAnswering('{"uuid":"x"}');
-  guardOAuth2Callbacks(strategy, pino({ enabled: false }));
+test('an exception reading the answer is handed to the callback as its error, once; the app keeps its own strategy and client', async () => {
+  const { strategy, oauth2, requests } = strategyAnswering('{"uuid":"x"}');
+  const ownRequest = oauth2._request;
+  const view = guardedStrategy(strategy, quiet());
   const outcomes: unknown[] = [];
-  const uncaught = await uncaughtDuring(
-    () =>
-      new Promise<void>((resolve) => {
-        oauth2.get('https://api.example/user', 'token', (err, body) => {
-          if (err) {
-            outcomes.push(err);
-            resolve();
-            return;
-          }
-          const json = JSON.parse(body!) as { links: { html: { href: string } } };
-          outcomes.push(json.links.html.href); // throws: no links
-        });
-      }),
+  await new Promise<void>((resolve) =>
+    view.userProfile('token', (err, profile) => {
+      outcomes.push(err ?? profile);
+      resolve();
+    }),
   );
-  expect(uncaught).toEqual([]);
   expect(outcomes).toHaveLength(1);
   expect((outcomes[0] as Error).message).toMatch(/^the Passport strategy could not read the answer: Cannot read properties of undefined/);
+  expect(requests).toEqual(['GET https://upstream.example/user']);
+  expect(strategy._oauth2).toBe(oauth2);
+  expect(oauth2._request).toBe(ownRequest);
+  expect(Object.getPrototypeOf(view)).toBe(strategy);
 });
 
-test('a callback that throws again is logged, not thrown; a strategy is guarded once', async () => {
-  const { strategy, oauth2, calls } = strategyAnswering('{}');
-  const logger = pino({ enabled: false });
+test('a good answer goes through unchanged', async () => {
+  const { strategy } = strategyAnswering('{"links":{"html":{"href":"https://upstream.example/alice"}}}');
+  const view = guardedStrategy(strategy, quiet());
+  const profile = await new Promise((resolve, reject) => view.userProfile('token', (err, p) => (err ? reject(err) : resolve(p))));
+  expect(profile).toBe('https://upstream.example/alice');
+});
+
+test('the token request is guarded too (getOAuthAccessToken goes through _request)', async () => {
+  const { strategy } = strategyAnswering('{"access_token":"at"}');
+  const view = guardedStrategy(strategy, quiet());
+  const calls: unknown[] = [];
+  await new Promise<void>((resolve) =>
+    view._oauth2.getOAuthAccessToken('code', {}, (err: unknown, accessToken?: string) => {
+      calls.push(err ?? accessToken);
+      if (err) return resolve();
+      throw new Error('the package choked on the token answer');
+    }),
+  );
+  expect(calls).toHaveLength(2);
+  expect(calls[0]).toBe('at');
+  expect((calls[1] as Error).message).toBe('the Passport strategy could not read the answer: the package choked on the token answer');
+});
+
+test('a callback that fails again, by throwing or with a rejected promise, is logged and not thrown', async () => {
+  const logger = quiet();
   const logged = jest.spyOn(logger, 'error');
-  guardOAuth2Callbacks(strategy, logger);
-  const once = oauth2.get;
-  guardOAuth2Callbacks(strategy, logger);
-  expect(oauth2.get).toBe(once);
-  let attempts = 0;
-  const uncaught = await uncaughtDuring(async () => {
-    oauth2.get('https://api.example/user', 'token', () => {
-      attempts++;
+  for (const fail of [
+    () => {
       throw new Error('always');
+    },
+    () => Promise.reject(new Error('always')),
+  ]) {
+    const { strategy } = strategyAnswering('{}');
+    const view = guardedStrategy(strategy, logger);
+    let attempts = 0;
+    view._oauth2.get('https://upstream.example/user', 'token', () => {
+      attempts++;
+      return fail();
     });
     await new Promise((resolve) => setTimeout(resolve, 20));
-  });
-  expect(uncaught).toEqual([]);
-  expect(attempts).toBe(2);
-  expect(calls).toEqual(['https://api.example/user']);
-  expect(logged).toHaveBeenCalledWith(expect.objectContaining({ err: expect.objectContaining({ message: 'always' }) }), 'a handed-over Passport strategy threw reading an upstream answer');
+    expect(attempts).toBe(2);
+  }
+  expect(logged).toHaveBeenCalledTimes(2);
+  expect(logged).toHaveBeenCalledWith(expect.objectContaining({ err: expect.objectContaining({ message: 'always' }) }), 'a handed-over Passport strategy failed reading an upstream answer');
 });
 
-test('a strategy without node-oauth (openid-client, SAML, LDAP) is left as it is', () => {
+test('a strategy without node-oauth (openid-client, SAML, LDAP) is run as it is', () => {
   const strategy = { name: 'oidc', authenticate() {} };
-  guardOAuth2Callbacks(strategy, pino({ enabled: false }));
-  expect(Object.keys(strategy)).toEqual(['name', 'authenticate']);
+  expect(guardedStrategy(strategy, quiet())).toBe(strategy);
 });
