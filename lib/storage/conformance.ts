@@ -68,9 +68,17 @@ export interface ConformanceOptions {
    * outages: every failure during one is a `StorageUnavailableError` (which the broker answers
    * with 503 `temporarily_unavailable`), a transaction is written whole or not at all, and the
    * storage works again by itself once the database is back. The test takes as long as the
-   * backend's own timeouts during the outage (SQLite: about a second per write).
+   * backend's own timeouts during the outage (SQLite: about a second per write) plus the time to
+   * bring the database back: give the framework's timeout 30 s or more for it.
    */
   outage?: (storage: Storage) => Promise<() => Promise<void>>;
+  /**
+   * Whether `outage` may be called while a transaction of the storage is open (a server that is
+   * shut down: yes; another process taking SQLite's write lock would wait for the transaction: no).
+   * When true, the suite also starts an outage halfway through a transaction and checks that none
+   * of its writes remain.
+   */
+  outageInTransaction?: boolean;
 }
 
 /** How long a storage may take to work again once its database is back. */
@@ -187,6 +195,7 @@ export function describeStorage(name: string, open: (now: Clock) => Promise<Stor
       assert.ok(collected >= 1, `gc() collected ${collected} records, expected at least 1`);
       assert.equal(await s.count('authCode'), 0);
       assert.equal(await s.find('authRequest', 'old'), undefined);
+      assert.equal(await s.update('authRequest', 'old', 1, 5), false);
       assert.equal(await s.consume('authRequest', 'old'), undefined);
       assert.equal(await s.count('authRequest'), 2);
       assert.equal(await s.create('authRequest', 'old', 4), true);
@@ -446,19 +455,7 @@ export function describeStorage(name: string, open: (now: Clock) => Promise<Stor
           await end();
         }
         assert.ok(failed.includes('create') && failed.includes('transaction'), `the outage let writes through (failed: ${failed.join(', ') || 'nothing'})`);
-        // Back by itself: a failure or two while it reconnects is allowed, each an outage.
-        const deadline = Date.now() + RECOVERY_MS;
-        let kept: StoredRecord<{ n: number }> | undefined;
-        for (;;) {
-          try {
-            kept = await s.find<{ n: number }>('keys', 'kept');
-            break;
-          } catch (err) {
-            assert.ok(err instanceof StorageUnavailableError, `after the outage: ${String(err)}`);
-            assert.ok(Date.now() < deadline, `still unavailable ${RECOVERY_MS} ms after the outage ended`);
-            await new Promise((resolve) => setTimeout(resolve, 100));
-          }
-        }
+        const kept = await recovered(() => s.find<{ n: number }>('keys', 'kept'));
         assertEqual(kept, failed.includes('update') ? { value: { n: 1 }, version: 1, expiresAt: null } : { value: { n: 2 }, version: 2, expiresAt: null });
         assert.equal(await s.find('authCode', 'half'), undefined);
         assert.equal(await s.find('refreshToken', 'half'), undefined);
@@ -469,6 +466,47 @@ export function describeStorage(name: string, open: (now: Clock) => Promise<Stor
         });
         assert.notEqual(await s.find('refreshToken', 'whole'), undefined);
       });
+
+      if (options.outageInTransaction) {
+        test('an outage halfway through a transaction leaves none of its writes', async () => {
+          const s = await fresh();
+          let end: (() => Promise<void>) | undefined;
+          try {
+            const err = await s
+              .transaction(async (tx) => {
+                await tx.create('authCode', 'before', 1);
+                end = await outage(s);
+                await tx.create('refreshToken', 'after', 2);
+              })
+              .then(
+                () => undefined,
+                (e: unknown) => e ?? new Error('rejected with nothing'),
+              );
+            assert.ok(err instanceof StorageUnavailableError, `the transaction ended with ${String(err)}, not a StorageUnavailableError`);
+          } finally {
+            await end?.();
+          }
+          assert.equal(await recovered(() => s.find('authCode', 'before')), undefined);
+          assert.equal(await s.find('refreshToken', 'after'), undefined);
+        });
+      }
     }
   });
+}
+
+/**
+ * `attempt`'s answer once the storage works again after an outage: failures while it reconnects
+ * are allowed for RECOVERY_MS, each a `StorageUnavailableError`.
+ */
+async function recovered<T>(attempt: () => Promise<T>): Promise<T> {
+  const deadline = Date.now() + RECOVERY_MS;
+  for (;;) {
+    try {
+      return await attempt();
+    } catch (err) {
+      assert.ok(err instanceof StorageUnavailableError, `after the outage: ${String(err)}`);
+      assert.ok(Date.now() < deadline, `still unavailable ${RECOVERY_MS} ms after the outage ended`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
 }

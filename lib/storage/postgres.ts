@@ -237,7 +237,13 @@ export class PostgresStorage implements Storage {
     await client.query('ROLLBACK').catch(() => this.broken.add(client));
   }
 
-  /** Runs `fn` on one pooled connection; a connection that failed is destroyed, not reused. */
+  /**
+   * Runs `fn` on one pooled connection; a connection that failed is destroyed, not reused. While
+   * checked out, the connection's own `error` event (the server ending it between two statements
+   * of a transaction: a restart, a failover) is ours to handle: pg's pool listens only to idle
+   * connections, and an `error` event nobody listens to is thrown, uncaught, ending the process.
+   * The transaction's next statement then fails as an outage.
+   */
   private async withClient<T>(fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
     let client: pg.PoolClient;
     try {
@@ -245,11 +251,15 @@ export class PostgresStorage implements Storage {
     } catch (err) {
       this.fail(err);
     }
+    const lost = () => this.broken.add(client);
+    client.on('error', lost);
     try {
       const result = await fn(client);
-      client.release();
+      client.off('error', lost);
+      client.release(this.broken.has(client) || undefined);
       return result;
     } catch (err) {
+      client.off('error', lost);
       const destroy = err instanceof StorageUnavailableError || this.broken.has(client);
       client.release(destroy ? (err instanceof Error ? err : true) : undefined);
       throw err;

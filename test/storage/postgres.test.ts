@@ -37,6 +37,7 @@ describeStorage('postgres', async (now) => PostgresStorage.open(configFor(await 
     await server.halt();
     return () => server.resume();
   },
+  outageInTransaction: true,
 });
 
 describe('postgres config', () => {
