@@ -1,7 +1,7 @@
 /** The Gitea API calls the connector makes with the user's token. */
 import { UpstreamError } from '../../lib/errors.js';
 import { isRecord } from '../shared/http.js';
-import { BearerApi, optionalField, requireField } from '../shared/platform.js';
+import { BearerApi, optionalField, requireField, requireId } from '../shared/platform.js';
 
 export interface GiteaUser {
   id: string;
@@ -38,7 +38,7 @@ export class GiteaApi {
   /** GET /api/v1/user. */
   async user(): Promise<GiteaUser> {
     const body = await this.api.get(`${this.baseURL}/api/v1/user`);
-    const user: GiteaUser = { id: requireField(body, 'id', 'Gitea /api/v1/user'), login: requireField(body, 'login', 'Gitea /api/v1/user') };
+    const user: GiteaUser = { id: requireId(body, 'id', 'Gitea /api/v1/user'), login: requireField(body, 'login', 'Gitea /api/v1/user') };
     const rec = body as Record<string, unknown>;
     const fullName = optionalField(rec, 'full_name');
     if (fullName !== undefined) user.fullName = fullName;

@@ -4,7 +4,7 @@
  */
 import { UpstreamError } from '../../lib/errors.js';
 import { isRecord } from '../shared/http.js';
-import { BearerApi, UpstreamApiError, optionalField, requireField } from '../shared/platform.js';
+import { BearerApi, UpstreamApiError, optionalField, requireField, requireId } from '../shared/platform.js';
 
 /** GitHub's REST API version the connector was written against. */
 export const GITHUB_API_VERSION = '2022-11-28';
@@ -48,7 +48,7 @@ export class GitHubApi {
   async user(): Promise<GitHubUser> {
     const body = await this.api.get(`${this.apiURL}/user`);
     const user: GitHubUser = {
-      id: requireField(body, 'id', 'GitHub /user'),
+      id: requireId(body, 'id', 'GitHub /user'),
       login: requireField(body, 'login', 'GitHub /user'),
     };
     const rec = body as Record<string, unknown>;

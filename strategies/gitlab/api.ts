@@ -5,7 +5,7 @@
  */
 import { UpstreamError } from '../../lib/errors.js';
 import { isRecord } from '../shared/http.js';
-import { BearerApi, UpstreamApiError, optionalField, requireField } from '../shared/platform.js';
+import { BearerApi, UpstreamApiError, optionalField, requireField, requireId } from '../shared/platform.js';
 
 export interface GitLabUser {
   id: string;
@@ -42,7 +42,7 @@ function stringArray(obj: Record<string, unknown>, key: string): string[] {
 /** `/api/v4/user`'s answer (also what passport-gitlab2 keeps as `profile._json`). */
 export function parseUser(body: unknown): GitLabUser {
   const user: GitLabUser = {
-    id: requireField(body, 'id', 'GitLab /api/v4/user'),
+    id: requireId(body, 'id', 'GitLab /api/v4/user'),
     username: requireField(body, 'username', 'GitLab /api/v4/user'),
   };
   const rec = body as Record<string, unknown>;
@@ -89,7 +89,7 @@ export class GitLabApi {
       const body = await this.api.get(url);
       if (!Array.isArray(body)) throw new UpstreamError('GitLab /api/v4/groups did not answer a JSON array');
       for (const item of body as unknown[]) {
-        const id = Number(requireField(item, 'id', 'GitLab group'));
+        const id = Number(requireId(item, 'id', 'GitLab group'));
         const rec = item as Record<string, unknown>;
         const path = optionalField(rec, 'full_path') ?? requireField(rec, 'path', 'GitLab group');
         groups.push({ id, path });

@@ -225,13 +225,21 @@ export class SingleFlight<T> {
   }
 }
 
-/** A required string field of an upstream payload, or an `UpstreamError` naming it. */
+/**
+ * A required string field of an upstream payload, or an `UpstreamError` naming it. A number is
+ * not taken for a string: an email, a login or a group name of `42` is a malformed answer.
+ */
 export function requireField(obj: unknown, key: string, what: string): string {
   if (!isRecord(obj)) throw new UpstreamError(`${what} is not a JSON object`);
   const v = obj[key];
   if (typeof v === 'string' && v !== '') return v;
-  if (typeof v === 'number' && Number.isFinite(v)) return String(v);
   throw new UpstreamError(`${what} has no "${key}"`);
+}
+
+/** A required id: a string, or an integer (GitHub, GitLab and Gitea number their users and groups). */
+export function requireId(obj: unknown, key: string, what: string): string {
+  if (isRecord(obj) && Number.isSafeInteger(obj[key])) return String(obj[key]);
+  return requireField(obj, key, what);
 }
 
 /** An optional string field: absent, null and "" all mean absent. */
