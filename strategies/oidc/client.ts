@@ -13,7 +13,7 @@ import { createHash } from 'node:crypto';
 import * as oidc from 'openid-client';
 import * as jose from 'jose';
 import { UpstreamError } from '../../lib/errors.js';
-import { UPSTREAM_TIMEOUT_MS, callUpstream, isRecord, redactUrl } from '../shared/http.js';
+import { UPSTREAM_TIMEOUT_MS, callUpstream, expiresAtOf, isRecord, redactUrl } from '../shared/http.js';
 import { SingleFlight } from '../shared/platform.js';
 import { describeJose, jwksUnavailable, loginRefusal, refreshRefusal, translateError, type VerifyFailure } from './upstream-errors.js';
 
@@ -236,6 +236,7 @@ function toTokens(response: oidc.TokenEndpointResponse): UpstreamTokens {
   const tokens: UpstreamTokens = { accessToken: response.access_token };
   if (response.refresh_token) tokens.refreshToken = response.refresh_token;
   if (response.id_token) tokens.idToken = response.id_token;
-  if (typeof response.expires_in === 'number') tokens.expiresAt = Math.floor(Date.now() / 1000) + response.expires_in;
+  const expiresAt = expiresAtOf(response.expires_in, "the identity provider's token endpoint");
+  if (expiresAt !== undefined) tokens.expiresAt = expiresAt;
   return tokens;
 }

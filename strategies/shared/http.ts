@@ -121,3 +121,17 @@ export function optionalString(obj: Record<string, unknown>, key: string): strin
   const v = obj[key];
   return typeof v === 'string' && v !== '' ? v : undefined;
 }
+
+/**
+ * Unix seconds from a token answer's `expires_in` (RFC 6749 5.1: the lifetime in seconds), or
+ * undefined when it is not a number. A negative lifetime, or one past any date (`1e300`), is a
+ * malformed answer from `where`, not a date to compute with.
+ */
+export function expiresAtOf(expiresIn: unknown, where: string, now = Date.now()): number | undefined {
+  if (typeof expiresIn !== 'number') return undefined;
+  const expiresAt = Math.floor(now / 1000) + expiresIn;
+  if (expiresIn < 0 || Number.isNaN(new Date(expiresAt * 1000).getTime())) {
+    throw new UpstreamError(`${where} answered an expires_in that is not a lifetime in seconds`);
+  }
+  return expiresAt;
+}

@@ -10,7 +10,7 @@ import type { Request } from 'express';
 import type { BrokerAuthenticateOptions, ConnectorContext } from '../../lib/connector.js';
 import { AccessDeniedError, ConfigError, RefreshFailedError, UpstreamError } from '../../lib/errors.js';
 import type { Identity, Scopes } from '../../lib/identity.js';
-import { callUpstream, isRecord, redactUrl } from './http.js';
+import { callUpstream, expiresAtOf, isRecord, redactUrl } from './http.js';
 import { isGrantRefusal } from './token-errors.js';
 import { BrokerStrategy, scopesOf, throwCallbackError, type StandaloneOptions, type StrategyOutcome } from './strategy.js';
 
@@ -188,7 +188,8 @@ export abstract class OAuth2Strategy extends BrokerStrategy {
     const tokens: OAuth2Tokens = { accessToken: b.access_token as string, raw: b };
     if (typeof b.refresh_token === 'string') tokens.refreshToken = b.refresh_token;
     if (typeof b.id_token === 'string') tokens.idToken = b.id_token;
-    if (typeof b.expires_in === 'number') tokens.expiresAt = Math.floor(Date.now() / 1000) + b.expires_in;
+    const expiresAt = expiresAtOf(b.expires_in, where);
+    if (expiresAt !== undefined) tokens.expiresAt = expiresAt;
     return tokens;
   }
 }

@@ -1,7 +1,7 @@
 /**
  * Upstream answers are untrusted input too: each built-in OAuth/OIDC connector, through the
  * broker, against its fake answering malformed things (null, an array instead of an object,
- * wrong types, an HTML page with status 200) on the token endpoint and on
+ * wrong types, an HTML page with status 200, absurd `expires_in`) on the token endpoint and on
  * the user and groups APIs. Every login ends in an error page (4xx/5xx) without a stack trace or
  * an internal path, the client gets no code, and the broker serves the next good login. Where
  * the connector refreshes, the refresh grant answers an OAuth error (invalid_grant, or 503
@@ -96,6 +96,14 @@ describe('github', () => {
     await withFault(fake.oauth, path, body, () => expectErrorPage(broker.issuer, 'github'));
   });
 
+  test('an absurd expires_in from the token endpoint: an error page naming GitHub, not a crash', async () => {
+    const page = await withFault(fake.oauth, '/login/oauth/access_token', { ...fake.oauth.issue('alice', 'user:email read:org'), expires_in: 1e300 }, () =>
+      expectErrorPage(broker.issuer, 'github', 'openid email groups offline_access'),
+    );
+    expect(page.status).toBe(502);
+    expect(page.body).toMatch(/GitHub is unavailable/);
+  });
+
   test('the broker still logs in afterwards', async () => {
     const { claims } = await login(broker.issuer, { connectorId: 'github' });
     expect(claims.email).toBe('alice@example.com');
@@ -137,6 +145,15 @@ describe('gitlab', () => {
   ])('a refresh answered with %s: an OAuth error, the process serving', async (_what, body) => {
     const { tokens } = await login(broker.issuer, { connectorId: 'gitlab' });
     await withFault(fake.oauth, '/oauth/token', body, () => expectRefreshRefused(broker.issuer, tokens.refresh_token!));
+  });
+
+  test('a refresh answered with an absurd expires_in: 503 temporarily_unavailable, the refresh token kept', async () => {
+    const { tokens } = await login(broker.issuer, { connectorId: 'gitlab' });
+    const answer = await withFault(fake.oauth, '/oauth/token', { ...fake.oauth.issue('alice', 'read_user openid'), expires_in: 1e300 }, () =>
+      refreshAt(broker.issuer, tokens.refresh_token!),
+    );
+    expect(answer).toMatchObject({ status: 503, body: { error: 'temporarily_unavailable' } });
+    expect((await refreshAt(broker.issuer, tokens.refresh_token!)).status).toBe(200);
   });
 
   test('the broker still logs in and refreshes afterwards', async () => {
