@@ -106,6 +106,11 @@ export async function authorizationCodeGrant(ctx: BrokerContext, client: ClientS
     throw err;
   });
   if ('refused' in outcome) throw outcome.refused;
-  if (outcome.s256) await notePkceS256(ctx, client.id); // no downgrade to plain from now on
+  if (outcome.s256) {
+    // No downgrade to plain from now on. The redemption has committed: a storage failure here
+    // must not cost the client its tokens (a retry would find the code used up and revoke them);
+    // the mark is written by a later S256 redemption.
+    await notePkceS256(ctx, client.id).catch((err: unknown) => ctx.logger.warn({ err, client: client.id }, 'could not mark the client as using PKCE S256'));
+  }
   return tokenResponse(ctx, outcome.grant, { code, ...(outcome.refresh ? { refreshToken: outcome.refresh.token } : {}) });
 }

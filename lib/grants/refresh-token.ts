@@ -97,6 +97,11 @@ export async function refreshTokenGrant(ctx: BrokerContext, client: ClientSettin
     }
     if (identity.userId !== claims.userId) throw new OAuthError('invalid_grant', 'The upstream returned another user.');
     const { connectorData: newData, ...newClaims } = identity;
+    // Load the signing key before rotating: a storage outage (or a key rotation failing) then
+    // fails the request while the presented token is still current, so the client's retry
+    // works. Failing after the rotation would leave the client with the rotated-out token, a
+    // replay once the reuse window is over: its login revoked.
+    await ctx.keys.signingKey();
     const rotated = await ctx.refreshTokens.rotate(presented, { claims: newClaims, scopes: presented.record.scopes, connectorData: ctx.sealer.seal(newData) });
     if (rotated === undefined) continue; // another request rotated first: present again, within the reuse window
     return tokenResponse(ctx, grantOf(client, { ...presented.record, claims: newClaims }, scopes), { refreshToken: rotated });

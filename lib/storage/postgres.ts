@@ -348,7 +348,9 @@ export class PostgresStorage implements Storage {
         await this.sql(client, 'COMMIT');
         return result;
       } catch (err) {
-        await this.rollback(client);
+        // After an outage the connection is destroyed, which ends the transaction on the server:
+        // a ROLLBACK would only wait, behind a statement that timed out, for a timeout of its own.
+        if (!(err instanceof StorageUnavailableError)) await this.rollback(client);
         throw err;
       }
     });
