@@ -58,7 +58,14 @@ export class CrowdClient {
   async session(username: string, password: string | undefined): Promise<SessionOutcome> {
     const path = password === undefined ? '/session?validate-password=false' : '/session';
     const res = await this.call(path, { method: 'POST', json: password === undefined ? { username } : { username, password } });
-    if (res.status === 200 || res.status === 201) return 'ok';
+    if (res.status === 200 || res.status === 201) {
+      // Only a session token says the session was opened: a 200 carrying an error or a proxy's
+      // HTML page is not Crowd vouching for the password.
+      if (!isRecord(res.body) || typeof res.body.token !== 'string' || res.body.token === '') {
+        throw new UpstreamError(`Crowd /session answered ${res.status} without a session token`);
+      }
+      return 'ok';
+    }
     const reason = isRecord(res.body) ? optionalString(res.body, 'reason') : undefined;
     const outcome = reason === undefined ? undefined : sessionOutcomes[reason];
     if (outcome && [400, 403, 404].includes(res.status)) return outcome;

@@ -97,6 +97,8 @@ export function createAtlassianCrowd(config: AtlassianCrowdConfig, options: Atla
     if (outcome !== 'ok') throw new AccessDeniedError(refusals[outcome]);
     const user = await client.user(username);
     if (!user) throw new UpstreamError('Crowd accepted the password of a user it then does not show');
+    // Crowd matches names without case; any other name is not the user whose password was checked.
+    if (user.name.toLowerCase() !== username.toLowerCase()) throw new UpstreamError(`Crowd /user answered user "${user.name}" for "${username}"`);
     if (!user.active) throw new AccessDeniedError(refusals.inactive);
     return toIdentity(user, await groupsOf(user, scopes, (m) => new AccessDeniedError(m)));
   };

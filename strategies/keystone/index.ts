@@ -11,7 +11,7 @@
  */
 import { z } from 'zod';
 import type { ConnectorModule } from '../../lib/connector.js';
-import { RefreshFailedError, UpstreamError } from '../../lib/errors.js';
+import { AccessDeniedError, RefreshFailedError, UpstreamError } from '../../lib/errors.js';
 import type { Identity, Scopes } from '../../lib/identity.js';
 import { PasswordStrategy } from '../shared/password.js';
 import { KeystoneApi, domainRef, type KeystoneUser } from './api.js';
@@ -71,6 +71,9 @@ export function createKeystone(config: KeystoneConfig, options: KeystoneOptions 
     // A user may read itself and its own groups with its own unscoped token.
     const user = await api.user(auth.userId, auth.token);
     if (!user) throw new UpstreamError(`Keystone authenticated user ${auth.userId} but does not show it`);
+    // The user read back must be the one the token was issued to, and one Keystone lets log in.
+    if (user.id !== auth.userId) throw new UpstreamError(`Keystone authenticated user ${auth.userId} but showed user ${user.id}`);
+    if (!user.enabled) throw new AccessDeniedError('Your Keystone account is disabled.');
     const groups = scopes.groups ? await api.groupNames(user.id, auth.token) : [];
     return toIdentity(user, groups);
   };

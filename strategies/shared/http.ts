@@ -110,10 +110,13 @@ export function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
+/**
+ * A required string field, or an `UpstreamError` naming it. A number is not taken for a string:
+ * a user key, an id or a group name of `42` is a malformed answer (as `requireField`).
+ */
 export function requireString(obj: Record<string, unknown>, key: string, what: string): string {
   const v = obj[key];
   if (typeof v === 'string' && v !== '') return v;
-  if (typeof v === 'number') return String(v);
   throw new UpstreamError(`${what} has no "${key}"`);
 }
 
