@@ -72,8 +72,8 @@ const passwordGrant = (issuer: string, username: string, password: string) =>
   tokenRequest(issuer, { grant_type: 'password', username, password, scope: 'openid email profile groups offline_access' });
 
 /** A password-form login that must end on an error page (4xx/5xx) without internals and without a code. */
-async function expectFormRefused(issuer: string, username: string, password: string): Promise<{ status: number; body: string }> {
-  const result = await startLogin(issuer, { password: { username, password } });
+async function expectFormRefused(issuer: string, username: string, password: string, connectorId?: string): Promise<{ status: number; body: string }> {
+  const result = await startLogin(issuer, { password: { username, password }, ...(connectorId ? { connectorId } : {}) });
   expect(result.landed).toBeUndefined();
   const page = result.page!;
   expect(page.status).toBeGreaterThanOrEqual(400);
@@ -272,13 +272,18 @@ describe('ldap', () => {
     [`dn: cn=Plus+uid=plus\\5Cone,${PEOPLE}`, 'objectClass: inetOrgPerson', 'uid: plus\\one', 'cn: Plus', 'sn: Plus', 'mail: plus@example.org', 'userPassword: plus-pw'].join('\n'),
     ['dn: cn=a\\2Cb (x*),ou=groups,dc=example,dc=org', 'objectClass: groupOfNames', 'cn: a,b (x*)', `member: cn=Plus+uid=plus\\5Cone,${PEOPLE}`].join('\n'),
     ['dn: cn=outer,ou=groups,dc=example,dc=org', 'objectClass: groupOfNames', 'cn: outer', 'member: cn=a\\2Cb (x*),ou=groups,dc=example,dc=org'].join('\n'),
+    // A referral to another server: slapd answers a search under it with result code 10 (referral).
+    [`dn: ou=elsewhere,${PEOPLE}`, 'objectClass: referral', 'objectClass: extensibleObject', 'ou: elsewhere', 'ref: ldap://127.0.0.1:9/ou=people,dc=example,dc=org'].join('\n'),
   ].join('\n\n');
 
   beforeAll(async () => {
     slapd = await startSeededSlapd();
     await slapd.add(SEED);
     broker = await startBroker({
-      connectors: [{ type: 'ldap', id: 'ldap', name: 'Example LDAP', config: ldapConfig(slapd) }],
+      connectors: [
+        { type: 'ldap', id: 'ldap', name: 'Example LDAP', config: ldapConfig(slapd) },
+        { type: 'ldap', id: 'referred', name: 'Referred LDAP', config: ldapConfig(slapd, { userSearch: { baseDN: `ou=elsewhere,${PEOPLE}` } }) },
+      ],
       oauth2: { skipApprovalScreen: true, passwordConnector: 'ldap' },
     });
   }, 60_000);
@@ -287,14 +292,23 @@ describe('ldap', () => {
     await slapd?.close();
   });
 
+  test('a user search answered with a referral: an error page naming the directory, no internals', async () => {
+    const result = await startLogin(broker.issuer, { connectorId: 'referred', password: { username: 'alice', password: 'alice-pw' } });
+    expect(result.landed).toBeUndefined();
+    expect(result.page?.status).toBe(502);
+    expect(result.page?.body).toMatch(/Referred LDAP cannot be reached or is misconfigured/);
+    expect(result.page?.body).not.toMatch(INTERNALS);
+    expect(result.page?.body).not.toContain('elsewhere');
+  });
+
   test('a username matching two entries: refused on the form and in the password grant', async () => {
-    const page = await expectFormRefused(broker.issuer, 'dup', 'dup-pw');
+    const page = await expectFormRefused(broker.issuer, 'dup', 'dup-pw', 'ldap');
     expect(page.status).toBe(502);
     await expectGrantRefused(broker.issuer, 'dup', 'dup-pw');
   });
 
   test('a DN with "+" and "\\" finds its groups, nested ones through a group DN with "," "(" "*"', async () => {
-    const { claims } = await login(broker.issuer, { password: { username: 'plus\\one', password: 'plus-pw' } });
+    const { claims } = await login(broker.issuer, { connectorId: 'ldap', password: { username: 'plus\\one', password: 'plus-pw' } });
     expect(claims.email).toBe('plus@example.org');
     expect([...(claims.groups as string[])].sort()).toEqual(['a,b (x*)', 'outer']);
   });
