@@ -60,7 +60,7 @@ export interface PendingChecks {
 interface Discovered {
   config: oidc.Configuration;
   metadata: oidc.ServerMetadata;
-  jwks: jose.JWTVerifyGetKey;
+  jwks: ReturnType<typeof jose.createRemoteJWKSet>;
   issuer: string;
 }
 
@@ -71,6 +71,9 @@ export class UpstreamOidcClient {
   private discovered: Promise<Discovered> | undefined;
   // Kept briefly: a retry with a refresh token the provider just rotated gets the same answer.
   private readonly refreshFlight = new SingleFlight<UpstreamTokens>(10_000);
+  // jose keeps a fetched JWKS for ten minutes even when its keys cannot be used (a malformed
+  // key): after such a failure the next verification fetches the keys again.
+  private keysUnusable = false;
 
   constructor(options: UpstreamClientOptions) {
     this.options = options;
@@ -107,9 +110,7 @@ export class UpstreamOidcClient {
     if (o.tokenURL) metadata.token_endpoint = o.tokenURL;
     if (o.jwksURL) metadata.jwks_uri = o.jwksURL;
     if (o.userInfoURL) metadata.userinfo_endpoint = o.userInfoURL;
-    for (const key of ['authorization_endpoint', 'token_endpoint', 'jwks_uri'] as const) {
-      if (typeof metadata[key] !== 'string') throw new UpstreamError(`OpenID discovery at ${redactUrl(url)} has no ${key}`);
-    }
+    checkDiscovered(metadata, `OpenID discovery at ${redactUrl(url)}`);
     const auth = options.clientAuth === 'post' ? oidc.ClientSecretPost(options.clientSecret) : oidc.ClientSecretBasic(options.clientSecret);
     const config = new oidc.Configuration(metadata, options.clientID, options.clientSecret, auth);
     config.timeout = timeoutMs / 1000;
@@ -207,6 +208,10 @@ export class UpstreamOidcClient {
   async verifyIdToken(raw: string, check: { audience: boolean }, refuse: VerifyFailure): Promise<jose.JWTPayload> {
     const { jwks, issuer, metadata } = await this.discover();
     try {
+      if (this.keysUnusable) {
+        this.keysUnusable = false;
+        await jwks.reload();
+      }
       const algs = metadata.id_token_signing_alg_values_supported?.filter((a) => a !== 'none');
       const { payload } = await jose.jwtVerify(raw, jwks, {
         issuer,
@@ -216,7 +221,10 @@ export class UpstreamOidcClient {
       });
       return payload;
     } catch (err) {
-      if (jwksUnavailable(err)) throw new UpstreamError("the identity provider's keys (JWKS) could not be fetched", { cause: err });
+      if (jwksUnavailable(err)) {
+        this.keysUnusable = true;
+        throw new UpstreamError("the identity provider's keys (JWKS) could not be fetched or used", { cause: err });
+      }
       throw refuse(`The ID token from the identity provider failed verification: ${describeJose(err)}.`);
     }
   }
@@ -229,6 +237,38 @@ export class UpstreamOidcClient {
     } catch (err) {
       throw translateError(err, 'the access token at userinfo', refuse, 'userinfo');
     }
+  }
+}
+
+/** Endpoints the client calls, and whether discovery must state them. */
+const DISCOVERED_URLS = { authorization_endpoint: true, token_endpoint: true, jwks_uri: true, userinfo_endpoint: false } as const;
+/** The lists the client reads (`advertisedPkce`, `verifyIdToken`). */
+const DISCOVERED_LISTS = ['code_challenge_methods_supported', 'id_token_signing_alg_values_supported'] as const;
+
+/**
+ * The discovery fields the client uses, checked once: a malformed document fails the start-up
+ * with an error naming the field, not every later login with a TypeError.
+ */
+function checkDiscovered(metadata: Record<string, unknown>, where: string): void {
+  for (const [key, required] of Object.entries(DISCOVERED_URLS)) {
+    const value = metadata[key];
+    if (value === undefined && !required) continue;
+    if (typeof value !== 'string') throw new UpstreamError(`${where} has no ${key}`);
+    if (!isHttpUrl(value)) throw new UpstreamError(`${where} has a ${key} that is not an http(s) URL`);
+  }
+  for (const key of DISCOVERED_LISTS) {
+    const value = metadata[key];
+    if (value !== undefined && !(Array.isArray(value) && value.every((v) => typeof v === 'string'))) {
+      throw new UpstreamError(`${where} has a ${key} that is not a list of strings`);
+    }
+  }
+}
+
+function isHttpUrl(value: string): boolean {
+  try {
+    return ['http:', 'https:'].includes(new URL(value).protocol);
+  } catch {
+    return false;
   }
 }
 

@@ -8,7 +8,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import express, { type Express, type Request, type Response } from 'express';
+import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import * as jose from 'jose';
 
 export interface FakeIdpPaths {
@@ -49,6 +49,9 @@ export interface FakeIdpOptions {
   otherGrant?(form: Record<string, string | undefined>, res: Response): Promise<void>;
 }
 
+/** An injected answer: a status with a body (a string is sent as HTML), as in `../platform.ts`. */
+export type Fault = { status: number; body?: unknown };
+
 interface Grant {
   login: string;
   scope: string;
@@ -70,6 +73,9 @@ export class FakeIdp {
   tamper: Record<string, unknown> = {};
   /** Sign with this key instead of the published one (a forged signature). */
   signWith: jose.CryptoKey | undefined;
+  /** Rewrites the token endpoint's JSON answers (a missing `id_token`, an absurd `expires_in`...). */
+  rewriteTokens: ((body: Record<string, unknown>) => unknown) | undefined;
+  private readonly faults = new Map<string, Fault>();
   private readonly codes = new Map<string, Grant & { redirectURI: string; challenge?: string; method?: string }>();
   private readonly access = new Map<string, Grant & { expiresAt: number }>();
   private readonly refresh = new Map<string, Grant>();
@@ -80,6 +86,7 @@ export class FakeIdp {
   constructor(readonly options: FakeIdpOptions) {
     const { paths } = options;
     this.app.set('etag', false);
+    this.app.use((req, res, next) => this.applyFault(req, res, next));
     this.app.get(paths.discovery, (_req, res) => {
       res.json({
         issuer: this.issuer,
@@ -98,6 +105,23 @@ export class FakeIdp {
 
   get issuer(): string {
     return this.options.issuer(this.url);
+  }
+
+  /** Answers `path` (exact, without query) with `fault` until `clearFaults()`. */
+  fail(path: string, fault: Fault): void {
+    this.faults.set(path, fault);
+  }
+
+  clearFaults(): void {
+    this.faults.clear();
+    this.rewriteTokens = undefined;
+  }
+
+  private applyFault(req: Request, res: Response, next: NextFunction): void {
+    const fault = this.faults.get(req.path);
+    if (fault === undefined) return next();
+    if (typeof fault.body === 'string') res.status(fault.status).type('html').send(fault.body);
+    else res.status(fault.status).json(fault.body ?? null);
   }
 
   /** Revokes every token of a user, as when they remove the app's access. */
@@ -150,7 +174,7 @@ export class FakeIdp {
         const got = grant.method === 'S256' ? createHash('sha256').update(verifier).digest('base64url') : verifier;
         if (got !== grant.challenge) return this.options.tokenError(res, 400, 'invalid_grant');
       }
-      res.json(await this.issue(grant, true));
+      this.answerTokens(res, await this.issue(grant, true));
       return;
     }
     if (form.grant_type === 'refresh_token' && this.options.refreshTokens) {
@@ -159,11 +183,15 @@ export class FakeIdp {
       if (!grant) return this.options.tokenError(res, 400, 'invalid_grant');
       if (this.options.rotateRefreshTokens) this.refresh.delete(form.refresh_token!);
       const { nonce: _n, ...withoutNonce } = grant;
-      res.json(await this.issue(withoutNonce, this.options.rotateRefreshTokens));
+      this.answerTokens(res, await this.issue(withoutNonce, this.options.rotateRefreshTokens));
       return;
     }
     if (this.options.otherGrant) return this.options.otherGrant(form, res);
     this.options.tokenError(res, 400, 'unsupported_grant_type');
+  }
+
+  private answerTokens(res: Response, body: Record<string, unknown>): void {
+    res.json(this.rewriteTokens ? this.rewriteTokens(body) : body);
   }
 
   /** Tokens for a grant; the ID token carries the user's claims and the nonce, if any. */
@@ -188,7 +216,7 @@ export class FakeIdp {
       .setIssuer(typeof this.tamper.iss === 'string' ? this.tamper.iss : this.issuer)
       .setAudience(typeof this.tamper.aud === 'string' ? this.tamper.aud : this.options.clientID)
       .setIssuedAt()
-      .setExpirationTime('1h')
+      .setExpirationTime(typeof this.tamper.exp === 'number' ? this.tamper.exp : '1h')
       .sign(this.signWith ?? this.key);
   }
 
