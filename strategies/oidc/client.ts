@@ -276,7 +276,7 @@ function toTokens(response: oidc.TokenEndpointResponse): UpstreamTokens {
   const tokens: UpstreamTokens = { accessToken: response.access_token };
   if (response.refresh_token) tokens.refreshToken = response.refresh_token;
   if (response.id_token) tokens.idToken = response.id_token;
-  const expiresAt = expiresAtOf(response.expires_in, "the identity provider's token endpoint");
+  const expiresAt = expiresAtOf(response.expires_in);
   if (expiresAt !== undefined) tokens.expiresAt = expiresAt;
   return tokens;
 }

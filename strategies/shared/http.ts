@@ -127,14 +127,16 @@ export function optionalString(obj: Record<string, unknown>, key: string): strin
 
 /**
  * Unix seconds from a token answer's `expires_in` (RFC 6749 5.1: the lifetime in seconds), or
- * undefined when it is not a number. A negative lifetime, or one past any date (`1e300`), is a
- * malformed answer from `where`, not a date to compute with.
+ * undefined when it is not a number. A negative lifetime, or one past any date (`1e300`), is
+ * malformed: the token is taken as expiring now, so the next refresh renews it where there is a
+ * refresh token. Refusing the answer instead would drop tokens the upstream has already issued,
+ * and a provider that rotates its refresh tokens has spent the previous one by then: the login
+ * would be lost for a field the tokens work without.
  */
-export function expiresAtOf(expiresIn: unknown, where: string, now = Date.now()): number | undefined {
+export function expiresAtOf(expiresIn: unknown, now = Date.now()): number | undefined {
   if (typeof expiresIn !== 'number') return undefined;
-  const expiresAt = Math.floor(now / 1000) + expiresIn;
-  if (expiresIn < 0 || Number.isNaN(new Date(expiresAt * 1000).getTime())) {
-    throw new UpstreamError(`${where} answered an expires_in that is not a lifetime in seconds`);
-  }
+  const nowSeconds = Math.floor(now / 1000);
+  const expiresAt = nowSeconds + expiresIn;
+  if (!(expiresIn >= 0) || Number.isNaN(new Date(expiresAt * 1000).getTime())) return nowSeconds;
   return expiresAt;
 }

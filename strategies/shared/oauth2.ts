@@ -188,7 +188,7 @@ export abstract class OAuth2Strategy extends BrokerStrategy {
     const tokens: OAuth2Tokens = { accessToken: b.access_token as string, raw: b };
     if (typeof b.refresh_token === 'string') tokens.refreshToken = b.refresh_token;
     if (typeof b.id_token === 'string') tokens.idToken = b.id_token;
-    const expiresAt = expiresAtOf(b.expires_in, where);
+    const expiresAt = expiresAtOf(b.expires_in);
     if (expiresAt !== undefined) tokens.expiresAt = expiresAt;
     return tokens;
   }
