@@ -83,11 +83,13 @@ export function peerTrusts(clients: Pick<ClientRegistry, 'get'>, peerId: string,
  * Dex's `validateRedirectURI`: a registered URI matches exactly; a public client that registers
  * no redirect URIs may use the out-of-band URI and any `http://localhost` / loopback-IP URI
  * (native apps pick a free port, RFC 8252). A public client with registered URIs gets only those.
+ * A loopback URI with a fragment, even an empty one, is refused (RFC 6749 section 3.1.2; Dex takes it).
  */
 export function redirectUriAllowed(client: Pick<ClientSettings, 'redirectURIs' | 'public' | 'listsDeviceCallback'>, redirectURI: string): boolean {
   if (client.redirectURIs.includes(redirectURI)) return true;
   if (!client.public || client.redirectURIs.length > 0 || client.listsDeviceCallback) return false;
   if (redirectURI === 'urn:ietf:wg:oauth:2.0:oob') return true;
+  if (redirectURI.includes('#')) return false;
   let u: URL;
   try {
     u = new URL(redirectURI);

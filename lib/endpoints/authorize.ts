@@ -111,6 +111,8 @@ export async function authorizeWithConnector(ctx: BrokerContext, req: Request, r
 /**
  * `prompt=none`: answer from the browser's login session without showing anything, or tell the
  * client `login_required` (no usable session) / `consent_required` (approval would be needed).
+ * `max_age=0` asks for a new login (OIDC Core 3.1.2.1: it is `prompt=login`), so no session,
+ * even one of this very second, satisfies it.
  */
 async function silentLogin(ctx: BrokerContext, req: Request, res: Response, parsed: ParsedAuthRequest): Promise<void> {
   const client = ctx.clients.get(parsed.clientId)!;
@@ -122,7 +124,7 @@ async function silentLogin(ctx: BrokerContext, req: Request, res: Response, pars
     ctx.connectors.has(login.connectorId) &&
     connectorsFor(ctx, client).includes(login.connectorId) &&
     (parsed.connectorId === undefined || parsed.connectorId === login.connectorId) &&
-    (parsed.maxAge === undefined || Math.floor(ctx.now() / 1000) - login.authTime <= parsed.maxAge);
+    (parsed.maxAge === undefined || (parsed.maxAge > 0 && Math.floor(ctx.now() / 1000) - login.authTime <= parsed.maxAge));
   if (!usable) return back('login_required', 'The user must log in.');
   if (parsed.idTokenHint !== undefined) {
     const hinted = await verifyIdTokenHint(ctx, parsed.idTokenHint);
