@@ -17,6 +17,8 @@ import { attr, isElement, NS, parseXml } from './xml.js';
 
 const AES_GCM = new Set(['http://www.w3.org/2009/xmlenc11#aes128-gcm', 'http://www.w3.org/2009/xmlenc11#aes256-gcm']);
 const AES_CBC = new Set(['http://www.w3.org/2001/04/xmlenc#aes128-cbc', 'http://www.w3.org/2001/04/xmlenc#aes256-cbc']);
+/** The one key transport xml-encryption decrypts that is not refused as insecure (RSA PKCS#1 v1.5 is). */
+const RSA_OAEP_MGF1P = 'http://www.w3.org/2001/04/xmlenc#rsa-oaep-mgf1p';
 
 /** The one message for any ciphertext that does not decrypt to a SAML assertion. */
 export const UNDECRYPTABLE = "The encrypted assertion cannot be decrypted with this connector's decryptionKey.";
@@ -51,6 +53,24 @@ function contentAlgorithm(encryptedAssertion: Element): string {
 }
 
 /**
+ * Refuses, naming it, a key transport other than RSA-OAEP (rsa-oaep-mgf1p): RSA PKCS#1 v1.5, or
+ * XML Encryption 1.1's `xmlenc11#rsa-oaep`, which xml-encryption cannot decrypt. The algorithm is
+ * in clear text, so naming it tells nothing about the plaintext; otherwise the IdP admin would be
+ * told the decryptionKey is wrong. Every xenc:EncryptedKey is read, inside the KeyInfo or beside
+ * the EncryptedData (OpenSAML's layout with a RetrievalMethod).
+ */
+function checkKeyTransport(encryptedAssertion: Element): void {
+  for (const key of Array.from(encryptedAssertion.getElementsByTagNameNS(NS.xenc, 'EncryptedKey'))) {
+    for (const method of Array.from(key.childNodes).filter((n): n is Element => isElement(n) && n.localName === 'EncryptionMethod')) {
+      const algorithm = attr(method, 'Algorithm');
+      if (algorithm !== RSA_OAEP_MGF1P) {
+        refuse(`The assertion's key is encrypted with ${algorithm ?? 'no algorithm'}, which this connector does not accept: use RSA-OAEP (${RSA_OAEP_MGF1P}).`);
+      }
+    }
+  }
+}
+
+/**
  * Decrypts and parses an EncryptedAssertion. `responseSignatureVerified` says whether the
  * ciphertext was covered by a Response signature checked before this call; AES-CBC is refused
  * without it.
@@ -64,6 +84,7 @@ export async function decryptAssertion(
     refuse('The identity provider encrypted the assertion, but this connector has no decryptionKey.');
   }
   const algorithm = contentAlgorithm(encryptedAssertion);
+  checkKeyTransport(encryptedAssertion);
   if (AES_CBC.has(algorithm) && !responseSignatureVerified) {
     refuse(
       'The assertion is encrypted with AES-CBC in a Response whose signature was not verified; AES-CBC is accepted only ' +

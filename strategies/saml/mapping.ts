@@ -13,20 +13,21 @@ function missing(name: string, attributes: Map<string, string[]>): SamlRefusedEr
   return new SamlRefusedError('attribute', `The assertion has no attribute "${name}" (attributes sent: ${present}).`);
 }
 
-/** The first non-empty value of an attribute (Dex's `get`). */
+/** The first value of an attribute (Dex's `get`), which must not be empty. */
 function firstValue(attributes: Map<string, string[]>, name: string): string {
   const value = attributes.get(name)?.[0];
-  if (value === undefined || value === '') throw missing(name, attributes);
+  if (value === undefined) throw missing(name, attributes);
+  if (value === '') throw new SamlRefusedError('attribute', `The assertion's attribute "${name}" is empty.`);
   return value;
 }
 
-function groupsOf(attributes: Map<string, string[]>, name: string, delim: string | undefined): string[] {
+/** The groups, or `undefined` when the attribute was not sent at all. */
+function groupsOf(attributes: Map<string, string[]>, name: string, delim: string | undefined): string[] | undefined {
   const values = attributes.get(name);
-  if (values === undefined) throw missing(name, attributes);
+  if (values === undefined) return undefined;
   if (delim === undefined) return values;
   const first = values[0];
-  if (first === undefined) throw missing(name, attributes);
-  return first.split(delim);
+  return first === undefined ? [] : first.split(delim);
 }
 
 export function identityFromAssertion(
@@ -44,6 +45,12 @@ export function identityFromAssertion(
   if (mapping.groupsAttr === undefined || (!scopes.groups && !checkGroups)) return identity;
 
   let groups = groupsOf(attributes, mapping.groupsAttr, mapping.groupsDelim);
+  if (groups === undefined) {
+    // Okta's group filter and Entra ID leave the attribute out for a user in no (matching) group:
+    // with allowedGroups that user is outside them, a 403 like any other; without, Dex's error.
+    if (!checkGroups) throw missing(mapping.groupsAttr, attributes);
+    throw new SamlRefusedError('groups', `You are not a member of any group allowed to log in here (the identity provider sent no "${mapping.groupsAttr}" attribute).`, 403);
+  }
   if (checkGroups) {
     const allowed = groups.filter((g) => mapping.allowedGroups.includes(g));
     if (allowed.length === 0) {

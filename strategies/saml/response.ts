@@ -17,6 +17,9 @@ import { attr, children, decodeSamlResponse, descendants, NS, onlyChild, parseXm
 const STATUS_SUCCESS = 'urn:oasis:names:tc:SAML:2.0:status:Success';
 const BEARER = 'urn:oasis:names:tc:SAML:2.0:cm:bearer';
 
+/** XML whitespace (space, tab, CR, LF) at either end of a value. */
+const XML_SPACE_AROUND = /^[ \t\r\n]+|[ \t\r\n]+$/g;
+
 /** Allowed clock difference with the IdP, as in Dex (30 s). */
 export const CLOCK_SKEW_MS = 30_000;
 
@@ -36,7 +39,10 @@ export interface ResponseChecks {
 /** What a verified assertion says about the user. */
 export interface VerifiedAssertion {
   nameID: string;
-  /** Attribute values by Name, in document order (several Attribute elements of one Name are joined). */
+  /**
+   * Attribute values by Name, in document order (several Attribute elements of one Name, in one or
+   * several AttributeStatements, are joined), without the XML whitespace around them.
+   */
   attributes: Map<string, string[]>;
 }
 
@@ -199,12 +205,23 @@ function checkResponseFields(parts: SignedParts, expectedRequestId: string, chec
   if (checks.ssoIssuer !== undefined && issuer && textOf(issuer) !== checks.ssoIssuer) {
     throw new SamlRefusedError('issuer', 'The response was not issued by the configured ssoIssuer.');
   }
-  if (attr(response, 'InResponseTo') !== expectedRequestId) {
-    throw new SamlRefusedError('in_response_to', 'The SAML response answers another login request (InResponseTo).');
-  }
+  checkInResponseTo(attr(response, 'InResponseTo'), expectedRequestId, 'SAML response');
   const destination = attr(response, 'Destination');
   if (destination !== undefined && destination !== checks.redirectURI) {
     throw new SamlRefusedError('destination', `The SAML response is addressed to ${destination}, not to this connector's redirectURI.`);
+  }
+}
+
+/** InResponseTo must name the pending request; without one the response is IdP-initiated, which is not supported. */
+function checkInResponseTo(inResponseTo: string | undefined, expectedRequestId: string, what: string): void {
+  if (inResponseTo === undefined || inResponseTo === '') {
+    throw new SamlRefusedError(
+      'in_response_to',
+      `The ${what} was not asked for (no InResponseTo): logins started at the identity provider (IdP-initiated) are not supported; start the login from the application.`,
+    );
+  }
+  if (inResponseTo !== expectedRequestId) {
+    throw new SamlRefusedError('in_response_to', `The ${what} answers another login request (InResponseTo).`);
   }
 }
 
@@ -242,9 +259,7 @@ function checkSubjectConfirmation(subject: Element, expectedRequestId: string, c
       if (attr(confirmation, 'Method') !== BEARER) throw new SamlRefusedError('subject', 'The subject confirmation is not a bearer confirmation.');
       const data = onlyChild(confirmation, NS.assertion, 'SubjectConfirmationData');
       if (!data) throw new SamlRefusedError('subject', 'The subject confirmation has no SubjectConfirmationData.');
-      if (attr(data, 'InResponseTo') !== expectedRequestId) {
-        throw new SamlRefusedError('in_response_to', 'The assertion answers another login request (InResponseTo).');
-      }
+      checkInResponseTo(attr(data, 'InResponseTo'), expectedRequestId, 'assertion');
       checkTimes(data, 'SubjectConfirmationData', checks.now());
       const recipient = attr(data, 'Recipient');
       if (recipient !== checks.redirectURI) {
@@ -289,7 +304,8 @@ function attributesOf(assertion: Element): Map<string, string[]> {
     for (const attribute of children(statement, NS.assertion, 'Attribute')) {
       const name = attr(attribute, 'Name');
       if (name === undefined) continue;
-      const values = children(attribute, NS.assertion, 'AttributeValue').map(textOf);
+      // An IdP that indents its XML indents values too: `<AttributeValue>\n  jane@example.com\n</AttributeValue>`.
+      const values = children(attribute, NS.assertion, 'AttributeValue').map((value) => textOf(value).replace(XML_SPACE_AROUND, ''));
       attributes.set(name, [...(attributes.get(name) ?? []), ...values]);
     }
   }
