@@ -39,6 +39,18 @@ function stringArray(obj: Record<string, unknown>, key: string): string[] {
   return v as string[];
 }
 
+/**
+ * The page after `page`: GitLab's `x-next-page` (empty on the last page), or, when the header is
+ * missing, the next one while pages come full.
+ */
+function nextPage(header: string | null, page: number, length: number): number | undefined {
+  if (header === null) return length < PER_PAGE ? undefined : page + 1;
+  if (header.trim() === '') return undefined;
+  const next = Number(header);
+  if (!Number.isSafeInteger(next) || next <= page) throw new UpstreamError(`GitLab /api/v4/groups gave an invalid x-next-page after page ${page}`);
+  return next;
+}
+
 /** `/api/v4/user`'s answer (also what passport-gitlab2 keeps as `profile._json`). */
 export function parseUser(body: unknown): GitLabUser {
   const user: GitLabUser = {
@@ -81,12 +93,21 @@ export class GitLabApi {
     };
   }
 
-  /** Every group the user is a member of, inherited memberships included. */
+  /**
+   * Every group the user is a member of, inherited memberships included. The pages end where
+   * GitLab's `x-next-page` is empty, not at a page shorter than asked: GitLab may answer fewer
+   * than `per_page` on a page that is not the last, and stopping there would drop groups. Only
+   * without the header (a proxy dropping it) does a short page end the list.
+   */
   async groups(): Promise<GitLabGroup[]> {
     const groups: GitLabGroup[] = [];
-    for (let page = 1; page <= MAX_PAGES; page++) {
+    let page: number | undefined = 1;
+    for (let read = 0; page !== undefined; read++) {
+      if (read >= MAX_PAGES) throw new UpstreamError(`GitLab /api/v4/groups has more than ${MAX_PAGES} pages`);
       const url = `${this.baseURL}/api/v4/groups?all_available=false&per_page=${PER_PAGE}&page=${page}`;
-      const body = await this.api.get(url);
+      const res = await this.api.call(url);
+      if (res.status < 200 || res.status > 299) throw new UpstreamApiError(url, res.status);
+      const body = res.body;
       if (!Array.isArray(body)) throw new UpstreamError('GitLab /api/v4/groups did not answer a JSON array');
       for (const item of body as unknown[]) {
         const id = Number(requireId(item, 'id', 'GitLab group'));
@@ -94,9 +115,9 @@ export class GitLabApi {
         const path = optionalField(rec, 'full_path') ?? requireField(rec, 'path', 'GitLab group');
         groups.push({ id, path });
       }
-      if (body.length < PER_PAGE) return groups;
+      page = nextPage(res.headers.get('x-next-page'), page, body.length);
     }
-    throw new UpstreamError(`GitLab /api/v4/groups has more than ${MAX_PAGES} pages`);
+    return groups;
   }
 
   /** The user's effective access level in a group, or undefined when GitLab will not say (403/404). */

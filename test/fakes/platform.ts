@@ -59,8 +59,11 @@ interface AccessGrant extends Grant {
   expiresAt?: number;
 }
 
-/** An answer forced on a path: a status with a JSON body (a string: an HTML page), or none at all. */
-export type Fault = { status: number; body?: unknown } | 'hang';
+/**
+ * An answer forced on a path: a status with a JSON body (a string: an HTML page) and optional
+ * headers (a rate limit's `retry-after`, a `link`), or none at all.
+ */
+export type Fault = { status: number; body?: unknown; headers?: Record<string, string> } | 'hang';
 
 export interface OAuthFakeOptions {
   clientID: string;
@@ -261,6 +264,7 @@ export class OAuthFake {
     const fault = this.faults.get(req.path);
     if (fault === undefined) return next();
     if (fault === 'hang') return;
+    if (fault.headers) res.set(fault.headers);
     // A string body is sent as an HTML page, as a proxy or gateway in front of the platform does.
     if (typeof fault.body === 'string') res.status(fault.status).type('html').send(fault.body);
     else res.status(fault.status).json(fault.body ?? { message: 'Server Error' });

@@ -38,6 +38,8 @@ const ROLE_CLAIMS: [string, number][] = [
 export class GitLabFake {
   readonly oauth: OAuthFake;
   readonly users = new Map<string, FakeGitLabUser>();
+  /** Caps `per_page` (GitLab's cap is 100); tests lower it to serve pages shorter than asked. */
+  maxPerPage = 100;
 
   /** Over TLS with `tls` (a self-hosted instance with its own CA); plain HTTP without. */
   constructor(tls?: TlsMaterial) {
@@ -111,7 +113,7 @@ export class GitLabFake {
   }
 
   private page(req: Request, res: Response, items: readonly unknown[]): void {
-    const perPage = Math.min(intParam(req.query.per_page, 20), 100);
+    const perPage = Math.min(intParam(req.query.per_page, 20), 100, this.maxPerPage);
     const page = intParam(req.query.page, 1);
     const { items: slice, last } = pageOf(items, page, perPage);
     res.set({ 'x-page': String(page), 'x-per-page': String(perPage), 'x-total': String(items.length), 'x-next-page': page < last ? String(page + 1) : '' });
