@@ -55,9 +55,14 @@ export function newUserCode(): string {
   return `${code.slice(0, 4)}-${code.slice(4)}`;
 }
 
-/** What the user typed, as the stored form (`XXXX-XXXX`), or undefined if it cannot be a code. */
+/**
+ * What the user typed, as the stored form (`XXXX-XXXX`), or undefined if it cannot be a code.
+ * As RFC 8628 section 6.1 asks: case, spaces and punctuation are ignored (an en dash from a
+ * phone keyboard, a dot), and fullwidth letters are read as letters (NFKC); letters and digits
+ * are kept, so a mistyped code stays wrong.
+ */
 export function normalizeUserCode(typed: string): string | undefined {
-  const letters = typed.toUpperCase().replace(/[\s-]/g, '');
+  const letters = typed.normalize('NFKC').toUpperCase().replace(/[\s\p{P}]/gu, '');
   if (letters.length !== 8 || [...letters].some((c) => !USER_CODE_ALPHABET.includes(c))) return undefined;
   return `${letters.slice(0, 4)}-${letters.slice(4)}`;
 }
