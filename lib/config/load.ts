@@ -48,7 +48,7 @@ export function loadConfigFile(file: string, options: LoadOptions): { settings: 
 export function loadConfig(raw: unknown, options: LoadOptions): { settings: Settings; warnings: string[] } {
   const env = options.env ?? process.env;
   const unset: UnsetVariables = new Map();
-  const expanded = expandConfig(withoutNulls(raw), env, unset);
+  const expanded = expandsEnv(env) ? expandConfig(withoutNulls(raw), env, unset) : withoutNulls(raw);
   const parsed = configSchema.safeParse(expanded);
   const issues: Issue[] = [];
   let checked: CheckableConfig | undefined = parsed.success ? { config: parsed.data, issuerValid: true, originalPath: (p) => p } : undefined;
@@ -163,7 +163,7 @@ function namingUnsetVariables(issues: Issue[], unset: UnsetVariables): Issue[] {
   });
 }
 
-/** Dex's `os.ExpandEnv` on the string values of connector, storage and signer configs. */
+/** Dex's `os.ExpandEnv` on the string values of connector, storage and signer configs (unless DEX_EXPAND_ENV is false). */
 function expandConfig(raw: unknown, env: NodeJS.ProcessEnv, unset: UnsetVariables): unknown {
   if (!isObject(raw)) return raw;
   const out: Record<string, unknown> = { ...raw };
@@ -183,8 +183,10 @@ function expandConfig(raw: unknown, env: NodeJS.ProcessEnv, unset: UnsetVariable
 }
 
 /**
- * `$VAR` and `${VAR}` in string values; an unset variable becomes '' as in Dex. `onUnset(path)`
- * is told, for the value at each dotted path, which variables were not set.
+ * `$VAR` and `${VAR}` in string values, as Go's os.ExpandEnv reads them: an unset variable becomes
+ * '', a shell special character after `$` is a one-character name (`$1`, `$#`, `$$`), and `${}` or
+ * an unclosed `${` is dropped. `onUnset(path)` is told, for the value at each dotted path, which
+ * variables were not set.
  */
 export function expandEnv(
   value: unknown,
@@ -193,8 +195,7 @@ export function expandEnv(
   path = '',
 ): unknown {
   if (typeof value === 'string') {
-    return value.replace(/\$\{([^}]*)\}|\$([A-Za-z0-9_]+)/g, (_m, braced: string | undefined, bare: string | undefined) => {
-      const name = braced ?? bare ?? '';
+    return goExpand(value, (name) => {
       const found = env[name];
       if (found === undefined) onUnset(path)(name);
       return found ?? '';
@@ -203,6 +204,42 @@ export function expandEnv(
   if (Array.isArray(value)) return value.map((v, i) => expandEnv(v, env, onUnset, `${path}[${i}]`));
   if (isObject(value)) return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, expandEnv(v, env, onUnset, path === '' ? k : `${path}.${k}`)]));
   return value;
+}
+
+const SHELL_SPECIAL = '*#$@!?-0123456789';
+
+/** Go's os.Expand. */
+function goExpand(s: string, lookup: (name: string) => string): string {
+  let out = '';
+  let from = 0;
+  for (let j = 0; j < s.length - 1; j++) {
+    if (s[j] !== '$') continue;
+    out += s.slice(from, j);
+    const [name, width] = shellName(s.slice(j + 1));
+    if (name !== '') out += lookup(name);
+    else if (width === 0) out += '$'; // `$` before no name stays
+    j += width;
+    from = j + 1;
+  }
+  return out + s.slice(from);
+}
+
+/** The variable name at the start of `s` (what follows a `$`) and how many characters it takes. */
+function shellName(s: string): [string, number] {
+  if (s[0] === '{') {
+    if (s.length > 2 && SHELL_SPECIAL.includes(s[1]!) && s[2] === '}') return [s[1]!, 3];
+    const close = s.indexOf('}', 1);
+    if (close === -1) return ['', 1];
+    return [s.slice(1, close), close + 1];
+  }
+  if (SHELL_SPECIAL.includes(s[0]!)) return [s[0]!, 1];
+  const name = /^[A-Za-z0-9_]*/.exec(s)![0];
+  return [name, name.length];
+}
+
+/** Dex's DEX_EXPAND_ENV feature flag (Go strconv.ParseBool; anything else keeps the default, on). */
+function expandsEnv(env: NodeJS.ProcessEnv): boolean {
+  return !['0', 'f', 'F', 'false', 'FALSE', 'False'].includes(env.DEX_EXPAND_ENV ?? '');
 }
 
 function toSettings(config: DexConfig, env: NodeJS.ProcessEnv, registry: ConnectorRegistry, issues: Issue[], warnings: string[], issuerValid: boolean): Settings {

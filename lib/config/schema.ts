@@ -8,17 +8,20 @@ import { z } from 'zod';
 import { builtInStorageTypes, isStorageType } from '../storage/index.js';
 import { parseDuration } from './duration.js';
 
-const duration = z.string().refine(
-  (s) => {
-    try {
-      parseDuration(s);
-      return true;
-    } catch {
-      return false;
-    }
-  },
-  { message: 'must be a duration such as 24h, 10m or 1h30m' },
-);
+/**
+ * A Go duration. A negative one is refused: Dex starts with it and then, say, every ID token is
+ * expired when minted or keys rotate on every request (README, Migrating from Dex).
+ */
+const duration = z.string().superRefine((s, ctx) => {
+  let ms: number;
+  try {
+    ms = parseDuration(s);
+  } catch {
+    ctx.addIssue({ code: 'custom', message: 'must be a duration such as 24h, 10m or 1h30m' });
+    return;
+  }
+  if (ms < 0) ctx.addIssue({ code: 'custom', message: `"${s}" is negative: a lifetime or period must be 0 or more` });
+});
 
 const url = z.string().refine((s) => URL.canParse(s), { message: 'must be an absolute URL' });
 
