@@ -15,6 +15,7 @@ import { parseDuration } from './duration.js';
 import { configSchema, grantTypes, postgresConfigSchema, sqliteConfigSchema, unsupportedKeys, type DexConfig } from './schema.js';
 import type { Settings, ClientSettings, GrantType, StaticPassword } from './settings.js';
 import { parseDexYaml } from './yaml.js';
+import { sameKeyInOtherCase } from './key-case.js';
 import { bcryptCost, MAX_BCRYPT_COST, MIN_BCRYPT_COST } from '../bcrypt-cost.js';
 
 type Issue = { path: string; message: string };
@@ -53,7 +54,7 @@ export function loadConfig(raw: unknown, options: LoadOptions): { settings: Sett
   const issues: Issue[] = [];
   let checked: CheckableConfig | undefined = parsed.success ? { config: parsed.data, issuerValid: true, originalPath: (p) => p } : undefined;
   if (!parsed.success) {
-    issues.push(...zodIssues(parsed.error, ''));
+    issues.push(...zodIssues(parsed.error, '', configSchema));
     // Keep going on what did parse, so connector configs, clients and the cross-field rules are
     // reported in the same run (the promise above): see `checkableRest`.
     checked = checkableRest(expanded, parsed.error);
@@ -264,7 +265,7 @@ function toSettings(config: DexConfig, env: NodeJS.ProcessEnv, registry: Connect
     // A registered backend's config is its own to check, when it opens.
     const schema = config.storage.type === 'sqlite3' ? sqliteConfigSchema : postgresConfigSchema;
     const r = schema.safeParse(config.storage.config ?? {});
-    if (!r.success) issues.push(...zodIssues(r.error, 'storage.config'));
+    if (!r.success) issues.push(...zodIssues(r.error, 'storage.config', schema));
   }
 
   const clients: ClientSettings[] = [];
@@ -317,7 +318,7 @@ function toSettings(config: DexConfig, env: NodeJS.ProcessEnv, registry: Connect
     connectorIds.add(c.id); // a duplicate of an entry whose own config is invalid is reported too
     const r = module.configSchema.safeParse(c.config ?? {});
     if (!r.success) {
-      issues.push(...zodIssues(r.error, `${path}.config`));
+      issues.push(...zodIssues(r.error, `${path}.config`, module.configSchema));
       return;
     }
     if (module.checkConfig && issuerValid) {
@@ -503,11 +504,18 @@ export function issuesUnder(prefix: string, issues: readonly Issue[]): Issue[] {
   return issues.map((i) => ({ ...i, path: i.path === '' ? prefix : i.path.startsWith('[') ? `${prefix}${i.path}` : `${prefix}.${i.path}` }));
 }
 
-export function zodIssues(error: z.ZodError, prefix: string): Issue[] {
+/** `schema`, the one that failed, lets an unknown key be told the key it spells in another case. */
+export function zodIssues(error: z.ZodError, prefix: string, schema?: z.ZodType): Issue[] {
   const join = (base: string, key: PropertyKey) => (typeof key === 'number' ? `${base}[${key}]` : base === '' ? String(key) : `${base}.${String(key)}`);
   return error.issues.flatMap((issue) => {
     const path = issue.path.reduce<string>(join, prefix);
-    if (issue.code === 'unrecognized_keys') return issue.keys.map((k) => ({ path: join(path, k), message: 'unknown key' }));
+    if (issue.code === 'unrecognized_keys') {
+      return issue.keys.map((k) => {
+        const known = schema && sameKeyInOtherCase(schema, issue.path, k);
+        const message = known ? `unknown key: write it "${known}" (Dex matches keys in any letter case, dexpress as written)` : 'unknown key';
+        return { path: join(path, k), message };
+      });
+    }
     let message = issue.message;
     if (issue.code === 'invalid_type' && /received undefined/.test(issue.message)) message = 'is required';
     else if (issue.code === 'invalid_type' && /expected string, received (boolean|number)/.test(issue.message)) {

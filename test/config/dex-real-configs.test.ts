@@ -150,3 +150,48 @@ frontend:
     expect(settings.logger).toEqual({ level: 'debug', format: 'json' });
   });
 });
+
+test('a key in another letter case (Dex matches keys in any case) is refused naming the key to write', () => {
+  const hint = (key: string) => `unknown key: write it "${key}" (Dex matches keys in any letter case, dexpress as written)`;
+  expect(
+    issuesOf(`enablePasswordDb: true
+expiry:
+  idtokens: 1h
+staticClients:
+- id: a
+  secret: b
+  redirectUris: ['http://127.0.0.1:8000/cb']
+connectors:
+- type: github
+  id: gh
+  name: GitHub
+  config:
+    clientId: a
+    clientSecret: b
+    redirectURI: http://127.0.0.1:5556/dex/callback
+    orgs:
+    - name: acme
+      Teams: [dev]
+- type: ldap
+  id: ldap
+  name: LDAP
+  config:
+    host: ldap.example.com:636
+    userSearch:
+      baseDn: ou=People,dc=example,dc=org
+      username: uid
+`).sort(),
+  ).toEqual(
+    [
+      `enablePasswordDb: ${hint('enablePasswordDB')}`,
+      `expiry.idtokens: ${hint('idTokens')}`,
+      `staticClients[0].redirectUris: ${hint('redirectURIs')}`,
+      'connectors[0].config.clientID: is required',
+      `connectors[0].config.clientId: ${hint('clientID')}`,
+      `connectors[0].config.orgs[0].Teams: ${hint('teams')}`,
+      'connectors[1].config.userSearch.baseDN: is required',
+      `connectors[1].config.userSearch.baseDn: ${hint('baseDN')}`,
+    ].sort(),
+  );
+  expect(issuesOf('frontend:\n  Nonsense: x\n')).toEqual(['frontend.Nonsense: unknown key']);
+});
