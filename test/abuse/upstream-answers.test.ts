@@ -19,53 +19,9 @@ import { FakeGoogle } from '../fakes/google/index.js';
 import { FakeLinkedIn } from '../fakes/linkedin/index.js';
 import { FakeMicrosoft } from '../fakes/microsoft/index.js';
 import { CLIENT_ID as OS_ID, CLIENT_SECRET as OS_SECRET, OpenShiftFake } from '../fakes/openshift/index.js';
-import type { OAuthFake } from '../fakes/platform.js';
-import { startBroker, TEST_CLIENT, type TestBroker } from '../helpers/broker.js';
-import { login, startLogin } from '../helpers/rp.js';
-
-/** What a stack trace or an internal path looks like in a page or a JSON error. */
-const INTERNALS = /\n\s+at |node_modules|\/work\/|\.[jt]s:\d+|TypeError|RangeError|SyntaxError/;
-
-/** A login that must end on an error page: 4xx/5xx, no internals, no code for the client. */
-async function expectErrorPage(issuer: string, connectorId: string, scope?: string): Promise<{ status: number; body: string }> {
-  const result = await startLogin(issuer, { connectorId, ...(scope ? { scope } : {}) });
-  expect(result.landed).toBeUndefined();
-  const page = result.page!;
-  expect(page.status).toBeGreaterThanOrEqual(400);
-  expect(page.status).toBeLessThan(600);
-  expect(page.body).not.toMatch(INTERNALS);
-  return page;
-}
-
-/** The refresh grant at the broker, as a client sends it. */
-async function refreshAt(issuer: string, refreshToken: string): Promise<{ status: number; body: Record<string, unknown> }> {
-  const res = await fetch(`${issuer}/token`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: refreshToken, client_id: TEST_CLIENT.id, client_secret: TEST_CLIENT.secret }),
-  });
-  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
-}
-
-/** A refresh that must end in an OAuth error, not a 500 or internals. */
-async function expectRefreshRefused(issuer: string, refreshToken: string): Promise<void> {
-  const { status, body } = await refreshAt(issuer, refreshToken);
-  expect([400, 503]).toContain(status);
-  expect(body.error).toBe(status === 503 ? 'temporarily_unavailable' : 'invalid_grant');
-  expect(JSON.stringify(body)).not.toMatch(INTERNALS);
-}
-
-/** Forces `fault` on `path` for the duration of `run`. */
-async function withFault<T>(oauth: OAuthFake, path: string, body: unknown, run: () => Promise<T>, status = 200): Promise<T> {
-  oauth.fail(path, { status, body });
-  try {
-    return await run();
-  } finally {
-    oauth.clearFaults();
-  }
-}
-
-const HTML_200 = '<!doctype html><html><body><h1>Sign in to continue</h1></body></html>';
+import { startBroker, type TestBroker } from '../helpers/broker.js';
+import { login } from '../helpers/rp.js';
+import { expectErrorPage, expectRefreshRefused, HTML_200, refreshAt, withFault } from './upstream-checks.js';
 
 describe('github', () => {
   const fake = new GitHubFake();
@@ -93,11 +49,11 @@ describe('github', () => {
     ['the token endpoint answers an HTML page', '/login/oauth/access_token', HTML_200],
     ['the token endpoint answers null', '/login/oauth/access_token', null],
   ])('%s: an error page', async (_what, path, body) => {
-    await withFault(fake.oauth, path, body, () => expectErrorPage(broker.issuer, 'github'));
+    await withFault(fake.oauth, path, { status: 200, body: body }, () => expectErrorPage(broker.issuer, { connectorId: 'github' }));
   });
 
   test('an absurd expires_in from the token endpoint: the login works, the token taken as expiring now', async () => {
-    const { claims } = await withFault(fake.oauth, '/login/oauth/access_token', { ...fake.oauth.issue('alice', 'user:email read:org'), expires_in: 1e300 }, () =>
+    const { claims } = await withFault(fake.oauth, '/login/oauth/access_token', { status: 200, body: { ...fake.oauth.issue('alice', 'user:email read:org'), expires_in: 1e300 } }, () =>
       login(broker.issuer, { connectorId: 'github', scope: 'openid email groups offline_access' }),
     );
     expect(claims.email).toBe('alice@example.com');
@@ -134,7 +90,7 @@ describe('gitlab', () => {
     ['the token endpoint answers an HTML page', '/oauth/token', HTML_200],
     ['the token endpoint answers a numeric access_token', '/oauth/token', { access_token: 42, token_type: 'Bearer' }],
   ])('%s: an error page', async (_what, path, body) => {
-    await withFault(fake.oauth, path, body, () => expectErrorPage(broker.issuer, 'gitlab'));
+    await withFault(fake.oauth, path, { status: 200, body: body }, () => expectErrorPage(broker.issuer, { connectorId: 'gitlab' }));
   });
 
   test.each([
@@ -143,13 +99,13 @@ describe('gitlab', () => {
     ['an array', [{ access_token: 'x' }]],
   ])('a refresh answered with %s: an OAuth error, the process serving', async (_what, body) => {
     const { tokens } = await login(broker.issuer, { connectorId: 'gitlab' });
-    await withFault(fake.oauth, '/oauth/token', body, () => expectRefreshRefused(broker.issuer, tokens.refresh_token!));
+    await withFault(fake.oauth, '/oauth/token', { status: 200, body: body }, () => expectRefreshRefused(broker.issuer, tokens.refresh_token!));
   });
 
   test("a refresh answered with an absurd expires_in: the new tokens are kept, taken as expiring now, and the next refresh renews them", async () => {
     const { tokens } = await login(broker.issuer, { connectorId: 'gitlab' });
     const refreshGrants = fake.oauth.counts.refreshGrants;
-    const answer = await withFault(fake.oauth, '/oauth/token', { ...fake.oauth.issue('alice', 'read_user openid'), expires_in: 1e300 }, () =>
+    const answer = await withFault(fake.oauth, '/oauth/token', { status: 200, body: { ...fake.oauth.issue('alice', 'read_user openid'), expires_in: 1e300 } }, () =>
       refreshAt(broker.issuer, tokens.refresh_token!),
     );
     expect(answer.status).toBe(200);
@@ -189,7 +145,7 @@ describe('gitea', () => {
     ['/api/v1/user/teams is an object', '/api/v1/user/teams', { data: [] }],
     ['the token endpoint answers null', '/login/oauth/access_token', null],
   ])('%s: an error page', async (_what, path, body) => {
-    await withFault(fake.oauth, path, body, () => expectErrorPage(broker.issuer, 'gitea'));
+    await withFault(fake.oauth, path, { status: 200, body: body }, () => expectErrorPage(broker.issuer, { connectorId: 'gitea' }));
   });
 
   test('the broker still logs in afterwards', async () => {
@@ -222,7 +178,7 @@ describe('bitbucket-cloud', () => {
     ['/2.0/user/workspaces has a string workspace', '/2.0/user/workspaces', { values: [{ workspace: 'acme' }] }],
     ['the token endpoint answers an HTML page', '/site/oauth2/access_token', HTML_200],
   ])('%s: an error page', async (_what, path, body) => {
-    await withFault(fake.oauth, path, body, () => expectErrorPage(broker.issuer, 'bitbucket'));
+    await withFault(fake.oauth, path, { status: 200, body: body }, () => expectErrorPage(broker.issuer, { connectorId: 'bitbucket' }));
   });
 
   test('a refresh answered with an HTML page: an OAuth error', async () => {
@@ -231,7 +187,7 @@ describe('bitbucket-cloud', () => {
     fake.oauth.accessTokenLifetime = 5;
     try {
       const again = await login(broker.issuer, { connectorId: 'bitbucket' });
-      await withFault(fake.oauth, '/site/oauth2/access_token', HTML_200, () => expectRefreshRefused(broker.issuer, again.tokens.refresh_token!));
+      await withFault(fake.oauth, '/site/oauth2/access_token', { status: 200, body: HTML_200 }, () => expectRefreshRefused(broker.issuer, again.tokens.refresh_token!));
     } finally {
       fake.oauth.accessTokenLifetime = 7200;
     }
@@ -263,7 +219,7 @@ describe('openshift', () => {
     ['the user has groups as a string', { kind: 'User', metadata: { name: 'alice', uid: 'uid-alice' }, groups: 'developers' }],
     ['the user has numeric groups', { kind: 'User', metadata: { name: 'alice', uid: 'uid-alice' }, groups: [1, 2] }],
   ])('%s: an error page', async (_what, body) => {
-    await withFault(fake.oauth, USER, body, () => expectErrorPage(broker.issuer, 'openshift'));
+    await withFault(fake.oauth, USER, { status: 200, body: body }, () => expectErrorPage(broker.issuer, { connectorId: 'openshift' }));
   });
 
   test('the broker still logs in afterwards', async () => {
@@ -297,7 +253,7 @@ describe('microsoft', () => {
     ['getByIds has numeric names', '/v1.0/directoryObjects/getByIds', { value: [{ id: 'g-1', displayName: 42 }] }],
     ['the token endpoint answers an HTML page', `/${TENANT}/oauth2/v2.0/token`, HTML_200],
   ])('%s: an error page', async (_what, path, body) => {
-    await withFault(fake, path, body, () => expectErrorPage(broker.issuer, 'microsoft'));
+    await withFault(fake, path, { status: 200, body: body }, () => expectErrorPage(broker.issuer, { connectorId: 'microsoft' }));
   });
 
   test.each([
@@ -308,7 +264,7 @@ describe('microsoft', () => {
     fake.accessTokenLifetime = 5;
     try {
       const { tokens } = await login(broker.issuer, { connectorId: 'microsoft' });
-      await withFault(fake, `/${TENANT}/oauth2/v2.0/token`, body, () => expectRefreshRefused(broker.issuer, tokens.refresh_token!));
+      await withFault(fake, `/${TENANT}/oauth2/v2.0/token`, { status: 200, body: body }, () => expectRefreshRefused(broker.issuer, tokens.refresh_token!));
     } finally {
       fake.accessTokenLifetime = 3600;
     }
@@ -340,7 +296,7 @@ describe('google', () => {
 
   test.each(['objectsub', 'objecthd'])('a user with claims of the wrong type (%s): an error page', async (user) => {
     fake.approveAs = user;
-    await expectErrorPage(broker.issuer, 'google');
+    await expectErrorPage(broker.issuer, { connectorId: 'google' });
   });
 
   test('the broker still logs in afterwards', async () => {
@@ -370,7 +326,7 @@ describe('linkedin', () => {
 
   test.each(['arraysub', 'objectname'])('a member with claims of the wrong type (%s): an error page', async (user) => {
     fake.approveAs = user;
-    await expectErrorPage(broker.issuer, 'linkedin');
+    await expectErrorPage(broker.issuer, { connectorId: 'linkedin' });
   });
 
   test('the broker still logs in afterwards', async () => {

@@ -18,8 +18,9 @@ import { CLIENT_ID as GH_ID, CLIENT_SECRET as GH_SECRET, GitHubFake } from '../f
 import { CLIENT_ID as GL_ID, CLIENT_SECRET as GL_SECRET, GitLabFake } from '../fakes/gitlab/index.js';
 import { FakeMicrosoft } from '../fakes/microsoft/index.js';
 import type { Fault, OAuthFake } from '../fakes/platform.js';
-import { startBroker, TEST_CLIENT, type TestBroker } from '../helpers/broker.js';
+import { startBroker, type TestBroker } from '../helpers/broker.js';
 import { login, startLogin } from '../helpers/rp.js';
+import { refreshAt, withFault } from './upstream-checks.js';
 
 /** A login that must end on the "<name> is unavailable" 502 page. */
 async function expectUnavailablePage(issuer: string, connectorId: string, name: string, scope?: string): Promise<void> {
@@ -27,15 +28,6 @@ async function expectUnavailablePage(issuer: string, connectorId: string, name: 
   expect(result.landed).toBeUndefined();
   expect(result.page?.status).toBe(502);
   expect(result.page?.body).toContain(`${name} is unavailable`);
-}
-
-async function refreshAt(issuer: string, refreshToken: string): Promise<{ status: number; body: Record<string, unknown> }> {
-  const res = await fetch(`${issuer}/token`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: refreshToken, client_id: TEST_CLIENT.id, client_secret: TEST_CLIENT.secret }),
-  });
-  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
 }
 
 /** A refresh under `fault` is a 503 temporarily_unavailable, and the same token refreshes once it is gone. */
@@ -48,15 +40,6 @@ async function expectRefreshKept(oauth: OAuthFake, issuer: string, refreshToken:
     oauth.clearFaults();
   }
   expect((await refreshAt(issuer, refreshToken)).status).toBe(200);
-}
-
-async function withFault<T>(oauth: OAuthFake, path: string, fault: Fault, run: () => Promise<T>): Promise<T> {
-  oauth.fail(path, fault);
-  try {
-    return await run();
-  } finally {
-    oauth.clearFaults();
-  }
 }
 
 /** A server on another host (port) recording the authorization headers it is sent. */

@@ -15,42 +15,9 @@ import { UpstreamError } from '../../lib/errors.js';
 import { FakeGoogle } from '../fakes/google/index.js';
 import { FakeLinkedIn } from '../fakes/linkedin/index.js';
 import { FakeIdp } from '../fakes/oidc/idp.js';
-import { startBroker, TEST_CLIENT, type TestBroker } from '../helpers/broker.js';
-import { login, startLogin } from '../helpers/rp.js';
-
-/** What a stack trace or an internal path looks like in a page or a JSON error. */
-const INTERNALS = /\n\s+at |node_modules|\/work\/|\.[jt]s:\d+|TypeError|RangeError|SyntaxError/;
-const HTML_200 = '<!doctype html><html><body><h1>Sign in to continue</h1></body></html>';
-
-/** A login that must end on an error page: 4xx/5xx, no internals, no code for the client. */
-async function expectErrorPage(issuer: string, connectorId: string, scope?: string): Promise<{ status: number; body: string }> {
-  const result = await startLogin(issuer, { connectorId, ...(scope ? { scope } : {}) });
-  expect(result.landed).toBeUndefined();
-  const page = result.page!;
-  expect(page.status).toBeGreaterThanOrEqual(400);
-  expect(page.status).toBeLessThan(600);
-  expect(page.body).not.toMatch(INTERNALS);
-  return page;
-}
-
-/** The refresh grant at the broker, as a client sends it. */
-async function refreshAt(issuer: string, refreshToken: string): Promise<{ status: number; body: Record<string, unknown> }> {
-  const res = await fetch(`${issuer}/token`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: refreshToken, client_id: TEST_CLIENT.id, client_secret: TEST_CLIENT.secret }),
-  });
-  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
-}
-
-/** A refresh that must end in an OAuth error, not a 500 or internals. */
-async function expectRefreshRefused(issuer: string, refreshToken: string): Promise<number> {
-  const { status, body } = await refreshAt(issuer, refreshToken);
-  expect([400, 503]).toContain(status);
-  expect(body.error).toBe(status === 503 ? 'temporarily_unavailable' : 'invalid_grant');
-  expect(JSON.stringify(body)).not.toMatch(INTERNALS);
-  return status;
-}
+import { startBroker, type TestBroker } from '../helpers/broker.js';
+import { login } from '../helpers/rp.js';
+import { expectErrorPage, expectRefreshRefused, HTML_200, refreshAt } from './upstream-checks.js';
 
 /** Runs `run` with the fake's faults in place, then clears them. */
 async function faulty<T>(fake: FakeIdp, setUp: () => void, run: () => Promise<T>): Promise<T> {
@@ -101,13 +68,13 @@ function tokenEndpointProbes(name: string, fake: () => FakeIdp, path: string, co
         if (answer.rewrite) fake().rewriteTokens = answer.rewrite;
         else fake().fail(path, { status: answer.status ?? 200, body: answer.body });
       },
-      () => expectErrorPage(issuer(), connectorId()),
+      () => expectErrorPage(issuer(), { connectorId: connectorId() }),
     );
   });
 
   test.each(ID_TOKEN_FAULTS)(`${name}: an ID token %s: an error page`, async (_what, setUp) => {
     await setUp(fake());
-    await faulty(fake(), () => undefined, () => expectErrorPage(issuer(), connectorId()));
+    await faulty(fake(), () => undefined, () => expectErrorPage(issuer(), { connectorId: connectorId() }));
   });
 
   test(`${name}: an absurd expires_in: the login works (the token taken as expiring now)`, async () => {
@@ -224,7 +191,7 @@ describe('oidc', () => {
     ['an HTML page', HTML_200],
     ['a string email_verified and an object email', { sub: 'u-alice', email: { value: 'alice@example.com' }, email_verified: 'true' }],
   ])('userinfo answers %s: an error page', async (_what, body) => {
-    await faulty(fake, () => fake.fail('/userinfo', { status: 200, body }), () => expectErrorPage(broker.issuer, 'userinfo'));
+    await faulty(fake, () => fake.fail('/userinfo', { status: 200, body }), () => expectErrorPage(broker.issuer, { connectorId: 'userinfo' }));
   });
 
   test('a refresh whose userinfo answers another sub: invalid_grant', async () => {
@@ -248,7 +215,7 @@ describe('oidc', () => {
     // A broker of its own: the keys are fetched on its first login, and are not cached yet.
     const fresh = await startBroker({ connectors: [{ type: 'oidc', id: 'oidc', name: 'Upstream', config: upstream() }] });
     try {
-      const page = await faulty(fake, () => fake.fail('/jwks', { status: 200, body }), () => expectErrorPage(fresh.issuer, 'oidc'));
+      const page = await faulty(fake, () => fake.fail('/jwks', { status: 200, body }), () => expectErrorPage(fresh.issuer, { connectorId: 'oidc' }));
       expect(page.status).toBe(502);
       expect((await login(fresh.issuer, { connectorId: 'oidc' })).claims.email).toBe('alice@example.com');
     } finally {
@@ -339,7 +306,7 @@ describe('linkedin', () => {
     ['null', null],
     ['an HTML page', HTML_200],
   ])('userinfo answers %s: an error page', async (_what, body) => {
-    await faulty(fake, () => fake.fail('/v2/userinfo', { status: 200, body }), () => expectErrorPage(broker.issuer, 'linkedin'));
+    await faulty(fake, () => fake.fail('/v2/userinfo', { status: 200, body }), () => expectErrorPage(broker.issuer, { connectorId: 'linkedin' }));
   });
 
   describe('refresh (an access token due for renewal)', () => {

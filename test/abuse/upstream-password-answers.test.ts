@@ -9,14 +9,11 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from '@jest/globals';
-import { startBroker, TEST_CLIENT, type TestBroker } from '../helpers/broker.js';
+import { startBroker, type TestBroker } from '../helpers/broker.js';
 import { login, startLogin } from '../helpers/rp.js';
 import type { Slapd } from '../servers/slapd.js';
 import { ldapConfig, PEOPLE, startSeededSlapd } from '../strategies/ldap/directory.js';
-
-/** What a stack trace or an internal path looks like in a page or a JSON error. */
-const INTERNALS = /\n\s+at |node_modules|\/work\/|\.[jt]s:\d+|TypeError|RangeError|SyntaxError/;
-const HTML_200 = '<!doctype html><html><body><h1>Sign in to continue</h1></body></html>';
+import { expectErrorPage, expectRefreshRefused, HTML_200, INTERNALS, tokenRequest } from './upstream-checks.js';
 
 interface Answer {
   status: number;
@@ -59,28 +56,12 @@ class StubUpstream {
   }
 }
 
-async function tokenRequest(issuer: string, form: Record<string, string>): Promise<{ status: number; body: Record<string, unknown> }> {
-  const res = await fetch(`${issuer}/token`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({ ...form, client_id: TEST_CLIENT.id, client_secret: TEST_CLIENT.secret }),
-  });
-  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
-}
-
 const passwordGrant = (issuer: string, username: string, password: string) =>
   tokenRequest(issuer, { grant_type: 'password', username, password, scope: 'openid email profile groups offline_access' });
 
 /** A password-form login that must end on an error page (4xx/5xx) without internals and without a code. */
-async function expectFormRefused(issuer: string, username: string, password: string, connectorId?: string): Promise<{ status: number; body: string }> {
-  const result = await startLogin(issuer, { password: { username, password }, ...(connectorId ? { connectorId } : {}) });
-  expect(result.landed).toBeUndefined();
-  const page = result.page!;
-  expect(page.status).toBeGreaterThanOrEqual(400);
-  expect(page.status).toBeLessThan(600);
-  expect(page.body).not.toMatch(INTERNALS);
-  return page;
-}
+const expectFormRefused = (issuer: string, username: string, password: string, connectorId?: string) =>
+  expectErrorPage(issuer, { password: { username, password }, ...(connectorId ? { connectorId } : {}) });
 
 /** A password grant that must be refused with an OAuth error, no tokens. */
 async function expectGrantRefused(issuer: string, username: string, password: string): Promise<{ status: number; body: Record<string, unknown> }> {
@@ -90,15 +71,6 @@ async function expectGrantRefused(issuer: string, username: string, password: st
   expect(typeof answer.body.error).toBe('string');
   expect(JSON.stringify(answer.body)).not.toMatch(INTERNALS);
   return answer;
-}
-
-/** A refresh that must end in invalid_grant or 503, not a 500 or internals. */
-async function expectRefreshRefused(issuer: string, refreshToken: string): Promise<number> {
-  const { status, body } = await tokenRequest(issuer, { grant_type: 'refresh_token', refresh_token: refreshToken });
-  expect([400, 503]).toContain(status);
-  expect(body.error).toBe(status === 503 ? 'temporarily_unavailable' : 'invalid_grant');
-  expect(JSON.stringify(body)).not.toMatch(INTERNALS);
-  return status;
 }
 
 async function refreshTokenOf(issuer: string, username: string, password: string): Promise<string> {
