@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto';
 import { AccessDeniedError, ConfigError, RefreshFailedError, UpstreamError, errorMessage } from '../../lib/errors.js';
 import type { JsonValue } from '../../lib/identity.js';
-import { callUpstream, isRecord, nextLink, redactUrl, type UpstreamResponse } from './http.js';
+import { callUpstream, isRecord, nextLink, optionalString, redactUrl, requireString, type UpstreamResponse } from './http.js';
 import type { OAuth2Tokens } from './oauth2.js';
 import { fetchWithCA, fetchWithTimeout, readCA } from './tls.js';
 
@@ -231,9 +231,7 @@ export class SingleFlight<T> {
  */
 export function requireField(obj: unknown, key: string, what: string): string {
   if (!isRecord(obj)) throw new UpstreamError(`${what} is not a JSON object`);
-  const v = obj[key];
-  if (typeof v === 'string' && v !== '') return v;
-  throw new UpstreamError(`${what} has no "${key}"`);
+  return requireString(obj, key, what);
 }
 
 /** A required id: a string, or an integer (GitHub, GitLab and Gitea number their users and groups). */
@@ -243,7 +241,4 @@ export function requireId(obj: unknown, key: string, what: string): string {
 }
 
 /** An optional string field: absent, null and "" all mean absent. */
-export function optionalField(obj: Record<string, unknown>, key: string): string | undefined {
-  const v = obj[key];
-  return typeof v === 'string' && v !== '' ? v : undefined;
-}
+export const optionalField = optionalString;
