@@ -2,18 +2,17 @@
  * The `oidc` connector's config: Dex's keys, exactly as Dex's `connector/oidc` reads them.
  */
 import { z } from 'zod';
+import { GoRegExpError, goRegExp } from './go-regexp.js';
 
-const regex = z.string().refine(
-  (s) => {
-    try {
-      new RegExp(s);
-      return true;
-    } catch {
-      return false;
-    }
-  },
-  { message: 'is not a valid regular expression' },
-);
+/** A Go (RE2) regular expression, as Dex compiles it; checked here once, at start-up. */
+const goRegex = z.string().superRefine((s, ctx) => {
+  try {
+    goRegExp(s);
+  } catch (err) {
+    if (!(err instanceof GoRegExpError)) throw err;
+    ctx.addIssue({ code: 'custom', message: `is not a regular expression dexpress can read as Go does: ${err.message}` });
+  }
+});
 
 export const configSchema = z
   .object({
@@ -99,8 +98,8 @@ export const configSchema = z
           .optional(),
         filterGroupClaims: z
           .object({
-            /** Keep only groups matching this regular expression (unanchored, as Go's MatchString). */
-            groupsFilter: regex.optional(),
+            /** Keep only groups matching this Go regular expression (unanchored, as Go's MatchString). */
+            groupsFilter: goRegex.optional(),
           })
           .strict()
           .optional(),

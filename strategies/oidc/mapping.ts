@@ -6,6 +6,7 @@
 import { AccessDeniedError } from '../../lib/errors.js';
 import type { Identity } from '../../lib/identity.js';
 import type { OidcConfig } from './config.js';
+import { goRegExp } from './go-regexp.js';
 
 export type Claims = Record<string, unknown>;
 
@@ -91,7 +92,7 @@ function groupsFromClaims(claims: Claims, config: OidcConfig): string[] {
   if ((!Array.isArray(claims[key]) || config.overrideClaimMapping) && mappedKey) key = mappedKey;
   const value = claims[key];
   const pattern = config.claimModifications?.filterGroupClaims?.groupsFilter;
-  const filter = pattern ? new RegExp(pattern) : undefined;
+  const filter = pattern ? goRegExp(pattern) : undefined;
   const keep = (g: string) => filter === undefined || filter.test(g);
 
   let groups: string[] = [];

@@ -1,0 +1,105 @@
+/**
+ * Connector config parity with Dex for `oidc`, `google`, `microsoft`, `linkedin` and `saml`: Dex
+ * config values these connectors must read as Dex reads them, and a real login (against
+ * `oidc-provider`) for each behaviour that changed.
+ */
+import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { loadConfig } from '../../lib/config/load.js';
+import { ConfigError } from '../../lib/errors.js';
+import { connectors } from '../../strategies/index.js';
+import type { OidcConfig } from '../../strategies/oidc/config.js';
+import { goRegExp } from '../../strategies/oidc/go-regexp.js';
+import { identityFromClaims } from '../../strategies/oidc/mapping.js';
+import { startBroker, type TestBroker } from '../helpers/broker.js';
+import { login } from '../helpers/rp.js';
+import { answerInteractions, startOidcProvider, type RunningOidcProvider } from '../servers/oidc-provider.js';
+
+const ISSUER = 'http://127.0.0.1:5556/dex';
+const CALLBACK = `${ISSUER}/callback`;
+
+/** Loads a Dex config with one connector; the issues, or the connector's parsed config. */
+function loadConnector(type: string, config: Record<string, unknown>): { issues: string[]; config?: unknown; warnings: string[] } {
+  try {
+    const { settings, warnings } = loadConfig(
+      { issuer: ISSUER, storage: { type: 'memory' }, connectors: [{ type, id: 'x', name: 'X', config }] },
+      { connectors, env: {} },
+    );
+    return { issues: [], config: settings.connectors[0]!.config, warnings };
+  } catch (err) {
+    if (err instanceof ConfigError) return { issues: err.issues.map((i) => `${i.path}: ${i.message}`), warnings: [] };
+    throw err;
+  }
+}
+
+const OIDC = { issuer: 'https://op.example', clientID: 'c', clientSecret: 's', redirectURI: CALLBACK };
+const withFilter = (groupsFilter: string) => ({ ...OIDC, insecureEnableGroups: true, claimModifications: { filterGroupClaims: { groupsFilter } } });
+
+describe('oidc groupsFilter is a Go regular expression, as Dex compiles it', () => {
+  test('a Dex filter with a leading (?i) flag loads and matches in any case', () => {
+    const loaded = loadConnector('oidc', withFilter('(?i)^admin'));
+    expect(loaded.issues).toEqual([]);
+    const claims = { sub: 'u', name: 'U', email: 'u@example.org', email_verified: true, groups: ['Admins', 'ADMIN-ops', 'devs'] };
+    expect(identityFromClaims(claims, loaded.config as OidcConfig, true).groups).toEqual(['Admins', 'ADMIN-ops']);
+  });
+
+  test.each([
+    ['[[:upper:]]+-ops', 'ABC-ops', '[:]-ops'],
+    ['\\Ateam\\z', 'team', 'teamz'],
+    ['^(?P<org>acme):', 'acme:x', 'x:acme'],
+    ['^\\Qa.b\\E$', 'a.b', 'axb'],
+    ['^\\x{41}$', 'A', 'x{41}'],
+    ['^[]a]$', ']', 'b'],
+    ['(?s)^a.b$', 'a\nb', 'ab'],
+  ])('%s matches %j and not %j, as in Go', (pattern, yes, no) => {
+    const re = goRegExp(pattern);
+    expect(re.test(yes)).toBe(true);
+    expect(re.test(no)).toBe(false);
+  });
+
+  test.each([
+    ['\\pL+', '\\p is not supported'],
+    ['a(?i)b', 'flags are supported only at the start'],
+    ['(?i:a)', 'flags are supported only at the start'],
+    ['(?U)a+', 'the flag U is not supported'],
+    ['[[:^alpha:]]', '[:^alpha:] is not supported'],
+    ['a(?=b)', 'lookaround is not valid in Go'],
+    ['(', 'Unterminated group'],
+  ])('%s is refused at start-up, naming the key and the reason', (pattern, reason) => {
+    const [issue] = loadConnector('oidc', withFilter(pattern)).issues;
+    expect(issue).toContain('connectors[0].config.claimModifications.filterGroupClaims.groupsFilter: is not a regular expression dexpress can read as Go does');
+    expect(issue).toContain(reason);
+  });
+});
+
+describe('a real login', () => {
+  let op: RunningOidcProvider;
+  let broker: TestBroker;
+
+  beforeAll(async () => {
+    op = await startOidcProvider({
+      users: { alice: { name: 'Alice', email: 'alice@example.org', email_verified: true, groups: ['Admins', 'devs'] } },
+      redirectURIs: ['http://127.0.0.1/dex/callback'],
+    });
+    const upstream = { issuer: op.issuer, clientID: op.clientID, clientSecret: op.clientSecret, scopes: ['profile', 'email', 'groups'] };
+    broker = await startBroker({
+      connectors: [
+        {
+          type: 'oidc',
+          id: 'filtered',
+          name: 'Filtered',
+          config: { ...upstream, insecureEnableGroups: true, claimModifications: { filterGroupClaims: { groupsFilter: '(?i)^ADMIN' } } },
+        },
+      ],
+    });
+  });
+
+  afterAll(async () => {
+    await broker?.close();
+    await op?.close();
+  });
+
+  test('groupsFilter (?i)^ADMIN keeps the upstream group "Admins"', async () => {
+    const { claims } = await login(broker.issuer, { connectorId: 'filtered', onPage: answerInteractions(op.issuer, 'alice') });
+    expect(claims.groups).toEqual(['Admins']);
+  });
+});
