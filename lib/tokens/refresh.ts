@@ -102,6 +102,10 @@ export class RefreshTokens {
     if (!found) throw invalid('Refresh token is invalid or has expired.');
     const record = found.value;
     if (record.clientId !== clientId) throw invalid('Refresh token was issued to another client.');
+    // The policy in force now, not the one the record was stored under: a lifetime shortened
+    // since (absoluteLifetime, validIfNotUsedFor) ends the tokens it rules out at once, as in Dex.
+    const expiresAt = this.expiry(record);
+    if (expiresAt !== null && expiresAt <= this.now()) throw invalid('Refresh token has expired.');
     const hash = hashSecret(parsed.secret);
     if (sameHash(hash, record.tokenHash)) {
       return { kind: 'current', id: parsed.id, secret: parsed.secret, record, version: found.version };
