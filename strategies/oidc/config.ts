@@ -116,7 +116,7 @@ export const configSchema = z
         userInfoURL: z.url().optional(),
         /** Accepted for Dex compatibility; the broker has no device flow upstream. */
         deviceAuthURL: z.url().optional(),
-        /** Accepted for Dex compatibility; upstream logout is not driven by the broker yet. */
+        /** Accepted for Dex compatibility, with a warning at start-up: upstream logout is not driven by the broker yet. */
         endSessionURL: z.url().optional(),
       })
       .strict()

@@ -73,6 +73,13 @@ export const oidc = {
     if (config.providerDiscoveryOverrides) {
       context.logger.warn({ connector: context.id }, 'providerDiscoveryOverrides are set: a wrong endpoint here is a security risk');
     }
+    // Dex sends the browser to this end_session_endpoint on logout; the broker's /logout does not.
+    if (config.providerDiscoveryOverrides?.endSessionURL) {
+      context.logger.warn(
+        { connector: context.id },
+        'providerDiscoveryOverrides.endSessionURL is ignored: /logout ends the broker session only, not the upstream one',
+      );
+    }
     return {
       strategy,
       refresh: (identity: Identity) => strategy.refresh(identity),

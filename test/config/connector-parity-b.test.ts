@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { loadConfig } from '../../lib/config/load.js';
 import { ConfigError } from '../../lib/errors.js';
 import { connectors } from '../../strategies/index.js';
+import { oidc } from '../../strategies/oidc/index.js';
 import type { OidcConfig } from '../../strategies/oidc/config.js';
 import { goRegExp } from '../../strategies/oidc/go-regexp.js';
 import { identityFromClaims } from '../../strategies/oidc/mapping.js';
@@ -96,6 +97,17 @@ describe('a real login', () => {
   afterAll(async () => {
     await broker?.close();
     await op?.close();
+  });
+
+  test('providerDiscoveryOverrides.endSessionURL, which the broker does not use, is a warning at start-up', async () => {
+    const warnings: string[] = [];
+    const logger = { debug() {}, info() {}, error() {}, warn: (_o: object, msg?: string) => void warnings.push(msg ?? '') };
+    const context = { id: 'up', name: 'Up', issuer: ISSUER, callbackURL: CALLBACK, logger };
+    const upstream = { issuer: op.issuer, clientID: op.clientID, clientSecret: op.clientSecret };
+    await oidc.create(oidc.configSchema.parse(upstream), context);
+    expect(warnings).toEqual([]);
+    await oidc.create(oidc.configSchema.parse({ ...upstream, providerDiscoveryOverrides: { endSessionURL: `${op.issuer}/session/end` } }), context);
+    expect(warnings).toContainEqual(expect.stringMatching(/^providerDiscoveryOverrides.endSessionURL is ignored/));
   });
 
   test('groupsFilter (?i)^ADMIN keeps the upstream group "Admins"', async () => {
