@@ -7,15 +7,24 @@ import type { Settings } from './config/settings.js';
 /** Fields that must never reach a log line. */
 const REDACT = ['password', 'client_secret', 'refresh_token', 'access_token', 'id_token', 'code', 'req.headers.authorization', 'req.headers.cookie'];
 
+/**
+ * Control characters (C0, DEL, C1) and the Unicode line separators, written as `\uXXXX`: a
+ * message may quote what a request sent (a SAML Status), and a newline or carriage return in it
+ * would start a forged log line, an escape sequence would drive the terminal. `JSON.stringify`
+ * escapes C0 only. (Dex's text format quotes with Go's strconv.Quote, which escapes them all.)
+ */
+const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g;
+const escapeControls = (s: string) => s.replace(CONTROL, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+
 function textStream(out: NodeJS.WritableStream) {
   return {
     write(line: string) {
       try {
         const { time, level, msg, pid: _pid, hostname: _host, ...rest } = JSON.parse(line) as Record<string, unknown>;
         const fields = Object.entries(rest)
-          .map(([k, v]) => `${k}=${JSON.stringify(v)}`)
+          .map(([k, v]) => `${k}=${escapeControls(JSON.stringify(v))}`)
           .join(' ');
-        out.write(`${new Date(Number(time)).toISOString()} ${LEVELS[Number(level)] ?? String(level)} ${String(msg ?? '')}${fields ? ` ${fields}` : ''}\n`);
+        out.write(`${new Date(Number(time)).toISOString()} ${LEVELS[Number(level)] ?? String(level)} ${escapeControls(String(msg ?? ''))}${fields ? ` ${fields}` : ''}\n`);
       } catch {
         out.write(line);
       }

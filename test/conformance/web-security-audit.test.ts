@@ -1,0 +1,94 @@
+/**
+ * A security audit of the broker's web surface, beyond security-practice.test.ts and
+ * login-csrf.test.ts: what reaches the log from a hostile request (in Dex's default text format),
+ * what hostile names and parameters become on the pages, what Host and X-Forwarded-* headers
+ * change, and oversized or repeated parameters.
+ */
+import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Writable } from 'node:stream';
+import { createBroker, type Broker } from '../../lib/broker.js';
+import { createLogger } from '../../lib/logger.js';
+import { connectors } from '../../strategies/index.js';
+import { makePki, type Pki } from '../fakes/saml/pki.js';
+import { responseXml, toBase64 } from '../fakes/saml/messages.js';
+import { TEST_CLIENT } from '../helpers/broker.js';
+import { basicAuth, cookieBrowser, postForm } from '../helpers/http.js';
+import { firstForm } from '../helpers/rp.js';
+import { authUrl, pkcePair } from './support.js';
+
+const PASSWORD = 'trout-Secret-42';
+const logLines: string[] = [];
+let pki: Pki;
+let broker: Broker;
+let server: http.Server;
+let issuer: string;
+
+/** A broker built directly (not through startBroker) to read its log, in Dex's default `text` format. */
+beforeAll(async () => {
+  pki = makePki();
+  server = http.createServer((req, res) => broker.listener(req, res));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}/dex`;
+  let pending = '';
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      pending += chunk.toString();
+      const lines = pending.split('\n');
+      pending = lines.pop()!;
+      logLines.push(...lines);
+      done();
+    },
+  });
+  broker = await createBroker(
+    {
+      issuer,
+      storage: { type: 'memory' },
+      connectors: [
+        { type: 'mockCallback', id: 'mock', name: 'Example' },
+        { type: 'mockPassword', id: 'pw', name: 'Password', config: { username: 'kilgore', password: PASSWORD } },
+        { type: 'saml', id: 'okta', name: 'Okta', config: { ssoURL: 'http://127.0.0.1:9/sso', caData: pki.idp.cert, redirectURI: `${issuer}/callback`, usernameAttr: 'name', emailAttr: 'email' } },
+      ],
+      staticClients: [{ id: TEST_CLIENT.id, secret: TEST_CLIENT.secret, redirectURIs: [TEST_CLIENT.redirectURI], name: 'Example App' }],
+      oauth2: { passwordConnector: 'pw' },
+    },
+    { connectors, logger: createLogger({ level: 'debug', format: 'text' }, sink) },
+  );
+});
+afterAll(async () => {
+  await new Promise<void>((resolve) => {
+    server.close(() => resolve());
+    server.closeAllConnections();
+  });
+  await broker.close();
+  pki.remove();
+});
+
+const TIMESTAMPED = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z (TRACE|DEBUG|INFO|WARN|ERROR|FATAL) /;
+
+describe('the log (text format) keeps hostile input on its own line', () => {
+  test('a SAML Status the attacker writes (unsigned, with &#10; and &#13;) cannot forge a log line', async () => {
+    const attacker = cookieBrowser();
+    const start = await attacker.send(authUrl(issuer, { connector_id: 'okta', code_challenge: pkcePair().challenge, code_challenge_method: 'S256' }).replace('/auth?', '/auth/okta?'));
+    const relayState = firstForm(start.body, issuer)!.fields.RelayState!;
+    const forged = 'x:&#10;2026-01-01T00.00.00.000Z INFO login succeeded connector=&quot;okta&quot; client=&quot;example-app&quot;&#13;';
+    const xml = responseXml({ requestId: '_x', recipient: `${issuer}/callback`, status: 'placeholder' }, '').replace('Value="placeholder"', `Value="${forged}"`);
+    const before = logLines.length;
+    const res = await attacker.post(`${issuer}/callback`, { SAMLResponse: toBase64(xml), RelayState: relayState });
+    expect(res.status).toBe(403);
+    const written = logLines.slice(before);
+    expect(written.some((l) => l.includes('SAML response refused'))).toBe(true);
+    for (const line of written) expect({ line, timestamped: TIMESTAMPED.test(line), cr: line.includes('\r') }).toEqual({ line, timestamped: true, cr: false });
+  });
+
+  test('a username with a newline, ESC and C1 CSI (U+009B) reaches the log escaped', async () => {
+    const before = logLines.length;
+    const username = 'kilgore\n2026-01-01T00:00:00.000Z INFO forged \u001b[2J\u009b2J\u2028end';
+    expect((await postForm(`${issuer}/token`, { grant_type: 'password', username, password: 'wrong-one', scope: 'openid' }, basicAuth())).status).toBe(400);
+    const written = logLines.slice(before).join('\n');
+    expect(written).toContain('wrong credentials');
+    expect(written).toContain('username="kilgore\\n2026-01-01T00:00:00.000Z INFO forged \\u001b[2J\\u009b2J\\u2028end"');
+    expect(written).not.toMatch(/[\u001b\u009b\u2028]/);
+  });
+});
