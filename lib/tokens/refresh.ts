@@ -113,7 +113,8 @@ export class RefreshTokens {
     const prev = record.previous;
     // (A record rotated before the salt existed has no `salt`: its previous token is just invalid.)
     if (prev && typeof prev.salt === 'string' && sameHash(hash, prev.hash)) {
-      if (this.now() - prev.rotatedAt <= this.policy.reuseIntervalMs) {
+      // reuseInterval 0 turns the window off (as in Dex), even within the rotation's millisecond.
+      if (this.policy.reuseIntervalMs > 0 && this.now() - prev.rotatedAt <= this.policy.reuseIntervalMs) {
         return { kind: 'reused', id: parsed.id, record, token: `${parsed.id}.${nextSecret(parsed.secret, prev.salt)}` };
       }
       if (!replayRevokes) throw invalid('Refresh token was rotated by a concurrent request; use the new one.');

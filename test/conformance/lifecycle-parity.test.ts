@@ -119,7 +119,17 @@ describe('a policy tightened between restarts applies to the refresh tokens alre
   });
 });
 
-describe('disableRotation', () => {
+describe('reuseInterval: 0s and disableRotation', () => {
+  test('reuseInterval 0s disables the reuse window (as in Dex): the previous token presented in the same millisecond is a replay', async () => {
+    const strict = await start({ expiry: { refreshTokens: { reuseInterval: '0s' } } });
+    const { refresh_token } = await loginAt(strict);
+    const first = await refreshWith(strict.issuer, refresh_token);
+    expect(first.status).toBe(200);
+    const replay = await refreshWith(strict.issuer, refresh_token);
+    expect([replay.status, replay.body.error]).toEqual([400, 'invalid_grant']);
+    expect((await refreshWith(strict.issuer, first.body.refresh_token as string)).body.error).toBe('invalid_grant');
+  });
+
   test('disableRotation: the same token comes back, and each use extends validIfNotUsedFor', async () => {
     const fixed = await start({ expiry: { refreshTokens: { disableRotation: true, validIfNotUsedFor: '1h' } } });
     const { refresh_token } = await loginAt(fixed);
