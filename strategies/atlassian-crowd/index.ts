@@ -10,6 +10,7 @@
  * is configured.
  */
 import { z } from 'zod';
+import { unsetWhenEmpty } from '../shared/config-values.js';
 import type { ConnectorModule } from '../../lib/connector.js';
 import { AccessDeniedError, RefreshFailedError, UpstreamError } from '../../lib/errors.js';
 import type { Identity, JsonValue, Scopes } from '../../lib/identity.js';
@@ -31,7 +32,7 @@ export const configSchema = z
      */
     groups: z.array(z.string().min(1)).optional(),
     /** Crowd user field given as `preferred_username`: `key`, `name` or `email`. Unset: no such claim. */
-    preferredUsernameField: z.enum(['key', 'name', 'email']).optional(),
+    preferredUsernameField: unsetWhenEmpty(z.enum(['key', 'name', 'email'])),
     /** Label of the username field on the login form (default "Username"). */
     usernamePrompt: z.string().optional(),
   })

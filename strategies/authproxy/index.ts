@@ -7,6 +7,7 @@
  */
 import type { Request } from 'express';
 import { z } from 'zod';
+import { nonEmpty, unsetWhenEmpty } from '../shared/config-values.js';
 import type { BrokerAuthenticateOptions, ConnectorModule } from '../../lib/connector.js';
 import { AccessDeniedError } from '../../lib/errors.js';
 import { BrokerStrategy, type StandaloneOptions, type StrategyOutcome } from '../shared/strategy.js';
@@ -14,16 +15,16 @@ import { BrokerStrategy, type StandaloneOptions, type StrategyOutcome } from '..
 export const configSchema = z
   .object({
     /** Header with the stable user id (default `X-Remote-User-Id`, falling back to the user header). */
-    userIDHeader: z.string().min(1).optional(),
+    userIDHeader: nonEmpty('X-Remote-User-Id').optional(),
     /** Header with the user name; required on every request (default `X-Remote-User`). */
-    userHeader: z.string().min(1).optional(),
+    userHeader: nonEmpty('X-Remote-User').optional(),
     /** Header with the display name (default `X-Remote-User-Name`). */
-    userNameHeader: z.string().min(1).optional(),
+    userNameHeader: nonEmpty('X-Remote-User-Name').optional(),
     /** Header with the email, trusted as verified (default `X-Remote-User-Email`). */
-    emailHeader: z.string().min(1).optional(),
+    emailHeader: nonEmpty('X-Remote-User-Email').optional(),
     /** Header with the groups (default `X-Remote-Group`), split on `groupHeaderSeparator` (default `,`). */
-    groupHeader: z.string().min(1).optional(),
-    groupHeaderSeparator: z.string().min(1).optional(),
+    groupHeader: nonEmpty('X-Remote-Group').optional(),
+    groupHeaderSeparator: unsetWhenEmpty(z.string()),
     /** Groups every user of this connector gets. */
     staticGroups: z.array(z.string()).optional(),
   })

@@ -1,12 +1,13 @@
 /** The `bitbucket-cloud` connector's config: Dex's keys. */
 import { z } from 'zod';
+import { unsetWhenEmpty } from '../shared/config-values.js';
 
 export const configSchema = z
   .object({
     clientID: z.string().min(1),
     clientSecret: z.string().min(1),
     /** The callback registered at Bitbucket; must be the broker's `<issuer>/callback`. */
-    redirectURI: z.url().optional(),
+    redirectURI: unsetWhenEmpty(z.url()),
     /** Workspace slugs; when given, only members of one of them get in, and only they are returned as groups. */
     teams: z.array(z.string().min(1)).optional(),
     /** Deprecated and ignored, as in Dex: the Bitbucket 1.0 groups API it used is gone. */

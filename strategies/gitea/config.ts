@@ -1,15 +1,16 @@
 /** The `gitea` connector's config: Dex's keys and defaults. */
 import { z } from 'zod';
+import { nonEmpty, unsetWhenEmpty } from '../shared/config-values.js';
 import { orgSchema } from '../shared/org-config.js';
 
 export const configSchema = z
   .object({
     /** Root URL of the Gitea (or Forgejo) instance. */
-    baseURL: z.url().optional(),
+    baseURL: nonEmpty('https://gitea.com').pipe(z.url()).optional(),
     clientID: z.string().min(1),
     clientSecret: z.string().min(1),
     /** The callback registered at Gitea; must be the broker's `<issuer>/callback`. */
-    redirectURI: z.url().optional(),
+    redirectURI: unsetWhenEmpty(z.url()),
     /** Only members of these orgs (and, where listed, teams) get in. */
     orgs: z.array(orgSchema).optional(),
     /** Read every org and `org:team` of the user (without `orgs`). The gitea row issues no groups claim. */

@@ -1,5 +1,6 @@
 /** The `github` connector's config: Dex's keys, defaults and start-up checks. */
 import { z } from 'zod';
+import { nonEmpty, unsetWhenEmpty } from '../shared/config-values.js';
 import { orgSchema } from '../shared/org-config.js';
 
 export const configSchema = z
@@ -7,22 +8,20 @@ export const configSchema = z
     clientID: z.string().min(1),
     clientSecret: z.string().min(1),
     /** The callback registered at GitHub; must be the broker's `<issuer>/callback`. */
-    redirectURI: z.url().optional(),
+    redirectURI: unsetWhenEmpty(z.url()),
     /**
      * Legacy: the teams of this one org become groups (bare team names). As in Dex it does not
      * restrict who can log in; use `orgs` for that. Not together with `orgs`.
      */
-    org: z.string().min(1).optional(),
+    org: unsetWhenEmpty(z.string()),
     /** Only members of these orgs (and, where listed, teams) can log in; groups are `org:team`. */
     orgs: z.array(orgSchema).optional(),
     /** GitHub Enterprise host name (no scheme or path); the API is then `https://<host>/api/v3`. */
-    hostName: z
-      .string()
-      .min(1)
+    hostName: nonEmpty('github.com')
       .refine((h) => !h.includes('/'), 'must be a host name, not a URL or path')
       .optional(),
     /** PEM file (or PEM text) of the CA that signed the Enterprise host's certificate. Needs `hostName`. */
-    rootCA: z.string().min(1).optional(),
+    rootCA: unsetWhenEmpty(z.string()),
     /** Which team field forms group names: `name` (default), `slug`, or `both` (two groups per team). */
     teamNameField: z.enum(['name', 'slug', 'both', '']).optional(),
     /** With no `orgs`, and when the client asks for `groups`: every org and `org:team` of the user. */
@@ -30,11 +29,7 @@ export const configSchema = z
     /** Use the login (handle) as the user id instead of the numeric id. Risk: logins can be renamed and reused. */
     useLoginAsID: z.boolean().optional(),
     /** Prefer a verified email in this domain (`*` matches one label, e.g. `*.example.com`). */
-    preferredEmailDomain: z
-      .string()
-      .min(1)
-      .refine((d) => !d.endsWith('*'), 'glob pattern cannot end with "*"')
-      .optional(),
+    preferredEmailDomain: unsetWhenEmpty(z.string().refine((d) => !d.endsWith('*'), 'glob pattern cannot end with "*"')),
   })
   .strict()
   .superRefine((c, ctx) => {
