@@ -7,7 +7,11 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { createLocalJWKSet, jwtVerify, type JSONWebKeySet } from 'jose';
+import { createRegistry, type ConnectorModule } from '../../lib/connector.js';
+import type { Identity } from '../../lib/identity.js';
 import { MemoryStorage } from '../../lib/storage/memory.js';
+import { connectorModules } from '../../strategies/index.js';
+import { kilgoreTrout, mockCallback } from '../../strategies/mockCallback/index.js';
 import type { StartOptions, TestBroker } from '../helpers/broker.js';
 import { frozenClock } from '../helpers/clock.js';
 import { getPage } from '../helpers/http.js';
@@ -148,6 +152,19 @@ test('a second login of the same user to the same client leaves the first refres
   const second = await loginAt(b);
   expect((await refreshWith(b.issuer, first.refresh_token)).status).toBe(200);
   expect((await refreshWith(b.issuer, second.refresh_token)).status).toBe(200);
+});
+
+test('an upstream refresh answering another user id is invalid_grant (Dex keeps the old sub and takes the other user\'s email and groups)', async () => {
+  const upstream: { identity: Identity } = { identity: kilgoreTrout };
+  const switching = {
+    ...mockCallback,
+    create: () => ({ ...mockCallback.create(), refresh: async () => upstream.identity }),
+  } satisfies ConnectorModule<Record<string, never>>;
+  const s = await start({}, { registry: createRegistry([...connectorModules.filter((m) => m.type !== 'mockCallback'), switching]) });
+  const { refresh_token } = await loginAt(s);
+  upstream.identity = { ...kilgoreTrout, userId: 'someone-else', email: 'someone@else.example', groups: ['admins'] };
+  const res = await refreshWith(s.issuer, refresh_token);
+  expect([res.status, res.body.error, res.body.id_token]).toEqual([400, 'invalid_grant', undefined]);
 });
 
 describe('token lifetimes (expiry.idTokens: 10m)', () => {
