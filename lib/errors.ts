@@ -75,6 +75,20 @@ export class StorageUnavailableError extends DexpressError {
 }
 
 /**
+ * A middleware of the host app read a request body before the broker and left nothing the broker
+ * can read it from (no `req.body`). Logged; the client gets `server_error`.
+ */
+export class HostBodyError extends DexpressError {
+  constructor(path: string) {
+    super(
+      'host_body',
+      `The body of ${path} was read by a middleware in front of the broker, which left no req.body to read the form from. ` +
+        'Mount the broker before that middleware, or let it leave the body in req.body (express.urlencoded(), express.text() or express.raw() do).',
+    );
+  }
+}
+
+/**
  * `broker.app` mounted under a prefix (`app.use('/sso', broker.app)`): it already serves under
  * the issuer's path, so it would answer at the prefix plus that path. Thrown by `app.use`.
  */

@@ -21,6 +21,7 @@ import { passwordForm, passwordLogin } from './endpoints/password.js';
 import { userinfo } from './endpoints/userinfo.js';
 import { showError } from './flow.js';
 import { corsHeaders, oauthErrorFor, securityHeaders, startResponse, writeOAuthError } from './http-common.js';
+import { adoptHostRawBody } from './host-body.js';
 import { StorageSessionStore } from './session-store.js';
 import type { Storage } from './storage/index.js';
 
@@ -56,8 +57,8 @@ export async function buildRouter(ctx: BrokerContext, token: (req: Request, res:
   const { settings } = ctx;
   const router = express.Router();
   const wrap = (handler: Handler) => (req: Request, res: Response) => handler(ctx, req, res);
-  const form = express.urlencoded({ extended: false, limit: FORM_LIMIT, parameterLimit: 100 });
-  const callbackForm = express.urlencoded({ extended: false, limit: CALLBACK_LIMIT, parameterLimit: 20 });
+  const form = formParser(express.urlencoded({ extended: false, limit: FORM_LIMIT, parameterLimit: 100 }));
+  const callbackForm = formParser(express.urlencoded({ extended: false, limit: CALLBACK_LIMIT, parameterLimit: 20 }));
   // Identity headers from an authenticating proxy count only on that authproxy connector's own
   // callback: `X-Remote-*`, and every header name an authproxy connector is configured to read
   // (`userHeader: X-Forwarded-User`...), are removed from every other request.
@@ -71,8 +72,14 @@ export async function buildRouter(ctx: BrokerContext, token: (req: Request, res:
     next();
   };
   const security = securityHeaders(settings);
-  /** On every request: a request id, the duration metric, the security headers. */
+  /**
+   * On every request: a request id, the duration metric, the security headers. A policy the host
+   * app set in front of the broker (helmet's default has `form-action 'self'`, which blocks the
+   * redirect back to the client after the password form or the approval page) gives way to the
+   * broker's own: `web.headers`, else each page's.
+   */
   const common = (req: Request, res: Response, next: NextFunction) => {
+    res.removeHeader('Content-Security-Policy');
     res.locals.requestId = startResponse(req, res, security);
     const end = ctx.metrics.requests.startTimer();
     res.on('finish', () => {
@@ -178,6 +185,17 @@ async function connectorRoute(ctx: BrokerContext, req: Request, res: Response): 
   }
   const out = await route(req);
   res.status(out.status).type(out.contentType).send(out.body);
+}
+
+/** The broker's form parser; a raw form that a host app's `express.text()` or `express.raw()` read first is parsed the same way. */
+function formParser(parse: RequestHandler): RequestHandler {
+  return (req, res, next) => {
+    parse(req, res, (err?: unknown) => {
+      if (err) return next(err);
+      adoptHostRawBody(req);
+      next();
+    });
+  };
 }
 
 function wantsJson(req: Request): boolean {

@@ -11,7 +11,8 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { BrokerContext } from '../context.js';
-import { OAuthError } from '../errors.js';
+import { HostBodyError, OAuthError } from '../errors.js';
+import { FORM_TYPE, hostParsedForm } from '../host-body.js';
 import { corsHeaders, oauthErrorFor, securityHeaders, startResponse, writeJson, writeOAuthError } from '../http-common.js';
 import { authorizationCodeGrant } from '../grants/authorization-code.js';
 import { deviceCodeGrant } from '../grants/device-code.js';
@@ -22,8 +23,6 @@ import type { GrantType } from '../config/settings.js';
 
 /** Largest /token body read (the broker's other forms have the same limit). */
 const BODY_LIMIT = 64 * 1024;
-
-const FORM_TYPE = /^application\/x-www-form-urlencoded\s*(;|$)/i;
 
 function once(entries: Iterable<[string, unknown]>): Record<string, string> {
   const out: Record<string, string> = {};
@@ -55,14 +54,19 @@ function readBody(req: IncomingMessage): Promise<string> {
   });
 }
 
-/** The form body, one value per parameter: parsed here, or taken from a body parser that ran first. */
+/**
+ * The form body, one value per parameter: read here while the stream is unread (an Express 4
+ * body parser of another type sets `req.body = {}` without reading it), else taken from the body
+ * parser of the host app that read it (lib/host-body.ts).
+ */
 async function formBody(req: IncomingMessage & { body?: unknown }): Promise<Record<string, string>> {
   if (!FORM_TYPE.test(req.headers['content-type'] ?? '')) {
     throw new OAuthError('invalid_request', 'The token request must be sent as application/x-www-form-urlencoded.');
   }
-  // An application mounting the broker may have parsed forms already (express.urlencoded()).
-  if (typeof req.body === 'object' && req.body !== null) return once(Object.entries(req.body as Record<string, unknown>));
-  return once(new URLSearchParams(await readBody(req)));
+  if (!req.readableEnded) return once(new URLSearchParams(await readBody(req)));
+  const parsed = hostParsedForm(req.body);
+  if (!parsed) throw new HostBodyError('/token');
+  return once(parsed);
 }
 
 const grants = {
