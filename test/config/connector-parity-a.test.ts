@@ -9,6 +9,8 @@ import { loadConfig } from '../../lib/config/load.js';
 import { parseDexYaml } from '../../lib/config/yaml.js';
 import { ConfigError } from '../../lib/errors.js';
 import { connectors } from '../../strategies/index.js';
+import { bitbucketCloud } from '../../strategies/bitbucket-cloud/index.js';
+import { LdapConnector } from '../../strategies/ldap/index.js';
 import { GitHubStrategy } from '../../strategies/github/index.js';
 import { GitLabStrategy, gitlab } from '../../strategies/gitlab/index.js';
 import { fetchWithCA } from '../../strategies/shared/tls.js';
@@ -134,12 +136,37 @@ describe("GitLab rootCAData is read as Go reads a []byte: base64, line breaks sk
   });
 });
 
+describe("Dex's defaults and start-up refusals, checked and found right", () => {
+  test('a minimal LDAP config gets Dex defaults: sub scopes, uid and mail, no groups, prompt "Username", port 636', () => {
+    const config = configOf('ldap', 'host: ldap.example.org\nuserSearch:\n  baseDN: ou=people,dc=example,dc=org\n  username: uid');
+    expect(config).toMatchObject({
+      userSearch: { scope: 'sub', idAttr: 'uid', emailAttr: 'mail', nameAttr: '', preferredUsernameAttr: '', emailSuffix: '' },
+      groupSearch: { baseDN: '', scope: 'sub' },
+    });
+    const connector = new LdapConnector(config as never);
+    expect(connector.prompt).toBe('Username');
+    expect(connector.directory.endpoint.url).toBe('ldaps://ldap.example.org:636');
+  });
+
+  test("GitHub: legacy org with an empty orgs list starts (Dex refuses only both set), with a non-empty one it is refused", () => {
+    expect(issuesOf('github', `${CLIENT}\norg: acme\norgs: []`)).toEqual([]);
+    expect(issuesOf('github', `${CLIENT}\norg: acme\norgs:\n- name: acme\n  teams: [core]`)).toEqual(["connectors[0].config.org: cannot use both 'org' and 'orgs'"]);
+  });
+
+  test('Bitbucket includeTeamGroups is accepted and warned about, as in Dex (the 1.0 API is gone)', () => {
+    const warnings: string[] = [];
+    const context = { ...createContext(), logger: { ...createContext().logger, warn: (_o: object, message: string) => warnings.push(message) } };
+    bitbucketCloud.create(configOf('bitbucket-cloud', `${CLIENT}\nincludeTeamGroups: true`) as never, context);
+    expect(warnings).toEqual([expect.stringContaining('includeTeamGroups is deprecated and has no effect')]);
+  });
+});
+
 function createContext() {
   return {
     id: 'up',
     name: 'Up',
     issuer: 'http://127.0.0.1:5556/dex',
     callbackURL: 'http://127.0.0.1:5556/dex/callback',
-    logger: { debug: () => {}, info: () => {}, warn: () => {}, error: () => {} },
+    logger: { debug: () => {}, info: () => {}, warn: (_o: object, _m: string) => {}, error: () => {} },
   };
 }
