@@ -17,6 +17,7 @@ import type { Settings, ClientSettings, GrantType, StaticPassword } from './sett
 import { parseDexYaml } from './yaml.js';
 import { sameKeyInOtherCase } from './key-case.js';
 import { bcryptCost, MAX_BCRYPT_COST, MIN_BCRYPT_COST } from '../bcrypt-cost.js';
+import { MIN_ROTATION_MS } from '../tokens/keys.js';
 
 type Issue = { path: string; message: string };
 
@@ -429,6 +430,11 @@ function toSettings(config: DexConfig, env: NodeJS.ProcessEnv, registry: Connect
   }
 
   const signerConfig = config.signer?.config ?? {};
+  const rotationKey = signerConfig.keysRotationPeriod !== undefined ? 'signer.config.keysRotationPeriod' : 'expiry.signingKeys';
+  const rotationPeriod = signerConfig.keysRotationPeriod ?? expiry.signingKeys;
+  if (rotationPeriod !== undefined && parseDuration(rotationPeriod) < MIN_ROTATION_MS) {
+    warnings.push(`${rotationKey} "${rotationPeriod}" is shorter than 30s: the signing keys rotate every 30s (as in Dex, which checks them every 30s)`);
+  }
   return {
     // As Dex: the issuer exactly as configured (discovery, `iss`), endpoints joined to it without a doubled slash.
     issuer: config.issuer,

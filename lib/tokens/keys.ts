@@ -49,6 +49,12 @@ async function newKey(alg: SigningAlgorithm): Promise<KeySet['signing']> {
 const KEYS_ID = 'signing';
 /** How often an instance re-reads the key set to notice another instance's rotation. */
 const RELOAD_MS = 30_000;
+/**
+ * The shortest rotation period: Dex checks its keys every 30 s, so a shorter `keysRotationPeriod`
+ * (0s included) rotates every 30 s there. Taken as given, it would generate a key at every token
+ * and `/keys` request, and keep each in `/keys` for `expiry.idTokens`.
+ */
+export const MIN_ROTATION_MS = 30_000;
 
 export class KeyManager {
   private cached?: { set: KeySet; signing: SigningKey; loadedAt: number };
@@ -59,6 +65,10 @@ export class KeyManager {
     private readonly options: { algorithm: SigningAlgorithm; rotationMs: number; idTokensMs: number },
     private readonly now: Clock = Date.now,
   ) {}
+
+  private nextRotation(now: number): number {
+    return now + Math.max(this.options.rotationMs, MIN_ROTATION_MS);
+  }
 
   /** The key to sign with now, rotating first if it is due. */
   async signingKey(): Promise<SigningKey> {
@@ -102,7 +112,7 @@ export class KeyManager {
       const now = this.now();
       const record = await this.storage.find<KeySet>('keys', KEYS_ID);
       if (!record) {
-        const set: KeySet = { signing: await newKey(this.options.algorithm), verification: [], nextRotation: now + this.options.rotationMs };
+        const set: KeySet = { signing: await newKey(this.options.algorithm), verification: [], nextRotation: this.nextRotation(now) };
         if (await this.storage.create('keys', KEYS_ID, set)) return this.use(set, now);
         continue;
       }
@@ -115,7 +125,7 @@ export class KeyManager {
           { kid: old.kid, alg: old.alg, publicJwk: old.publicJwk, expiresAt: now + this.options.idTokensMs },
           ...set.verification.filter((k) => k.expiresAt > now),
         ],
-        nextRotation: now + this.options.rotationMs,
+        nextRotation: this.nextRotation(now),
       };
       if (await this.storage.update('keys', KEYS_ID, record.version, rotated)) return this.use(rotated, now);
     }

@@ -7,10 +7,11 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { createLocalJWKSet, jwtVerify, type JSONWebKeySet } from 'jose';
+import { loadConfig } from '../../lib/config/load.js';
 import { createRegistry, type ConnectorModule } from '../../lib/connector.js';
 import type { Identity } from '../../lib/identity.js';
 import { MemoryStorage } from '../../lib/storage/memory.js';
-import { connectorModules } from '../../strategies/index.js';
+import { connectorModules, connectors } from '../../strategies/index.js';
 import { kilgoreTrout, mockCallback } from '../../strategies/mockCallback/index.js';
 import type { StartOptions, TestBroker } from '../helpers/broker.js';
 import { frozenClock } from '../helpers/clock.js';
@@ -208,6 +209,21 @@ describe('signing keys (keysRotationPeriod 1h, idTokens 10m)', () => {
     expect((await jwks(k)).body.keys.map((key) => key.kid)).toContain(oldKid);
     clock.advance(1);
     expect((await jwks(k)).body.keys.map((key) => key.kid)).not.toContain(oldKid);
+  });
+
+  test('keysRotationPeriod 0s rotates at most every 30 s, as Dex (which checks every 30 s), not at every token and /keys request', async () => {
+    const often = await start({ signer: { type: 'local', config: { keysRotationPeriod: '0s' } } });
+    const first = await loginAt(often);
+    const second = await loginAt(often);
+    await jwks(often);
+    expect(header(second.id_token).kid).toBe(header(first.id_token).kid);
+    expect((await jwks(often)).body.keys).toHaveLength(1);
+    clock.advance(30_000);
+    const later = await loginAt(often);
+    expect(header(later.id_token).kid).not.toBe(header(first.id_token).kid);
+    expect((await jwks(often)).body.keys).toHaveLength(2);
+    const { warnings } = loadConfig({ issuer: 'http://127.0.0.1:5556/dex', storage: { type: 'memory' }, expiry: { signingKeys: '10s' } }, { connectors, env: {} });
+    expect(warnings).toContain('expiry.signingKeys "10s" is shorter than 30s: the signing keys rotate every 30s (as in Dex, which checks them every 30s)');
   });
 
   test('the algorithm changed between restarts: new tokens use it at once, and the old key keeps verifying its tokens', async () => {
