@@ -8,6 +8,9 @@ import { z } from 'zod';
 import { builtInStorageTypes, isStorageType } from '../storage/index.js';
 import { parseDuration } from './duration.js';
 
+/** time.Duration's largest value, 2^63 - 1 nanoseconds, in milliseconds: Go refuses a longer duration. */
+const GO_LONGEST_DURATION_MS = 9_223_372_036_854.775807;
+
 /**
  * A Go duration. A negative one is refused: Dex starts with it and then, say, every ID token is
  * expired when minted or keys rotate on every request (README, Migrating from Dex).
@@ -21,6 +24,7 @@ const duration = z.string().superRefine((s, ctx) => {
     return;
   }
   if (ms < 0) ctx.addIssue({ code: 'custom', message: `"${s}" is negative: a lifetime or period must be 0 or more` });
+  if (ms > GO_LONGEST_DURATION_MS) ctx.addIssue({ code: 'custom', message: `"${s}" is longer than a Go duration can be (2562047h47m16.854775807s); Dex refuses it too` });
 });
 
 const url = z.string().refine((s) => URL.canParse(s), { message: 'must be an absolute URL' });

@@ -124,6 +124,14 @@ describe('a policy tightened between restarts applies to the refresh tokens alre
   });
 });
 
+test('an expiry longer than a Go duration can be (Dex refuses it) fails at start-up naming its key; Go\'s longest is taken', () => {
+  const base = { issuer: 'http://127.0.0.1:5556/dex', storage: { type: 'memory' } };
+  expect(() => loadConfig({ ...base, expiry: { refreshTokens: { absoluteLifetime: '2562048h' } } }, { connectors, env: {} })).toThrow(
+    /expiry\.refreshTokens\.absoluteLifetime.*"2562048h" is longer than a Go duration can be/,
+  );
+  expect(loadConfig({ ...base, expiry: { idTokens: '2562047h47m16.854s' } }, { connectors, env: {} }).settings.expiry.idTokensMs).toBe(9_223_372_036_854);
+});
+
 describe('reuseInterval: 0s and disableRotation', () => {
   test('reuseInterval 0s disables the reuse window (as in Dex): the previous token presented in the same millisecond is a replay', async () => {
     const strict = await start({ expiry: { refreshTokens: { reuseInterval: '0s' } } });
