@@ -27,6 +27,26 @@ const duration = z.string().superRefine((s, ctx) => {
   if (ms > GO_LONGEST_DURATION_MS) ctx.addIssue({ code: 'custom', message: `"${s}" is longer than a Go duration can be (2562047h47m16.854775807s); Dex refuses it too` });
 });
 
+/**
+ * `web.headers`, added to every response. Each CR or LF in a value becomes a space and the value
+ * is trimmed, as Go's net/http writes a header (so Dex runs with it): a long Content-Security-Policy
+ * written as a folded YAML block (`>`) ends in a newline, which Node refuses on every response. A
+ * blank value leaves the header as it is without it (Dex: "unset if blank"). A name or value HTTP
+ * cannot carry is refused here, naming the header.
+ */
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+const HEADER_VALUE_INVALID = /[^\t\x20-\x7e\x80-\xff]/;
+const webHeaders = z.record(z.string(), z.string()).transform((headers, ctx) => {
+  const out: Record<string, string> = {};
+  for (const [name, written] of Object.entries(headers)) {
+    const value = written.replace(/[\r\n]/g, ' ').replace(/^[ \t]+|[ \t]+$/g, '');
+    if (!HEADER_NAME.test(name)) ctx.addIssue({ code: 'custom', path: [name], message: 'is not a valid HTTP header name' });
+    else if (HEADER_VALUE_INVALID.test(value)) ctx.addIssue({ code: 'custom', path: [name], message: 'contains a character an HTTP header cannot carry (a control character, or one beyond Latin-1)' });
+    else if (value !== '') out[name] = value;
+  }
+  return out;
+});
+
 const url = z.string().refine((s) => URL.canParse(s), { message: 'must be an absolute URL' });
 
 export const storageSchema = z
@@ -175,7 +195,7 @@ export const configSchema = z
         tlsMaxVersion: z.string().optional(),
         allowedOrigins: z.array(z.string()).optional(),
         allowedHeaders: z.array(z.string()).optional(),
-        headers: z.record(z.string(), z.string()).optional(),
+        headers: webHeaders.optional(),
         clientRemoteIP: z
           .object({ header: z.string().optional(), trustedProxies: z.array(z.string()).optional() })
           .strict()

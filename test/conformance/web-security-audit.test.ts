@@ -9,12 +9,14 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import { createBroker, type Broker } from '../../lib/broker.js';
+import { loadConfig } from '../../lib/config/load.js';
+import { ConfigError } from '../../lib/errors.js';
 import { createLogger } from '../../lib/logger.js';
 import { connectors } from '../../strategies/index.js';
 import { makePki, type Pki } from '../fakes/saml/pki.js';
 import { responseXml, toBase64 } from '../fakes/saml/messages.js';
-import { TEST_CLIENT } from '../helpers/broker.js';
-import { basicAuth, cookieBrowser, postForm } from '../helpers/http.js';
+import { startBroker, TEST_CLIENT } from '../helpers/broker.js';
+import { basicAuth, cookieBrowser, getPage, postForm } from '../helpers/http.js';
 import { firstForm } from '../helpers/rp.js';
 import { authUrl, pkcePair } from './support.js';
 
@@ -90,5 +92,32 @@ describe('the log (text format) keeps hostile input on its own line', () => {
     expect(written).toContain('wrong credentials');
     expect(written).toContain('username="kilgore\\n2026-01-01T00:00:00.000Z INFO forged \\u001b[2J\\u009b2J\\u2028end"');
     expect(written).not.toMatch(/[\u001b\u009b\u2028]/);
+  });
+});
+
+describe('web.headers', () => {
+  test('a Content-Security-Policy written as a folded YAML block (ends in a newline) is sent as Go writes it; a blank value keeps the default', async () => {
+    const { parseDexYaml } = await import('../../lib/config/yaml.js');
+    const { web } = parseDexYaml(`web:\n  headers:\n    Content-Security-Policy: >\n      default-src 'none';\n      frame-ancestors 'none'\n    X-Frame-Options: ""\n`) as { web: Record<string, unknown> };
+    const b = await startBroker({ web, connectors: [{ type: 'mockCallback', id: 'mock', name: 'Example' }] });
+    try {
+      const token = await postForm(`${b.issuer}/token`, { grant_type: 'refresh_token', refresh_token: 'x' }, basicAuth());
+      expect(token.status).toBe(400);
+      expect(token.headers.get('content-security-policy')).toBe("default-src 'none'; frame-ancestors 'none'");
+      const page = await getPage(`${b.issuer}/nowhere`);
+      expect(page.status).toBe(404);
+      expect(page.headers.get('content-security-policy')).toBe("default-src 'none'; frame-ancestors 'none'");
+      expect(page.headers.get('x-frame-options')).toBe('DENY');
+    } finally {
+      await b.close();
+    }
+  });
+
+  test('a header name or value HTTP cannot carry is a config error naming it', () => {
+    const load = (headers: Record<string, string>) => () => loadConfig({ issuer: 'http://127.0.0.1:5556/dex', storage: { type: 'memory' }, web: { headers } }, { connectors });
+    expect(load({ 'X Bad Name': 'x' })).toThrow(ConfigError);
+    expect(load({ 'X Bad Name': 'x' })).toThrow(/web\.headers\.X Bad Name.*not a valid HTTP header name/);
+    expect(load({ 'X-Note': 'a\u0000b' })).toThrow(/web\.headers\.X-Note.*cannot carry/);
+    expect(load({ 'X-Note': 'caf\u00e9 \u2603' })).toThrow(/web\.headers\.X-Note/);
   });
 });
