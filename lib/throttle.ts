@@ -27,6 +27,7 @@
  * account's lock, an attempt still counts for its address.
  */
 import { createHash } from 'node:crypto';
+import { isIP } from 'node:net';
 import type { Admit } from './connector.js';
 import type { Clock, Storage } from './storage/index.js';
 
@@ -73,6 +74,22 @@ export function accountCounterId(connectorId: string, account: string): string {
   return `account:${connectorId}:${createHash('sha256').update(account).digest('base64url')}`;
 }
 
+/**
+ * The client address as the per-address counters see it: an IPv6 address by its /64 prefix, the
+ * smallest block a network is handed (RFC 6177), since whoever has one address of it can send
+ * from all 2^64; otherwise each step to a new address would buy a fresh count. IPv4 as it is.
+ */
+export function throttleAddress(address: string): string {
+  if (isIP(address) !== 6) return address;
+  const bare = address.replace(/%.*$/, '');
+  const groups = (part: string) => (part === '' ? [] : part.split(':').flatMap((g) => (g.includes('.') ? ['0', '0'] : [g])));
+  const [head = '', tail] = bare.split('::');
+  const before = groups(head);
+  const after = tail === undefined ? [] : groups(tail);
+  const full = [...before, ...Array<string>(8 - before.length - after.length).fill('0'), ...after];
+  return `${full.slice(0, 4).map((g) => parseInt(g, 16).toString(16)).join(':')}::/64`;
+}
+
 export type Guarded<T> = { throttled: true; retryAfter: number } | { throttled: false; result: T };
 
 export class LoginThrottle {
@@ -92,7 +109,7 @@ export class LoginThrottle {
    */
   async guard<T>(connectorId: string, username: string, address: string, check: (admit: Admit) => Promise<T | null>): Promise<Guarded<T | null>> {
     const userKey = userCounterId(connectorId, username);
-    const addressKey = `addr:${address}`;
+    const addressKey = `addr:${throttleAddress(address)}`;
     const previous = this.queues.get(userKey) ?? Promise.resolve();
     let done!: () => void;
     const mine = new Promise<void>((resolve) => (done = resolve));

@@ -26,6 +26,7 @@ import { deviceCodePage, deviceDonePage, deviceRefusedPage } from '../web/device
 import { connectorListPage } from '../web/pages.js';
 import { secretsEqual } from '../clients.js';
 import { sessionOf as browserSession } from '../login-session.js';
+import { throttleAddress } from '../throttle.js';
 
 /** Letters a user code is made of: no vowels (no words), nothing easily confused (Dex's set). */
 export const USER_CODE_ALPHABET = 'BCDFGHJKLMNPQRSTVWXZ';
@@ -154,8 +155,8 @@ export async function deviceCodeEntry(ctx: BrokerContext, req: Request, res: Res
   renderCodePage(ctx, req, res, 200, (params.user_code ?? '').slice(0, 20));
 }
 
-/** Wrong user codes per address: a counter (`storage.increment`) for `WRONG_CODES_WINDOW_MS`. */
-const wrongCodesId = (ctx: BrokerContext, req: Request) => `device:${ctx.clientAddress(req)}`;
+/** Wrong user codes per address (an IPv6 one by its /64, `throttleAddress`): a counter (`storage.increment`) for `WRONG_CODES_WINDOW_MS`. */
+const wrongCodesId = (ctx: BrokerContext, req: Request) => `device:${throttleAddress(ctx.clientAddress(req))}`;
 
 /** Seconds until this address may enter codes again, or 0 when it may now. */
 async function lockedFor(ctx: BrokerContext, req: Request): Promise<number> {

@@ -54,6 +54,8 @@ beforeAll(async () => {
       ],
       staticClients: [{ id: TEST_CLIENT.id, secret: TEST_CLIENT.secret, redirectURIs: [TEST_CLIENT.redirectURI], name: 'Example App' }],
       oauth2: { passwordConnector: 'pw' },
+      // The tests below speak for clients at other addresses (IPv6 ones) through a trusted proxy.
+      web: { clientRemoteIP: { header: 'X-Forwarded-For', trustedProxies: ['127.0.0.1'] } },
     },
     { connectors, logger: createLogger({ level: 'debug', format: 'text' }, sink) },
   );
@@ -92,6 +94,29 @@ describe('the log (text format) keeps hostile input on its own line', () => {
     expect(written).toContain('wrong credentials');
     expect(written).toContain('username="kilgore\\n2026-01-01T00:00:00.000Z INFO forged \\u001b[2J\\u009b2J\\u2028end"');
     expect(written).not.toMatch(/[\u001b\u009b\u2028]/);
+  });
+});
+
+describe('per-address limits count an IPv6 client by its /64', () => {
+  const from = (address: string) => ({ ...basicAuth(), 'x-forwarded-for': address });
+  const grant = (username: string, address: string) => postForm(`${issuer}/token`, { grant_type: 'password', username, password: 'wrong', scope: 'openid' }, from(address));
+
+  test('password guesses spread over usernames and over the addresses of one /64 stop at 100; another /64 is not held up', async () => {
+    const statuses: number[] = [];
+    for (let i = 1; i <= 101; i++) statuses.push((await grant(`user-${i}`, `2001:db8:1:2::${i.toString(16)}`)).status);
+    expect(statuses.slice(0, 100).every((s) => s === 400)).toBe(true);
+    expect(statuses[100]).toBe(429);
+    expect((await grant('user-x', '2001:db8:1:2:ffff:ffff:ffff:ffff')).status).toBe(429);
+    expect((await grant('user-x', '2001:db8:1:3::1')).status).toBe(400);
+  });
+
+  test('wrong device user codes from the addresses of one /64 stop at 10', async () => {
+    const browser = cookieBrowser();
+    const entry = await browser.send(`${issuer}/device`);
+    const csrf = firstForm(entry.body, issuer)!.fields.csrf!;
+    const statuses: number[] = [];
+    for (let i = 1; i <= 11; i++) statuses.push((await browser.post(`${issuer}/device/auth/verify_code`, { csrf, user_code: 'BCDF-GHJK' }, { 'x-forwarded-for': `2001:db8:9:9::${i}` })).status);
+    expect(statuses).toEqual([...Array<number>(10).fill(400), 429]);
   });
 });
 
