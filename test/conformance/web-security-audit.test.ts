@@ -120,6 +120,50 @@ describe('per-address limits count an IPv6 client by its /64', () => {
   });
 });
 
+describe('found right', () => {
+  test('the session cookie: HttpOnly, SameSite=Lax, Path the issuer path, no Domain, not Secure over http; a new id after the login', async () => {
+    const browser = cookieBrowser();
+    const start = await fetch(`${issuer}/auth/mock?${new URL(authUrl(issuer, { code_challenge: pkcePair().challenge, code_challenge_method: 'S256' })).search.slice(1)}`, { redirect: 'manual' });
+    const [set] = start.headers.getSetCookie();
+    expect(set!.split('; ').slice(1).sort()).toEqual(['HttpOnly', 'Path=/dex', 'SameSite=Lax']);
+    const planted = set!.split(';')[0]!;
+    const [name, value] = planted.split('=') as [string, string];
+    browser.jar.set(name, value);
+    expect((await browser.send(start.headers.get('location')!)).status).toBe(303);
+    expect(browser.jar.get(name)).not.toBe(value);
+  });
+
+  test('Host, X-Forwarded-Host, -Proto and -Prefix change no URL the broker hands out', async () => {
+    const forged = { host: 'evil.example', 'x-forwarded-host': 'evil.example', 'x-forwarded-proto': 'https', 'x-forwarded-prefix': '/evil' };
+    const get = (url: string) => fetch(url, { redirect: 'manual', headers: forged });
+    const discovery = (await (await get(`${issuer}/.well-known/openid-configuration`)).json()) as Record<string, string>;
+    expect(discovery.issuer).toBe(issuer);
+    expect(discovery.authorization_endpoint).toBe(`${issuer}/auth`);
+    const toConnector = await get(authUrl(issuer, { code_challenge: pkcePair().challenge, code_challenge_method: 'S256' }));
+    expect(toConnector.headers.get('location')!.startsWith(`${issuer}/auth/mock?`)).toBe(true);
+    const toCallback = await get(toConnector.headers.get('location')!);
+    expect(toCallback.headers.get('location')!.startsWith(`${issuer}/callback?state=`)).toBe(true);
+    const device = await postForm(`${issuer}/device/code`, { client_id: TEST_CLIENT.id, client_secret: TEST_CLIENT.secret, scope: 'openid' }, forged);
+    expect(device.body.verification_uri).toBe(`${issuer}/device`);
+  });
+
+  test('a 10 MB body to the password form and to /token is refused (413) with a plain answer, no internals', async () => {
+    const body = `login=kilgore&password=${'x'.repeat(10 * 1024 * 1024)}`;
+    const form = await fetch(`${issuer}/auth/pw/login?state=x`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body });
+    expect(form.status).toBe(413);
+    expect(await form.text()).toContain('The request body is too large.');
+    const token = await fetch(`${issuer}/token`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', ...basicAuth() }, body: `grant_type=password&${body}` });
+    expect(token.status).toBe(413);
+    expect(await token.json()).toEqual({ error: 'invalid_request', error_description: 'The request body is too large.' });
+  });
+
+  test('/token refuses a parameter sent twice, even with the same value (RFC 6749 3.2), and says which', async () => {
+    const res = await fetch(`${issuer}/token`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', ...basicAuth() }, body: `grant_type=password&username=kilgore&password=${PASSWORD}&password=${PASSWORD}&scope=openid` });
+    expect(res.status).toBe(400);
+    expect(await res.json()).toEqual({ error: 'invalid_request', error_description: 'The parameter "password" was sent more than once.' });
+  });
+});
+
 describe('web.headers', () => {
   test('a Content-Security-Policy written as a folded YAML block (ends in a newline) is sent as Go writes it; a blank value keeps the default', async () => {
     const { parseDexYaml } = await import('../../lib/config/yaml.js');
