@@ -288,6 +288,10 @@ function toSettings(config: DexConfig, env: NodeJS.ProcessEnv, registry: Connect
         issues.push({ path: `${path}.redirectURIs[${j}]`, message: 'must be an absolute URL' });
       }
     });
+    // Logout redirects there (a relative one was accepted, then /logout failed with a 500).
+    (c.postLogoutRedirectURIs ?? []).forEach((u, j) => {
+      if (!URL.canParse(u)) issues.push({ path: `${path}.postLogoutRedirectURIs[${j}]`, message: 'must be an absolute URL' });
+    });
     clients.push({
       id,
       ...(secret ? { secret } : {}),

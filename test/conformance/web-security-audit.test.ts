@@ -190,3 +190,10 @@ describe('web.headers', () => {
     expect(load({ 'X-Note': 'caf\u00e9 \u2603' })).toThrow(/web\.headers\.X-Note/);
   });
 });
+
+describe('staticClients[].postLogoutRedirectURIs', () => {
+  test('a relative one is a config error naming it (it was accepted, then /logout answered 500)', () => {
+    const load = () => loadConfig({ issuer: 'http://127.0.0.1:5556/dex', storage: { type: 'memory' }, staticClients: [{ id: 'a', secret: 'b', redirectURIs: ['http://127.0.0.1:1/cb'], postLogoutRedirectURIs: ['http://127.0.0.1:1/bye', '/bye'] }] }, { connectors });
+    expect(load).toThrow(/staticClients\[0\]\.postLogoutRedirectURIs\[1\].*must be an absolute URL/);
+  });
+});
