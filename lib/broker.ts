@@ -28,6 +28,10 @@ import { RefreshTokens } from './tokens/refresh.js';
 import { answerError, buildRouter } from './router.js';
 import { loadConnectors } from './load-connectors.js';
 import { tokenEndpoint } from './endpoints/token.js';
+import { RequestGate } from './request-gate.js';
+
+/** How long `close()` lets the requests in flight finish before it closes storage under them. */
+const CLOSE_GRACE_MS = 10_000;
 
 export interface BrokerOptions {
   /** The connector registry (`connectors` from `dexpress/strategies`). */
@@ -62,7 +66,10 @@ export interface Broker {
   storage: Storage;
   logger: Logger;
   metrics: BrokerMetrics;
-  /** Stops timers, closes connectors and storage. */
+  /**
+   * Answers new requests 503 `temporarily_unavailable`, lets those in flight finish (10 s at
+   * most), then stops timers and closes connectors and storage.
+   */
   close(): Promise<void>;
 }
 
@@ -94,6 +101,7 @@ export async function createBroker(config: unknown, options: BrokerOptions): Pro
     page: pageOptions(settings),
     url: (path) => `${settings.issuerBase}${path}`,
     clientAddress: clientAddressReader(settings.web.clientRemoteIP),
+    requests: new RequestGate(),
   };
 
   // The token endpoint is the hot path: the router mounts it, and `listener` calls it directly.
@@ -134,6 +142,8 @@ export async function createBroker(config: unknown, options: BrokerOptions): Pro
     logger,
     metrics: ctx.metrics,
     async close() {
+      const cut = await ctx.requests.close(CLOSE_GRACE_MS);
+      if (cut > 0) logger.warn({ requests: cut }, 'closing the broker under requests still in flight');
       clearInterval(gcTimer);
       await Promise.allSettled([...connectors.values()].map((c) => c.connector.close?.()));
       if (!options.storage) await storage.close();

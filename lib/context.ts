@@ -15,6 +15,7 @@ import type { BrokerMetrics } from './metrics.js';
 import type { ConnectorDataSealer } from './sealing.js';
 import type { LoginThrottle } from './throttle.js';
 import type { PageOptions } from './web/pages.js';
+import type { RequestGate } from './request-gate.js';
 
 export interface LoadedConnector {
   id: string;
@@ -47,6 +48,8 @@ export interface BrokerContext {
   page: PageOptions;
   /** The client's address (Dex's `web.clientRemoteIP`: the peer, or a trusted proxy's header). */
   clientAddress(req: IncomingMessage): string;
+  /** The requests being served, which `broker.close()` lets finish first; refuses new ones once it began. */
+  requests: RequestGate;
   /** Absolute URL of a broker path: `url('/callback')` → `<issuer>/callback`. */
   url(path: string): string;
 }

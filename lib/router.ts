@@ -22,6 +22,7 @@ import { userinfo } from './endpoints/userinfo.js';
 import { showError } from './flow.js';
 import { corsHeaders, oauthErrorFor, securityHeaders, startResponse, writeOAuthError } from './http-common.js';
 import { adoptHostRawBody } from './host-body.js';
+import { shuttingDown } from './request-gate.js';
 import { StorageSessionStore } from './session-store.js';
 import type { Storage } from './storage/index.js';
 
@@ -81,6 +82,10 @@ export async function buildRouter(ctx: BrokerContext, token: (req: Request, res:
   const common = (req: Request, res: Response, next: NextFunction) => {
     res.removeHeader('Content-Security-Policy');
     res.locals.requestId = startResponse(req, res, security);
+    if (!ctx.requests.enter(res)) {
+      answerError(ctx, shuttingDown(), req, res);
+      return;
+    }
     const end = ctx.metrics.requests.startTimer();
     res.on('finish', () => {
       end({ route: (req.route as { path?: string } | undefined)?.path ?? 'unmatched', method: req.method, status: String(res.statusCode) });

@@ -5,8 +5,11 @@
  * host on Express 4; two brokers in one app. Real HTTP on 127.0.0.1, openid-client as the relying
  * party. Each host app starts once, the first time a test asks for it.
  */
+import { mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { Writable } from 'node:stream';
 import { afterAll, describe, expect, test } from '@jest/globals';
 import compression from 'compression';
@@ -18,8 +21,10 @@ import morgan from 'morgan';
 import * as oidc from 'openid-client';
 import { pino } from 'pino';
 import { createBroker, type Broker } from '../lib/broker.js';
+import { createRegistry, type AnyConnectorModule, type ConnectorRegistry } from '../lib/connector.js';
 import { PAGE_CSP } from '../lib/flow.js';
-import { connectors } from '../strategies/index.js';
+import { connectorModules, connectors } from '../strategies/index.js';
+import { createMockPassword, mockPassword, type MockPasswordConfig } from '../strategies/mockPassword/index.js';
 import { TEST_CLIENT } from './helpers/broker.js';
 import { enterUserCode, pollOnce } from './helpers/device.js';
 import { basicAuth, cookieBrowser, getPage, leaksNothing, postForm } from './helpers/http.js';
@@ -72,7 +77,7 @@ afterAll(async () => {
   }
 });
 
-async function newBroker(issuer: string, config: Record<string, unknown> = {}): Promise<{ broker: Broker; log: Host['log'] }> {
+async function newBroker(issuer: string, config: Record<string, unknown> = {}, registry: ConnectorRegistry = connectors): Promise<{ broker: Broker; log: Host['log'] }> {
   const log: Host['log'] = [];
   const sink = new Writable({
     write(chunk, _enc, done) {
@@ -89,7 +94,7 @@ async function newBroker(issuer: string, config: Record<string, unknown> = {}): 
       connectors: CONNECTORS,
       ...config,
     },
-    { connectors, logger: pino({ level: 'info' }, sink) },
+    { connectors: registry, logger: pino({ level: 'info' }, sink) },
   );
   return { broker, log };
 }
@@ -365,5 +370,72 @@ describe('Express 4 and two brokers', () => {
     const code = atA.landed!.searchParams.get('code')!;
     const atB = await postForm(`${origin}/b/token`, { grant_type: 'authorization_code', code, redirect_uri: TEST_CLIENT.redirectURI }, basicAuth());
     expect(atB).toMatchObject({ status: 400, body: { error: 'invalid_grant' } });
+  });
+});
+
+describe('broker.close() with a request in flight', () => {
+  /** A password connector whose logins wait until the test lets them go on. */
+  function heldPassword() {
+    let arrived!: () => void;
+    let release!: () => void;
+    const inFlight = new Promise<void>((resolve) => (arrived = resolve));
+    const released = new Promise<void>((resolve) => (release = resolve));
+    const module = {
+      ...mockPassword,
+      type: 'held',
+      capabilities: { refresh: true, groups: true, preferredUsername: true, status: 'alpha' },
+      create(config: MockPasswordConfig) {
+        const made = createMockPassword(config);
+        return {
+          ...made,
+          async login(username: string, password: string) {
+            arrived();
+            await released;
+            return made.login(username, password);
+          },
+        };
+      },
+    } satisfies AnyConnectorModule;
+    return { module, inFlight, release };
+  }
+
+  test('the request in flight gets its tokens before storage closes; close() waits for it; requests after it began are 503 temporarily_unavailable (they ran on closed SQLite: server_error)', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'dexpress-host-close-'));
+    const held = heldPassword();
+    const server = http.createServer();
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const { broker } = await newBroker(
+      `${origin}/dex`,
+      {
+        storage: { type: 'sqlite3', config: { file: path.join(dir, 'dexpress.sqlite') } },
+        connectors: [{ type: 'held', id: 'held', name: 'Held', config: { username: 'kilgore', password: 'trout' } }],
+        oauth2: { skipApprovalScreen: true, passwordConnector: 'held' },
+      },
+      createRegistry([...connectorModules, held.module]),
+    );
+    const app = express();
+    app.use(broker.app);
+    server.on('request', app);
+    try {
+      const grant = { grant_type: 'password', username: 'kilgore', password: 'trout', scope: 'openid offline_access' };
+      const answer = postForm(`${origin}/dex/token`, grant, basicAuth());
+      await held.inFlight;
+      let closed = false;
+      const closing = broker.close().then(() => (closed = true));
+      const late = await postForm(`${origin}/dex/token`, { grant_type: 'authorization_code', code: 'no-such-code', redirect_uri: TEST_CLIENT.redirectURI }, basicAuth());
+      expect(late).toMatchObject({ status: 503, body: { error: 'temporarily_unavailable' } });
+      expect((await getPage(`${origin}/dex/keys`)).status).toBe(503);
+      expect((await getPage(`${origin}/dex/auth?client_id=${TEST_CLIENT.id}`)).status).toBe(503);
+      expect(closed).toBe(false);
+      held.release();
+      expect(await answer).toMatchObject({ status: 200, body: { token_type: 'bearer', refresh_token: expect.any(String) } });
+      await closing;
+      expect(closed).toBe(true);
+    } finally {
+      server.closeAllConnections();
+      server.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -20,6 +20,7 @@ import { passwordGrant } from '../grants/password.js';
 import { refreshTokenGrant } from '../grants/refresh-token.js';
 import { tokenExchangeGrant } from '../grants/token-exchange.js';
 import type { GrantType } from '../config/settings.js';
+import { shuttingDown } from '../request-gate.js';
 
 /** Largest /token body read (the broker's other forms have the same limit). */
 const BODY_LIMIT = 64 * 1024;
@@ -100,6 +101,10 @@ export function tokenEndpoint(ctx: BrokerContext): (req: IncomingMessage, res: S
     const requestId = startResponse(req, res, security);
     const cors = corsHeaders(allowedOrigins, req.headers.origin);
     if (cors) for (const name in cors) res.setHeader(name, cors[name]!);
+    if (!ctx.requests.enter(res)) {
+      writeOAuthError(req, res, shuttingDown());
+      return;
+    }
     const done = () => requests.observe({ route: '/token', method: 'POST', status: String(res.statusCode) }, (performance.now() - started) / 1000);
     token(ctx, req, res).then(
       (grant) => {
