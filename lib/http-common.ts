@@ -31,10 +31,20 @@ export function startResponse(req: IncomingMessage, res: ServerResponse, securit
   return id;
 }
 
-/** CORS headers for an allowed `Origin` (`web.allowedOrigins`, `*` for any), else none. */
-export function corsHeaders(allowed: readonly string[], origin: string | undefined): Record<string, string> | undefined {
-  if (!origin || !(allowed.includes('*') || allowed.includes(origin))) return undefined;
-  return { 'Access-Control-Allow-Origin': origin, Vary: 'Origin', 'Access-Control-Allow-Headers': 'Authorization, Content-Type', 'Access-Control-Allow-Methods': 'GET, POST, OPTIONS' };
+/**
+ * CORS headers for an allowed `Origin` (`web.allowedOrigins`, `*` for any), else none: the
+ * request headers allowed are `web.allowedHeaders` (as in Dex; default `Authorization`) and
+ * `Content-Type`.
+ */
+export function corsPolicy(web: Pick<Settings['web'], 'allowedOrigins' | 'allowedHeaders'>): (origin: string | undefined) => Record<string, string> | undefined {
+  const allowed = web.allowedOrigins;
+  const headers = new Map(['Content-Type', ...web.allowedHeaders].map((h) => [h.trim().toLowerCase(), h.trim()] as const));
+  headers.delete('');
+  const allowHeaders = [...headers.values()].join(', ');
+  return (origin) => {
+    if (!origin || !(allowed.includes('*') || allowed.includes(origin))) return undefined;
+    return { 'Access-Control-Allow-Origin': origin, Vary: 'Origin', 'Access-Control-Allow-Headers': allowHeaders, 'Access-Control-Allow-Methods': 'GET, POST, OPTIONS' };
+  };
 }
 
 /**

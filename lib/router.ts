@@ -20,7 +20,7 @@ import { logout } from './endpoints/logout.js';
 import { passwordForm, passwordLogin } from './endpoints/password.js';
 import { userinfo } from './endpoints/userinfo.js';
 import { showError } from './flow.js';
-import { corsHeaders, oauthErrorFor, securityHeaders, startResponse, writeOAuthError } from './http-common.js';
+import { corsPolicy, oauthErrorFor, securityHeaders, startResponse, writeOAuthError } from './http-common.js';
 import { adoptHostRawBody } from './host-body.js';
 import { shuttingDown } from './request-gate.js';
 import { StorageSessionStore } from './session-store.js';
@@ -92,7 +92,7 @@ export async function buildRouter(ctx: BrokerContext, token: (req: Request, res:
     });
     next();
   };
-  const cors = corsFor(settings.web.allowedOrigins);
+  const cors = corsFor(settings.web);
   // The hot path first (bench/): /token does its own request id, headers, CORS, metrics and
   // errors, reads its own form body, and skips the rest of the router (serve skips Express too).
   router.post('/token', token);
@@ -120,12 +120,23 @@ export async function buildRouter(ctx: BrokerContext, token: (req: Request, res:
   // middleware in front of the broker silently takes the login state into the host's session,
   // cookie and store. Said once, at the first such request.
   let foreignSessionReported = false;
+  // An https issuer reached over plain HTTP without `X-Forwarded-Proto: https` (a proxy that does
+  // not send it, as nginx does not unless told; Dex needs no cookie and works there): the Secure
+  // cookie is withheld, and every browser login ends in "Login started elsewhere". Said once.
+  let insecureReported = !settings.issuer.startsWith('https:');
   const browserSession: RequestHandler = (req, res, next) => {
     if (req.session && !foreignSessionReported) {
       foreignSessionReported = true;
       ctx.logger.warn(
         { path: req.originalUrl.split('?')[0] },
         "a session middleware of the host app ran before the broker's: the broker's login state goes into the host's session instead of its own. Mount the broker before the host's session middleware, or on a path that session does not cover",
+      );
+    }
+    if (!insecureReported && !reachedOverHttps(req)) {
+      insecureReported = true;
+      ctx.logger.warn(
+        { path: req.originalUrl.split('?')[0] },
+        'the issuer is https, but a request came over plain HTTP without "X-Forwarded-Proto: https": the session cookie (Secure) is not set, so browser logins fail as "started in another browser". Have the TLS-terminating proxy send X-Forwarded-Proto: https',
       );
     }
     ownSession(req, res, next);
@@ -203,6 +214,13 @@ function formParser(parse: RequestHandler): RequestHandler {
   };
 }
 
+/** Whether express-session (`proxy: true`) takes the connection for https: TLS here, or X-Forwarded-Proto's first value. */
+function reachedOverHttps(req: Request): boolean {
+  if ((req.socket as { encrypted?: boolean }).encrypted === true) return true;
+  const proto = req.headers['x-forwarded-proto'];
+  return typeof proto === 'string' && proto.split(',')[0]!.trim().toLowerCase() === 'https';
+}
+
 function wantsJson(req: Request): boolean {
   return ['/token', '/userinfo', '/keys', '/.well-known/openid-configuration', '/device/code'].includes(req.path);
 }
@@ -222,9 +240,10 @@ export function answerError(ctx: BrokerContext, err: unknown, req: Request, res:
   }
 }
 
-function corsFor(origins: string[]) {
+function corsFor(web: BrokerContext['settings']['web']) {
+  const corsHeaders = corsPolicy(web);
   return (req: Request, res: Response, next: NextFunction) => {
-    const headers = corsHeaders(origins, req.headers.origin);
+    const headers = corsHeaders(req.headers.origin);
     if (headers) res.set(headers);
     next();
   };

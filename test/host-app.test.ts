@@ -155,6 +155,11 @@ async function tokenAnswers(issuer: string): Promise<{ status: number; body: Rec
   return Promise.race([answer, timeout]);
 }
 
+/** /token with a bogus code, from a browser page on `origin`. */
+function tokenAnswersFrom(issuer: string, origin: string): Promise<{ status: number; headers: Headers }> {
+  return postForm(`${issuer}/token`, { grant_type: 'authorization_code', code: 'no-such-code', redirect_uri: TEST_CLIENT.redirectURI }, { ...basicAuth(), origin });
+}
+
 describe("the host's body parsers in front of the broker", () => {
   const textHost = () => host('text', (app, broker) => {
     app.use(express.text({ type: '*/*' }));
@@ -299,6 +304,35 @@ describe('broker.router at the issuer path among the host’s own routes', () =>
     }
     const preflight = await fetch(`${issuer}/token`, { method: 'OPTIONS', headers: { origin: 'https://spa.example', 'access-control-request-method': 'POST' } });
     expect(preflight.status).toBe(204);
+  });
+});
+
+describe("Dex's CORS settings, web.allowedOrigins and web.allowedHeaders", () => {
+  const SPA = 'https://spa.example';
+  const corsHost = () => host(
+    'cors',
+    (app, broker) => {
+      app.use(broker.app);
+    },
+    { config: { web: { allowedOrigins: [SPA], allowedHeaders: ['Authorization', 'X-Requested-With'] } } },
+  );
+
+  test('discovery, /keys, /token and /userinfo answer an allowed origin, and its preflight allows the configured headers (X-Requested-With was refused: only Authorization and Content-Type)', async () => {
+    const { issuer } = await corsHost();
+    for (const path of ['/.well-known/openid-configuration', '/keys', '/token', '/userinfo']) {
+      const preflight = await fetch(`${issuer}${path}`, { method: 'OPTIONS', headers: { origin: SPA, 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization,x-requested-with' } });
+      expect(preflight.headers.get('access-control-allow-origin')).toBe(SPA);
+      expect(preflight.headers.get('access-control-allow-headers')?.toLowerCase().split(/,\s*/)).toEqual(expect.arrayContaining(['authorization', 'x-requested-with']));
+    }
+    expect((await getPage(`${issuer}/keys`, { origin: SPA })).headers.get('access-control-allow-origin')).toBe(SPA);
+    expect((await tokenAnswersFrom(issuer, SPA)).headers.get('access-control-allow-origin')).toBe(SPA);
+  });
+
+  test('another origin gets no CORS headers, on the preflight or the request', async () => {
+    const { issuer } = await corsHost();
+    const preflight = await fetch(`${issuer}/token`, { method: 'OPTIONS', headers: { origin: 'https://other.example', 'access-control-request-method': 'POST' } });
+    expect(preflight.headers.get('access-control-allow-origin')).toBeNull();
+    expect((await getPage(`${issuer}/.well-known/openid-configuration`, { origin: 'https://other.example' })).headers.get('access-control-allow-origin')).toBeNull();
   });
 });
 

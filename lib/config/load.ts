@@ -451,6 +451,7 @@ function toSettings(config: DexConfig, env: NodeJS.ProcessEnv, registry: Connect
       ...(config.web?.tlsCert ? { tlsCert: config.web.tlsCert } : {}),
       ...(config.web?.tlsKey ? { tlsKey: config.web.tlsKey } : {}),
       allowedOrigins: config.web?.allowedOrigins ?? [],
+      allowedHeaders: config.web?.allowedHeaders ?? ['Authorization'],
       headers: config.web?.headers ?? {},
       ...(config.web?.clientRemoteIP?.header
         ? { clientRemoteIP: { header: config.web.clientRemoteIP.header, trustedProxies: config.web.clientRemoteIP.trustedProxies ?? [] } }

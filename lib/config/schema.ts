@@ -315,7 +315,6 @@ export const unsupportedKeys = [
   'sessions',
   'web.tlsMinVersion',
   'web.tlsMaxVersion',
-  'web.allowedHeaders',
   'telemetry.enableProfiling',
   'logger.excludeFields',
   'mfa',

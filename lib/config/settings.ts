@@ -58,6 +58,11 @@ export interface Settings {
     tlsCert?: string;
     tlsKey?: string;
     allowedOrigins: string[];
+    /**
+     * `web.allowedHeaders`: request headers a cross-origin caller may send to discovery, /keys,
+     * /token and /userinfo (Dex's default: `Authorization`). `Content-Type` is always allowed too.
+     */
+    allowedHeaders: string[];
     headers: Record<string, string>;
     /** Where the client's address comes from behind proxies (Dex's `web.clientRemoteIP`). */
     clientRemoteIP?: { header: string; trustedProxies: string[] };

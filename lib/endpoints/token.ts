@@ -13,7 +13,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { BrokerContext } from '../context.js';
 import { HostBodyError, OAuthError } from '../errors.js';
 import { FORM_TYPE, hostParsedForm } from '../host-body.js';
-import { corsHeaders, oauthErrorFor, securityHeaders, startResponse, writeJson, writeOAuthError } from '../http-common.js';
+import { corsPolicy, oauthErrorFor, securityHeaders, startResponse, writeJson, writeOAuthError } from '../http-common.js';
 import { authorizationCodeGrant } from '../grants/authorization-code.js';
 import { deviceCodeGrant } from '../grants/device-code.js';
 import { passwordGrant } from '../grants/password.js';
@@ -94,12 +94,12 @@ async function token(ctx: BrokerContext, req: IncomingMessage, res: ServerRespon
 /** `POST /token` as a `node:http` listener (an Express route too: it never calls `next`). */
 export function tokenEndpoint(ctx: BrokerContext): (req: IncomingMessage, res: ServerResponse) => void {
   const security = securityHeaders(ctx.settings);
-  const { allowedOrigins } = ctx.settings.web;
+  const corsHeaders = corsPolicy(ctx.settings.web);
   const { requests, tokens } = ctx.metrics;
   return (req, res) => {
     const started = performance.now();
     const requestId = startResponse(req, res, security);
-    const cors = corsHeaders(allowedOrigins, req.headers.origin);
+    const cors = corsHeaders(req.headers.origin);
     if (cors) for (const name in cors) res.setHeader(name, cors[name]!);
     if (!ctx.requests.enter(res)) {
       writeOAuthError(req, res, shuttingDown());
