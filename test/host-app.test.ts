@@ -25,6 +25,7 @@ import { createRegistry, type AnyConnectorModule, type ConnectorRegistry } from 
 import { PAGE_CSP } from '../lib/flow.js';
 import { connectorModules, connectors } from '../strategies/index.js';
 import { createMockPassword, mockPassword, type MockPasswordConfig } from '../strategies/mockPassword/index.js';
+import { startChromium } from './browser/chromium.js';
 import { TEST_CLIENT } from './helpers/broker.js';
 import { enterUserCode, pollOnce } from './helpers/device.js';
 import { basicAuth, cookieBrowser, getPage, leaksNothing, postForm } from './helpers/http.js';
@@ -248,6 +249,33 @@ describe('the middleware a typical host app has in front', () => {
     expect(form.page?.headers.get('content-security-policy')).toBe(PAGE_CSP);
     const home = await getPage(`${origin}/`);
     expect(home.headers.get('content-security-policy')).toContain("form-action 'self'");
+  });
+
+  test("in Chromium behind helmet's defaults, the password form logs in and the browser lands on the client with a code (it was blocked: form-action 'self')", async () => {
+    const clientApp = http.createServer((_req, res) => res.end('the client'));
+    await new Promise<void>((resolve) => clientApp.listen(0, '127.0.0.1', resolve));
+    const redirectURI = `http://127.0.0.1:${(clientApp.address() as AddressInfo).port}/callback`;
+    const { issuer } = await host(
+      'helmet-chromium',
+      (app, broker) => {
+        app.use(helmet());
+        app.use(broker.app);
+      },
+      { config: { staticClients: [{ id: 'browser-app', secret: 'YnJvd3Nlci1hcHAtc2VjcmV0', redirectURIs: [redirectURI], name: 'Browser App' }] } },
+    );
+    const chromium = await startChromium();
+    try {
+      const page = await chromium.context.newPage();
+      const query = new URLSearchParams({ client_id: 'browser-app', redirect_uri: redirectURI, response_type: 'code', scope: 'openid', state: 'helmet-state', connector_id: 'pw' });
+      await page.goto(`${issuer}/auth?${query}`);
+      await page.fill('input[name="login"]', PASSWORD.username);
+      await page.fill('input[name="password"]', PASSWORD.password);
+      await Promise.all([page.waitForURL(`${redirectURI}?**`, { timeout: 5000 }), page.click('button[type="submit"]')]);
+      expect(new URL(page.url()).searchParams.get('state')).toBe('helmet-state');
+    } finally {
+      await chromium.close();
+      clientApp.close();
+    }
   });
 
   test("with web.headers setting a Content-Security-Policy, the broker's pages carry that one, not helmet's", async () => {
