@@ -21,6 +21,8 @@ import { firstForm } from '../helpers/rp.js';
 import { authUrl, pkcePair } from './support.js';
 
 const PASSWORD = 'trout-Secret-42';
+const HOSTILE_CONNECTOR = `Ex"><img src=x onerror=alert(1)>`;
+const HOSTILE_CLIENT = `<script>alert(1)</script> & 'App'`;
 const logLines: string[] = [];
 let pki: Pki;
 let broker: Broker;
@@ -48,11 +50,11 @@ beforeAll(async () => {
       issuer,
       storage: { type: 'memory' },
       connectors: [
-        { type: 'mockCallback', id: 'mock', name: 'Example' },
+        { type: 'mockCallback', id: 'mock', name: HOSTILE_CONNECTOR },
         { type: 'mockPassword', id: 'pw', name: 'Password', config: { username: 'kilgore', password: PASSWORD } },
         { type: 'saml', id: 'okta', name: 'Okta', config: { ssoURL: 'http://127.0.0.1:9/sso', caData: pki.idp.cert, redirectURI: `${issuer}/callback`, usernameAttr: 'name', emailAttr: 'email' } },
       ],
-      staticClients: [{ id: TEST_CLIENT.id, secret: TEST_CLIENT.secret, redirectURIs: [TEST_CLIENT.redirectURI], name: 'Example App' }],
+      staticClients: [{ id: TEST_CLIENT.id, secret: TEST_CLIENT.secret, redirectURIs: [TEST_CLIENT.redirectURI], name: HOSTILE_CLIENT }],
       oauth2: { passwordConnector: 'pw' },
       // The tests below speak for clients at other addresses (IPv6 ones) through a trusted proxy.
       web: { clientRemoteIP: { header: 'X-Forwarded-For', trustedProxies: ['127.0.0.1'] } },
@@ -133,6 +135,16 @@ describe('found right', () => {
     expect(browser.jar.get(name)).not.toBe(value);
   });
 
+  test('client and connector names are escaped on the connector list and the approval page', async () => {
+    const browser = cookieBrowser();
+    const list = await browser.send(authUrl(issuer, { code_challenge: pkcePair().challenge, code_challenge_method: 'S256' }).replace('&connector_id=mock', ''));
+    expect(list.body).toContain('Log in with Ex&quot;&gt;&lt;img src=x onerror=alert(1)&gt;');
+    const toCallback = await browser.send(new URL(/href="([^"]*\/auth\/mock[^"]*)"/.exec(list.body)![1]!.replace(/&amp;/g, '&'), issuer).toString());
+    const toApproval = await browser.send(new URL((await browser.send(toCallback.location!)).location ?? '', issuer).toString());
+    expect(toApproval.body).toContain('Grant access to &lt;script&gt;alert(1)&lt;/script&gt; &amp; &#39;App&#39;');
+    for (const page of [list.body, toApproval.body]) expect(page).not.toMatch(/<script|<img/);
+  });
+
   test('Host, X-Forwarded-Host, -Proto and -Prefix change no URL the broker hands out', async () => {
     const forged = { host: 'evil.example', 'x-forwarded-host': 'evil.example', 'x-forwarded-proto': 'https', 'x-forwarded-prefix': '/evil' };
     const get = (url: string) => fetch(url, { redirect: 'manual', headers: forged });
@@ -195,5 +207,38 @@ describe('staticClients[].postLogoutRedirectURIs', () => {
   test('a relative one is a config error naming it (it was accepted, then /logout answered 500)', () => {
     const load = () => loadConfig({ issuer: 'http://127.0.0.1:5556/dex', storage: { type: 'memory' }, staticClients: [{ id: 'a', secret: 'b', redirectURIs: ['http://127.0.0.1:1/cb'], postLogoutRedirectURIs: ['http://127.0.0.1:1/bye', '/bye'] }] }, { connectors });
     expect(load).toThrow(/staticClients\[0\]\.postLogoutRedirectURIs\[1\].*must be an absolute URL/);
+  });
+});
+
+describe('an https issuer reached over plain HTTP without X-Forwarded-Proto', () => {
+  test('is said once in the log, with the cause (the Secure cookie is withheld, so logins fail as started elsewhere)', async () => {
+    const lines: string[] = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _enc, done) {
+        lines.push(chunk.toString());
+        done();
+      },
+    });
+    const https = await createBroker(
+      { issuer: 'https://sso.example.com/dex', storage: { type: 'memory' }, connectors: [{ type: 'mockCallback', id: 'mock', name: 'Example' }] },
+      { connectors, logger: createLogger({ level: 'info', format: 'json' }, sink) },
+    );
+    const plain = http.createServer(https.app);
+    await new Promise<void>((resolve) => plain.listen(0, '127.0.0.1', resolve));
+    const at = `http://127.0.0.1:${(plain.address() as AddressInfo).port}/dex/logout`;
+    const warned = () => lines.filter((l) => l.includes('X-Forwarded-Proto: https')).length;
+    try {
+      await fetch(at, { headers: { 'x-forwarded-proto': 'https' } });
+      await fetch(at, { headers: { 'x-forwarded-proto': 'HTTPS, http' } });
+      expect(warned()).toBe(0);
+      const refused = await fetch(at);
+      expect(refused.headers.get('set-cookie')).toBeNull();
+      await fetch(at, { headers: { 'x-forwarded-proto': 'http' } });
+      expect(warned()).toBe(1);
+    } finally {
+      plain.closeAllConnections();
+      await new Promise((resolve) => plain.close(resolve));
+      await https.close();
+    }
   });
 });
