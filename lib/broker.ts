@@ -109,7 +109,10 @@ export async function createBroker(config: unknown, options: BrokerOptions): Pro
   const router = await buildRouter(ctx, token);
   const app = express();
   app.disable('x-powered-by');
-  app.set('trust proxy', false);
+  // No `trust proxy` of its own: mounted, `app` inherits the host's (Express does that unless
+  // the sub-app sets it), and the host's logger (morgan's :remote-addr), which reads `req.ip`
+  // after the broker answered, sees the client's address, not the proxy's. The broker reads no
+  // `req.ip`: the client address for throttles and logs is `web.clientRemoteIP`'s, as in Dex.
   app.set('json escape', true);
   app.use(settings.issuerPath || '/', router);
   // An error passed on after the router's own handler already answered (express-session failing

@@ -379,6 +379,23 @@ describe('trust proxy and forwarded headers', () => {
     expect(first.location).toMatch(new RegExp(`^${issuer}/`));
   });
 
+  test("the host's trust proxy holds for its access log on the broker's requests too (morgan logged the proxy's address: broker.app pinned trust proxy to false)", async () => {
+    const lines: string[] = [];
+    const { issuer, origin } = await host('trust-proxy-log', (app, broker) => {
+      app.set('trust proxy', 'loopback');
+      app.use(morgan(':remote-addr :url', { stream: { write: (line: string) => void lines.push(line.trim()) } }));
+      app.use(broker.app);
+      app.get('/home', (_req: Request, res: Response) => res.send('host'));
+    });
+    const viaProxy = { 'x-forwarded-for': '203.0.113.9' };
+    await getPage(`${origin}/home`, viaProxy);
+    await getPage(`${issuer}/keys`, viaProxy);
+    await getPage(`${issuer}/healthz`, viaProxy);
+    // morgan writes its line when the response has finished, which may be just after the client read it.
+    for (let turn = 0; lines.length < 3 && turn < 1000; turn++) await new Promise((resolve) => setImmediate(resolve));
+    expect(lines).toEqual(['203.0.113.9 /home', '203.0.113.9 /dex/keys', '203.0.113.9 /dex/healthz']);
+  });
+
   test('an https issuer behind a TLS-terminating proxy: the session cookie is Secure once X-Forwarded-Proto says https, and the redirects name the issuer', async () => {
     const issuerOrigin = 'https://sso.example.com';
     const { origin } = await host(
