@@ -2,7 +2,8 @@
  * A security audit of the broker's web surface, beyond security-practice.test.ts and
  * login-csrf.test.ts: what reaches the log from a hostile request (in Dex's default text format),
  * what hostile names and parameters become on the pages, what Host and X-Forwarded-* headers
- * change, and oversized or repeated parameters.
+ * change, oversized or repeated parameters, per-address limits over IPv6, and the config values
+ * that end up in response headers and redirects (web.headers, postLogoutRedirectURIs).
  */
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import http from 'node:http';
