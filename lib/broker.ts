@@ -25,7 +25,7 @@ import { openStorage, type Clock, type Storage } from './storage/index.js';
 import { KeyManager } from './tokens/keys.js';
 import { TokenMinter } from './tokens/mint.js';
 import { RefreshTokens } from './tokens/refresh.js';
-import { answerError, buildRouter } from './router.js';
+import { answerError, answerNotFound, buildRouter } from './router.js';
 import { loadConnectors } from './load-connectors.js';
 import { tokenEndpoint } from './endpoints/token.js';
 import { RequestGate } from './request-gate.js';
@@ -115,6 +115,13 @@ export async function createBroker(config: unknown, options: BrokerOptions): Pro
   // `req.ip`: the client address for throttles and logs is `web.clientRemoteIP`'s, as in Dex.
   app.set('json escape', true);
   app.use(settings.issuerPath || '/', router);
+  // Served alone (`serve`, `listener`), `app` answers every path; mounted, a path outside the
+  // broker's goes on to the host's routes (the router passes them on only for an issuer at the root).
+  let mounted = false;
+  app.use((req: Request, res: Response, next: NextFunction) => {
+    if (mounted) next();
+    else answerNotFound(ctx, req, res);
+  });
   // An error passed on after the router's own handler already answered (express-session failing
   // to save once the response is out) would reach Express's final handler, which destroys the
   // socket under a keep-alive client's next request; it ends here instead.
@@ -123,6 +130,7 @@ export async function createBroker(config: unknown, options: BrokerOptions): Pro
   // <prefix><issuer path>, where no client looks. Refused when the host app is set up.
   app.on('mount', () => {
     if (app.mountpath !== '/') throw new BrokerMountError(app.mountpath, settings.issuerPath || '/');
+    mounted = true;
   });
 
   const gcTimer = setInterval(() => {

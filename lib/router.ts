@@ -181,9 +181,12 @@ export async function buildRouter(ctx: BrokerContext, token: (req: Request, res:
   router.get('/device/login/:connector', browserSession, wrap(deviceLoginWithConnector));
   router.get('/device/callback', browserSession, wrap(deviceCallback));
 
-  router.use((req, res) => {
-    if (wantsJson(req)) res.status(404).json({ error: 'not_found', error_description: 'No such endpoint.' });
-    else showError(ctx, res, 404, 'Not found', 'There is nothing at this address.');
+  // An unknown path under the issuer's path is the broker's 404. With the issuer at the origin's
+  // root every path is under it, and the host app's own routes and 404 come after the broker:
+  // the path is passed on (broker.app answers the 404 itself when it is not mounted).
+  router.use((req, res, next) => {
+    if (settings.issuerPath) answerNotFound(ctx, req, res);
+    else next();
   });
   router.use((err: unknown, req: Request, res: Response, _next: NextFunction) => answerError(ctx, err, req, res));
   return router;
@@ -219,6 +222,12 @@ function reachedOverHttps(req: Request): boolean {
   if ((req.socket as { encrypted?: boolean }).encrypted === true) return true;
   const proto = req.headers['x-forwarded-proto'];
   return typeof proto === 'string' && proto.split(',')[0]!.trim().toLowerCase() === 'https';
+}
+
+/** 404: OAuth JSON on API paths, a page elsewhere. */
+export function answerNotFound(ctx: BrokerContext, req: Request, res: Response): void {
+  if (wantsJson(req)) res.status(404).json({ error: 'not_found', error_description: 'No such endpoint.' });
+  else showError(ctx, res, 404, 'Not found', 'There is nothing at this address.');
 }
 
 function wantsJson(req: Request): boolean {

@@ -335,6 +335,36 @@ describe('broker.router at the issuer path among the host’s own routes', () =>
   });
 });
 
+describe('an issuer at the origin’s root (no path), mounted with app.use(broker.app)', () => {
+  const rootHost = () => host(
+    'root-issuer',
+    (app, broker) => {
+      app.use(broker.app);
+      app.get('/app', (_req: Request, res: Response) => res.send('host route after'));
+      app.use((_req: Request, res: Response) => res.status(404).send('host 404'));
+    },
+    { path: '' },
+  );
+
+  test("the host's routes and 404 after the broker are reached (the broker's 404 answered every path)", async () => {
+    const { issuer } = await rootHost();
+    await codeFlowAndUserinfo(issuer);
+    expect(await getPage(`${issuer}/app`)).toMatchObject({ status: 200, body: 'host route after' });
+    expect(await getPage(`${issuer}/elsewhere`)).toMatchObject({ status: 404, body: 'host 404' });
+  });
+
+  test("a broker with such an issuer served alone (broker.listener, as serve does) answers an unknown path with its own 404", async () => {
+    const alone = http.createServer();
+    await new Promise<void>((resolve) => alone.listen(0, '127.0.0.1', resolve));
+    const origin = `http://127.0.0.1:${(alone.address() as AddressInfo).port}`;
+    const { broker } = await newBroker(origin);
+    started.push({ server: alone, brokers: [broker] });
+    alone.on('request', broker.listener);
+    expect(await getPage(`${origin}/elsewhere`)).toMatchObject({ status: 404, body: expect.stringContaining('There is nothing at this address') });
+    expect(await getPage(`${origin}/keys`)).toMatchObject({ status: 200 });
+  });
+});
+
 describe("Dex's CORS settings, web.allowedOrigins and web.allowedHeaders", () => {
   const SPA = 'https://spa.example';
   const corsHost = () => host(
