@@ -28,6 +28,9 @@ import type { Storage } from './storage/index.js';
 
 type Handler = (ctx: BrokerContext, req: Request, res: Response) => Promise<void>;
 
+/** The first path segments of the broker's routes below (an issuer at the root shares the origin's paths with the host app). */
+const ROOT_SEGMENTS = new Set(['.well-known', 'keys', 'healthz', 'token', 'userinfo', 'auth', 'callback', 'logout', 'approval', 'device', 'theme', 'static']);
+
 /** Body size limits: forms are small; SAML responses posted to /callback can be larger. */
 const FORM_LIMIT = '64kb';
 const CALLBACK_LIMIT = '512kb';
@@ -93,6 +96,10 @@ export async function buildRouter(ctx: BrokerContext, token: (req: Request, res:
     next();
   };
   const cors = corsFor(settings.web);
+  // With the issuer at the origin's root every path is under it: the host app's own routes and
+  // 404 come after the broker, so a path outside the broker's leaves the router untouched (no
+  // headers, no header stripping; broker.app answers the 404 itself when it is not mounted).
+  if (!settings.issuerPath) router.use((req, _res, next) => next(ROOT_SEGMENTS.has(req.path.split('/')[1]!) ? undefined : 'router'));
   // The hot path first (bench/): /token does its own request id, headers, CORS, metrics and
   // errors, reads its own form body, and skips the rest of the router (serve skips Express too).
   router.post('/token', token);
@@ -181,13 +188,7 @@ export async function buildRouter(ctx: BrokerContext, token: (req: Request, res:
   router.get('/device/login/:connector', browserSession, wrap(deviceLoginWithConnector));
   router.get('/device/callback', browserSession, wrap(deviceCallback));
 
-  // An unknown path under the issuer's path is the broker's 404. With the issuer at the origin's
-  // root every path is under it, and the host app's own routes and 404 come after the broker:
-  // the path is passed on (broker.app answers the 404 itself when it is not mounted).
-  router.use((req, res, next) => {
-    if (settings.issuerPath) answerNotFound(ctx, req, res);
-    else next();
-  });
+  router.use((req, res) => answerNotFound(ctx, req, res));
   router.use((err: unknown, req: Request, res: Response, _next: NextFunction) => answerError(ctx, err, req, res));
   return router;
 }

@@ -349,8 +349,11 @@ describe('an issuer at the origin’s root (no path), mounted with app.use(broke
   test("the host's routes and 404 after the broker are reached (the broker's 404 answered every path)", async () => {
     const { issuer } = await rootHost();
     await codeFlowAndUserinfo(issuer);
-    expect(await getPage(`${issuer}/app`)).toMatchObject({ status: 200, body: 'host route after' });
+    const hostRoute = await getPage(`${issuer}/app`);
+    expect(hostRoute).toMatchObject({ status: 200, body: 'host route after' });
+    expect(hostRoute.headers.get('x-request-id')).toBeNull(); // the broker's response headers stay on its own paths
     expect(await getPage(`${issuer}/elsewhere`)).toMatchObject({ status: 404, body: 'host 404' });
+    expect(await getPage(`${issuer}/auth/mock/nowhere/else`)).toMatchObject({ status: 404, body: expect.stringContaining('There is nothing at this address') });
   });
 
   test("a broker with such an issuer served alone (broker.listener, as serve does) answers an unknown path with its own 404", async () => {
