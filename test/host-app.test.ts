@@ -452,17 +452,27 @@ describe('trust proxy and forwarded headers', () => {
 });
 
 describe('Express 4 and two brokers', () => {
-  test('broker.router mounted in an Express 4 app: the code flow and the password form work', async () => {
+  test("broker.router mounted in an Express 4 app: the code flow, the password form and the device flow work, and the broker's errors stay its own", async () => {
+    const errors: unknown[] = [];
     const { issuer } = await host(
       'express4-router',
       (app, broker) => {
         app.use(express4.urlencoded({ extended: true }));
         app.use('/dex', broker.router);
+        app.use((err: unknown, _req: unknown, res: Response, _next: unknown) => {
+          errors.push(err);
+          res.status(500).send('host error handler');
+        });
       },
       { express4: true },
     );
     await codeFlowAndUserinfo(issuer);
     await passwordFormLogin(issuer);
+    await deviceFlow(issuer);
+    const notAForm = await postForm(`${issuer}/device/code`, { client_id: KUBECTL.id, scope: 'openid' }, { 'content-type': 'application/json' });
+    expect(notAForm).toMatchObject({ status: 400, body: { error: 'invalid_request' } });
+    expect(await getPage(`${issuer}/nowhere`)).toMatchObject({ status: 404, body: expect.stringContaining('There is nothing at this address') });
+    expect(errors).toEqual([]);
   });
 
   test('two brokers in one app, at /a and /b: each serves its own issuer, and a code from one is not redeemed at the other', async () => {
