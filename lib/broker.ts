@@ -100,7 +100,12 @@ export async function createBroker(config: unknown, options: BrokerOptions): Pro
     now,
     page: pageOptions(settings),
     url: (path) => `${settings.issuerBase}${path}`,
-    clientAddress: clientAddressReader(settings.web.clientRemoteIP),
+    clientAddress: clientAddressReader(settings.web.clientRemoteIP, (peer, header) =>
+      logger.warn(
+        { ip: peer, header },
+        `a request from ${peer} carried ${header}, which web.clientRemoteIP does not trust from it: if ${peer} is a proxy, every client behind it counts as ${peer} for the per-address login limits (so a hundred wrong passwords from anyone lock password logins for all); list it in web.clientRemoteIP.trustedProxies`,
+      ),
+    ),
     requests: new RequestGate(),
   };
 

@@ -41,12 +41,34 @@ function trusted(list: BlockList, address: string): boolean {
   return family !== 0 && list.check(address, family === 4 ? 'ipv4' : 'ipv6');
 }
 
-export function clientAddressReader(config: ClientRemoteIP | undefined): (req: IncomingMessage) => string {
+/** The headers proxies put the client's address in; one of them reaching the broker untrusted suggests a proxy `web.clientRemoteIP` does not know. */
+const FORWARDING_HEADERS = ['x-forwarded-for', 'forwarded', 'x-real-ip'];
+
+/**
+ * Reads the client's address. `untrustedForwarding` is told, once, of a request that carried a
+ * forwarding header its peer is not trusted to set: behind a proxy left out of
+ * `web.clientRemoteIP`, every client shares the proxy's address, so the per-address login limits
+ * count them all together (and anyone can lock everyone out of password logins).
+ */
+export function clientAddressReader(
+  config: ClientRemoteIP | undefined,
+  untrustedForwarding?: (peer: string, header: string) => void,
+): (req: IncomingMessage) => string {
   const proxies = config && config.trustedProxies.length > 0 ? trustedProxyList(config.trustedProxies).list : undefined;
   const header = config?.header.toLowerCase() ?? '';
+  let told = untrustedForwarding === undefined;
+  const tell = (req: IncomingMessage, peer: string) => {
+    const seen = FORWARDING_HEADERS.find((h) => req.headers[h] !== undefined);
+    if (seen === undefined) return;
+    told = true;
+    untrustedForwarding!(peer, seen);
+  };
   return (req) => {
     const peer = normalise(req.socket.remoteAddress ?? 'unknown');
-    if (!config || !proxies || !trusted(proxies, peer)) return peer;
+    if (!config || !proxies || !trusted(proxies, peer)) {
+      if (!told) tell(req, peer);
+      return peer;
+    }
     const given = req.headers[header];
     const hops = (Array.isArray(given) ? given.join(',') : (given ?? '')).split(',').map((h) => normalise(h.trim()));
     for (let i = hops.length - 1; i >= 0; i--) {
