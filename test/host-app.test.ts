@@ -242,6 +242,16 @@ describe('the middleware a typical host app has in front', () => {
     await deviceFlow(issuer);
   });
 
+  test('a parameter the extended parser read as nested (scope[x]=openid) is refused as not a plain field, a repeated one as sent twice', async () => {
+    const { issuer } = await fullHost();
+    const send = (body: string) =>
+      fetch(`${issuer}/token`, { method: 'POST', headers: { ...basicAuth(), 'Content-Type': 'application/x-www-form-urlencoded' }, body }).then(async (r) => ({ status: r.status, body: (await r.json()) as Record<string, unknown> }));
+    const nested = await send('grant_type=refresh_token&refresh_token=x&scope[x]=openid');
+    expect(nested).toEqual({ status: 400, body: { error: 'invalid_request', error_description: 'The parameter "scope" is not a plain form field (was it sent as "scope[...]"?).' } });
+    const twice = await send('grant_type=refresh_token&refresh_token=x&refresh_token=y');
+    expect(twice).toEqual({ status: 400, body: { error: 'invalid_request', error_description: 'The parameter "refresh_token" was sent more than once.' } });
+  });
+
   test("helmet's default Content-Security-Policy (form-action 'self', which blocks the redirect back to the client) gives way to the broker's on its pages; the host's pages keep it", async () => {
     const { issuer, origin } = await fullHost();
     const form = await startLogin(issuer, { connectorId: 'pw' });

@@ -28,7 +28,9 @@ const BODY_LIMIT = 64 * 1024;
 function once(entries: Iterable<[string, unknown]>): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [k, v] of entries) {
-    if (typeof v !== 'string' || Object.hasOwn(out, k)) throw new OAuthError('invalid_request', `The parameter "${k}" was sent more than once.`);
+    if (Array.isArray(v) || Object.hasOwn(out, k)) throw new OAuthError('invalid_request', `The parameter "${k}" was sent more than once.`);
+    // A host's extended body parser (qs) reads `k[x]=1` as a nested object.
+    if (typeof v !== 'string') throw new OAuthError('invalid_request', `The parameter "${k}" is not a plain form field (was it sent as "${k}[...]"?).`);
     out[k] = v;
   }
   return out;
