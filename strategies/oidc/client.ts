@@ -31,8 +31,13 @@ export interface UpstreamClientOptions {
   issuerAlias?: string | undefined;
   clientID: string;
   clientSecret: string;
-  /** `post` sends the secret in the form (Dex's `basicAuthUnsupported`); default `basic`. */
-  clientAuth?: 'basic' | 'post';
+  /**
+   * `post` sends the secret in the form (Dex's `basicAuthUnsupported`); default `basic`. `auto`
+   * is what Dex does when `basicAuthUnsupported` is not set (golang.org/x/oauth2's
+   * AuthStyleAutoDetect): HTTP Basic first and, if the token endpoint refuses the client, the
+   * secret in the form; the style that worked is kept for later calls.
+   */
+  clientAuth?: 'basic' | 'post' | 'auto';
   overrides?: DiscoveryOverrides;
   fetch?: typeof fetch | undefined;
   /** Milliseconds one upstream call may take (default 10 s). */
@@ -59,6 +64,8 @@ export interface PendingChecks {
 
 interface Discovered {
   config: oidc.Configuration;
+  /** With `clientAuth: 'auto'`: the same client sending its secret in the form. */
+  postConfig: oidc.Configuration | undefined;
   metadata: oidc.ServerMetadata;
   jwks: ReturnType<typeof jose.createRemoteJWKSet>;
   issuer: string;
@@ -74,6 +81,8 @@ export class UpstreamOidcClient {
   // jose keeps a fetched JWKS for ten minutes even when its keys cannot be used (a malformed
   // key): after such a failure the next verification fetches the keys again.
   private keysUnusable = false;
+  /** With `clientAuth: 'auto'`: the style the token endpoint accepted, once one has worked. */
+  private detectedAuth: 'basic' | 'post' | undefined;
 
   constructor(options: UpstreamClientOptions) {
     this.options = options;
@@ -111,18 +120,44 @@ export class UpstreamOidcClient {
     if (o.jwksURL) metadata.jwks_uri = o.jwksURL;
     if (o.userInfoURL) metadata.userinfo_endpoint = o.userInfoURL;
     checkDiscovered(metadata, `OpenID discovery at ${redactUrl(url)}`);
-    const auth = options.clientAuth === 'post' ? oidc.ClientSecretPost(options.clientSecret) : oidc.ClientSecretBasic(options.clientSecret);
-    const config = new oidc.Configuration(metadata, options.clientID, options.clientSecret, auth);
-    config.timeout = timeoutMs / 1000;
-    if (options.fetch) config[oidc.customFetch] = options.fetch as unknown as oidc.CustomFetch;
-    if (Object.values({ ...metadata, ...o }).some((v) => typeof v === 'string' && v.startsWith('http:'))) {
-      oidc.allowInsecureRequests(config);
-    }
+    const insecure = Object.values({ ...metadata, ...o }).some((v) => typeof v === 'string' && v.startsWith('http:'));
+    const configure = (post: boolean) => {
+      const auth = post ? oidc.ClientSecretPost(options.clientSecret) : oidc.ClientSecretBasic(options.clientSecret);
+      const config = new oidc.Configuration(metadata, options.clientID, options.clientSecret, auth);
+      config.timeout = timeoutMs / 1000;
+      if (options.fetch) config[oidc.customFetch] = options.fetch as unknown as oidc.CustomFetch;
+      if (insecure) oidc.allowInsecureRequests(config);
+      return config;
+    };
+    const config = configure(options.clientAuth === 'post');
+    const postConfig = options.clientAuth === 'auto' ? configure(true) : undefined;
     const jwks = jose.createRemoteJWKSet(new URL(metadata.jwks_uri!), {
       timeoutDuration: timeoutMs,
       ...(options.fetch ? { [jose.customFetch]: options.fetch as unknown as jose.FetchImplementation } : {}),
     });
-    return { config, metadata, jwks, issuer: expectedIssuer };
+    return { config, postConfig, metadata, jwks, issuer: expectedIssuer };
+  }
+
+  /**
+   * Runs a token endpoint call with the client's authentication; with `clientAuth: 'auto'`, a
+   * refusal of the client under HTTP Basic is retried once with the secret in the form (Dex's
+   * auto-detection), and the style that worked is kept.
+   */
+  private async withClientAuth<T>(call: (config: oidc.Configuration) => Promise<T>): Promise<T> {
+    const { config, postConfig } = await this.discover();
+    if (!postConfig || this.detectedAuth === 'basic') return call(config);
+    if (this.detectedAuth === 'post') return call(postConfig);
+    let result: T;
+    try {
+      result = await call(config);
+    } catch (err) {
+      if (!refusesClient(err)) throw err;
+      result = await call(postConfig);
+      this.detectedAuth = 'post';
+      return result;
+    }
+    this.detectedAuth = 'basic';
+    return result;
   }
 
   /** The URL to send the browser to, and the checks to keep until the callback. */
@@ -171,15 +206,16 @@ export class UpstreamOidcClient {
    * `iss`, PKCE and `nonce` (openid-client) and the ID token signature (jose).
    */
   async exchangeCode(callbackURL: URL, checks: PendingChecks): Promise<UpstreamTokens & { claims: jose.JWTPayload }> {
-    const { config } = await this.discover();
     let response: oidc.TokenEndpointResponse;
     try {
-      response = await oidc.authorizationCodeGrant(config, callbackURL, {
-        expectedState: checks.state,
-        ...(checks.nonce ? { expectedNonce: checks.nonce } : {}),
-        idTokenExpected: true,
-        ...(checks.verifier ? { pkceCodeVerifier: checks.verifier } : {}),
-      });
+      response = await this.withClientAuth((config) =>
+        oidc.authorizationCodeGrant(config, callbackURL, {
+          expectedState: checks.state,
+          ...(checks.nonce ? { expectedNonce: checks.nonce } : {}),
+          idTokenExpected: true,
+          ...(checks.verifier ? { pkceCodeVerifier: checks.verifier } : {}),
+        }),
+      );
     } catch (err) {
       throw translateError(err, 'the authorization code', loginRefusal);
     }
@@ -195,9 +231,8 @@ export class UpstreamOidcClient {
   async refresh(refreshToken: string): Promise<UpstreamTokens> {
     const key = createHash('sha256').update(refreshToken).digest('base64url');
     return this.refreshFlight.run(key, async () => {
-      const { config } = await this.discover();
       try {
-        return toTokens(await oidc.refreshTokenGrant(config, refreshToken));
+        return toTokens(await this.withClientAuth((config) => oidc.refreshTokenGrant(config, refreshToken)));
       } catch (err) {
         throw translateError(err, 'the refresh token', refreshRefusal);
       }
@@ -262,6 +297,12 @@ function checkDiscovered(metadata: Record<string, unknown>, where: string): void
       throw new UpstreamError(`${where} has a ${key} that is not a list of strings`);
     }
   }
+}
+
+/** The token endpoint refused the client itself (`invalid_client`, or a 401 challenge). */
+function refusesClient(err: unknown): boolean {
+  if (err instanceof oidc.ResponseBodyError) return err.error === 'invalid_client' || err.status === 401;
+  return err instanceof oidc.WWWAuthenticateChallengeError && err.status === 401;
 }
 
 function isHttpUrl(value: string): boolean {

@@ -29,7 +29,8 @@ export const configSchema = z
     redirectURI: z.url().optional(),
     /**
      * Send the client secret in the form body instead of HTTP Basic auth (RFC 6749 advises
-     * against it; some providers need it). Default: off, except for okta.com, as Dex does.
+     * against it; some providers need it); `false` sends only HTTP Basic. Unset: the form for
+     * okta.com, else HTTP Basic and the form if the provider refuses that, as Dex does.
      */
     basicAuthUnsupported: z.boolean().optional(),
     /** Scopes asked upstream besides `openid` (always sent). Default `profile email`. */
@@ -135,10 +136,14 @@ export type OidcConfig = z.infer<typeof configSchema>;
 /** Dex's list of providers that refuse HTTP Basic client authentication. */
 const brokenAuthHeaderDomains = ['okta.com', 'oktapreview.com'];
 
-export function usesPostAuth(config: OidcConfig): boolean {
-  if (config.basicAuthUnsupported !== undefined) return config.basicAuthUnsupported;
+/**
+ * How the client authenticates at the token endpoint, as Dex decides: `basicAuthUnsupported` when
+ * set, the secret in the form for Okta, else Basic with a fallback to the form (`auto`).
+ */
+export function clientAuthOf(config: OidcConfig): 'basic' | 'post' | 'auto' {
+  if (config.basicAuthUnsupported !== undefined) return config.basicAuthUnsupported ? 'post' : 'basic';
   const host = new URL(config.issuer).host;
-  return brokenAuthHeaderDomains.some((d) => host === d || host.endsWith(`.${d}`));
+  return brokenAuthHeaderDomains.some((d) => host === d || host.endsWith(`.${d}`)) ? 'post' : 'auto';
 }
 
 /** `openid` plus the configured scopes (default `profile email`), as Dex asks. */

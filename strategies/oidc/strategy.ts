@@ -8,7 +8,7 @@ import { AccessDeniedError, RefreshFailedError } from '../../lib/errors.js';
 import type { Identity, Scopes } from '../../lib/identity.js';
 import { isRecord } from '../shared/http.js';
 import { UpstreamOidcClient, loginRefusal, refreshRefusal, type UpstreamTokens, type VerifyFailure } from './client.js';
-import { upstreamScopes, usesPostAuth, type OidcConfig } from './config.js';
+import { clientAuthOf, upstreamScopes, type OidcConfig } from './config.js';
 import { upstreamFetch } from './fetch.js';
 import { OidcLoginStrategy, type AuthorizationRequest } from './login.js';
 import { identityFromClaims, type Claims } from './mapping.js';
@@ -34,7 +34,7 @@ export class OidcStrategy extends OidcLoginStrategy {
       issuerAlias: config.issuerAlias,
       clientID: config.clientID,
       clientSecret: config.clientSecret,
-      clientAuth: usesPostAuth(config) ? 'post' : 'basic',
+      clientAuth: clientAuthOf(config),
       overrides: { authURL: o.authURL, tokenURL: o.tokenURL, jwksURL: o.jwksURL, userInfoURL: o.userInfoURL },
       fetch: upstreamFetch(config.rootCAs, config.insecureSkipVerify),
       timeoutMs: tuning.timeoutMs,

@@ -4,6 +4,7 @@
  * `oidc-provider`) for each behaviour that changed.
  */
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import * as client from 'openid-client';
 import { loadConfig } from '../../lib/config/load.js';
 import { ConfigError } from '../../lib/errors.js';
 import { connectors } from '../../strategies/index.js';
@@ -11,6 +12,7 @@ import { oidc } from '../../strategies/oidc/index.js';
 import type { OidcConfig } from '../../strategies/oidc/config.js';
 import { goRegExp } from '../../strategies/oidc/go-regexp.js';
 import { identityFromClaims } from '../../strategies/oidc/mapping.js';
+import { FakeLinkedIn } from '../fakes/linkedin/index.js';
 import { startBroker, type TestBroker } from '../helpers/broker.js';
 import { login } from '../helpers/rp.js';
 import { answerInteractions, startOidcProvider, type RunningOidcProvider } from '../servers/oidc-provider.js';
@@ -75,12 +77,18 @@ describe('oidc groupsFilter is a Go regular expression, as Dex compiles it', () 
 describe('a real login', () => {
   let op: RunningOidcProvider;
   let broker: TestBroker;
+  /** A provider whose token endpoint takes the client secret only in the form (as LinkedIn's, or Okta's). */
+  let postOnly: FakeLinkedIn;
 
   beforeAll(async () => {
     op = await startOidcProvider({
       users: { alice: { name: 'Alice', email: 'alice@example.org', email_verified: true, groups: ['Admins', 'devs'] } },
       redirectURIs: ['http://127.0.0.1/dex/callback'],
     });
+    postOnly = new FakeLinkedIn({ programmaticRefresh: true });
+    const postOnlyURL = await postOnly.listen();
+    postOnly.users.set('rosa', { sub: 'rosa-1', name: 'Rosa Parks', email: 'rosa@example.org', email_verified: true });
+    postOnly.approveAs = 'rosa';
     const upstream = { issuer: op.issuer, clientID: op.clientID, clientSecret: op.clientSecret, scopes: ['profile', 'email', 'groups'] };
     broker = await startBroker({
       connectors: [
@@ -90,6 +98,12 @@ describe('a real login', () => {
           name: 'Filtered',
           config: { ...upstream, insecureEnableGroups: true, claimModifications: { filterGroupClaims: { groupsFilter: '(?i)^ADMIN' } } },
         },
+        {
+          type: 'oidc',
+          id: 'post-only',
+          name: 'Post only',
+          config: { issuer: `${postOnlyURL}/oauth`, clientID: postOnly.options.clientID, clientSecret: postOnly.options.clientSecret },
+        },
       ],
     });
   });
@@ -97,6 +111,7 @@ describe('a real login', () => {
   afterAll(async () => {
     await broker?.close();
     await op?.close();
+    await postOnly?.close();
   });
 
   test('providerDiscoveryOverrides.endSessionURL, which the broker does not use, is a warning at start-up', async () => {
@@ -108,6 +123,13 @@ describe('a real login', () => {
     expect(warnings).toEqual([]);
     await oidc.create(oidc.configSchema.parse({ ...upstream, providerDiscoveryOverrides: { endSessionURL: `${op.issuer}/session/end` } }), context);
     expect(warnings).toContainEqual(expect.stringMatching(/^providerDiscoveryOverrides.endSessionURL is ignored/));
+  });
+
+  test('a provider that takes the client secret only in the form logs in and refreshes without basicAuthUnsupported, as Dex auto-detects', async () => {
+    const { config, tokens, claims } = await login(broker.issuer, { connectorId: 'post-only' });
+    expect(claims.email).toBe('rosa@example.org');
+    const refreshed = await client.refreshTokenGrant(config, tokens.refresh_token!);
+    expect(refreshed.id_token).toEqual(expect.any(String));
   });
 
   test('groupsFilter (?i)^ADMIN keeps the upstream group "Admins"', async () => {
