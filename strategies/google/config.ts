@@ -3,13 +3,14 @@
  * endpoint overrides for tests and private mirrors.
  */
 import { z } from 'zod';
+import { unsetWhenEmpty } from '../shared/config-values.js';
 
 export const configSchema = z
   .object({
     clientID: z.string().min(1, 'no clientID supplied'),
     clientSecret: z.string().min(1, 'no clientSecret supplied'),
     /** The callback registered with Google; default the broker's `<issuer>/callback`. */
-    redirectURI: z.url().optional(),
+    redirectURI: unsetWhenEmpty(z.url()),
     /** Scopes besides `openid` (always sent). Default `profile email`. */
     scopes: z.array(z.string().min(1)).optional(),
     /**
@@ -23,9 +24,9 @@ export const configSchema = z
      */
     groups: z.array(z.string()).optional(),
     /** Service account key file (JSON) used to read groups from the Admin Directory API. */
-    serviceAccountFilePath: z.string().min(1).optional(),
+    serviceAccountFilePath: unsetWhenEmpty(z.string()),
     /** Deprecated in Dex: the same as `domainToAdminEmail: {"*": adminEmail}`. */
-    adminEmail: z.email().optional(),
+    adminEmail: unsetWhenEmpty(z.email()),
     /**
      * Workspace domain → the super admin the service account impersonates to list groups;
      * `*` matches any domain.

@@ -2,24 +2,25 @@
  * The `microsoft` connector's config: Dex's keys, as Dex's `connector/microsoft` reads them.
  */
 import { z } from 'zod';
+import { nonEmpty, unsetWhenEmpty } from '../shared/config-values.js';
 
 export const configSchema = z
   .object({
     clientID: z.string().min(1, 'no clientID supplied'),
     /** The client secret; not needed with `clientAssertion`. */
-    clientSecret: z.string().min(1).optional(),
+    clientSecret: unsetWhenEmpty(z.string()),
     /**
      * Path of a file holding a client assertion (JWT) sent instead of a secret: Entra workload
      * identity federation, e.g. a projected Kubernetes service account token. Read on every use.
      */
-    clientAssertion: z.string().min(1).optional(),
+    clientAssertion: unsetWhenEmpty(z.string()),
     /** The callback registered in Entra ID; default the broker's `<issuer>/callback`. */
-    redirectURI: z.url().optional(),
+    redirectURI: unsetWhenEmpty(z.url()),
     /**
      * Directory (tenant) id or domain; default `common` (personal and work accounts).
      * `common`, `consumers` and `organizations` are not organisation tenants: no groups there.
      */
-    tenant: z.string().min(1).optional(),
+    tenant: nonEmpty('common: personal and work accounts of every tenant').optional(),
     /** Only security groups (`getMemberGroups` with `securityEnabledOnly`). */
     onlySecurityGroups: z.boolean().optional(),
     /**
@@ -28,7 +29,7 @@ export const configSchema = z
      */
     groups: z.array(z.string()).optional(),
     /** Groups as display names (`name`, default) or object ids (`id`). */
-    groupNameFormat: z.enum(['name', 'id']).optional(),
+    groupNameFormat: unsetWhenEmpty(z.enum(['name', 'id'])),
     /** Return only the groups listed in `groups`, not all of the user's groups. */
     useGroupsAsWhitelist: z.boolean().optional(),
     /** Lower-case the email (the user principal name). */
@@ -39,9 +40,9 @@ export const configSchema = z
      * Base URL of the Microsoft identity platform; default `https://login.microsoftonline.com`.
      * Advanced (sovereign clouds such as `https://login.microsoftonline.us`) and tests.
      */
-    apiURL: z.url().optional(),
+    apiURL: nonEmpty('https://login.microsoftonline.com').pipe(z.url()).optional(),
     /** Base URL of Microsoft Graph; default `https://graph.microsoft.com`. Advanced and tests. */
-    graphURL: z.url().optional(),
+    graphURL: nonEmpty('https://graph.microsoft.com').pipe(z.url()).optional(),
     /** `prompt` on the authorization request (`login`, `consent`, `select_account`, `none`). */
     promptType: z.string().optional(),
     /** `domain_hint` on the authorization request, to skip the account picker. */
@@ -49,7 +50,7 @@ export const configSchema = z
     /** Scopes instead of `user.read` (Dex adds `directory.read.all` and `offline_access` as needed). */
     scopes: z.array(z.string().min(1)).optional(),
     /** Graph field for preferred_username: `name`, `email`, `mailNickname` or `onPremisesSamAccountName`. */
-    preferredUsernameField: z.enum(['name', 'email', 'mailNickname', 'onPremisesSamAccountName']).optional(),
+    preferredUsernameField: unsetWhenEmpty(z.enum(['name', 'email', 'mailNickname', 'onPremisesSamAccountName'])),
   })
   .strict()
   .refine((c) => c.clientSecret !== undefined || c.clientAssertion !== undefined, {

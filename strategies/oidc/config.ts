@@ -2,6 +2,7 @@
  * The `oidc` connector's config: Dex's keys, exactly as Dex's `connector/oidc` reads them.
  */
 import { z } from 'zod';
+import { unsetWhenEmpty } from '../shared/config-values.js';
 import { GoRegExpError, goRegExp } from './go-regexp.js';
 
 /** A Go (RE2) regular expression, as Dex compiles it; checked here once, at start-up. */
@@ -22,11 +23,11 @@ export const configSchema = z
      * The issuer the discovery document and ID tokens state, for providers (Azure AD, Oracle IDCS)
      * whose discovery URL differs from it. ID tokens are verified against this value.
      */
-    issuerAlias: z.string().min(1).optional(),
+    issuerAlias: unsetWhenEmpty(z.string()),
     clientID: z.string().min(1, 'no clientID supplied'),
     clientSecret: z.string(),
     /** The callback registered upstream; default the broker's `<issuer>/callback`. */
-    redirectURI: z.url().optional(),
+    redirectURI: unsetWhenEmpty(z.url()),
     /**
      * Send the client secret in the form body instead of HTTP Basic auth (RFC 6749 advises
      * against it; some providers need it); `false` sends only HTTP Basic. Unset: the form for
@@ -67,7 +68,7 @@ export const configSchema = z
     /** `prompt` sent when the client asked for offline access; default `consent`. */
     promptType: z.string().optional(),
     /** PKCE method; default: S256 if the provider advertises it (or advertises nothing), else plain. */
-    pkceChallenge: z.enum(['S256', 'plain']).optional(),
+    pkceChallenge: unsetWhenEmpty(z.enum(['S256', 'plain'])),
     /** Prefer the `claimMapping` keys over the standard claims even when the standard ones exist. */
     overrideClaimMapping: z.boolean().optional(),
     claimMapping: z
@@ -111,14 +112,14 @@ export const configSchema = z
     /** Endpoints that replace the discovered ones (a misconfigured override is a security risk). */
     providerDiscoveryOverrides: z
       .object({
-        tokenURL: z.url().optional(),
-        authURL: z.url().optional(),
-        jwksURL: z.url().optional(),
-        userInfoURL: z.url().optional(),
+        tokenURL: unsetWhenEmpty(z.url()),
+        authURL: unsetWhenEmpty(z.url()),
+        jwksURL: unsetWhenEmpty(z.url()),
+        userInfoURL: unsetWhenEmpty(z.url()),
         /** Accepted for Dex compatibility; the broker has no device flow upstream. */
-        deviceAuthURL: z.url().optional(),
+        deviceAuthURL: unsetWhenEmpty(z.url()),
         /** Accepted for Dex compatibility, with a warning at start-up: upstream logout is not driven by the broker yet. */
-        endSessionURL: z.url().optional(),
+        endSessionURL: unsetWhenEmpty(z.url()),
       })
       .strict()
       .optional(),

@@ -6,6 +6,7 @@
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
+import { nonEmpty, unsetWhenEmpty } from '../shared/config-values.js';
 import { ConfigError, errorMessage } from '../../lib/errors.js';
 
 const NAME_ID_FORMATS = [
@@ -35,7 +36,7 @@ export const configSchema = z
     /** The IdP's single sign-on URL; the AuthnRequest is POSTed there (HTTP-POST binding). Required. */
     ssoURL: absoluteURL,
     /** File with the PEM certificate(s) the IdP signs with. Exactly one of `ca` / `caData`. */
-    ca: z.string().min(1).optional(),
+    ca: unsetWhenEmpty(z.string()),
     /** The same certificates inline: base64 of the PEM text, as Dex reads it (PEM text itself is accepted too). */
     caData: z.string().min(1).optional(),
     /**
@@ -44,9 +45,9 @@ export const configSchema = z
      */
     insecureSkipSignatureValidation: z.boolean().optional(),
     /** This service provider's entity ID: the AuthnRequest's Issuer and the audience expected in assertions (default: `redirectURI`). */
-    entityIssuer: z.string().min(1).optional(),
+    entityIssuer: unsetWhenEmpty(z.string()),
     /** The IdP's entity ID; when set, the Issuer of the response and of the assertion must equal it. */
-    ssoIssuer: z.string().min(1).optional(),
+    ssoIssuer: nonEmpty('no Issuer check').optional(),
     /** The assertion consumer URL, normally `<issuer>/callback`; responses must be addressed to it (Destination, Recipient). Required. */
     redirectURI: absoluteURL,
     /** Attribute holding the display name (the `name` claim). Required. */
@@ -54,15 +55,15 @@ export const configSchema = z
     /** Attribute holding the email; the IdP's word is taken as verified, as in Dex. Required. */
     emailAttr: z.string().min(1),
     /** Attribute holding the groups: one value per group, or one value split on `groupsDelim`. */
-    groupsAttr: z.string().min(1).optional(),
+    groupsAttr: unsetWhenEmpty(z.string()),
     /** Split a single groups value on this string instead of reading one group per value. */
-    groupsDelim: z.string().min(1).optional(),
+    groupsDelim: unsetWhenEmpty(z.string()),
     /** Only users in at least one of these groups may log in (403 page otherwise). Needs `groupsAttr`. */
     allowedGroups: z.array(z.string().min(1)).optional(),
     /** With `allowedGroups`: the groups claim keeps only the allowed groups. */
     filterGroups: z.boolean().optional(),
     /** NameIDPolicy format to ask for: a full URN or its last part (`emailAddress`, `persistent`...). Default `persistent`. */
-    nameIDPolicyFormat: z.string().min(1).optional(),
+    nameIDPolicyFormat: unsetWhenEmpty(z.string()),
     /** Not in Dex. File with the PEM private key for encrypted assertions (RSA-OAEP key transport). */
     decryptionKey: z.string().min(1).optional(),
     /** Not in Dex. The same key inline (PEM text, or base64 of it like `caData`). */

@@ -74,6 +74,40 @@ describe('oidc groupsFilter is a Go regular expression, as Dex compiles it', () 
   });
 });
 
+const SAML = { ssoURL: 'https://idp.example/sso', redirectURI: CALLBACK, usernameAttr: 'name', emailAttr: 'email', insecureSkipSignatureValidation: true };
+const MICROSOFT = { clientID: 'c', clientSecret: 's', redirectURI: CALLBACK };
+const GOOGLE = { clientID: 'c', clientSecret: 's', redirectURI: CALLBACK };
+
+describe('a key set to "" is not set, as Dex reads a Go string left at its zero value', () => {
+  test.each([
+    ['oidc', { ...OIDC, redirectURI: '', issuerAlias: '', pkceChallenge: '', providerDiscoveryOverrides: { tokenURL: '', authURL: '', jwksURL: '', userInfoURL: '', deviceAuthURL: '', endSessionURL: '' } }],
+    ['google', { ...GOOGLE, redirectURI: '', serviceAccountFilePath: '', adminEmail: '' }],
+    ['linkedin', { clientID: 'c', clientSecret: 's', redirectURI: '' }],
+    ['microsoft', { ...MICROSOFT, redirectURI: '', clientAssertion: '', groupNameFormat: '', preferredUsernameField: '' }],
+    ['saml', { ...SAML, entityIssuer: '', groupsAttr: '', groupsDelim: '', nameIDPolicyFormat: '', ca: '' }],
+  ])('%s starts as with the keys left out', (type, config) => {
+    const loaded = loadConnector(type, config);
+    expect(loaded.issues).toEqual([]);
+    const set = (value: unknown): unknown =>
+      typeof value === 'object' && value !== null ? Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined).map(([k, v]) => [k, set(v)])) : value;
+    expect(JSON.stringify(set(loaded.config))).not.toContain('""');
+  });
+
+  test('microsoft: clientSecret "" counts as no secret', () => {
+    expect(loadConnector('microsoft', { ...MICROSOFT, clientSecret: '' }).issues).toEqual(['connectors[0].config.clientSecret: clientSecret or clientAssertion is required']);
+  });
+
+  test.each([
+    ['microsoft', { ...MICROSOFT, tenant: '' }, 'tenant', 'common'],
+    ['microsoft', { ...MICROSOFT, apiURL: '' }, 'apiURL', 'https://login.microsoftonline.com'],
+    ['microsoft', { ...MICROSOFT, graphURL: '' }, 'graphURL', 'https://graph.microsoft.com'],
+    ['saml', { ...SAML, ssoIssuer: '' }, 'ssoIssuer', 'no Issuer check'],
+  ])('%s %j, whose Dex default widens whom the broker trusts, is refused saying what Dex would do', (type, config, key, dexDefault) => {
+    const [issue] = loadConnector(type, config).issues;
+    expect(issue).toContain(`connectors[0].config.${key}: is empty; Dex reads "" as not set (${dexDefault}`);
+  });
+});
+
 describe('a real login', () => {
   let op: RunningOidcProvider;
   let broker: TestBroker;
@@ -97,6 +131,12 @@ describe('a real login', () => {
           id: 'filtered',
           name: 'Filtered',
           config: { ...upstream, insecureEnableGroups: true, claimModifications: { filterGroupClaims: { groupsFilter: '(?i)^ADMIN' } } },
+        },
+        {
+          type: 'oidc',
+          id: 'blanks',
+          name: 'Blanks',
+          config: { ...upstream, redirectURI: '', issuerAlias: '', pkceChallenge: '', providerDiscoveryOverrides: { tokenURL: '', jwksURL: '' } },
         },
         {
           type: 'oidc',
@@ -130,6 +170,11 @@ describe('a real login', () => {
     expect(claims.email).toBe('rosa@example.org');
     const refreshed = await client.refreshTokenGrant(config, tokens.refresh_token!);
     expect(refreshed.id_token).toEqual(expect.any(String));
+  });
+
+  test('an oidc connector with redirectURI, issuerAlias, pkceChallenge and overrides set to "" logs in with the defaults', async () => {
+    const { claims } = await login(broker.issuer, { connectorId: 'blanks', onPage: answerInteractions(op.issuer, 'alice') });
+    expect(claims.email).toBe('alice@example.org');
   });
 
   test('groupsFilter (?i)^ADMIN keeps the upstream group "Admins"', async () => {
