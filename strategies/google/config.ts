@@ -44,7 +44,11 @@ export const configSchema = z
     /** Base URL of the Admin Directory API; default `https://admin.googleapis.com`. Advanced: tests. */
     adminDirectoryURL: z.url().optional(),
   })
-  .strict();
+  .strict()
+  // Checked here, not only when the connector starts, so check-config reports what serve refuses.
+  .superRefine((c, ctx) => {
+    for (const { path, message } of directoryConfigIssues(c)) ctx.addIssue({ code: 'custom', path: [path], message });
+  });
 
 export type GoogleConfig = z.infer<typeof configSchema>;
 
@@ -52,8 +56,22 @@ export const GOOGLE_ISSUER = 'https://accounts.google.com';
 export const ADMIN_DIRECTORY_URL = 'https://admin.googleapis.com';
 export const WILDCARD_DOMAIN = '*';
 
+/** What the Admin Directory settings lack: each key to fix and why. */
+export function directoryConfigIssues(config: Pick<GoogleConfig, 'adminEmail' | 'domainToAdminEmail' | 'serviceAccountFilePath' | 'groups'>): { path: string; message: string }[] {
+  const hasAdmins = Object.keys(adminEmails(config)).length > 0;
+  const issues: { path: string; message: string }[] = [];
+  if (config.serviceAccountFilePath && !hasAdmins) issues.push({ path: 'domainToAdminEmail', message: 'the directory service requires domainToAdminEmail' });
+  if (hasAdmins && !config.serviceAccountFilePath) {
+    issues.push({ path: 'serviceAccountFilePath', message: 'is required with domainToAdminEmail (application default credentials are not supported)' });
+  }
+  if ((config.groups ?? []).length > 0 && !hasAdmins) {
+    issues.push({ path: 'groups', message: 'required groups need serviceAccountFilePath and domainToAdminEmail to be checked' });
+  }
+  return issues;
+}
+
 /** `domainToAdminEmail` with the deprecated `adminEmail` folded in, as Dex does. */
-export function adminEmails(config: GoogleConfig): Record<string, string> {
+export function adminEmails(config: Pick<GoogleConfig, 'adminEmail' | 'domainToAdminEmail'>): Record<string, string> {
   const map = { ...config.domainToAdminEmail };
   if (config.adminEmail) map[WILDCARD_DOMAIN] = config.adminEmail;
   return map;

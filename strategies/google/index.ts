@@ -8,7 +8,7 @@ import type { ConnectorModule } from '../../lib/connector.js';
 import { ConfigError } from '../../lib/errors.js';
 import type { Identity, Scopes } from '../../lib/identity.js';
 import { upstreamFetch } from '../shared/platform.js';
-import { ADMIN_DIRECTORY_URL, adminEmails, configSchema, type GoogleConfig } from './config.js';
+import { ADMIN_DIRECTORY_URL, adminEmails, configSchema, directoryConfigIssues, type GoogleConfig } from './config.js';
 import { GoogleDirectory, loadServiceAccount } from './directory.js';
 import { identityFromPassportUser } from './passport.js';
 import { onePerConfig } from '../shared/passport-user.js';
@@ -22,19 +22,9 @@ export { GoogleDirectory, loadServiceAccount } from './directory.js';
 
 /** The Admin Directory client the config asks for, or an error naming the key that is missing. */
 export async function directoryFor(config: GoogleConfig): Promise<GoogleDirectory | undefined> {
+  const issues = directoryConfigIssues(config);
+  if (issues.length > 0) throw new ConfigError(issues);
   const admins = adminEmails(config);
-  const hasAdmins = Object.keys(admins).length > 0;
-  if (config.serviceAccountFilePath && !hasAdmins) {
-    throw new ConfigError([{ path: 'domainToAdminEmail', message: 'the directory service requires domainToAdminEmail' }]);
-  }
-  if (hasAdmins && !config.serviceAccountFilePath) {
-    throw new ConfigError([
-      { path: 'serviceAccountFilePath', message: 'is required with domainToAdminEmail (application default credentials are not supported)' },
-    ]);
-  }
-  if ((config.groups ?? []).length > 0 && !hasAdmins) {
-    throw new ConfigError([{ path: 'groups', message: 'required groups need serviceAccountFilePath and domainToAdminEmail to be checked' }]);
-  }
   if (!config.serviceAccountFilePath) return undefined;
   const key = await loadServiceAccount(config.serviceAccountFilePath);
   return new GoogleDirectory(key, admins, (config.adminDirectoryURL ?? ADMIN_DIRECTORY_URL).replace(/\/$/, ''), upstreamFetch());

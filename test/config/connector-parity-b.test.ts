@@ -108,6 +108,21 @@ describe('a key set to "" is not set, as Dex reads a Go string left at its zero 
   });
 });
 
+describe('google Admin Directory settings are checked with the config, so check-config reports what serve refuses', () => {
+  test.each([
+    [{ groups: ['eng@example.com'] }, 'groups: required groups need serviceAccountFilePath and domainToAdminEmail'],
+    [{ serviceAccountFilePath: '/etc/sa.json' }, 'domainToAdminEmail: the directory service requires domainToAdminEmail'],
+    [{ adminEmail: 'admin@example.com' }, 'serviceAccountFilePath: is required with domainToAdminEmail'],
+  ])('%j', (extra, issue) => {
+    expect(loadConnector('google', { ...GOOGLE, ...extra }).issues).toEqual([expect.stringContaining(`connectors[0].config.${issue}`)]);
+  });
+
+  test('a complete setting loads (the key file is read when the connector starts)', () => {
+    const config = { ...GOOGLE, groups: ['eng@example.com'], serviceAccountFilePath: '/etc/sa.json', domainToAdminEmail: { '*': 'admin@example.com' } };
+    expect(loadConnector('google', config).issues).toEqual([]);
+  });
+});
+
 describe('a real login', () => {
   let op: RunningOidcProvider;
   let broker: TestBroker;
