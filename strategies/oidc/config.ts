@@ -30,8 +30,8 @@ export const configSchema = z
     redirectURI: unsetWhenEmpty(z.url()),
     /**
      * Send the client secret in the form body instead of HTTP Basic auth (RFC 6749 advises
-     * against it; some providers need it); `false` sends only HTTP Basic. Unset: the form for
-     * okta.com, else HTTP Basic and the form if the provider refuses that, as Dex does.
+     * against it; some providers need it). Unset or `false`: HTTP Basic, and the form if the
+     * provider refuses that, as Dex does; unset sends the form at once to okta.com.
      */
     basicAuthUnsupported: z.boolean().optional(),
     /** Scopes asked upstream besides `openid` (always sent). Default `profile email`. */
@@ -142,7 +142,8 @@ const brokenAuthHeaderDomains = ['okta.com', 'oktapreview.com'];
  * set, the secret in the form for Okta, else Basic with a fallback to the form (`auto`).
  */
 export function clientAuthOf(config: OidcConfig): 'basic' | 'post' | 'auto' {
-  if (config.basicAuthUnsupported !== undefined) return config.basicAuthUnsupported ? 'post' : 'basic';
+  // `false` only turns off the Okta rule: Dex then auto-detects, as when the key is unset.
+  if (config.basicAuthUnsupported !== undefined) return config.basicAuthUnsupported ? 'post' : 'auto';
   const host = new URL(config.issuer).host;
   return brokenAuthHeaderDomains.some((d) => host === d || host.endsWith(`.${d}`)) ? 'post' : 'auto';
 }

@@ -159,6 +159,12 @@ describe('a real login', () => {
           name: 'Post only',
           config: { issuer: `${postOnlyURL}/oauth`, clientID: postOnly.options.clientID, clientSecret: postOnly.options.clientSecret },
         },
+        {
+          type: 'oidc',
+          id: 'post-only-false',
+          name: 'Post only, basicAuthUnsupported false',
+          config: { issuer: `${postOnlyURL}/oauth`, clientID: postOnly.options.clientID, clientSecret: postOnly.options.clientSecret, basicAuthUnsupported: false },
+        },
       ],
     });
   });
@@ -185,6 +191,11 @@ describe('a real login', () => {
     expect(claims.email).toBe('rosa@example.org');
     const refreshed = await client.refreshTokenGrant(config, tokens.refresh_token!);
     expect(refreshed.id_token).toEqual(expect.any(String));
+  });
+
+  test('basicAuthUnsupported: false still falls back to the form, as Dex (it only turns off the okta.com rule)', async () => {
+    const { claims } = await login(broker.issuer, { connectorId: 'post-only-false' });
+    expect(claims.email).toBe('rosa@example.org');
   });
 
   test('an oidc connector with redirectURI, issuerAlias, pkceChallenge and overrides set to "" logs in with the defaults', async () => {
