@@ -168,6 +168,10 @@ function parsePrivateKey(pem: string, key: string): string {
 
 export function resolveSettings(config: SamlConfig): SamlSettings {
   const caPem = config.insecureSkipSignatureValidation ? undefined : readPem(config.ca, config.caData, 'ca', 'caData');
+  // No certificate means no signature check: only ever by asking for it by name.
+  if (caPem === undefined && !config.insecureSkipSignatureValidation) {
+    throw new ConfigError([{ path: 'ca', message: "must provide either 'ca' or 'caData'" }]);
+  }
   const keyPem = readPem(config.decryptionKey, config.decryptionKeyData, 'decryptionKey', 'decryptionKeyData');
   const certPem = readPem(config.decryptionCert, config.decryptionCertData, 'decryptionCert', 'decryptionCertData');
   const format = config.nameIDPolicyFormat === undefined ? DEFAULT_NAME_ID_FORMAT : resolveNameIDFormat(config.nameIDPolicyFormat);

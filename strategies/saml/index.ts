@@ -13,6 +13,7 @@ import type { Request } from 'express';
 import type { BrokerAuthenticateOptions, ConnectorLogger, ConnectorModule } from '../../lib/connector.js';
 import type { JsonValue, Scopes } from '../../lib/identity.js';
 import { BrokerStrategy, type StandaloneOptions, type StrategyOutcome } from '../shared/strategy.js';
+import { parseStrategyConfig } from '../shared/strategy-config.js';
 import { configSchema, mappingOf, resolveSettings, type SamlConfig, type SamlSettings } from './config.js';
 import { SamlRefusedError } from './errors.js';
 import { identityFromAssertion, identityFromPassportSamlProfile } from './mapping.js';
@@ -66,7 +67,7 @@ export class SamlStrategy extends BrokerStrategy {
 
   constructor(config: SamlConfig, options: SamlStrategyOptions = {}) {
     super(options.name ?? 'saml');
-    this.settings = resolveSettings(config);
+    this.settings = resolveSettings(parseStrategyConfig(configSchema, config));
     this.logger = options.logger;
     this.now = options.now ?? Date.now;
   }
