@@ -6,12 +6,15 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import * as client from 'openid-client';
 import { loadConfig } from '../../lib/config/load.js';
+import { parseDexYaml } from '../../lib/config/yaml.js';
 import { ConfigError } from '../../lib/errors.js';
 import { connectors } from '../../strategies/index.js';
 import { oidc } from '../../strategies/oidc/index.js';
 import type { OidcConfig } from '../../strategies/oidc/config.js';
 import { goRegExp } from '../../strategies/oidc/go-regexp.js';
 import { identityFromClaims } from '../../strategies/oidc/mapping.js';
+import { OidcStrategy } from '../../strategies/oidc/strategy.js';
+import { brokerOptions, drive, expectOutcome } from '../strategies/oidc/drive.js';
 import { FakeLinkedIn } from '../fakes/linkedin/index.js';
 import { startBroker, type TestBroker } from '../helpers/broker.js';
 import { login } from '../helpers/rp.js';
@@ -108,6 +111,21 @@ describe('a key set to "" is not set, as Dex reads a Go string left at its zero 
   });
 });
 
+describe('values Dex validates at start-up are refused at start-up here too', () => {
+  test.each([
+    ['microsoft', { ...MICROSOFT, groupNameFormat: 'displayName' }, 'groupNameFormat'],
+    ['saml', { ...SAML, nameIDPolicyFormat: 'email' }, 'nameIDPolicyFormat'],
+    ['saml', { ...SAML, insecureSkipSignatureValidation: false }, 'ca'],
+    ['oidc', { ...OIDC, hostedDomains: ['example.com'] }, 'hostedDomains'],
+  ])('%s %j', (type, config, key) => {
+    expect(loadConnector(type, config).issues).toEqual([expect.stringMatching(new RegExp(`^connectors\\[0\\]\\.config\\.${key}: `))]);
+  });
+
+  test("saml nameIDPolicyFormat takes a format's last part, as Dex", () => {
+    expect(loadConnector('saml', { ...SAML, nameIDPolicyFormat: 'emailAddress' }).issues).toEqual([]);
+  });
+});
+
 describe('google Admin Directory settings are checked with the config, so check-config reports what serve refuses', () => {
   test.each([
     [{ groups: ['eng@example.com'] }, 'groups: required groups need serviceAccountFilePath and domainToAdminEmail'],
@@ -201,6 +219,21 @@ describe('a real login', () => {
   test('an oidc connector with redirectURI, issuerAlias, pkceChallenge and overrides set to "" logs in with the defaults', async () => {
     const { claims } = await login(broker.issuer, { connectorId: 'blanks', onPage: answerInteractions(op.issuer, 'alice') });
     expect(claims.email).toBe('alice@example.org');
+  });
+
+  test('promptType as Dex reads it from YAML: null or absent is consent, "" sends none, and only for offline access', async () => {
+    const promptFor = async (yamlValue: string | undefined, offlineAccess: boolean) => {
+      const line = yamlValue === undefined ? '' : `    promptType:${yamlValue}\n`;
+      const yaml = `issuer: ${ISSUER}\nstorage: { type: memory }\nconnectors:\n- type: oidc\n  id: up\n  name: Up\n  config:\n    issuer: ${op.issuer}\n    clientID: ${op.clientID}\n    clientSecret: ${op.clientSecret}\n${line}`;
+      const config = loadConfig(parseDexYaml(yaml), { connectors, env: {} }).settings.connectors[0]!.config as OidcConfig;
+      const redirect = await drive(new OidcStrategy(config, 'up'), { query: {} }, brokerOptions(CALLBACK, { offlineAccess }));
+      return new URL(expectOutcome(redirect, 'redirect').url).searchParams.get('prompt');
+    };
+    expect(await promptFor(undefined, true)).toBe('consent');
+    expect(await promptFor('', true)).toBe('consent');
+    expect(await promptFor(' ""', true)).toBeNull();
+    expect(await promptFor(' login', true)).toBe('login');
+    expect(await promptFor(' login', false)).toBeNull();
   });
 
   test('groupsFilter (?i)^ADMIN keeps the upstream group "Admins"', async () => {
