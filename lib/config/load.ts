@@ -302,7 +302,8 @@ function toSettings(config: DexConfig, env: NodeJS.ProcessEnv, registry: Connect
       name: c.name ?? id,
       ...(c.logoURL ? { logoURL: c.logoURL } : {}),
       postLogoutRedirectURIs: c.postLogoutRedirectURIs ?? [],
-      ...(c.allowedConnectors ? { allowedConnectors: c.allowedConnectors } : {}),
+      // An empty list allows every connector, as Dex reads it (ConnectorAllowed).
+      ...(c.allowedConnectors?.length ? { allowedConnectors: c.allowedConnectors } : {}),
     });
   });
 
@@ -336,7 +337,8 @@ function toSettings(config: DexConfig, env: NodeJS.ProcessEnv, registry: Connect
         return;
       }
     }
-    connectors.push({ type: c.type, id: c.id, name: c.name, config: r.data, ...(c.grantTypes ? { grantTypes: c.grantTypes } : {}) });
+    // An empty grantTypes list allows every grant, as Dex reads it (GrantTypeAllowed).
+    connectors.push({ type: c.type, id: c.id, name: c.name, config: r.data, ...(c.grantTypes?.length ? { grantTypes: c.grantTypes } : {}) });
   });
 
   const passwords: StaticPassword[] = [];

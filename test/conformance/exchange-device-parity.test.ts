@@ -1,0 +1,170 @@
+/**
+ * Token exchange (RFC 8693) and the device flow (RFC 8628) held against Dex's handlers
+ * (server/grants/tokenexchange.go, server/grants/devicecode.go, server/device/device.go), with a
+ * real `oidc-provider` upstream whose tokens the `oidc` connector verifies.
+ */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, jest, test } from '@jest/globals';
+import * as jose from 'jose';
+import * as client from 'openid-client';
+import { encodeSubject } from '../../lib/tokens/subject.js';
+import { startBroker, TEST_CLIENT, type TestBroker } from '../helpers/broker.js';
+import { frozenClock } from '../helpers/clock.js';
+import { DEVICE_GRANT, enterUserCode, pollOnce } from '../helpers/device.js';
+import { basicAuth, getPage, leaksNothing, postForm } from '../helpers/http.js';
+import { browse, discover, verifyIdToken } from '../helpers/rp.js';
+import { answerInteractions, startOidcProvider, type RunningOidcProvider } from '../servers/oidc-provider.js';
+import { upstreamUsers } from '../strategies/oidc/users.js';
+
+const EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
+const ID_TOKEN = 'urn:ietf:params:oauth:token-type:id_token';
+const ACCESS_TOKEN = 'urn:ietf:params:oauth:token-type:access_token';
+
+const clock = frozenClock(Date.now());
+let op: RunningOidcProvider;
+let otherOp: RunningOidcProvider;
+let broker: TestBroker;
+/** A port nothing listens on: an upstream that is down. */
+let downIssuer: string;
+let upstream: { idToken: string; accessToken: string; otherAudienceIdToken: string; otherIssuerIdToken: string };
+
+/** Logs `user` in at an upstream provider directly, as a client app would, and returns its tokens. */
+async function upstreamTokens(provider: RunningOidcProvider, id: string, secret: string, user: string): Promise<{ idToken: string; accessToken: string }> {
+  const redirectURI = `${broker.issuer}/callback`;
+  const config = await discover(provider.issuer, { id, secret, redirectURI }, 'basic');
+  const verifier = client.randomPKCECodeVerifier();
+  const url = client.buildAuthorizationUrl(config, {
+    redirect_uri: redirectURI,
+    scope: 'openid profile email groups',
+    code_challenge: await client.calculatePKCECodeChallenge(verifier),
+    code_challenge_method: 'S256',
+    state: 'direct',
+  });
+  const { landed } = await browse(url.toString(), redirectURI, { onPage: answerInteractions(provider.issuer, user) });
+  const tokens = await client.authorizationCodeGrant(config, landed!, { pkceCodeVerifier: verifier, expectedState: 'direct' });
+  return { idToken: tokens.id_token!, accessToken: tokens.access_token };
+}
+
+beforeAll(async () => {
+  const otherApp = {
+    client_id: 'other-app',
+    client_secret: 'other-app-secret',
+    redirect_uris: ['http://127.0.0.1/dex/callback'],
+    grant_types: ['authorization_code'],
+    response_types: ['code'],
+    token_endpoint_auth_method: 'client_secret_basic',
+    application_type: 'native',
+  };
+  op = await startOidcProvider({ users: upstreamUsers, redirectURIs: ['http://127.0.0.1/dex/callback'], extraClients: [otherApp] });
+  otherOp = await startOidcProvider({ users: upstreamUsers, redirectURIs: ['http://127.0.0.1/dex/callback'] });
+  const goneOp = await startOidcProvider({ users: upstreamUsers, redirectURIs: ['http://127.0.0.1/dex/callback'] });
+  downIssuer = goneOp.issuer;
+  const cfg = { issuer: op.issuer, clientID: op.clientID, clientSecret: op.clientSecret, scopes: ['profile', 'email', 'groups'], insecureEnableGroups: true };
+  broker = await startBroker({
+    oauth2: { skipApprovalScreen: true },
+    connectors: [
+      { type: 'oidc', id: 'upstream', name: 'Upstream OP', config: cfg },
+      { type: 'oidc', id: 'userinfo', name: 'Upstream OP (userinfo)', config: { ...cfg, getUserInfo: true } },
+      { type: 'oidc', id: 'web-only', name: 'Web only', config: cfg, grantTypes: ['authorization_code'] },
+      { type: 'oidc', id: 'down', name: 'Down OP', config: { ...cfg, issuer: downIssuer } },
+      { type: 'mockCallback', id: 'mock', name: 'Example' },
+      { type: 'mockCallback', id: 'mock-empty-grants', name: 'Example 2', grantTypes: [] },
+      { type: 'mockPassword', id: 'mockpw', name: 'Mock password', config: { username: 'kilgore', password: 'trout' } },
+    ],
+    staticClients: [
+      { id: TEST_CLIENT.id, secret: TEST_CLIENT.secret, redirectURIs: [TEST_CLIENT.redirectURI], name: 'Example App' },
+      { id: 'mock-only', secret: 'mock-only-secret', redirectURIs: [TEST_CLIENT.redirectURI], allowedConnectors: ['mock'] },
+      { id: 'kubectl', public: true, name: 'Kubernetes' },
+      { id: 'any-connector', secret: 'any-secret', redirectURIs: [TEST_CLIENT.redirectURI], allowedConnectors: [] },
+    ],
+  }, { now: clock });
+  await goneOp.close();
+  const alice = await upstreamTokens(op, op.clientID, op.clientSecret, 'alice');
+  const other = await upstreamTokens(op, 'other-app', 'other-app-secret', 'alice');
+  const elsewhere = await upstreamTokens(otherOp, otherOp.clientID, otherOp.clientSecret, 'alice');
+  upstream = { ...alice, otherAudienceIdToken: other.idToken, otherIssuerIdToken: elsewhere.idToken };
+});
+
+afterAll(async () => {
+  await broker?.close();
+  await op?.close();
+  await otherOp?.close();
+});
+
+function exchange(form: Record<string, string>, auth: Record<string, string> = basicAuth()) {
+  return postForm(`${broker.issuer}/token`, { grant_type: EXCHANGE, connector_id: 'upstream', subject_token_type: ID_TOKEN, ...form }, auth);
+}
+
+describe('token exchange with an oidc-provider upstream', () => {
+  test('an upstream ID token for any client of the provider is traded, as Dex (SkipClientIDCheck) does', async () => {
+    for (const subjectToken of [upstream.idToken, upstream.otherAudienceIdToken]) {
+      const res = await exchange({ subject_token: subjectToken, scope: 'openid email groups', requested_token_type: ID_TOKEN });
+      expect(res.status).toBe(200);
+      expect(res.body).toMatchObject({ issued_token_type: ID_TOKEN, token_type: 'bearer' });
+      expect(res.body.refresh_token).toBeUndefined();
+      const claims = await verifyIdToken(broker.issuer, res.body.access_token as string);
+      expect(claims).toMatchObject({ sub: encodeSubject('alice', 'upstream'), aud: TEST_CLIENT.id, email: 'alice@example.org', groups: ['admins', 'devs'] });
+    }
+  });
+
+  test('an ID token from another issuer, signed by an unknown key, or expired is access_denied (401), as in Dex', async () => {
+    const { privateKey } = await jose.generateKeyPair('RS256');
+    const unknownKey = await new jose.SignJWT({ email: 'alice@example.org', email_verified: true })
+      .setProtectedHeader({ alg: 'RS256', kid: 'not-the-providers' })
+      .setSubject('alice')
+      .setIssuer(op.issuer)
+      .setAudience(op.clientID)
+      .setIssuedAt()
+      .setExpirationTime('1h')
+      .sign(privateKey);
+    for (const subjectToken of [upstream.otherIssuerIdToken, unknownKey]) {
+      const res = await exchange({ subject_token: subjectToken });
+      expect({ status: res.status, body: res.body }).toEqual({ status: 401, body: { error: 'access_denied', error_description: 'The subject token was not accepted.' } });
+    }
+    // The upstream's ID tokens live an hour: three hours on, the genuine one has expired.
+    jest.useFakeTimers({ doNotFake: ['hrtime', 'nextTick', 'performance', 'queueMicrotask', 'setImmediate', 'clearImmediate', 'setInterval', 'clearInterval', 'setTimeout', 'clearTimeout'], now: Date.now() + 3 * 3600_000 });
+    try {
+      const res = await exchange({ subject_token: upstream.idToken });
+      expect(res.status).toBe(401);
+      expect(res.body.error).toBe('access_denied');
+    } finally {
+      jest.useRealTimers();
+    }
+  });
+
+  test('an upstream access token needs getUserInfo, and is then checked at the userinfo endpoint', async () => {
+    const refused = await exchange({ subject_token: upstream.accessToken, subject_token_type: ACCESS_TOKEN });
+    expect({ status: refused.status, error: refused.body.error }).toEqual({ status: 401, error: 'access_denied' });
+    const res = await exchange({ subject_token: upstream.accessToken, subject_token_type: ACCESS_TOKEN, connector_id: 'userinfo', scope: 'openid email' });
+    expect(res.status).toBe(200);
+    expect(res.body.issued_token_type).toBe(ACCESS_TOKEN);
+    expect(jose.decodeJwt(res.body.access_token as string)).toMatchObject({ sub: encodeSubject('alice', 'userinfo'), email: 'alice@example.org' });
+    const wrong = await exchange({ subject_token: 'not-a-token', subject_token_type: ACCESS_TOKEN, connector_id: 'userinfo' });
+    expect({ status: wrong.status, error: wrong.body.error }).toEqual({ status: 401, error: 'access_denied' });
+  });
+
+  test('connectors without token exchange, or whose grantTypes or the client leave it out, are refused before the token is read', async () => {
+    const cases: [Record<string, string>, Record<string, string>, string][] = [
+      [{ connector_id: 'mockpw' }, basicAuth(), 'invalid_request'],
+      [{ connector_id: 'web-only' }, basicAuth(), 'unauthorized_client'],
+      [{ connector_id: 'upstream' }, basicAuth('mock-only', 'mock-only-secret'), 'unauthorized_client'],
+    ];
+    for (const [form, auth, error] of cases) {
+      const res = await exchange({ subject_token: upstream.idToken, ...form }, auth);
+      expect({ status: res.status, error: res.body.error }).toEqual({ status: 400, error });
+    }
+  });
+
+  test('allowedConnectors: [] allows every connector and grantTypes: [] every grant, as Dex reads an empty list', async () => {
+    const res = await exchange({ subject_token: upstream.idToken }, basicAuth('any-connector', 'any-secret'));
+    expect(res.status).toBe(200);
+    const mock = await exchange({ subject_token: 'anything', connector_id: 'mock-empty-grants' });
+    expect(mock.status).toBe(200);
+    const auth = new URL(`${broker.issuer}/auth`);
+    auth.search = new URLSearchParams({ client_id: 'any-connector', redirect_uri: TEST_CLIENT.redirectURI, response_type: 'code', scope: 'openid', state: 'xyzxyzxyz' }).toString();
+    const list = await getPage(auth.toString());
+    expect(list.status).toBe(200);
+    expect(list.body).toContain('Log in with Upstream OP');
+  });
+});
