@@ -21,7 +21,7 @@ function loadPem(entry: string, index: number): string {
     new X509Certificate(pem);
   } catch {
     throw new ConfigError([
-      { path: `rootCAs.${index}`, message: 'is not in PEM format: give a PEM string, base64 of one, or the path to a PEM file' },
+      { path: `rootCAs[${index}]`, message: 'is not in PEM format: give a PEM string, base64 of one, or the path to a PEM file' },
     ]);
   }
   return pem;
@@ -29,7 +29,8 @@ function loadPem(entry: string, index: number): string {
 
 /** `undefined` when neither option is set: the caller then uses the global fetch. */
 export function upstreamFetch(rootCAs: readonly string[] = [], insecureSkipVerify = false): typeof fetch | undefined {
-  const extra = rootCAs.filter((ca) => ca !== '').map(loadPem);
+  // An empty entry is skipped, as Dex skips it; an error names the entry by its place in the file.
+  const extra = rootCAs.flatMap((ca, index) => (ca === '' ? [] : [loadPem(ca, index)]));
   if (extra.length === 0 && !insecureSkipVerify) return undefined;
   const agent = new Agent({ connect: { ca: [...rootCertificates, ...extra], rejectUnauthorized: !insecureSkipVerify } });
   const bound = (input: Parameters<typeof undiciFetch>[0], init?: Parameters<typeof undiciFetch>[1]) =>

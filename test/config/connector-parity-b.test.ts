@@ -193,6 +193,13 @@ describe('a real login', () => {
     await postOnly?.close();
   });
 
+  test('a rootCAs entry that is not PEM is named by its place in the file (an empty entry before it is skipped, as Dex does)', async () => {
+    const config = { issuer: op.issuer, clientID: op.clientID, clientSecret: op.clientSecret, rootCAs: ['', 'not a certificate'] };
+    await expect(startBroker({ connectors: [{ type: 'oidc', id: 'cas', name: 'CAs', config }] })).rejects.toMatchObject({
+      issues: [{ path: 'connectors[0].config.rootCAs[1]', message: expect.stringContaining('is not in PEM format') }],
+    });
+  });
+
   test('providerDiscoveryOverrides.endSessionURL, which the broker does not use, is a warning at start-up', async () => {
     const warnings: string[] = [];
     const logger = { debug() {}, info() {}, error() {}, warn: (_o: object, msg?: string) => void warnings.push(msg ?? '') };

@@ -52,7 +52,7 @@ describe('TLS to the provider', () => {
   });
 
   test('a rootCAs entry that is no certificate is a config error naming it', async () => {
-    await expect(oidc.create({ ...base, rootCAs: [ca.caPem, 'not a certificate'] }, context)).rejects.toThrow(/rootCAs\.1/);
+    await expect(oidc.create({ ...base, rootCAs: [ca.caPem, 'not a certificate'] }, context)).rejects.toThrow(/rootCAs\[1\]/);
     await expect(oidc.create({ ...base, rootCAs: ['not a certificate'] }, context)).rejects.toBeInstanceOf(ConfigError);
   });
 });
