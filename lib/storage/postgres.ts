@@ -198,38 +198,59 @@ export class PostgresStorage implements Storage {
     }
   }
 
+  /**
+   * Creates the tables when the database has none, under an advisory lock so that instances
+   * starting together create them once. Tables that exist are only read: a user without CREATE on
+   * the schema starts on tables an administrator created (`CREATE TABLE IF NOT EXISTS` checks
+   * that right even when the table exists).
+   */
   private async migrate(): Promise<void> {
     await this.withClient(async (client) => {
       await this.sql(client, 'BEGIN');
       try {
         await this.sql(client, 'SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
-        await this.sql(client, 'CREATE TABLE IF NOT EXISTS dexpress_schema_version (version integer NOT NULL)');
-        const { rows } = await this.sql(client, 'SELECT max(version) AS version FROM dexpress_schema_version');
-        const current = Number((rows[0] as { version: number | null } | undefined)?.version ?? 0);
+        const { rows: found } = await this.sql(client, "SELECT to_regclass('dexpress_schema_version') IS NOT NULL AS present");
+        const present = (found[0] as { present: boolean } | undefined)?.present === true;
+        let current = 0;
+        if (present) {
+          const { rows } = await this.sql(client, 'SELECT max(version) AS version FROM dexpress_schema_version');
+          current = Number((rows[0] as { version: number | null } | undefined)?.version ?? 0);
+        }
         if (current > SCHEMA_VERSION) {
           throw new StorageUnavailableError(`the PostgreSQL database has dexpress schema version ${current}, newer than this dexpress (${SCHEMA_VERSION})`);
         }
-        if (current < 1) {
-          await this.sql(
-            client,
-            `
-            CREATE TABLE dexpress_objects (
-              kind text NOT NULL, id text NOT NULL, value text NOT NULL, version integer NOT NULL,
-              expires_at bigint, owner text, PRIMARY KEY (kind, id)
-            );
-            CREATE INDEX dexpress_objects_owner ON dexpress_objects (kind, owner) WHERE owner IS NOT NULL;
-            CREATE INDEX dexpress_objects_expiry ON dexpress_objects (expires_at) WHERE expires_at IS NOT NULL;
-          `,
-          );
-          await this.sql(client, 'DELETE FROM dexpress_schema_version');
-          await this.sql(client, 'INSERT INTO dexpress_schema_version (version) VALUES ($1)', [SCHEMA_VERSION]);
-        }
+        if (current < 1) await this.createSchema(client);
         await this.sql(client, 'COMMIT');
       } catch (err) {
         await this.rollback(client);
         throw err;
       }
     });
+  }
+
+  private async createSchema(client: pg.PoolClient): Promise<void> {
+    try {
+      await client.query(`
+        CREATE TABLE IF NOT EXISTS dexpress_schema_version (version integer NOT NULL);
+        CREATE TABLE dexpress_objects (
+          kind text NOT NULL, id text NOT NULL, value text NOT NULL, version integer NOT NULL,
+          expires_at bigint, owner text, PRIMARY KEY (kind, id)
+        );
+        CREATE INDEX dexpress_objects_owner ON dexpress_objects (kind, owner) WHERE owner IS NOT NULL;
+        CREATE INDEX dexpress_objects_expiry ON dexpress_objects (expires_at) WHERE expires_at IS NOT NULL;
+      `);
+    } catch (err) {
+      if ((err as { code?: unknown }).code === '42501') {
+        throw new Error(
+          `PostgreSQL at ${this.where}: cannot create dexpress's tables (${errorMessage(err)}). ` +
+            'Grant the user CREATE on the schema, or start dexpress once as a user that has it and grant this one SELECT, INSERT, UPDATE and DELETE on dexpress_objects and dexpress_schema_version',
+          { cause: err },
+        );
+      }
+      this.fail(err);
+    }
+    await this.sql(client, 'DELETE FROM dexpress_schema_version');
+    await this.sql(client, 'INSERT INTO dexpress_schema_version (version) VALUES ($1)', [SCHEMA_VERSION]);
   }
 
   /** Rolls back; a connection that cannot even do that is marked so it is destroyed, not pooled again. */
