@@ -168,3 +168,47 @@ describe('token exchange with an oidc-provider upstream', () => {
     expect(list.body).toContain('Log in with Upstream OP');
   });
 });
+
+describe('device flow', () => {
+  const deviceCode = (form: Record<string, string>, headers: Record<string, string> = {}) => postForm(`${broker.issuer}/device/code`, form, headers);
+
+  test("/device/code answers Dex's fields: an 8-letter user code with a dash, both verification URIs, expires_in and interval", async () => {
+    const res = await deviceCode({ client_id: 'kubectl', scope: 'openid email' });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('cache-control')).toBe('no-store');
+    const userCode = res.body.user_code as string;
+    expect(userCode).toMatch(/^[BCDFGHJKLMNPQRSTVWXZ]{4}-[BCDFGHJKLMNPQRSTVWXZ]{4}$/);
+    expect(res.body).toEqual({
+      device_code: expect.stringMatching(/^[A-Za-z0-9_-]{43}$/),
+      user_code: userCode,
+      verification_uri: `${broker.issuer}/device`,
+      verification_uri_complete: `${broker.issuer}/device?user_code=${userCode}`,
+      expires_in: 300,
+      interval: 5,
+    });
+  });
+
+  test('PKCE: a code_challenge without a method is plain, as in Dex; the verifier collects the tokens once, then invalid_grant', async () => {
+    const verifier = client.randomPKCECodeVerifier();
+    const started = await deviceCode({ client_id: 'kubectl', scope: 'openid email', code_challenge: verifier });
+    expect(started.status).toBe(200);
+    const code = started.body.device_code as string;
+    const poll = (extra: Record<string, string> = {}) => pollOnce(broker.issuer, code, { client_id: 'kubectl', ...extra });
+    expect((await poll()).body.error).toBe('authorization_pending');
+    const done = await enterUserCode(started.body.verification_uri_complete as string, { connectorName: 'Example' });
+    expect(done.page?.status).toBe(200);
+    clock.advance(5_000);
+    expect(await poll()).toMatchObject({ status: 400, body: { error: 'invalid_grant', error_description: 'Expecting parameter code_verifier in PKCE flow.' } });
+    const collected = await poll({ code_verifier: verifier });
+    expect(collected.status).toBe(200);
+    expect(jose.decodeJwt(collected.body.id_token as string)).toMatchObject({ sub: 'Cg0wLTM4NS0yODA4OS0wEgRtb2Nr', aud: 'kubectl' });
+    expect(await poll({ code_verifier: verifier })).toMatchObject({ status: 400, body: { error: 'invalid_grant' } });
+  });
+
+  test('a poll must name its client (RFC 8628 section 3.4); Dex answers one carrying only the device code', async () => {
+    const started = await deviceCode({ client_id: 'kubectl' });
+    const bare = await postForm(`${broker.issuer}/token`, { grant_type: DEVICE_GRANT, device_code: started.body.device_code as string });
+    expect({ status: bare.status, error: bare.body.error }).toEqual({ status: 401, error: 'invalid_client' });
+    expect((await pollOnce(broker.issuer, started.body.device_code as string, { client_id: 'kubectl' })).body.error).toBe('authorization_pending');
+  });
+});
