@@ -82,8 +82,8 @@ export const postgresConfigSchema = z
     password: z.string().optional(),
     /** Seconds to wait for a connection. Dex's 0 means "forever"; here 0 or unset means 5 s, so a request never hangs. */
     connectionTimeout: pgSeconds.optional(),
-    /** Most connections this instance opens (default 5, as Dex). */
-    maxOpenConns: z.number().int().min(1).optional(),
+    /** Most connections this instance opens (0 or unset: 5, as Dex). */
+    maxOpenConns: z.number().int().min(0).optional(),
     /** Accepted for Dex compatibility; pg's pool closes connections idle for 10 s instead. */
     maxIdleConns: z.number().int().min(0).optional(),
     /** Seconds after which a connection is replaced (default: never). */

@@ -79,8 +79,10 @@ export function poolConfig(config: PostgresConfig, queryTimeoutMs = QUERY_TIMEOU
     ...(config.database ? { database: config.database } : {}),
     ...(config.user ? { user: config.user } : {}),
     ...(config.password ? { password: config.password } : {}),
-    ssl: tlsOptions(config.ssl),
-    max: config.maxOpenConns ?? 5,
+    // As libpq and Dex's lib/pq: no TLS over a unix socket (the server offers none there).
+    ssl: host.startsWith('/') ? false : tlsOptions(config.ssl),
+    // Dex's 0 means its default, 5.
+    max: config.maxOpenConns || 5,
     idleTimeoutMillis: 10_000,
     ...(config.connMaxLifetime ? { maxLifetimeSeconds: config.connMaxLifetime } : {}),
     connectionTimeoutMillis: config.connectionTimeout ? config.connectionTimeout * 1000 : DEFAULT_CONNECT_TIMEOUT_MS,

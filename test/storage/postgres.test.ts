@@ -54,7 +54,7 @@ describe('postgres config', () => {
     expect(issues({ hostname: 'db' })).toEqual([{ path: 'storage.config.hostname', message: 'unknown key' }]);
     expect(issues({ port: 70000 })[0]!.path).toBe('storage.config.port');
     expect(issues({ ssl: { mode: 'prefer' } })[0]).toMatchObject({ path: 'storage.config.ssl.mode' });
-    expect(issues({ maxOpenConns: 0 })[0]!.path).toBe('storage.config.maxOpenConns');
+    expect(issues({ maxOpenConns: -1 })[0]!.path).toBe('storage.config.maxOpenConns');
     expect(postgresConfigIssues({ ssl: { mode: 'disable', extra: 1 } })).toEqual([{ path: 'storage.config.ssl.extra', message: 'unknown key' }]);
     expect(postgresConfigIssues({ host: 'db' })).toEqual([]);
   });

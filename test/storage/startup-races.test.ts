@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { stringify } from 'yaml';
 import { StorageUnavailableError } from '../../lib/errors.js';
-import { PostgresStorage } from '../../lib/storage/postgres.js';
+import { PostgresStorage, parsePostgresConfig, poolConfig } from '../../lib/storage/postgres.js';
 import { TEST_CLIENT, startBroker } from '../helpers/broker.js';
 import { freePort, startPostgres, type Postgres } from '../servers/postgres.js';
 
@@ -116,6 +116,20 @@ describe('postgres: users and schemas', () => {
     }
     expect((await server.query("SELECT schemaname FROM pg_tables WHERE tablename LIKE 'dexpress%'", [], database)).rows).toEqual([{ schemaname: 'dex' }, { schemaname: 'dex' }]);
     expect((await server.query('SELECT value, version FROM dex.dexpress_objects', [], database)).rows).toEqual([{ value: '1', version: 2 }]);
+  });
+});
+
+describe('postgres: Dex config keys', () => {
+  test('a unix socket directory as host connects without TLS, as lib/pq and libpq do, whatever ssl.mode says', async () => {
+    const s = await PostgresStorage.open({ host: server.dir, port: server.port, database: 'postgres', user: 'postgres' });
+    await expect(s.ping()).resolves.toBeUndefined();
+    await s.close();
+    expect(poolConfig(parsePostgresConfig({ host: '/var/run/postgresql', ssl: { mode: 'verify-full', caFile: '/no/such/ca.pem' } })).ssl).toBe(false);
+  });
+
+  test("maxOpenConns: 0 is Dex's default (5), not an error", () => {
+    expect(poolConfig(parsePostgresConfig({ maxOpenConns: 0 })).max).toBe(5);
+    expect(poolConfig(parsePostgresConfig({ maxOpenConns: 12, connMaxLifetime: 30, connectionTimeout: 2 }))).toMatchObject({ max: 12, maxLifetimeSeconds: 30, connectionTimeoutMillis: 2000 });
   });
 });
 
