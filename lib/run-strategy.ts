@@ -2,7 +2,8 @@
  * Drives a Passport strategy for one request, as `passport.authenticate` would, and reports
  * which of `success / fail / redirect / pass / error` it ended in (or that it wrote the response
  * itself). A fresh `Object.create(strategy)` per call, as Passport does; only the first outcome
- * counts, and a strategy that never ends is cut off after `timeoutMs`.
+ * counts, an exception it throws (or a promise it returns that rejects) is its `error`, and a
+ * strategy that never ends is cut off after `timeoutMs`.
  */
 import type { Request, Response } from 'express';
 import type { Strategy } from 'passport';
@@ -44,7 +45,11 @@ export function runStrategy(strategy: Strategy, req: Request, res: Response, opt
     s.pass = () => finish({ type: 'pass' });
     s.error = (error: unknown) => finish({ type: 'error', error });
     try {
-      (strategy.authenticate as (this: unknown, req: Request, options: object) => void).call(s, req, options);
+      const result: unknown = (strategy.authenticate as (this: unknown, req: Request, options: object) => unknown).call(s, req, options);
+      // An async authenticate (or one returning its verify callback's promise, as passport-custom
+      // does) that rejects would otherwise be an unhandled rejection, and the login would hang.
+      const then = (result as { then?: unknown } | null | undefined)?.then;
+      if (typeof then === 'function') (then as (ok: () => void, fail: (error: unknown) => void) => unknown).call(result, () => undefined, (error) => finish({ type: 'error', error }));
     } catch (error) {
       finish({ type: 'error', error });
     }
