@@ -10,7 +10,8 @@ import type { Admit, BrokerAuthenticateOptions, LoginState } from './connector.j
 import type { BrokerContext, LoadedConnector } from './context.js';
 import { AccessDeniedError, UpstreamError, errorMessage, publicSummary } from './errors.js';
 import { assertIdentity, scopesFrom, type Identity, type JsonValue } from './identity.js';
-import { browserBinding, isBoundToBrowser, rememberLogin, saveSession, sessionOf } from './login-session.js';
+import { addHandoverLogin, noteHandoverRedirect } from './handover-logins.js';
+import { browserBinding, isBoundToBrowser, rememberLogin, saveSession } from './login-session.js';
 import { runStrategy } from './run-strategy.js';
 import { errorPage, type PageOptions } from './web/pages.js';
 import { html } from './web/html.js';
@@ -108,11 +109,7 @@ export function bindingOf(req: Request): { browser?: string } {
  * connector's login. The session, which may have just got its browser id, is stored first.
  */
 export async function startConnectorLogin(ctx: BrokerContext, req: Request, res: Response, authReq: AuthRequest, conn: LoadedConnector): Promise<void> {
-  if (conn.foreign) {
-    const sess = sessionOf(req);
-    if (!sess) throw new Error('browser sessions are not available');
-    sess[`dexpress:login:${conn.id}`] = authReq.id;
-  }
+  if (conn.foreign) addHandoverLogin(req, conn.id, authReq.id);
   await saveSession(req);
   if (conn.connector.login) {
     res.redirect(303, ctx.url(`/auth/${encodeURIComponent(conn.id)}/login?state=${encodeURIComponent(authReq.id)}`));
@@ -205,6 +202,10 @@ async function runConnector(ctx: BrokerContext, req: Request, res: Response, aut
     case 'handled':
       return;
     case 'redirect':
+      if (conn.foreign && phase === 'login') {
+        noteHandoverRedirect(req, conn.id, authReq.id, outcome.url);
+        await saveSession(req);
+      }
       res.redirect(outcome.status === 301 || outcome.status === 307 || outcome.status === 308 ? 302 : outcome.status, outcome.url);
       return;
     case 'success': {

@@ -6,7 +6,7 @@
 import type { Request, Response } from 'express';
 import type { BrokerContext } from '../context.js';
 import { handleCallback, mayResubmit, resubmitSameSite, showError } from '../flow.js';
-import { sessionOf } from '../login-session.js';
+import { takeHandoverLogin } from '../handover-logins.js';
 
 function param(source: unknown, key: string): string | undefined {
   const v = (source as Record<string, unknown> | undefined)?.[key];
@@ -30,13 +30,16 @@ export async function connectorCallback(ctx: BrokerContext, req: Request, res: R
   }
   let state: string | undefined;
   if (conn.foreign) {
-    const sess = sessionOf(req);
-    const key = `dexpress:login:${conn.id}`;
-    state = typeof sess?.[key] === 'string' ? (sess[key] as string) : undefined;
+    const taken = takeHandoverLogin(req, conn.id);
     // An IdP's cross-site POST over plain HTTP comes without the Lax cookie, so without the state:
     // post it once more from this origin (see resubmitSameSite).
-    if (state === undefined && mayResubmit(req)) return resubmitSameSite(ctx, req, res);
-    if (sess) delete sess[key];
+    if (taken === undefined && mayResubmit(req)) return resubmitSameSite(ctx, req, res);
+    if (taken === 'ambiguous') {
+      ctx.logger.warn({ connector: conn.id, requestId: res.locals.requestId }, 'callback refused: several logins in progress in this browser, and the answer names none of them');
+      showError(ctx, res, 400, 'Several logins in progress', `More than one login with ${conn.name} was started in this browser, and this answer cannot be matched to one of them.`, 'Start the login again from the application, in one tab.');
+      return;
+    }
+    state = taken;
   } else {
     state = param(req.query, 'state');
   }

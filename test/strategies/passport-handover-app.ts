@@ -133,14 +133,15 @@ export async function builtInAndHandedOver(
  * A login at the broker with connector `connectorId` (a handed-over strategy), in one browser,
  * up to where the upstream sends the browser back to `<issuer>/callback/<connectorId>`; that
  * callback is then opened with `state` replaced by a forged value. The broker must answer with
- * its 403 page, and the upstream's code must not have been redeemed (`codeGrants`, the fake's
- * count of code grants, unchanged).
+ * a page (the state names no login in flight in this browser, so the answer never reaches the
+ * strategy), and the upstream's code must not have been redeemed (`codeGrants`, the fake's count
+ * of code grants, unchanged).
  */
 export async function expectForgedStateRefused(issuer: string, connectorId: string, codeGrants: () => number): Promise<void> {
   const before = codeGrants();
   const res = await brokerCallbackWithForgedState(issuer, connectorId);
-  expect(res.status).toBe(403);
-  expect(res.body).toMatch(/Invalid authorization request state/);
+  expect(res.status).toBe(400);
+  expect(res.body).toMatch(/Login expired/);
   expect(codeGrants()).toBe(before);
 }
 
