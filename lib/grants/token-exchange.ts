@@ -4,7 +4,7 @@
  */
 import type { ClientSettings } from '../config/settings.js';
 import type { BrokerContext } from '../context.js';
-import { OAuthError, errorMessage } from '../errors.js';
+import { OAuthError, StorageUnavailableError, UpstreamError, errorMessage } from '../errors.js';
 import { assertIdentity, type Identity } from '../identity.js';
 import type { Grant } from '../tokens/claims.js';
 import { checkScopeParam } from './scopes.js';
@@ -32,8 +32,7 @@ export async function tokenExchangeGrant(ctx: BrokerContext, client: ClientSetti
   try {
     identity = assertIdentity(await conn.connector.tokenIdentity(subjectTokenType, subjectToken));
   } catch (err) {
-    ctx.logger.info({ connector: conn.id, reason: errorMessage(err) }, 'token exchange refused');
-    throw new OAuthError('access_denied', 'The subject token was not accepted.', 401);
+    throw exchangeRefusal(ctx, conn, err);
   }
   const { connectorData: _data, ...claims } = identity;
   const grant: Grant = { clientId: client.id, connectorId: conn.id, connectorType: conn.type, scopes, claims };
@@ -43,4 +42,21 @@ export async function tokenExchangeGrant(ctx: BrokerContext, client: ClientSetti
     return { access_token: res.id_token, token_type: 'bearer', expires_in: res.expires_in, issued_token_type: ID_TOKEN };
   }
   return { access_token: res.access_token, token_type: 'bearer', expires_in: res.expires_in, issued_token_type: ACCESS_TOKEN };
+}
+
+/**
+ * What the client hears when the connector did not vouch for the subject token. The connector
+ * refusing it (bad signature, expired, another issuer, userinfo saying 401) is Dex's 401
+ * `access_denied`; the upstream failing (unreachable, a 5xx, its keys not fetched) is 503
+ * `temporarily_unavailable`, as for the password and refresh grants, so a client does not throw
+ * away a good token because the identity provider was down (Dex answers `access_denied` to both).
+ */
+function exchangeRefusal(ctx: BrokerContext, conn: { id: string; name: string }, err: unknown): OAuthError | StorageUnavailableError {
+  if (err instanceof StorageUnavailableError) return err;
+  if (err instanceof UpstreamError) {
+    ctx.logger.warn({ err, connector: conn.id }, 'token exchange: the connector could not check the subject token');
+    return new OAuthError('temporarily_unavailable', `${conn.name} cannot be reached right now.`, 503);
+  }
+  ctx.logger.info({ connector: conn.id, reason: errorMessage(err) }, 'token exchange refused');
+  return new OAuthError('access_denied', 'The subject token was not accepted.', 401);
 }

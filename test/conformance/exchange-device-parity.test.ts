@@ -14,6 +14,7 @@ import { frozenClock } from '../helpers/clock.js';
 import { DEVICE_GRANT, enterUserCode, pollOnce } from '../helpers/device.js';
 import { basicAuth, getPage, leaksNothing, postForm } from '../helpers/http.js';
 import { browse, discover, verifyIdToken } from '../helpers/rp.js';
+import { CLIENT_ID as GITLAB_CLIENT_ID, CLIENT_SECRET as GITLAB_CLIENT_SECRET, GitLabFake } from '../fakes/gitlab/index.js';
 import { answerInteractions, startOidcProvider, type RunningOidcProvider } from '../servers/oidc-provider.js';
 import { upstreamUsers } from '../strategies/oidc/users.js';
 
@@ -25,8 +26,9 @@ const clock = frozenClock(Date.now());
 let op: RunningOidcProvider;
 let otherOp: RunningOidcProvider;
 let broker: TestBroker;
-/** A port nothing listens on: an upstream that is down. */
-let downIssuer: string;
+const gitlab = new GitLabFake();
+/** The upstream's JWKS endpoint failing: every answer is a 503. */
+let failingKeys: Server;
 let upstream: { idToken: string; accessToken: string; otherAudienceIdToken: string; otherIssuerIdToken: string };
 
 /** Logs `user` in at an upstream provider directly, as a client app would, and returns its tokens. */
@@ -58,8 +60,10 @@ beforeAll(async () => {
   };
   op = await startOidcProvider({ users: upstreamUsers, redirectURIs: ['http://127.0.0.1/dex/callback'], extraClients: [otherApp] });
   otherOp = await startOidcProvider({ users: upstreamUsers, redirectURIs: ['http://127.0.0.1/dex/callback'] });
-  const goneOp = await startOidcProvider({ users: upstreamUsers, redirectURIs: ['http://127.0.0.1/dex/callback'] });
-  downIssuer = goneOp.issuer;
+  await gitlab.listen();
+  gitlab.add({ id: 42, username: 'alice', name: 'Alice Example', email: 'alice@example.com', confirmedAt: '2024-01-02T03:04:05Z', groups: [] });
+  failingKeys = createServer((_req, res) => res.writeHead(503, { 'content-type': 'text/plain' }).end('Service Unavailable'));
+  await new Promise<void>((resolve) => failingKeys.listen(0, '127.0.0.1', resolve));
   const cfg = { issuer: op.issuer, clientID: op.clientID, clientSecret: op.clientSecret, scopes: ['profile', 'email', 'groups'], insecureEnableGroups: true };
   broker = await startBroker({
     oauth2: { skipApprovalScreen: true },
@@ -67,7 +71,13 @@ beforeAll(async () => {
       { type: 'oidc', id: 'upstream', name: 'Upstream OP', config: cfg },
       { type: 'oidc', id: 'userinfo', name: 'Upstream OP (userinfo)', config: { ...cfg, getUserInfo: true } },
       { type: 'oidc', id: 'web-only', name: 'Web only', config: cfg, grantTypes: ['authorization_code'] },
-      { type: 'oidc', id: 'down', name: 'Down OP', config: { ...cfg, issuer: downIssuer } },
+      {
+        type: 'oidc',
+        id: 'down',
+        name: 'Down OP',
+        config: { ...cfg, providerDiscoveryOverrides: { jwksURL: `http://127.0.0.1:${(failingKeys.address() as AddressInfo).port}/jwks` } },
+      },
+      { type: 'gitlab', id: 'gitlab', name: 'GitLab', config: { baseURL: gitlab.oauth.url, clientID: GITLAB_CLIENT_ID, clientSecret: GITLAB_CLIENT_SECRET } },
       { type: 'mockCallback', id: 'mock', name: 'Example' },
       { type: 'mockCallback', id: 'mock-empty-grants', name: 'Example 2', grantTypes: [] },
       { type: 'mockPassword', id: 'mockpw', name: 'Mock password', config: { username: 'kilgore', password: 'trout' } },
@@ -79,7 +89,6 @@ beforeAll(async () => {
       { id: 'any-connector', secret: 'any-secret', redirectURIs: [TEST_CLIENT.redirectURI], allowedConnectors: [] },
     ],
   }, { now: clock });
-  await goneOp.close();
   const alice = await upstreamTokens(op, op.clientID, op.clientSecret, 'alice');
   const other = await upstreamTokens(op, 'other-app', 'other-app-secret', 'alice');
   const elsewhere = await upstreamTokens(otherOp, otherOp.clientID, otherOp.clientSecret, 'alice');
@@ -90,6 +99,8 @@ afterAll(async () => {
   await broker?.close();
   await op?.close();
   await otherOp?.close();
+  await gitlab.close();
+  failingKeys?.close();
 });
 
 function exchange(form: Record<string, string>, auth: Record<string, string> = basicAuth()) {
@@ -142,6 +153,29 @@ describe('token exchange with an oidc-provider upstream', () => {
     expect(jose.decodeJwt(res.body.access_token as string)).toMatchObject({ sub: encodeSubject('alice', 'userinfo'), email: 'alice@example.org' });
     const wrong = await exchange({ subject_token: 'not-a-token', subject_token_type: ACCESS_TOKEN, connector_id: 'userinfo' });
     expect({ status: wrong.status, error: wrong.body.error }).toEqual({ status: 401, error: 'access_denied' });
+  });
+
+  test("the upstream failing (its keys answer 503) is 503 temporarily_unavailable, not a refused token", async () => {
+    const res = await exchange({ subject_token: upstream.idToken, connector_id: 'down' });
+    expect(res.status).toBe(503);
+    expect(res.body).toEqual({ error: 'temporarily_unavailable', error_description: 'Down OP cannot be reached right now.' });
+  });
+
+  test('gitlab: a token GitLab refuses is access_denied (401); GitLab failing is 503', async () => {
+    const { access_token: good } = gitlab.oauth.issue('alice', 'read_user openid') as { access_token: string };
+    const ok = await exchange({ subject_token: good, subject_token_type: ACCESS_TOKEN, connector_id: 'gitlab' });
+    expect(ok.status).toBe(200);
+    const refused = await exchange({ subject_token: 'nope', subject_token_type: ACCESS_TOKEN, connector_id: 'gitlab' });
+    expect({ status: refused.status, error: refused.body.error }).toEqual({ status: 401, error: 'access_denied' });
+    const idToken = await exchange({ subject_token: good, subject_token_type: ID_TOKEN, connector_id: 'gitlab' });
+    expect({ status: idToken.status, error: idToken.body.error }).toEqual({ status: 401, error: 'access_denied' });
+    gitlab.oauth.fail('/api/v4/user', { status: 502, body: 'Bad Gateway' });
+    try {
+      const down = await exchange({ subject_token: good, subject_token_type: ACCESS_TOKEN, connector_id: 'gitlab' });
+      expect({ status: down.status, error: down.body.error }).toEqual({ status: 503, error: 'temporarily_unavailable' });
+    } finally {
+      gitlab.oauth.clearFaults();
+    }
   });
 
   test('connectors without token exchange, or whose grantTypes or the client leave it out, are refused before the token is read', async () => {
