@@ -86,6 +86,9 @@ export class SqliteStorage extends InProcessStorage {
       this.migrate();
     } catch (err) {
       this.db.close();
+      if (/^SQLITE_READONLY/.test(String((err as { code?: unknown }).code))) {
+        throw new StorageUnavailableError(`cannot write SQLite database ${file} (this process needs write access to the file and to its directory, for the -wal and -shm files)`, { cause: err });
+      }
       this.fail(err);
     }
     const db = this.db;
@@ -177,7 +180,13 @@ export class SqliteStorage extends InProcessStorage {
       if (current > SCHEMA_VERSION) {
         throw new StorageUnavailableError(`the SQLite database has schema version ${current}, newer than this dexpress (${SCHEMA_VERSION})`);
       }
-      if (current === SCHEMA_VERSION) return;
+      if (current === SCHEMA_VERSION) {
+        // A write even when there is nothing to migrate: a file this process may read but not
+        // write (another owner, a read-only mount) opens without complaint, and would otherwise
+        // pass the health check and fail every login with a 503. It fails here, at start-up.
+        this.db.prepare('UPDATE schema_version SET version = version').run();
+        return;
+      }
       if (current === 1) {
         this.db.exec(`
           DROP INDEX objects_owner;

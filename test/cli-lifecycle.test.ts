@@ -1,0 +1,97 @@
+/**
+ * The life of a `dexpress serve` process, run as a child the way users run it: start-up that
+ * cannot succeed (storage it cannot use), signals (SIGHUP reloads the TLS certificate as Dex
+ * does), and what it prints where.
+ */
+import { spawn, spawnSync, type SpawnOptions } from 'node:child_process';
+import { chmodSync, chownSync, copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, expect, test } from '@jest/globals';
+import { stringify } from 'yaml';
+import { SqliteStorage } from '../lib/storage/sqlite.js';
+import { freePort } from './helpers/ports.js';
+
+const BIN = join(process.cwd(), 'bin', 'dexpress.js');
+const dir = mkdtempSync(join(tmpdir(), 'dexpress-lifecycle-'));
+chmodSync(dir, 0o755);
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+/** Root writes to any file: a check of file permissions runs the child as `nobody` instead. */
+const unprivileged: SpawnOptions = process.getuid?.() === 0 ? { uid: 65534, gid: 65534 } : {};
+
+function run(args: string[], options: SpawnOptions = {}) {
+  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 20_000, ...options });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+function writeConfig(name: string, config: Record<string, unknown>): string {
+  const file = join(dir, name);
+  writeFileSync(file, stringify({ connectors: [{ type: 'mockCallback', id: 'mock', name: 'Mock' }], ...config }));
+  chmodSync(file, 0o644);
+  return file;
+}
+
+interface Serving {
+  output(): string;
+  /** Resolves once the output contains `text`. */
+  waitFor(text: string): Promise<void>;
+  /** Sends a signal (default SIGTERM); `exited` resolves to the exit code. */
+  signal(name?: NodeJS.Signals): void;
+  exited: Promise<number | null>;
+}
+
+/** `dexpress serve <args>`, resolved once it listens; rejects with its output if it exits first. */
+function startServe(args: string[]): Promise<Serving> {
+  const child = spawn(process.execPath, [BIN, 'serve', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const waitFor = async (text: string) => {
+    const deadline = Date.now() + 30_000;
+    while (!output.includes(text)) {
+      if (Date.now() > deadline || child.exitCode !== null) throw new Error(`serve never printed "${text}": ${output}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  };
+  return waitFor('listening on').then(() => ({ output: () => output, waitFor, signal: (name = 'SIGTERM') => child.kill(name), exited }));
+}
+
+test('a SQLite file serve may read but not write: exit 1 at start-up naming the file, not a server whose every login is a 503', async () => {
+  // The directory is writable (-wal and -shm can be created there), the file is not.
+  const writable = join(dir, 'writable-dir');
+  mkdirSync(writable);
+  chmodSync(writable, 0o777);
+  const db = join(writable, 'readonly.sqlite');
+  const port = await freePort();
+  const file = writeConfig('readonly.yaml', { issuer: `http://127.0.0.1:${port}/dex`, storage: { type: 'sqlite3', config: { file: db } }, web: { http: `127.0.0.1:${port}` } });
+  // Served once, so it holds a signing key: start-up itself has nothing to write.
+  const first = await startServe([file]);
+  first.signal();
+  expect(await first.exited).toBe(0);
+  chmodSync(db, 0o444);
+  const r = run(['serve', file], unprivileged);
+  expect({ code: r.code, out: r.out, err: r.err }).toEqual({
+    code: 1,
+    out: '',
+    err: `dexpress: cannot start: cannot write SQLite database ${db} (this process needs write access to the file and to its directory, for the -wal and -shm files)\n`,
+  });
+});
+
+test('a SQLite file in a directory serve cannot write: exit 1 with the same message', async () => {
+  const sub = join(dir, 'readonly-dir');
+  const db = join(dir, 'fresh.sqlite');
+  await new SqliteStorage(db).close();
+  // The file is writable (mode 666), its directory is not: WAL needs to create -wal and -shm there.
+  mkdirSync(sub);
+  copyFileSync(db, join(sub, 'x.sqlite'));
+  chmodSync(join(sub, 'x.sqlite'), 0o666);
+  if (unprivileged.uid !== undefined) chownSync(sub, 0, 0);
+  chmodSync(sub, 0o555);
+  const port = await freePort();
+  const file = writeConfig('readonly-dir.yaml', { issuer: `http://127.0.0.1:${port}/dex`, storage: { type: 'sqlite3', config: { file: join(sub, 'x.sqlite') } }, web: { http: `127.0.0.1:${port}` } });
+  const r = run(['serve', file], unprivileged);
+  expect(r.code).toBe(1);
+  expect(r.err).toContain(`cannot write SQLite database ${join(sub, 'x.sqlite')}`);
+});
