@@ -16,6 +16,7 @@ import { AccessDeniedError, RefreshFailedError, UpstreamError } from '../../lib/
 import type { Identity, JsonValue, Scopes } from '../../lib/identity.js';
 import { isRecord } from '../shared/http.js';
 import { PasswordStrategy } from '../shared/password.js';
+import { parseStrategyConfig } from '../shared/strategy-config.js';
 import { CrowdClient, type CrowdUser, type SessionOutcome } from './client.js';
 
 export const configSchema = z
@@ -123,7 +124,7 @@ export function createAtlassianCrowd(config: AtlassianCrowdConfig, options: Atla
 /** The Passport strategy alone: `passport.use('crowd', new AtlassianCrowdStrategy(config))`. */
 export class AtlassianCrowdStrategy extends PasswordStrategy {
   constructor(config: AtlassianCrowdConfig, name = 'atlassian-crowd', options: AtlassianCrowdOptions = {}) {
-    super(name, createAtlassianCrowd(configSchema.parse(config), options).login);
+    super(name, createAtlassianCrowd(parseStrategyConfig(configSchema, config), options).login);
   }
 }
 

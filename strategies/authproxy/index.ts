@@ -10,6 +10,7 @@ import { z } from 'zod';
 import { nonEmpty, unsetWhenEmpty } from '../shared/config-values.js';
 import type { BrokerAuthenticateOptions, ConnectorModule } from '../../lib/connector.js';
 import { AccessDeniedError } from '../../lib/errors.js';
+import { parseStrategyConfig } from '../shared/strategy-config.js';
 import { BrokerStrategy, type StandaloneOptions, type StrategyOutcome } from '../shared/strategy.js';
 
 export const configSchema = z
@@ -37,6 +38,7 @@ export class AuthProxyStrategy extends BrokerStrategy {
 
   constructor(config: AuthProxyConfig, name = 'authproxy') {
     super(name);
+    config = parseStrategyConfig(configSchema, config);
     this.headers = {
       userIDHeader: config.userIDHeader ?? 'X-Remote-User-Id',
       userHeader: config.userHeader ?? 'X-Remote-User',

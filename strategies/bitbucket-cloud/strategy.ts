@@ -7,7 +7,8 @@ import type { Identity, Scopes } from '../../lib/identity.js';
 import { PlatformStrategy } from '../shared/platform-strategy.js';
 import { upstreamFetch, type UpstreamOptions } from '../shared/platform.js';
 import { BitbucketApi } from './api.js';
-import { BITBUCKET_ENDPOINTS, type BitbucketConfig, type BitbucketEndpoints } from './config.js';
+import { parseStrategyConfig } from '../shared/strategy-config.js';
+import { configSchema, BITBUCKET_ENDPOINTS, type BitbucketConfig, type BitbucketEndpoints } from './config.js';
 import { readIdentity } from './mapping.js';
 
 export interface BitbucketStrategyOptions extends UpstreamOptions {
@@ -24,6 +25,7 @@ export class BitbucketCloudStrategy extends PlatformStrategy {
   private readonly fetchFn: typeof fetch;
 
   constructor(config: BitbucketConfig, options: BitbucketStrategyOptions = {}) {
+    config = parseStrategyConfig(configSchema, config);
     const endpoints = options.endpoints ?? BITBUCKET_ENDPOINTS;
     const fetchFn = upstreamFetch(options);
     super(options.name ?? 'bitbucket-cloud', {

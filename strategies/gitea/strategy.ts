@@ -7,7 +7,8 @@ import type { Identity, Scopes } from '../../lib/identity.js';
 import { PlatformStrategy } from '../shared/platform-strategy.js';
 import { upstreamFetch, type UpstreamOptions } from '../shared/platform.js';
 import { GiteaApi } from './api.js';
-import { baseURLOf, type GiteaConfig } from './config.js';
+import { parseStrategyConfig } from '../shared/strategy-config.js';
+import { configSchema, baseURLOf, type GiteaConfig } from './config.js';
 import { readIdentity } from './mapping.js';
 
 export interface GiteaStrategyOptions extends UpstreamOptions {
@@ -22,6 +23,7 @@ export class GiteaStrategy extends PlatformStrategy {
   private readonly fetchFn: typeof fetch;
 
   constructor(config: GiteaConfig, options: GiteaStrategyOptions = {}) {
+    config = parseStrategyConfig(configSchema, config);
     const baseURL = baseURLOf(config);
     const fetchFn = upstreamFetch(options);
     super(options.name ?? 'gitea', {

@@ -11,7 +11,8 @@ import type { Identity, Scopes } from '../../lib/identity.js';
 import { PlatformStrategy } from '../shared/platform-strategy.js';
 import { fetchTrusting, upstreamFetch, type UpstreamOptions } from '../shared/platform.js';
 import { GitHubApi } from './api.js';
-import { endpointsFor, type GitHubConfig, type GitHubEndpoints } from './config.js';
+import { parseStrategyConfig } from '../shared/strategy-config.js';
+import { configSchema, endpointsFor, type GitHubConfig, type GitHubEndpoints } from './config.js';
 import { groupsRequired, readIdentity } from './mapping.js';
 
 export interface GitHubStrategyOptions extends UpstreamOptions {
@@ -29,6 +30,7 @@ export class GitHubStrategy extends PlatformStrategy {
   private readonly fetchFn: typeof fetch;
 
   constructor(config: GitHubConfig, options: GitHubStrategyOptions = {}) {
+    config = parseStrategyConfig(configSchema, config);
     const endpoints = options.endpoints ?? endpointsFor(config);
     const base = options.fetch ?? (config.rootCA !== undefined ? fetchTrusting(config.rootCA, 'rootCA') : undefined);
     const fetchFn = upstreamFetch({ ...options, ...(base ? { fetch: base } : {}) });

@@ -12,7 +12,8 @@ import { PlatformStrategy } from '../shared/platform-strategy.js';
 import { upstreamFetch, type UpstreamOptions } from '../shared/platform.js';
 import { fetchWithCA } from '../shared/tls.js';
 import { GitLabApi } from './api.js';
-import { baseURLOf, type GitLabConfig } from './config.js';
+import { parseStrategyConfig } from '../shared/strategy-config.js';
+import { configSchema, baseURLOf, type GitLabConfig } from './config.js';
 import { groupsRequired, readIdentity } from './mapping.js';
 
 export const ACCESS_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:access_token';
@@ -29,6 +30,7 @@ export class GitLabStrategy extends PlatformStrategy {
   private readonly fetchFn: typeof fetch;
 
   constructor(config: GitLabConfig, options: GitLabStrategyOptions = {}) {
+    config = parseStrategyConfig(configSchema, config);
     const baseURL = baseURLOf(config);
     const ca = config.rootCAData === undefined ? undefined : Buffer.from(config.rootCAData, 'base64').toString('utf8');
     const base = options.fetch ?? (ca !== undefined ? fetchWithCA({ ca }) : undefined);

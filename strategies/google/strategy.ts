@@ -10,7 +10,8 @@ import { OidcLoginStrategy, type AuthorizationRequest } from '../oidc/login.js';
 import type { Claims } from '../oidc/mapping.js';
 import { isRecord } from '../shared/http.js';
 import { filterGroups, upstreamFetch } from '../shared/platform.js';
-import { GOOGLE_ISSUER, type GoogleConfig } from './config.js';
+import { parseStrategyConfig } from '../shared/strategy-config.js';
+import { configSchema, GOOGLE_ISSUER, type GoogleConfig } from './config.js';
 import type { GoogleDirectory } from './directory.js';
 
 export class GoogleStrategy extends OidcLoginStrategy {
@@ -24,6 +25,7 @@ export class GoogleStrategy extends OidcLoginStrategy {
     private readonly directory: GoogleDirectory | undefined,
     name = 'google',
   ) {
+    config = parseStrategyConfig(configSchema, config);
     super(name, config.redirectURI);
     this.config = config;
     this.scopes = ['openid', ...(config.scopes && config.scopes.length > 0 ? config.scopes : ['profile', 'email'])];

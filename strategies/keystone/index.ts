@@ -14,6 +14,7 @@ import type { ConnectorModule } from '../../lib/connector.js';
 import { AccessDeniedError, RefreshFailedError, UpstreamError } from '../../lib/errors.js';
 import type { Identity, Scopes } from '../../lib/identity.js';
 import { PasswordStrategy } from '../shared/password.js';
+import { parseStrategyConfig } from '../shared/strategy-config.js';
 import { KeystoneApi, domainRef, type KeystoneUser } from './api.js';
 
 export const configSchema = z
@@ -99,7 +100,7 @@ export function createKeystone(config: KeystoneConfig, options: KeystoneOptions 
 /** The Passport strategy alone: `passport.use('keystone', new KeystoneStrategy(config))`. */
 export class KeystoneStrategy extends PasswordStrategy {
   constructor(config: KeystoneConfig, name = 'keystone', options: KeystoneOptions = {}) {
-    super(name, createKeystone(configSchema.parse(config), options).login);
+    super(name, createKeystone(parseStrategyConfig(configSchema, config), options).login);
   }
 }
 

@@ -15,13 +15,15 @@ import { UpstreamOidcClient, loginRefusal, refreshRefusal, type UpstreamTokens, 
 import { OidcLoginStrategy, type AuthorizationRequest } from '../oidc/login.js';
 import type { Claims } from '../oidc/mapping.js';
 import { SingleFlight, currentTokens, parseTokenData, tokenDataJson, upstreamFetch, type UpstreamTokenData } from '../shared/platform.js';
-import { LINKEDIN_ISSUER, type LinkedInConfig } from './config.js';
+import { parseStrategyConfig } from '../shared/strategy-config.js';
+import { configSchema, LINKEDIN_ISSUER, type LinkedInConfig } from './config.js';
 
 export class LinkedInStrategy extends OidcLoginStrategy {
   readonly client: UpstreamOidcClient;
   private readonly refreshFlight = new SingleFlight<UpstreamTokenData>();
 
   constructor(config: LinkedInConfig, name = 'linkedin') {
+    config = parseStrategyConfig(configSchema, config);
     super(name, config.redirectURI);
     this.client = new UpstreamOidcClient({
       issuer: config.issuer ?? LINKEDIN_ISSUER,

@@ -18,7 +18,8 @@ import {
   type UpstreamTokenData,
 } from '../shared/platform.js';
 import { assertionFetch } from './assertion.js';
-import { DEFAULT_API_URL, DEFAULT_GRAPH_URL, isOrgTenant, type MicrosoftConfig } from './config.js';
+import { parseStrategyConfig } from '../shared/strategy-config.js';
+import { configSchema, DEFAULT_API_URL, DEFAULT_GRAPH_URL, isOrgTenant, type MicrosoftConfig } from './config.js';
 import { GraphClient, MAX_IDS_PER_LOOKUP, isTenantOf, type GraphUser } from './graph.js';
 
 const SCOPE_USER = 'user.read';
@@ -33,6 +34,7 @@ export class MicrosoftStrategy extends OAuth2Strategy {
   private readonly refreshFlight = new SingleFlight<UpstreamTokenData>();
 
   constructor(config: MicrosoftConfig, name = 'microsoft', callbackURL?: string) {
+    config = parseStrategyConfig(configSchema, config);
     const apiURL = (config.apiURL ?? DEFAULT_API_URL).replace(/\/$/, '');
     const tenant = config.tenant ?? 'common';
     const fetchFn = upstreamFetch();

@@ -9,7 +9,8 @@ import { callUpstream, isRecord, redactUrl } from '../shared/http.js';
 import { OAuth2Strategy, type OAuth2Tokens } from '../shared/oauth2.js';
 import { BearerApi, fetchTrusting, filterGroups, requireField, upstreamFetch, type UpstreamOptions } from '../shared/platform.js';
 import { fetchWithCA } from '../shared/tls.js';
-import type { OpenShiftConfig } from './config.js';
+import { parseStrategyConfig } from '../shared/strategy-config.js';
+import { configSchema, type OpenShiftConfig } from './config.js';
 
 export const DISCOVERY_PATH = '/.well-known/oauth-authorization-server';
 export const USER_PATH = '/apis/user.openshift.io/v1/users/~';
@@ -52,6 +53,7 @@ export class OpenShiftStrategy extends OAuth2Strategy {
    * config says (`rootCA`, `insecureCA`: `fetchFor(config)`), as discovery should.
    */
   constructor(config: OpenShiftConfig, endpoints: OpenShiftEndpoints, options: OpenShiftStrategyOptions = {}) {
+    config = parseStrategyConfig(configSchema, config);
     const configured = options.fetch ? undefined : fetchFor(config);
     const fetchFn = upstreamFetch({ ...options, ...(configured ? { fetch: configured } : {}) });
     super(options.name ?? 'openshift', {

@@ -4,10 +4,32 @@
  * and how `passport.authenticate(name, options)` ends for a Passport user. Each connector's own
  * standalone test drives its login through its fake; here, what holds for all of them.
  */
-import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, beforeEach, describe, expect, test } from '@jest/globals';
+import express, { type NextFunction, type Request, type Response } from 'express';
+import session from 'express-session';
+import passport from 'passport';
 import { ConfigError } from '../../lib/errors.js';
+import type { Identity } from '../../lib/identity.js';
+import { AtlassianCrowdStrategy } from '../../strategies/atlassian-crowd/index.js';
+import { AuthProxyStrategy } from '../../strategies/authproxy/index.js';
+import { BitbucketCloudStrategy } from '../../strategies/bitbucket-cloud/index.js';
+import { GiteaStrategy } from '../../strategies/gitea/index.js';
+import { configSchema as githubConfig, GitHubStrategy } from '../../strategies/github/index.js';
+import { GitLabStrategy } from '../../strategies/gitlab/index.js';
+import { GoogleStrategy } from '../../strategies/google/index.js';
+import { KeystoneStrategy } from '../../strategies/keystone/index.js';
+import { LdapStrategy } from '../../strategies/ldap/index.js';
+import { LinkedInStrategy } from '../../strategies/linkedin/index.js';
+import { MicrosoftStrategy } from '../../strategies/microsoft/index.js';
+import { OpenShiftStrategy } from '../../strategies/openshift/index.js';
 import { SamlStrategy, type SamlConfig } from '../../strategies/saml/index.js';
 import { resolveSettings } from '../../strategies/saml/config.js';
+import { CLIENT_ID, CLIENT_SECRET, GitHubFake } from '../fakes/github/index.js';
+import { cookieBrowser, type CookieBrowser } from '../helpers/http.js';
+import type { Slapd } from '../servers/slapd.js';
+import { ldapConfig, passwords, startSeededSlapd } from './ldap/directory.js';
 
 /** What a JavaScript caller, or a config read from JSON or the environment, may hand a constructor. */
 function unchecked<T>(config: Record<string, unknown>): T {
@@ -26,6 +48,7 @@ function configErrorOf(build: () => unknown): ConfigError | string {
 
 describe('a strategy built with a bad config throws a ConfigError naming the key, when it is built', () => {
   const redirectURI = 'https://app.example.com/callback';
+  const openshiftEndpoints = { authorizationURL: 'https://oauth.cluster.example/oauth/authorize', tokenURL: 'https://oauth.cluster.example/oauth/token' };
 
   test('SAML without ca or caData (and without insecureSkipSignatureValidation): refused, never a strategy that takes unsigned responses', () => {
     const config = unchecked<SamlConfig>({ ssoURL: 'https://idp.example/sso', redirectURI, usernameAttr: 'name', emailAttr: 'email' });
@@ -34,5 +57,146 @@ describe('a strategy built with a bad config throws a ConfigError naming the key
     expect((err as ConfigError).issues).toEqual([{ path: 'ca', message: expect.stringMatching(/ca.*caData/) }]);
     // The settings themselves fail closed too: no certificate is never "trust every response".
     expect(() => resolveSettings(config)).toThrow(ConfigError);
+  });
+
+  const cases: [string, string, () => unknown][] = [
+    ['GitHubStrategy', 'clientID', () => new GitHubStrategy(unchecked({ clientID: '', clientSecret: 'secret', redirectURI }))],
+    ['GitLabStrategy', 'clientSecret', () => new GitLabStrategy(unchecked({ clientID: 'id', redirectURI }))],
+    ['GiteaStrategy', 'clientID', () => new GiteaStrategy(unchecked({ clientSecret: 'secret', redirectURI }))],
+    ['BitbucketCloudStrategy', 'clientSecret', () => new BitbucketCloudStrategy(unchecked({ clientID: 'id', clientSecret: '', redirectURI }))],
+    ['MicrosoftStrategy', 'clientSecret', () => new MicrosoftStrategy(unchecked({ clientID: 'id', redirectURI }))],
+    ['LinkedInStrategy', 'clientSecret', () => new LinkedInStrategy(unchecked({ clientID: 'id', redirectURI }))],
+    ['GoogleStrategy', 'clientID', () => new GoogleStrategy(unchecked({ clientSecret: 'secret', redirectURI }), undefined)],
+    ['OpenShiftStrategy', 'clientID', () => new OpenShiftStrategy(unchecked({ issuer: 'https://api.cluster.example:6443', clientSecret: 'secret', redirectURI }), openshiftEndpoints)],
+    ['GitHubStrategy', 'redirectURI', () => new GitHubStrategy(unchecked({ clientID: 'id', clientSecret: 'secret', redirectURI: '/callback' }))],
+    ['AuthProxyStrategy', 'userHeader', () => new AuthProxyStrategy(unchecked({ userHeader: '' }))],
+    ['AtlassianCrowdStrategy', 'baseURL', () => new AtlassianCrowdStrategy(unchecked({ clientID: 'app', clientSecret: 'secret' }))],
+    ['KeystoneStrategy', 'keystoneHost', () => new KeystoneStrategy(unchecked({ keystoneHost: 'keystone:5000', domain: 'default', keystoneUsername: 'admin', keystonePassword: 'pw' }))],
+  ];
+  test.each(cases)('%s without a valid %s', (_name, key, build) => {
+    const err = configErrorOf(build);
+    expect(err).toBeInstanceOf(ConfigError);
+    expect((err as ConfigError).issues.map((i) => i.path)).toContain(key);
+  });
+});
+
+/**
+ * An app as a Passport user writes one, on its own Passport instance, around GitHubStrategy and
+ * LdapStrategy: `/login` starts the GitHub login, and each callback route ends it with the
+ * `passport.authenticate` options its path names; `/ldap` takes the password form. Every route
+ * answers the Identity without its connectorData; the error middleware records what reached it.
+ */
+const github = new GitHubFake();
+let slapd: Slapd;
+let server: http.Server;
+let appURL = '';
+const errors: unknown[] = [];
+
+function shown(req: Request, res: Response): void {
+  const { connectorData: _, ...user } = req.user as Identity;
+  res.json(user);
+}
+
+function contractApp(authenticator: passport.PassportStatic): express.Express {
+  const app = express();
+  app.use(express.urlencoded({ extended: false }));
+  app.use(session({ secret: 'standalone contract', resave: false, saveUninitialized: false }));
+  app.use(authenticator.session());
+  app.get('/login', authenticator.authenticate('gh'));
+  app.get('/cb/redirect', authenticator.authenticate('gh', { failureRedirect: '/failed', failureMessage: true }), shown);
+  app.get('/cb/fail-with-error', authenticator.authenticate('gh', { failWithError: true }), shown);
+  app.get('/cb/no-session', authenticator.authenticate('gh', { session: false }), shown);
+  app.post('/ldap', authenticator.authenticate('ldap', { failureMessage: true }), shown);
+  app.get('/failed', (req, res) => {
+    res.status(401).json({ messages: (req.session as { messages?: string[] }).messages ?? [] });
+  });
+  app.get('/me', (req, res) => {
+    if (req.user) shown(req, res);
+    else res.status(401).json(null);
+  });
+  app.use((err: Error & { status?: number }, _req: Request, res: Response, _next: NextFunction) => {
+    errors.push(err);
+    res.status(err.status ?? 500).json({ error: err.name });
+  });
+  return app;
+}
+
+beforeAll(async () => {
+  slapd = await startSeededSlapd();
+  await github.listen();
+  github.add({ id: 11, login: 'alice', name: 'Alice', email: null, orgs: ['acme'], teams: [], emails: [{ email: 'alice@example.com', verified: true, primary: true, visibility: null }] });
+  github.add({ id: 12, login: 'bob', name: 'Bob', email: null, orgs: ['acme'], teams: [], emails: [{ email: 'bob@example.com', verified: true, primary: true, visibility: null }] });
+  const authenticator = new passport.Passport() as passport.PassportStatic;
+  authenticator.serializeUser((user, done) => done(null, user));
+  authenticator.deserializeUser((user: Identity, done) => done(null, user));
+  server = http.createServer(contractApp(authenticator));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  appURL = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const config = githubConfig.parse({ clientID: CLIENT_ID, clientSecret: CLIENT_SECRET, redirectURI: `${appURL}/cb/redirect`, orgs: [{ name: 'acme' }] });
+  authenticator.use('gh', new GitHubStrategy(config, { endpoints: github.endpoints() }));
+  authenticator.use('ldap', new LdapStrategy(ldapConfig(slapd)));
+}, 60_000);
+afterAll(async () => {
+  server?.closeAllConnections();
+  await new Promise((resolve) => server?.close(resolve));
+  await github.close();
+  await slapd?.close();
+});
+beforeEach(() => {
+  errors.length = 0;
+});
+
+/** Starts a GitHub login in `browser`, approved upstream as `as` (undefined: refused); returns the callback's query. */
+async function startGitHubLogin(browser: CookieBrowser, as: string | undefined): Promise<URLSearchParams> {
+  const start = await browser.send(`${appURL}/login`);
+  if (start.status !== 302 || !start.location) throw new Error(`/login answered ${start.status}`);
+  github.oauth.approveAs = as;
+  const upstream = await fetch(start.location, { redirect: 'manual' });
+  return new URL(upstream.headers.get('location')!).searchParams;
+}
+
+describe('passport.authenticate options, as Passport users expect them', () => {
+  test('failureRedirect with failureMessage: a forged state redirects there, and the message says why', async () => {
+    const browser = cookieBrowser();
+    const query = await startGitHubLogin(browser, 'alice');
+    query.set('state', 'forged');
+    const answer = await browser.send(`${appURL}/cb/redirect?${query}`);
+    expect([answer.status, answer.location]).toEqual([302, '/failed']);
+    expect(JSON.parse((await browser.send(`${appURL}/failed`)).body)).toEqual({ messages: [expect.stringMatching(/state did not match/)] });
+    expect(errors).toEqual([]);
+  });
+
+  test("failWithError: the user refusing upstream reaches the error middleware as Passport's AuthenticationError, status 403", async () => {
+    const browser = cookieBrowser();
+    const query = await startGitHubLogin(browser, undefined);
+    const answer = await browser.send(`${appURL}/cb/fail-with-error?${query}`);
+    expect([answer.status, JSON.parse(answer.body)]).toEqual([403, { error: 'AuthenticationError' }]);
+    expect(errors).toHaveLength(1);
+  });
+
+  test('session: false: the login sets req.user for the request and keeps no one in the session', async () => {
+    const browser = cookieBrowser();
+    const query = await startGitHubLogin(browser, 'alice');
+    const answer = await browser.send(`${appURL}/cb/no-session?${query}`);
+    expect([answer.status, JSON.parse(answer.body).userId]).toEqual([200, '11']);
+    expect((await browser.send(`${appURL}/me`)).status).toBe(401);
+  });
+});
+
+describe('concurrent logins in one process do not mix users', () => {
+  test('two browsers logging in to GitHub at once, finished in the other order, each end as their own user', async () => {
+    const [a, b] = [cookieBrowser(), cookieBrowser()];
+    const aliceQuery = await startGitHubLogin(a, 'alice');
+    const bobQuery = await startGitHubLogin(b, 'bob');
+    const [bob, alice] = await Promise.all([b.send(`${appURL}/cb/redirect?${bobQuery}`), a.send(`${appURL}/cb/redirect?${aliceQuery}`)]);
+    expect([JSON.parse(alice.body).email, JSON.parse(bob.body).email]).toEqual(['alice@example.com', 'bob@example.com']);
+    expect([JSON.parse((await a.send(`${appURL}/me`)).body).userId, JSON.parse((await b.send(`${appURL}/me`)).body).userId]).toEqual(['11', '12']);
+  });
+
+  test('LDAP logins of several users at once, one with a wrong password, each end as their own user or a 401 failure', async () => {
+    const attempts = ['alice', 'bob', 'alice', 'bob', 'alice', 'bob'].map((uid, i) => ({ uid, password: i === 3 ? 'wrong' : passwords[uid as 'alice' | 'bob'] }));
+    const answers = await Promise.all(attempts.map(({ uid, password }) => cookieBrowser().post(`${appURL}/ldap`, { username: uid, password })));
+    expect(answers.map((r) => (r.status === 200 ? (JSON.parse(r.body) as Identity).userId : r.status))).toEqual(['alice', 'bob', 'alice', 401, 'alice', 'bob']);
+    expect(errors).toEqual([]);
   });
 });
