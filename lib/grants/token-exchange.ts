@@ -17,7 +17,8 @@ export async function tokenExchangeGrant(ctx: BrokerContext, client: ClientSetti
   const { subject_token: subjectToken, subject_token_type: subjectTokenType, connector_id: connectorId } = body;
   if (!subjectToken) throw new OAuthError('invalid_request', 'Required param: subject_token.');
   if (!connectorId) throw new OAuthError('invalid_request', 'Required param: connector_id.');
-  const requested = body.requested_token_type ?? ACCESS_TOKEN;
+  // Empty is absent, as Dex reads the form: an access token, and the openid scope only.
+  const requested = body.requested_token_type || ACCESS_TOKEN;
   if (requested !== ACCESS_TOKEN && requested !== ID_TOKEN) throw new OAuthError('invalid_request', `requested_token_type ${requested} is not supported.`);
   const conn = ctx.connectors.get(connectorId);
   if (!conn) throw new OAuthError('invalid_request', `Unknown connector "${connectorId}".`);
@@ -27,7 +28,7 @@ export async function tokenExchangeGrant(ctx: BrokerContext, client: ClientSetti
   // Dex's rule and answer, before the connector sees the token: only these two types (a missing one included).
   if (subjectTokenType !== ACCESS_TOKEN && subjectTokenType !== ID_TOKEN) throw new OAuthError('request_not_supported', 'Invalid subject_token_type.');
   if (!conn.connector.tokenIdentity) throw new OAuthError('invalid_request', `Connector "${conn.id}" does not support token exchange.`);
-  const scopes = checkScopeParam(ctx, client, body.scope ?? 'openid');
+  const scopes = checkScopeParam(ctx, client, body.scope?.trim() ? body.scope : 'openid');
   let identity: Identity;
   try {
     identity = assertIdentity(await conn.connector.tokenIdentity(subjectTokenType, subjectToken));

@@ -178,6 +178,15 @@ describe('token exchange with an oidc-provider upstream', () => {
     }
   });
 
+  test('an empty requested_token_type or scope is read as absent, as Dex reads the form: an access token for openid', async () => {
+    for (const form of [{ requested_token_type: '' }, { scope: '' }, { scope: ' ' }]) {
+      const res = await exchange({ subject_token: upstream.idToken, ...form });
+      expect(res.status).toBe(200);
+      expect(res.body.issued_token_type).toBe(ACCESS_TOKEN);
+      expect(jose.decodeJwt(res.body.access_token as string)).toMatchObject({ sub: encodeSubject('alice', 'upstream'), scope: 'openid' });
+    }
+  });
+
   test('connectors without token exchange, or whose grantTypes or the client leave it out, are refused before the token is read', async () => {
     const cases: [Record<string, string>, Record<string, string>, string][] = [
       [{ connector_id: 'mockpw' }, basicAuth(), 'invalid_request'],
@@ -246,3 +255,4 @@ describe('device flow', () => {
     expect((await pollOnce(broker.issuer, started.body.device_code as string, { client_id: 'kubectl' })).body.error).toBe('authorization_pending');
   });
 });
+
