@@ -14,6 +14,11 @@ import { cookieBrowser, type CookieBrowser } from './helpers/http.js';
 import { FakeIdp, parseAutoPostForm } from './fakes/saml/idp.js';
 import { makePki, type Pki } from './fakes/saml/pki.js';
 import { authUrl, pkcePair } from './conformance/support.js';
+import { login } from './helpers/rp.js';
+import { answerInteractions, startOidcProvider, type RunningOidcProvider } from './servers/oidc-provider.js';
+import { upstreamUsers } from './strategies/oidc/users.js';
+// @ts-expect-error passport-openidconnect ships no type declarations
+import { Strategy as OpenIDConnectStrategy } from 'passport-openidconnect';
 
 const PUBLIC_CALLBACK = 'https://sp.test/dex/callback/okta';
 const SP_ENTITY = 'urn:dexpress:handover';
@@ -210,6 +215,34 @@ describe("each of Passport's outcomes at the callback", () => {
     const res = await answerWith('reject');
     expect(res.status).toBe(502);
     expect(res.body).not.toContain('async verify');
+  });
+});
+
+describe('refresh through a handed-over passport-openidconnect strategy (type oidc: refresh yes)', () => {
+  let op: RunningOidcProvider;
+  let oidcBroker: TestBroker;
+  beforeAll(async () => {
+    const legacy = { client_id: 'legacy', client_secret: 'legacy-secret', redirect_uris: ['http://127.0.0.1/dex/callback/legacy'], grant_types: ['authorization_code'], response_types: ['code'], token_endpoint_auth_method: 'client_secret_post', application_type: 'native' };
+    op = await startOidcProvider({ users: structuredClone(upstreamUsers), redirectURIs: ['http://127.0.0.1/dex/callback'], extraClients: [legacy] });
+    const strategy = new OpenIDConnectStrategy(
+      { issuer: op.issuer, authorizationURL: `${op.issuer}/auth`, tokenURL: `${op.issuer}/token`, userInfoURL: `${op.issuer}/me`, clientID: 'legacy', clientSecret: 'legacy-secret', callbackURL: '/dex/callback/legacy', scope: ['profile', 'email'] },
+      // The nine-argument verify: the userinfo profile (its _json has email_verified), no refresh token.
+      (_iss: string, uiProfile: unknown, _id: unknown, _ctx: unknown, _idt: string, _at: string, _rt: string, _p: unknown, done: (e: unknown, u?: unknown) => void) => done(null, uiProfile),
+    );
+    oidcBroker = await startBroker(
+      { connectors: [{ type: 'oidc', id: 'legacy', name: 'Legacy OP', config: { issuer: op.issuer, clientID: 'legacy', clientSecret: 'legacy-secret', scopes: ['profile', 'email'] } }] },
+      { passportStrategies: { legacy: strategy } },
+    );
+  });
+  afterAll(async () => {
+    await oidcBroker?.close();
+    await op?.close();
+  });
+
+  test('offline_access: no refresh token is issued when the strategy handed over none (it could never be redeemed)', async () => {
+    const { tokens, claims } = await login(oidcBroker.issuer, { connectorId: 'legacy', onPage: answerInteractions(op.issuer, 'alice'), scope: 'openid email offline_access' });
+    expect(claims).toMatchObject({ email: 'alice@example.org', email_verified: true });
+    expect(tokens.refresh_token).toBeUndefined();
   });
 });
 

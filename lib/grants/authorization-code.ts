@@ -84,7 +84,7 @@ export async function authorizationCodeGrant(ctx: BrokerContext, client: ClientS
       authTime: record.authTime,
     };
     let refresh: { id: string; token: string } | undefined;
-    if (mayIssueRefreshToken(grant, refreshAllowance(ctx, record.connectorId))) {
+    if (mayIssueRefreshToken(grant, refreshAllowance(ctx, record.connectorId, record.connectorData))) {
       refresh = await ctx.refreshTokens.create(
         {
           clientId: client.id,

@@ -68,7 +68,8 @@ export async function deviceCodeGrant(ctx: BrokerContext, client: ClientSettings
     throw new OAuthError('access_denied', 'The user refused to grant access.');
   }
   // Checked on the stored record, before the code is consumed: a refused poll must not burn it.
-  checkPkceVerifier(token.pkce, body.code_verifier);
+  // An empty code_verifier is none, as Dex reads the form.
+  checkPkceVerifier(token.pkce, body.code_verifier || undefined);
   checkPeersTrust(ctx, client.id, token.scopes);
   return collect(ctx, client, deviceCode);
 }
@@ -100,7 +101,7 @@ async function collect(ctx: BrokerContext, client: ClientSettings, deviceCode: s
       claims: login.claims,
       authTime: login.authTime,
     };
-    if (!mayIssueRefreshToken(grant, refreshAllowance(ctx, login.connectorId))) return { grant };
+    if (!mayIssueRefreshToken(grant, refreshAllowance(ctx, login.connectorId, login.connectorData))) return { grant };
     const refresh = await ctx.refreshTokens.create(
       { ...grant, ...(login.connectorData !== undefined ? { connectorData: login.connectorData } : {}), authTime: login.authTime },
       tx,

@@ -49,7 +49,7 @@ export async function passwordGrant(ctx: BrokerContext, client: ClientSettings, 
   const authTime = Math.floor(ctx.now() / 1000);
   const grant: Grant = { clientId: client.id, connectorId: conn.id, connectorType: conn.type, scopes, claims, authTime };
   let refreshToken: string | undefined;
-  if (mayIssueRefreshToken(grant, refreshAllowance(ctx, conn.id))) {
+  if (mayIssueRefreshToken(grant, refreshAllowance(ctx, conn.id, connectorData))) {
     ({ token: refreshToken } = await ctx.refreshTokens.create({
       clientId: client.id,
       connectorId: conn.id,

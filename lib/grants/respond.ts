@@ -42,12 +42,17 @@ export async function tokenResponse(ctx: BrokerContext, grant: Grant, extra: { c
   };
 }
 
-/** What the configuration allows for refreshing a login through this connector (see `mayIssueRefreshToken`). */
-export function refreshAllowance(ctx: BrokerContext, connectorId: string): RefreshAllowance {
+/**
+ * What the configuration allows for refreshing a login through this connector (see
+ * `mayIssueRefreshToken`), given the login's `connectorData`. A login through a handed-over Passport
+ * strategy that kept nothing to refresh with (a bare profile: no upstream token, no LDAP entry)
+ * cannot be refreshed by the type's `refresh`, so it gets no refresh token.
+ */
+export function refreshAllowance(ctx: BrokerContext, connectorId: string, connectorData: unknown): RefreshAllowance {
   const conn = ctx.connectors.get(connectorId);
   return {
     rowAllowsRefresh: conn !== undefined && ctx.capabilities(conn.type)?.refresh === true,
-    connectorRefreshes: typeof conn?.connector.refresh === 'function',
+    connectorRefreshes: typeof conn?.connector.refresh === 'function' && !(conn.foreign && connectorData === undefined),
     refreshGrantAllowed: ctx.settings.oauth2.grantTypes.includes('refresh_token') && connectorAllowed(ctx, undefined, connectorId, 'refresh_token'),
   };
 }

@@ -35,7 +35,8 @@ export function fromPassportUser(user: unknown, config: OidcConfig): Identity {
     const claims: unknown = (user.claims as () => unknown).call(user);
     if (!isRecord(claims)) throw new AccessDeniedError('The token response carries no ID token claims.');
     const identity = identityFromClaims(claims, config, emailScope);
-    identity.connectorData = { refreshToken: typeof user.refresh_token === 'string' ? user.refresh_token : '' };
+    // Without an upstream refresh token there is nothing to refresh with: no connectorData, so no refresh token to the client.
+    if (typeof user.refresh_token === 'string' && user.refresh_token !== '') identity.connectorData = { refreshToken: user.refresh_token };
     return identity;
   }
   if (isRecord(user._json)) return identityFromClaims(user._json, config, emailScope);
