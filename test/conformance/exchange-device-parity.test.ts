@@ -248,6 +248,15 @@ describe('device flow', () => {
     expect(await poll({ code_verifier: verifier })).toMatchObject({ status: 400, body: { error: 'invalid_grant' } });
   });
 
+  test('an empty code_verifier on a device code started without PKCE is read as absent, as Dex does: the tokens are collected', async () => {
+    const started = await deviceCode({ client_id: 'kubectl', scope: 'openid' });
+    const code = started.body.device_code as string;
+    await enterUserCode(started.body.verification_uri_complete as string, { connectorName: 'Example' });
+    const collected = await pollOnce(broker.issuer, code, { client_id: 'kubectl', code_verifier: '' });
+    expect(collected.status).toBe(200);
+    expect(collected.body.id_token).toEqual(expect.any(String));
+  });
+
   test('a poll must name its client (RFC 8628 section 3.4); Dex answers one carrying only the device code', async () => {
     const started = await deviceCode({ client_id: 'kubectl' });
     const bare = await postForm(`${broker.issuer}/token`, { grant_type: DEVICE_GRANT, device_code: started.body.device_code as string });
@@ -255,4 +264,5 @@ describe('device flow', () => {
     expect((await pollOnce(broker.issuer, started.body.device_code as string, { client_id: 'kubectl' })).body.error).toBe('authorization_pending');
   });
 });
+
 
