@@ -4,8 +4,13 @@
  * and how `passport.authenticate(name, options)` ends for a Passport user. Each connector's own
  * standalone test drives its login through its fake; here, what holds for all of them.
  */
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from '@jest/globals';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import session from 'express-session';
@@ -199,4 +204,58 @@ describe('concurrent logins in one process do not mix users', () => {
     expect(answers.map((r) => (r.status === 200 ? (JSON.parse(r.body) as Identity).userId : r.status))).toEqual(['alice', 'bob', 'alice', 401, 'alice', 'bob']);
     expect(errors).toEqual([]);
   });
+});
+
+/** The declaration files `npm run build` would ship, emitted into a temporary folder. */
+async function emitShippedDeclarations(): Promise<string> {
+  const dir = mkdtempSync(join(tmpdir(), 'dexpress-dts-'));
+  await promisify(execFile)(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.build.json', '--emitDeclarationOnly', '--declarationMap', 'false', '--outDir', dir]);
+  return dir;
+}
+
+/** The packages imported by the declarations an app reaches through package.json's exports map (`dir` holds dist's content). */
+function packagesTypedThroughExports(dir: string, exportsMap: Record<string, string | Record<string, string>>): Set<string> {
+  const entries = Object.values(exportsMap).flatMap((e) => (typeof e === 'string' ? [] : [e.types ?? '']));
+  const pending = entries.flatMap((t) => {
+    const rel = t.replace(/^\.\/dist\//, '');
+    if (!rel.includes('*')) return [join(dir, rel)];
+    const [before, after] = rel.split('*') as [string, string];
+    return readdirSync(join(dir, before)).map((d) => join(dir, before, d, after)).filter((f) => existsSync(f));
+  });
+  const seen = new Set<string>();
+  const packages = new Set<string>();
+  while (pending.length > 0) {
+    const file = pending.pop()!;
+    if (seen.has(file)) continue;
+    seen.add(file);
+    for (const [, spec] of readFileSync(file, 'utf8').matchAll(/(?:from |import\()['"]([^'"]+)['"]/g)) {
+      if (spec!.startsWith('.')) pending.push(join(dirname(file), spec!.replace(/\.js$/, '.d.ts')));
+      else packages.add(spec!);
+    }
+  }
+  return packages;
+}
+
+/** Whether an app that installed dexpress gets `name`'s types: the package ships them, or @types/<name> is a dependency. */
+function typedForApps(name: string, dependencies: Record<string, string>): boolean {
+  if (name.startsWith('node:') || name === 'dexpress' || name.startsWith('dexpress/')) return true;
+  const pkg = name.startsWith('@') ? name.split('/').slice(0, 2).join('/') : name.split('/')[0]!;
+  if (pkg.startsWith('@types/')) return pkg in dependencies;
+  const own = JSON.parse(readFileSync(join('node_modules', pkg, 'package.json'), 'utf8')) as Record<string, unknown>;
+  const shipsTypes = 'types' in own || 'typings' in own || existsSync(join('node_modules', pkg, 'index.d.ts')) || JSON.stringify(own.exports ?? {}).includes('"types"');
+  return (pkg in dependencies && shipsTypes) || `@types/${pkg.replace(/^@(.*)\//, '$1__')}` in dependencies;
+}
+
+describe('the published types', () => {
+  test("every package the declarations behind the exports map import is typed for an app that installs dexpress (no 'Could not find a declaration file' under skipLibCheck: false)", async () => {
+    const pkg = JSON.parse(readFileSync('package.json', 'utf8')) as { dependencies: Record<string, string>; exports: Record<string, string | Record<string, string>> };
+    const dir = await emitShippedDeclarations();
+    try {
+      const imported = packagesTypedThroughExports(dir, pkg.exports);
+      expect(imported.size).toBeGreaterThan(3);
+      expect([...imported].filter((name) => !typedForApps(name, pkg.dependencies)).sort()).toEqual([]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
 });
