@@ -187,6 +187,13 @@ describe('token exchange with an oidc-provider upstream', () => {
     }
   });
 
+  test('scope is checked as at /auth: an unknown scope or an untrusted peer audience is invalid_scope', async () => {
+    for (const scope of ['openid bogus', 'openid audience:server:client_id:mock-only']) {
+      const res = await exchange({ subject_token: upstream.idToken, scope });
+      expect({ status: res.status, error: res.body.error }).toEqual({ status: 400, error: 'invalid_scope' });
+    }
+  });
+
   test('connectors without token exchange, or whose grantTypes or the client leave it out, are refused before the token is read', async () => {
     const cases: [Record<string, string>, Record<string, string>, string][] = [
       [{ connector_id: 'mockpw' }, basicAuth(), 'invalid_request'],
