@@ -8,7 +8,7 @@ import { loadConfig } from './config/load.js';
 import { parseDexYaml } from './config/yaml.js';
 import type { ConnectorRegistry } from './connector.js';
 import { ConfigError, errorMessage } from './errors.js';
-import { DEFAULT_SHUTDOWN_GRACE_MS, serve } from './server.js';
+import { DEFAULT_SHUTDOWN_GRACE_MS, serve, type RunningServer } from './server.js';
 import { readTlsFiles } from './tls-files.js';
 import { applyServeFlags, GRPC_FLAG_WARNING, parseServeFlags, SERVE_FLAGS_HELP, type ServeFlags } from './serve-flags.js';
 
@@ -26,7 +26,7 @@ Options:
   --telemetry-addr, --grpc-addr       Dex's serve flags (see dexpress help serve)`;
 
 const HELP: Record<string, string> = {
-  serve: `Usage: dexpress serve [flags] <config.yaml>\n\nStarts the broker on the addresses in web.http / web.https of the config, or given by the flags.\nStops on SIGINT or SIGTERM after the requests in flight finish (at most 10 s;\nexit 1 if some had to be cut); a second signal exits at once.\n\n${SERVE_FLAGS_HELP}`,
+  serve: `Usage: dexpress serve [flags] <config.yaml>\n\nStarts the broker on the addresses in web.http / web.https of the config, or given by the flags.\nStops on SIGINT or SIGTERM after the requests in flight finish (at most 10 s;\nexit 1 if some had to be cut); a second signal exits at once. With web.https, SIGHUP\nreads web.tlsCert and web.tlsKey again.\n\n${SERVE_FLAGS_HELP}`,
   'check-config': `Usage: dexpress check-config [flags] <config.yaml>\n\nValidates the file and each connector's config, as serve would run it with the same flags;\nprints every problem with its dotted path. Exits 0 when valid, 2 otherwise.\n\nTakes serve's flags (--web-http-addr, --web-https-addr, --telemetry-addr, --grpc-addr).`,
   connectors: `Usage: dexpress connectors\n\nPrints each connector type with its capability row: refresh tokens, groups claim,\npreferred_username claim, status.`,
 };
@@ -127,11 +127,22 @@ export async function runCli(argv: string[], registry: ConnectorRegistry, io: Cl
       const onTerm = () => onSignal('SIGTERM');
       process.on('SIGINT', onInt);
       process.on('SIGTERM', onTerm);
+      // As Dex: with web.https, SIGHUP reads web.tlsCert and web.tlsKey again (a renewed
+      // certificate without a restart); a file it cannot use keeps the certificate in use.
+      const onHup = () => {
+        try {
+          running?.reloadTls();
+          io.out('dexpress: SIGHUP received, reloaded web.tlsCert and web.tlsKey');
+        } catch (err) {
+          io.err(`dexpress: SIGHUP received, kept the certificate in use: ${errorMessage(err).replaceAll('\n', '; ')}`);
+        }
+      };
       const release = () => {
         process.off('SIGINT', onInt);
         process.off('SIGTERM', onTerm);
+        process.off('SIGHUP', onHup);
       };
-      let running;
+      let running: RunningServer | undefined;
       try {
         running = await serve(applyServeFlags(readConfig(file), flags), { connectors: registry });
       } catch (err) {
@@ -141,6 +152,8 @@ export async function runCli(argv: string[], registry: ConnectorRegistry, io: Cl
         return 1;
       }
       const { settings } = running.broker;
+      // Without web.https, SIGHUP keeps its default (the process ends), as in Dex.
+      if (settings.web.https) process.on('SIGHUP', onHup);
       io.out(`dexpress: issuer ${settings.issuer}`);
       io.out(`dexpress: connectors: ${[...settings.connectors.map((c) => `${c.id} (${c.type})`), ...(settings.passwordDB.enabled ? ['local (password DB)'] : [])].join(', ')}`);
       io.out(`dexpress: listening on ${running.urls.filter((u) => !u.endsWith('/metrics')).join(', ')}`);

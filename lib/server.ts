@@ -18,6 +18,12 @@ export interface RunningServer {
    * cuts them), then closes storage. Resolves to the number of requests that had to be cut.
    */
   close(options?: { graceMs?: number }): Promise<ShutdownReport>;
+  /**
+   * Reads `web.tlsCert` and `web.tlsKey` again and serves new TLS connections with them (what
+   * Dex does on SIGHUP); connections already open keep theirs. Throws the ConfigError
+   * `readTlsFiles` throws, and then the certificate in use stays. False without `web.https`.
+   */
+  reloadTls(): boolean;
 }
 
 export interface ShutdownReport {
@@ -87,6 +93,7 @@ export async function serve(config: unknown, options: BrokerOptions): Promise<Ru
   const servers: http.Server[] = [];
   const drains: DrainableServer[] = [];
   const urls: string[] = [];
+  let httpsServer: https.Server | undefined;
   try {
     // Checked before listening anywhere, so a bad file stops start-up as a config error.
     const tlsFiles = web.https ? readTlsFiles(web) : undefined;
@@ -98,6 +105,7 @@ export async function serve(config: unknown, options: BrokerOptions): Promise<Ru
     }
     if (web.https && tlsFiles) {
       const server = https.createServer(tlsFiles, broker.listener);
+      httpsServer = server;
       servers.push(server);
       drains.push(drainable(server));
       urls.push(urlOf('https', await listen(server, 'web.https', web.https)));
@@ -126,6 +134,11 @@ export async function serve(config: unknown, options: BrokerOptions): Promise<Ru
       // Storage last: the requests that were let finish still use it.
       await broker.close();
       return { cutRequests: cut.reduce((a, b) => a + b, 0) };
+    },
+    reloadTls() {
+      if (!httpsServer) return false;
+      httpsServer.setSecureContext(readTlsFiles(web));
+      return true;
     },
   };
 }

@@ -5,11 +5,13 @@
  */
 import { spawn, spawnSync, type SpawnOptions } from 'node:child_process';
 import { chmodSync, chownSync, copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import https from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, expect, test } from '@jest/globals';
 import { stringify } from 'yaml';
 import { SqliteStorage } from '../lib/storage/sqlite.js';
+import { makeTestCA } from './fakes/platform.js';
 import { freePort } from './helpers/ports.js';
 
 const BIN = join(process.cwd(), 'bin', 'dexpress.js');
@@ -51,7 +53,7 @@ function startServe(args: string[]): Promise<Serving> {
   const waitFor = async (text: string) => {
     const deadline = Date.now() + 30_000;
     while (!output.includes(text)) {
-      if (Date.now() > deadline || child.exitCode !== null) throw new Error(`serve never printed "${text}": ${output}`);
+      if (Date.now() > deadline || child.exitCode !== null || child.signalCode !== null) throw new Error(`serve never printed "${text}": ${output}`);
       await new Promise((r) => setTimeout(r, 20));
     }
   };
@@ -95,3 +97,51 @@ test('a SQLite file in a directory serve cannot write: exit 1 with the same mess
   expect(r.code).toBe(1);
   expect(r.err).toContain(`cannot write SQLite database ${join(sub, 'x.sqlite')}`);
 });
+
+/** GET over TLS trusting only `ca`: the status, or the TLS error's code. */
+function httpsGet(url: string, ca: string): Promise<number | string> {
+  return new Promise((resolve) => {
+    https
+      .get(url, { ca, agent: false }, (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      })
+      .on('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? err.message));
+  });
+}
+
+test('web.http and web.https together; SIGHUP reloads web.tlsCert and web.tlsKey as Dex does, and a key that does not fit keeps the certificate in use', async () => {
+  const [first, renewed] = [makeTestCA(), makeTestCA()];
+  try {
+    const cert = join(dir, 'hup.crt');
+    const key = join(dir, 'hup.key');
+    writeFileSync(cert, first.cert);
+    writeFileSync(key, first.key);
+    const [httpPort, httpsPort] = [await freePort(), await freePort()];
+    const issuer = `https://127.0.0.1:${httpsPort}/dex`;
+    const file = writeConfig('hup.yaml', { issuer, storage: { type: 'memory' }, web: { http: `127.0.0.1:${httpPort}`, https: `127.0.0.1:${httpsPort}`, tlsCert: cert, tlsKey: key } });
+    const server = await startServe([file]);
+    expect(server.output()).toContain(`listening on http://127.0.0.1:${httpPort}, https://127.0.0.1:${httpsPort}`);
+    expect((await fetch(`http://127.0.0.1:${httpPort}/dex/healthz`)).status).toBe(200);
+    expect(await httpsGet(`${issuer}/.well-known/openid-configuration`, first.caPem)).toBe(200);
+
+    writeFileSync(cert, renewed.cert);
+    writeFileSync(key, renewed.key);
+    server.signal('SIGHUP');
+    await server.waitFor('dexpress: SIGHUP received, reloaded web.tlsCert and web.tlsKey');
+    expect(await httpsGet(`${issuer}/healthz`, renewed.caPem)).toBe(200);
+    expect(await httpsGet(`${issuer}/healthz`, first.caPem)).toBe('UNABLE_TO_VERIFY_LEAF_SIGNATURE');
+
+    // Half-way through a renewal: the new certificate, the old key.
+    writeFileSync(cert, first.cert);
+    server.signal('SIGHUP');
+    await server.waitFor(`dexpress: SIGHUP received, kept the certificate in use: web.tlsKey: ${key} is not a PEM private key matching web.tlsCert`);
+    expect(await httpsGet(`${issuer}/healthz`, renewed.caPem)).toBe(200);
+
+    server.signal('SIGTERM');
+    expect(await server.exited).toBe(0);
+  } finally {
+    first.cleanup();
+    renewed.cleanup();
+  }
+}, 60_000);
