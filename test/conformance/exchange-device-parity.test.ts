@@ -12,7 +12,7 @@ import { encodeSubject } from '../../lib/tokens/subject.js';
 import { startBroker, TEST_CLIENT, type TestBroker } from '../helpers/broker.js';
 import { frozenClock } from '../helpers/clock.js';
 import { DEVICE_GRANT, enterUserCode, pollOnce } from '../helpers/device.js';
-import { basicAuth, getPage, leaksNothing, postForm } from '../helpers/http.js';
+import { basicAuth, getPage, postForm } from '../helpers/http.js';
 import { browse, discover, verifyIdToken } from '../helpers/rp.js';
 import { CLIENT_ID as GITLAB_CLIENT_ID, CLIENT_SECRET as GITLAB_CLIENT_SECRET, GitLabFake } from '../fakes/gitlab/index.js';
 import { answerInteractions, startOidcProvider, type RunningOidcProvider } from '../servers/oidc-provider.js';
@@ -65,30 +65,33 @@ beforeAll(async () => {
   failingKeys = createServer((_req, res) => res.writeHead(503, { 'content-type': 'text/plain' }).end('Service Unavailable'));
   await new Promise<void>((resolve) => failingKeys.listen(0, '127.0.0.1', resolve));
   const cfg = { issuer: op.issuer, clientID: op.clientID, clientSecret: op.clientSecret, scopes: ['profile', 'email', 'groups'], insecureEnableGroups: true };
-  broker = await startBroker({
-    oauth2: { skipApprovalScreen: true },
-    connectors: [
-      { type: 'oidc', id: 'upstream', name: 'Upstream OP', config: cfg },
-      { type: 'oidc', id: 'userinfo', name: 'Upstream OP (userinfo)', config: { ...cfg, getUserInfo: true } },
-      { type: 'oidc', id: 'web-only', name: 'Web only', config: cfg, grantTypes: ['authorization_code'] },
-      {
-        type: 'oidc',
-        id: 'down',
-        name: 'Down OP',
-        config: { ...cfg, providerDiscoveryOverrides: { jwksURL: `http://127.0.0.1:${(failingKeys.address() as AddressInfo).port}/jwks` } },
-      },
-      { type: 'gitlab', id: 'gitlab', name: 'GitLab', config: { baseURL: gitlab.oauth.url, clientID: GITLAB_CLIENT_ID, clientSecret: GITLAB_CLIENT_SECRET } },
-      { type: 'mockCallback', id: 'mock', name: 'Example' },
-      { type: 'mockCallback', id: 'mock-empty-grants', name: 'Example 2', grantTypes: [] },
-      { type: 'mockPassword', id: 'mockpw', name: 'Mock password', config: { username: 'kilgore', password: 'trout' } },
-    ],
-    staticClients: [
-      { id: TEST_CLIENT.id, secret: TEST_CLIENT.secret, redirectURIs: [TEST_CLIENT.redirectURI], name: 'Example App' },
-      { id: 'mock-only', secret: 'mock-only-secret', redirectURIs: [TEST_CLIENT.redirectURI], allowedConnectors: ['mock'] },
-      { id: 'kubectl', public: true, name: 'Kubernetes' },
-      { id: 'any-connector', secret: 'any-secret', redirectURIs: [TEST_CLIENT.redirectURI], allowedConnectors: [] },
-    ],
-  }, { now: clock });
+  broker = await startBroker(
+    {
+      oauth2: { skipApprovalScreen: true },
+      connectors: [
+        { type: 'oidc', id: 'upstream', name: 'Upstream OP', config: cfg },
+        { type: 'oidc', id: 'userinfo', name: 'Upstream OP (userinfo)', config: { ...cfg, getUserInfo: true } },
+        { type: 'oidc', id: 'web-only', name: 'Web only', config: cfg, grantTypes: ['authorization_code'] },
+        {
+          type: 'oidc',
+          id: 'down',
+          name: 'Down OP',
+          config: { ...cfg, providerDiscoveryOverrides: { jwksURL: `http://127.0.0.1:${(failingKeys.address() as AddressInfo).port}/jwks` } },
+        },
+        { type: 'gitlab', id: 'gitlab', name: 'GitLab', config: { baseURL: gitlab.oauth.url, clientID: GITLAB_CLIENT_ID, clientSecret: GITLAB_CLIENT_SECRET } },
+        { type: 'mockCallback', id: 'mock', name: 'Example' },
+        { type: 'mockCallback', id: 'mock-empty-grants', name: 'Example 2', grantTypes: [] },
+        { type: 'mockPassword', id: 'mockpw', name: 'Mock password', config: { username: 'kilgore', password: 'trout' } },
+      ],
+      staticClients: [
+        { id: TEST_CLIENT.id, secret: TEST_CLIENT.secret, redirectURIs: [TEST_CLIENT.redirectURI], name: 'Example App' },
+        { id: 'mock-only', secret: 'mock-only-secret', redirectURIs: [TEST_CLIENT.redirectURI], allowedConnectors: ['mock'] },
+        { id: 'kubectl', public: true, name: 'Kubernetes' },
+        { id: 'any-connector', secret: 'any-secret', redirectURIs: [TEST_CLIENT.redirectURI], allowedConnectors: [] },
+      ],
+    },
+    { now: clock },
+  );
   const alice = await upstreamTokens(op, op.clientID, op.clientSecret, 'alice');
   const other = await upstreamTokens(op, 'other-app', 'other-app-secret', 'alice');
   const elsewhere = await upstreamTokens(otherOp, otherOp.clientID, otherOp.clientSecret, 'alice');
