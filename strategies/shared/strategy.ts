@@ -45,16 +45,18 @@ export abstract class BrokerStrategy extends Strategy {
     const opts: BrokerAuthenticateOptions | StandaloneOptions = isBrokerOptions(options)
       ? options
       : { broker: false, ...(typeof options === 'object' && options !== null ? options : {}) };
-    this.handle(req, opts).then(
-      (outcome) => {
-        if (outcome.type === 'success') actions.success(outcome.identity);
-        else if (outcome.type === 'redirect') actions.redirect(outcome.url);
-      },
-      (err: unknown) => {
-        if (err instanceof AccessDeniedError) actions.fail({ message: err.message }, err.status);
-        else actions.error(err);
-      },
-    );
+    this.handle(req, opts)
+      .then(
+        (outcome) => {
+          if (outcome.type === 'success') actions.success(outcome.identity);
+          else if (outcome.type === 'redirect') actions.redirect(outcome.url);
+        },
+        (err: unknown) => {
+          if (err instanceof AccessDeniedError) actions.fail({ message: err.message }, err.status);
+          else actions.error(err);
+        },
+      )
+      .catch((err: unknown) => afterEnding(req, err));
   }
 
   /**
@@ -73,6 +75,19 @@ export abstract class BrokerStrategy extends Strategy {
       },
     };
   }
+}
+
+/**
+ * The strategy has ended, and the code Passport ran for that ending threw: the app's own (a custom
+ * `passport.authenticate` callback, say). A synchronous strategy's caller would have had Express
+ * catch it; here it would be an unhandled rejection, which ends a Node 20 process. It goes where
+ * Express would have sent it: to the error handlers after the route (the strategy is not asked
+ * to end again).
+ */
+function afterEnding(req: Request, err: unknown): void {
+  const next: unknown = (req as { next?: unknown }).next;
+  if (typeof next !== 'function') throw err;
+  (next as (err: unknown) => void)(err);
 }
 
 /** Options when a strategy is used as a plain Passport strategy (`passport.authenticate(name, opts)`). */

@@ -112,6 +112,15 @@ function contractApp(authenticator: passport.PassportStatic): express.Express {
   app.get('/cb/fail-with-error', authenticator.authenticate('gh', { failWithError: true }), shown);
   app.get('/cb/no-session', authenticator.authenticate('gh', { session: false }), shown);
   app.post('/ldap', authenticator.authenticate('ldap', { failureMessage: true }), shown);
+  // A custom callback with a bug: it takes every user who logs in to have an account in the app.
+  const accounts = new Map([['alice', { role: 'admin' }]]);
+  app.post('/ldap/role', (req, res, next) => {
+    authenticator.authenticate('ldap', { session: false }, (err: unknown, user: Identity | false) => {
+      if (err) return next(err);
+      if (!user) return res.status(401).json(null);
+      res.json({ role: accounts.get(user.userId)!.role });
+    })(req, res, next);
+  });
   app.get('/failed', (req, res) => {
     res.status(401).json({ messages: (req.session as { messages?: string[] }).messages ?? [] });
   });
@@ -185,6 +194,18 @@ describe('passport.authenticate options, as Passport users expect them', () => {
     const answer = await browser.send(`${appURL}/cb/no-session?${query}`);
     expect([answer.status, JSON.parse(answer.body).userId]).toEqual([200, '11']);
     expect((await browser.send(`${appURL}/me`)).status).toBe(401);
+  });
+});
+
+describe("an exception in the app's own code after the strategy ended", () => {
+  test('a custom callback throwing (a user the app has no account for) reaches the error middleware as a 500, as with passport-local: no hung request, no unhandled rejection ending the process', async () => {
+    const answer = await fetch(`${appURL}/ldap/role`, {
+      method: 'POST',
+      body: new URLSearchParams({ username: 'bob', password: passwords.bob }),
+      signal: AbortSignal.timeout(5000),
+    });
+    expect([answer.status, await answer.json()]).toEqual([500, { error: 'TypeError' }]);
+    expect(errors).toEqual([expect.any(TypeError)]);
   });
 });
 
