@@ -19,7 +19,9 @@ import { checkPeersTrust, refreshAllowance, tokenResponse, type TokenResponse } 
 /** Another redemption of the same code committed first: this one's writes are rolled back. */
 class RedeemedMeanwhile extends Error {}
 
-export function checkPkceVerifier(pkce: AuthCode['pkce'], verifier: string | undefined): void {
+export function checkPkceVerifier(pkce: AuthCode['pkce'], sent: string | undefined): void {
+  // An empty code_verifier is none, as Dex reads the form (clients that always send the field).
+  const verifier = sent === '' ? undefined : sent;
   if (!pkce) {
     if (verifier !== undefined) throw new OAuthError('invalid_grant', 'code_verifier was sent, but the authorization request had no code_challenge.');
     return;

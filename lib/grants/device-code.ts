@@ -68,8 +68,7 @@ export async function deviceCodeGrant(ctx: BrokerContext, client: ClientSettings
     throw new OAuthError('access_denied', 'The user refused to grant access.');
   }
   // Checked on the stored record, before the code is consumed: a refused poll must not burn it.
-  // An empty code_verifier is none, as Dex reads the form.
-  checkPkceVerifier(token.pkce, body.code_verifier || undefined);
+  checkPkceVerifier(token.pkce, body.code_verifier);
   checkPeersTrust(ctx, client.id, token.scopes);
   return collect(ctx, client, deviceCode);
 }

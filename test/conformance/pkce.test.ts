@@ -63,6 +63,14 @@ describe('PKCE', () => {
     expect(res.body.error).toBe('invalid_grant');
   });
 
+  test('an empty code_verifier on a code without PKCE is none (as Dex reads the form); a non-empty one is refused', async () => {
+    const plain = await codeFor(b.issuer, {}, OTHER);
+    expect((await redeem(b.issuer, plain, OTHER, { code_verifier: '' })).status).toBe(200);
+    const other = await codeFor(b.issuer, {}, OTHER);
+    const sent = await redeem(b.issuer, other, OTHER, { code_verifier: pkcePair('t').verifier });
+    expect(sent.body).toMatchObject({ error: 'invalid_grant', error_description: 'code_verifier was sent, but the authorization request had no code_challenge.' });
+  });
+
   test('a failed verifier uses the code up', async () => {
     const { verifier, challenge } = pkcePair('r');
     const code = await codeFor(b.issuer, { code_challenge: challenge, code_challenge_method: 'S256' });
