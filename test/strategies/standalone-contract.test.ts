@@ -112,6 +112,8 @@ function contractApp(authenticator: passport.PassportStatic): express.Express {
   app.get('/cb/fail-with-error', authenticator.authenticate('gh', { failWithError: true }), shown);
   app.get('/cb/no-session', authenticator.authenticate('gh', { session: false }), shown);
   app.post('/ldap', authenticator.authenticate('ldap', { failureMessage: true }), shown);
+  // StandaloneOptions' scopes, which @types/passport's AuthenticateOptions does not list.
+  app.post('/ldap/no-groups', authenticator.authenticate('ldap', { session: false, scopes: { offlineAccess: false, groups: false } } as passport.AuthenticateOptions), shown);
   // A custom callback with a bug: it takes every user who logs in to have an account in the app.
   const accounts = new Map([['alice', { role: 'admin' }]]);
   app.post('/ldap/role', (req, res, next) => {
@@ -194,6 +196,15 @@ describe('passport.authenticate options, as Passport users expect them', () => {
     const answer = await browser.send(`${appURL}/cb/no-session?${query}`);
     expect([answer.status, JSON.parse(answer.body).userId]).toEqual([200, '11']);
     expect((await browser.send(`${appURL}/me`)).status).toBe(401);
+  });
+});
+
+describe('password strategies alone', () => {
+  test('scopes in the authenticate options are honoured as by the OAuth strategies: groups: false reads no groups', async () => {
+    const form = { username: 'alice', password: passwords.alice };
+    const [withGroups, without] = await Promise.all([cookieBrowser().post(`${appURL}/ldap`, form), cookieBrowser().post(`${appURL}/ldap/no-groups`, form)]);
+    expect((JSON.parse(withGroups.body) as Identity).groups).toContain('admins');
+    expect([without.status, (JSON.parse(without.body) as Identity).groups]).toEqual([200, []]);
   });
 });
 
