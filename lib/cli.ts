@@ -8,6 +8,7 @@ import { loadConfig } from './config/load.js';
 import { parseDexYaml } from './config/yaml.js';
 import type { ConnectorRegistry } from './connector.js';
 import { ConfigError, errorMessage } from './errors.js';
+import { describeProxy, readProxyEnvironment, usesProxy, type ProxyEnvironment } from './proxy-environment.js';
 import { DEFAULT_SHUTDOWN_GRACE_MS, serve, type RunningServer } from './server.js';
 import { readTlsFiles } from './tls-files.js';
 import { applyServeFlags, GRPC_FLAG_WARNING, parseServeFlags, SERVE_FLAGS_HELP, type ServeFlags } from './serve-flags.js';
@@ -143,7 +144,15 @@ export async function runCli(argv: string[], registry: ConnectorRegistry, io: Cl
         process.off('SIGHUP', onHup);
       };
       let running: RunningServer | undefined;
+      let proxies: ProxyEnvironment | undefined;
       try {
+        proxies = readProxyEnvironment();
+        // Upstream calls follow HTTPS_PROXY / HTTP_PROXY / NO_PROXY as Dex's do. Only here, where
+        // dexpress owns the process: a broker mounted in a host app leaves that to the host.
+        if (usesProxy(proxies)) {
+          const [{ setGlobalDispatcher }, { proxyAgentFromEnvironment }] = await Promise.all([import('undici'), import('./upstream-agent.js')]);
+          setGlobalDispatcher(proxyAgentFromEnvironment({ environment: proxies }));
+        }
         running = await serve(applyServeFlags(readConfig(file), flags), { connectors: registry });
       } catch (err) {
         release();
@@ -156,6 +165,10 @@ export async function runCli(argv: string[], registry: ConnectorRegistry, io: Cl
       if (settings.web.https) process.on('SIGHUP', onHup);
       io.out(`dexpress: issuer ${settings.issuer}`);
       io.out(`dexpress: connectors: ${[...settings.connectors.map((c) => `${c.id} (${c.type})`), ...(settings.passwordDB.enabled ? ['local (password DB)'] : [])].join(', ')}`);
+      if (proxies && usesProxy(proxies)) {
+        const through = [proxies.httpsProxy && `https: ${describeProxy(proxies.httpsProxy)}`, proxies.httpProxy && `http: ${describeProxy(proxies.httpProxy)}`].filter(Boolean).join(', ');
+        io.out(`dexpress: upstream calls through proxy (${through})${proxies.noProxy ? `, not for NO_PROXY ${proxies.noProxy}` : ''}`);
+      }
       io.out(`dexpress: listening on ${running.urls.filter((u) => !u.endsWith('/metrics')).join(', ')}`);
       const metricsUrl = running.urls.find((u) => u.endsWith('/metrics'));
       if (metricsUrl) io.out(`dexpress: metrics on ${metricsUrl}`);

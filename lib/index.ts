@@ -10,6 +10,8 @@
  */
 export { createBroker, type Broker, type BrokerOptions } from './broker.js';
 export { serve, type RunningServer } from './server.js';
+export { proxyAgentFromEnvironment, type UpstreamTls } from './upstream-agent.js';
+export { ProxyEnvironmentError, proxyFor, readProxyEnvironment, type ProxyEnvironment } from './proxy-environment.js';
 export { runCli } from './cli.js';
 export { loadConfig, loadConfigFile } from './config/load.js';
 export type { Settings } from './config/settings.js';

@@ -5,9 +5,9 @@
  */
 import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { rootCertificates } from 'node:tls';
-import { Agent, fetch as undiciFetch } from 'undici';
+import { fetch as undiciFetch } from 'undici';
 import { ConfigError } from '../../lib/errors.js';
+import { defaultCAsAnd, dispatcherWithTls } from '../../lib/upstream-agent.js';
 
 function loadPem(entry: string, index: number): string {
   let pem: string;
@@ -32,8 +32,8 @@ export function upstreamFetch(rootCAs: readonly string[] = [], insecureSkipVerif
   // An empty entry is skipped, as Dex skips it; an error names the entry by its place in the file.
   const extra = rootCAs.flatMap((ca, index) => (ca === '' ? [] : [loadPem(ca, index)]));
   if (extra.length === 0 && !insecureSkipVerify) return undefined;
-  const agent = new Agent({ connect: { ca: [...rootCertificates, ...extra], rejectUnauthorized: !insecureSkipVerify } });
+  const dispatcher = dispatcherWithTls({ ca: defaultCAsAnd(extra), rejectUnauthorized: !insecureSkipVerify });
   const bound = (input: Parameters<typeof undiciFetch>[0], init?: Parameters<typeof undiciFetch>[1]) =>
-    undiciFetch(input, { ...init, dispatcher: agent });
+    undiciFetch(input, { ...init, dispatcher: dispatcher() });
   return bound as unknown as typeof fetch;
 }

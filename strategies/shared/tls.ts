@@ -4,8 +4,8 @@
  * of a fetch by a timeout, so a connector can set one limit for its token endpoint and its API.
  */
 import { readFileSync } from 'node:fs';
-import { rootCertificates } from 'node:tls';
-import { Agent, fetch as undiciFetch } from 'undici';
+import { fetch as undiciFetch } from 'undici';
+import { defaultCAsAnd, dispatcherWithTls, type UpstreamTls } from '../../lib/upstream-agent.js';
 
 export interface CAOptions {
   /** PEM certificates to trust in addition to the system's roots (as Dex's HTTP client does). */
@@ -14,16 +14,19 @@ export interface CAOptions {
   insecureSkipVerify?: boolean | undefined;
 }
 
-/** A fetch that verifies the upstream against `ca` (PEM), or not at all when asked to. */
+/**
+ * A fetch that verifies the upstream against `ca` (PEM), or not at all when asked to; through the
+ * proxy of `dexpress serve`'s environment where that applies (see `lib/upstream-agent.ts`).
+ */
 export function fetchWithCA(options: CAOptions): typeof fetch {
-  const connect: { ca?: string; rejectUnauthorized?: boolean } = {};
-  if (options.ca !== undefined) connect.ca = [...rootCertificates, options.ca].join('\n');
-  if (options.insecureSkipVerify) connect.rejectUnauthorized = false;
-  const dispatcher = new Agent({ connect });
+  const tls: UpstreamTls = {};
+  if (options.ca !== undefined) tls.ca = defaultCAsAnd([options.ca]).join('\n');
+  if (options.insecureSkipVerify) tls.rejectUnauthorized = false;
+  const dispatcher = dispatcherWithTls(tls);
   const bound = (input: Parameters<typeof fetch>[0], init?: RequestInit): Promise<Response> =>
     undiciFetch(input as Parameters<typeof undiciFetch>[0], {
       ...(init as Parameters<typeof undiciFetch>[1]),
-      dispatcher,
+      dispatcher: dispatcher(),
     }) as unknown as Promise<Response>;
   return bound as typeof fetch;
 }
