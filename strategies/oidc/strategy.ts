@@ -8,7 +8,8 @@ import { AccessDeniedError, RefreshFailedError } from '../../lib/errors.js';
 import type { Identity, Scopes } from '../../lib/identity.js';
 import { isRecord } from '../shared/http.js';
 import { UpstreamOidcClient, loginRefusal, refreshRefusal, type UpstreamTokens, type VerifyFailure } from './client.js';
-import { clientAuthOf, upstreamScopes, type OidcConfig } from './config.js';
+import { parseStrategyConfig } from '../shared/strategy-config.js';
+import { clientAuthOf, configSchema, upstreamScopes, type OidcConfig } from './config.js';
 import { upstreamFetch } from './fetch.js';
 import { OidcLoginStrategy, type AuthorizationRequest } from './login.js';
 import { identityFromClaims, type Claims } from './mapping.js';
@@ -25,6 +26,7 @@ export class OidcStrategy extends OidcLoginStrategy {
 
   /** `timeoutMs`: how long one upstream call may take (default 10 s); not a Dex key. */
   constructor(config: OidcConfig, name = 'oidc', tuning: { timeoutMs?: number } = {}) {
+    config = parseStrategyConfig(configSchema, config);
     super(name, config.redirectURI);
     this.config = config;
     this.scopes = upstreamScopes(config);

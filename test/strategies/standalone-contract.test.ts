@@ -28,6 +28,7 @@ import { KeystoneStrategy } from '../../strategies/keystone/index.js';
 import { LdapStrategy } from '../../strategies/ldap/index.js';
 import { LinkedInStrategy } from '../../strategies/linkedin/index.js';
 import { MicrosoftStrategy } from '../../strategies/microsoft/index.js';
+import { OidcStrategy } from '../../strategies/oidc/index.js';
 import { OpenShiftStrategy } from '../../strategies/openshift/index.js';
 import { SamlStrategy, type SamlConfig } from '../../strategies/saml/index.js';
 import { resolveSettings } from '../../strategies/saml/config.js';
@@ -75,6 +76,7 @@ describe('a strategy built with a bad config throws a ConfigError naming the key
     ['OpenShiftStrategy', 'clientID', () => new OpenShiftStrategy(unchecked({ issuer: 'https://api.cluster.example:6443', clientSecret: 'secret', redirectURI }), openshiftEndpoints)],
     ['GitHubStrategy', 'redirectURI', () => new GitHubStrategy(unchecked({ clientID: 'id', clientSecret: 'secret', redirectURI: '/callback' }))],
     ['AuthProxyStrategy', 'userHeader', () => new AuthProxyStrategy(unchecked({ userHeader: '' }))],
+    ['OidcStrategy', 'issuer', () => new OidcStrategy(unchecked({ clientID: 'id', clientSecret: 'secret', redirectURI }))],
     ['AtlassianCrowdStrategy', 'baseURL', () => new AtlassianCrowdStrategy(unchecked({ clientID: 'app', clientSecret: 'secret' }))],
     ['KeystoneStrategy', 'keystoneHost', () => new KeystoneStrategy(unchecked({ keystoneHost: 'keystone:5000', domain: 'default', keystoneUsername: 'admin', keystonePassword: 'pw' }))],
   ];
