@@ -206,7 +206,7 @@ async function loginThrough(served: Served, connector: string): Promise<Outcome>
   for (let step = 0; step < 10; step++) {
     if (url.startsWith(REDIRECT)) return { landed: new URL(url) };
     const target = new URL(url);
-    if (target.hostname.endsWith('.test')) {
+    if (target.origin !== new URL(served.issuer).origin) {
       target.hostname = '127.0.0.1';
       const res = await undiciFetch(target, { redirect: 'manual', dispatcher: browserAgent });
       await res.body?.cancel();
@@ -261,6 +261,7 @@ describe('dexpress serve through a proxy', () => {
       giteaConnector('gitea', `http://gitea.test:${portOf(gitea.oauth.url)}`),
       giteaConnector('direct', `http://direct.test:${portOf(gitea.oauth.url)}`),
       giteaConnector('loopback', gitea.oauth.url),
+      githubConnector('ghe-loopback', '127.0.0.1', github.oauth.url),
     ];
     const proxyURL = `http://user:p%40ss@127.0.0.1:${proxy.port}`;
     [served, proxyDown, wrongCredentials] = await Promise.all([
@@ -304,13 +305,16 @@ describe('dexpress serve through a proxy', () => {
     expect(outcome).toEqual({ landed: expect.objectContaining({ search: expect.stringContaining('code=') }) });
   });
 
-  test('NO_PROXY exempts its host (the direct connection fails here) and loopback is never proxied', async () => {
+  test('NO_PROXY exempts its host (the direct connection fails here) and loopback is never proxied, with or without a rootCA', async () => {
     const before = proxy.log.seen.length;
     const direct = await loginThrough(served, 'direct');
     expect(direct).toMatchObject({ status: 502 });
     expect((direct as { body: string }).body).toMatch(/could not be reached|cannot be reached/i);
     const loopback = await loginThrough(served, 'loopback');
     expect(loopback).toEqual({ landed: expect.objectContaining({ search: expect.stringContaining('code=') }) });
+    // A direct connection keeps the connector's rootCA.
+    const loopbackWithCA = await loginThrough(served, 'ghe-loopback');
+    expect(loopbackWithCA).toEqual({ landed: expect.objectContaining({ search: expect.stringContaining('code=') }) });
     expect(proxy.log.seen.slice(before)).toEqual([]);
   });
 
