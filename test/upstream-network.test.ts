@@ -8,7 +8,7 @@
  * fakes on 127.0.0.1 but configured under names that do not resolve (`github.test`,
  * `gitea.test`): only the proxy written here maps them, so a login works only through it.
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
@@ -66,6 +66,17 @@ describe("Go's proxy rules (golang.org/x/net/http/httpproxy)", () => {
     expect(via('http://gitea.corp/', { HTTP_PROXY: proxy, REQUEST_METHOD: 'GET' })).toBeUndefined();
     expect(() => readProxyEnvironment({ HTTPS_PROXY: 'socks5://127.0.0.1:1080' })).toThrow(ProxyEnvironmentError);
     expect(() => readProxyEnvironment({ HTTPS_PROXY: 'socks5://127.0.0.1:1080' })).toThrow(/^HTTPS_PROXY: SOCKS proxies are not supported/);
+  });
+});
+
+test('serve with a SOCKS proxy in HTTPS_PROXY (which Go takes and undici cannot) stops at start-up naming the variable', () => {
+  const file = join(dir, 'socks.yaml');
+  writeFileSync(file, stringify({ issuer: 'http://127.0.0.1:5556/dex', storage: { type: 'memory' }, web: { http: '127.0.0.1:0' }, connectors: [{ type: 'mockCallback', id: 'mock', name: 'Mock' }] }));
+  const r = spawnSync(process.execPath, [BIN, 'serve', file], { encoding: 'utf8', timeout: 20_000, env: { ...process.env, HTTPS_PROXY: 'socks5://127.0.0.1:1080' } });
+  expect({ code: r.status, out: r.stdout, err: r.stderr }).toEqual({
+    code: 1,
+    out: '',
+    err: 'dexpress: cannot start: HTTPS_PROXY: SOCKS proxies are not supported (use an HTTP proxy that answers CONNECT)\n',
   });
 });
 
