@@ -3,7 +3,7 @@
  * verified against Google's keys), `hostedDomains` sent as `hd` and enforced on the `hd` claim,
  * groups from the Admin Directory API, refresh through the refresh_token grant.
  */
-import { AccessDeniedError, RefreshFailedError } from '../../lib/errors.js';
+import { AccessDeniedError, ConfigError, RefreshFailedError } from '../../lib/errors.js';
 import type { Identity, Scopes } from '../../lib/identity.js';
 import { UpstreamOidcClient, loginRefusal, refreshRefusal, type UpstreamTokens } from '../oidc/client.js';
 import { OidcLoginStrategy, type AuthorizationRequest } from '../oidc/login.js';
@@ -11,7 +11,7 @@ import type { Claims } from '../oidc/mapping.js';
 import { isRecord } from '../shared/http.js';
 import { filterGroups, upstreamFetch } from '../shared/platform.js';
 import { parseStrategyConfig } from '../shared/strategy-config.js';
-import { configSchema, GOOGLE_ISSUER, type GoogleConfig } from './config.js';
+import { adminEmails, configSchema, GOOGLE_ISSUER, type GoogleConfig } from './config.js';
 import type { GoogleDirectory } from './directory.js';
 
 export class GoogleStrategy extends OidcLoginStrategy {
@@ -26,6 +26,11 @@ export class GoogleStrategy extends OidcLoginStrategy {
     name = 'google',
   ) {
     config = parseStrategyConfig(configSchema, config);
+    if (!directory && Object.keys(adminEmails(config)).length > 0) {
+      // Without it the required groups would go unchecked: anyone with a Google account could log in.
+      const path = (config.groups ?? []).length > 0 ? 'groups' : 'domainToAdminEmail';
+      throw new ConfigError([{ path, message: 'needs the Admin Directory, which was not passed: new GoogleStrategy(config, await directoryFor(config))' }]);
+    }
     super(name, config.redirectURI);
     this.config = config;
     this.scopes = ['openid', ...(config.scopes && config.scopes.length > 0 ? config.scopes : ['profile', 'email'])];

@@ -65,6 +65,13 @@ describe('a strategy built with a bad config throws a ConfigError naming the key
     expect(() => resolveSettings(config)).toThrow(ConfigError);
   });
 
+  test('Google with required groups but no Admin Directory passed: refused, never a strategy that lets any Google account in', () => {
+    const config = { clientID: 'id', clientSecret: 'secret', redirectURI, groups: ['admins@example.com'], serviceAccountFilePath: '/etc/dexpress/sa.json', domainToAdminEmail: { '*': 'admin@example.com' } };
+    const err = configErrorOf(() => new GoogleStrategy(unchecked(config), undefined));
+    expect(err).toBeInstanceOf(ConfigError);
+    expect((err as ConfigError).issues).toEqual([{ path: 'groups', message: expect.stringMatching(/directoryFor/) }]);
+  });
+
   const cases: [string, string, () => unknown][] = [
     ['GitHubStrategy', 'clientID', () => new GitHubStrategy(unchecked({ clientID: '', clientSecret: 'secret', redirectURI }))],
     ['GitLabStrategy', 'clientSecret', () => new GitLabStrategy(unchecked({ clientID: 'id', redirectURI }))],
