@@ -229,6 +229,17 @@ describe("an exception in the app's own code after the strategy ended", () => {
   });
 });
 
+describe('state kept in express-session', () => {
+  test('a callback replayed after its login succeeded is a 400 failure, and its code is not redeemed again', async () => {
+    const browser = cookieBrowser();
+    const query = await startGitHubLogin(browser, 'alice');
+    expect((await browser.send(`${appURL}/cb/no-session?${query}`)).status).toBe(200);
+    const redeemed = github.oauth.counts.codeGrants;
+    const replay = await browser.send(`${appURL}/cb/fail-with-error?${query}`);
+    expect([replay.status, github.oauth.counts.codeGrants, errors]).toEqual([400, redeemed, [expect.objectContaining({ name: 'AuthenticationError' })]]);
+  });
+});
+
 describe('concurrent logins in one process do not mix users', () => {
   test('two browsers logging in to GitHub at once, finished in the other order, each end as their own user', async () => {
     const [a, b] = [cookieBrowser(), cookieBrowser()];
