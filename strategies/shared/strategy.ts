@@ -99,6 +99,17 @@ export interface StandaloneOptions {
   scopes?: { offlineAccess: boolean; groups: boolean };
 }
 
+// What `passport.authenticate(name, options)` may pass a dexpress strategy used alone, typed for
+// apps (`@types/passport` lists neither; `callbackURL` is also passport-oauth2's).
+declare module 'passport' {
+  interface AuthenticateOptions {
+    /** See `StandaloneOptions.scopes`. */
+    scopes?: { offlineAccess: boolean; groups: boolean } | undefined;
+    /** See `StandaloneOptions.callbackURL`. */
+    callbackURL?: string | undefined;
+  }
+}
+
 /** The scopes a login asks upstream for: the broker's, or (alone with Passport) groups included. */
 export function scopesOf(options: BrokerAuthenticateOptions | StandaloneOptions): Scopes {
   return options.broker ? options.scopes : (options.scopes ?? { offlineAccess: false, groups: true });

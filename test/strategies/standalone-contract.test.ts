@@ -5,11 +5,11 @@
  * standalone test drives its login through its fake; here, what holds for all of them.
  */
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from '@jest/globals';
 import express, { type NextFunction, type Request, type Response } from 'express';
@@ -121,8 +121,7 @@ function contractApp(authenticator: passport.PassportStatic): express.Express {
   app.get('/cb/fail-with-error', authenticator.authenticate('gh', { failWithError: true }), shown);
   app.get('/cb/no-session', authenticator.authenticate('gh', { session: false }), shown);
   app.post('/ldap', authenticator.authenticate('ldap', { failureMessage: true }), shown);
-  // StandaloneOptions' scopes, which @types/passport's AuthenticateOptions does not list.
-  app.post('/ldap/no-groups', authenticator.authenticate('ldap', { session: false, scopes: { offlineAccess: false, groups: false } } as passport.AuthenticateOptions), shown);
+  app.post('/ldap/no-groups', authenticator.authenticate('ldap', { session: false, scopes: { offlineAccess: false, groups: false } }), shown);
   // A custom callback with a bug: it takes every user who logs in to have an account in the app.
   const accounts = new Map([['alice', { role: 'admin' }]]);
   app.post('/ldap/role', (req, res, next) => {
@@ -258,11 +257,19 @@ describe('concurrent logins in one process do not mix users', () => {
   });
 });
 
-/** The declaration files `npm run build` would ship, emitted into a temporary folder. */
-async function emitShippedDeclarations(): Promise<string> {
-  const dir = mkdtempSync(join(tmpdir(), 'dexpress-dts-'));
-  await promisify(execFile)(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.build.json', '--emitDeclarationOnly', '--declarationMap', 'false', '--outDir', dir]);
-  return dir;
+/**
+ * An app that installed dexpress, as tsc sees it: node_modules/dexpress holds package.json and the
+ * declarations `npm run build` would ship (emitted here), and every other package of this checkout.
+ */
+async function installedForTypes(): Promise<{ app: string; dist: string }> {
+  const app = mkdtempSync(join(tmpdir(), 'dexpress-types-'));
+  const installed = join(app, 'node_modules', 'dexpress');
+  mkdirSync(installed, { recursive: true });
+  for (const name of readdirSync('node_modules')) if (name !== '.bin') symlinkSync(resolve('node_modules', name), join(app, 'node_modules', name));
+  writeFileSync(join(installed, 'package.json'), readFileSync('package.json'));
+  const dist = join(installed, 'dist');
+  await promisify(execFile)(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.build.json', '--emitDeclarationOnly', '--declarationMap', 'false', '--outDir', dist]);
+  return { app, dist };
 }
 
 /** The packages imported by the declarations an app reaches through package.json's exports map (`dir` holds dist's content). */
@@ -299,15 +306,41 @@ function typedForApps(name: string, dependencies: Record<string, string>): boole
 }
 
 describe('the published types', () => {
-  test("every package the declarations behind the exports map import is typed for an app that installs dexpress (no 'Could not find a declaration file' under skipLibCheck: false)", async () => {
+  let installed: { app: string; dist: string };
+  beforeAll(async () => {
+    installed = await installedForTypes();
+  }, 120_000);
+  afterAll(() => rmSync(installed.app, { recursive: true, force: true }));
+
+  test("every package the declarations behind the exports map import is typed for an app that installs dexpress (no 'Could not find a declaration file' under skipLibCheck: false)", () => {
     const pkg = JSON.parse(readFileSync('package.json', 'utf8')) as { dependencies: Record<string, string>; exports: Record<string, string | Record<string, string>> };
-    const dir = await emitShippedDeclarations();
-    try {
-      const imported = packagesTypedThroughExports(dir, pkg.exports);
-      expect(imported.size).toBeGreaterThan(3);
-      expect([...imported].filter((name) => !typedForApps(name, pkg.dependencies)).sort()).toEqual([]);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    const imported = packagesTypedThroughExports(installed.dist, pkg.exports);
+    expect(imported.size).toBeGreaterThan(3);
+    expect([...imported].filter((name) => !typedForApps(name, pkg.dependencies)).sort()).toEqual([]);
+  });
+
+  test("README's standalone code type-checks in an app (strict, skipLibCheck: false), the scopes and callbackURL options included, and a bad config is a type error", async () => {
+    const snippet = [
+      "import express from 'express';",
+      "import passport from 'passport';",
+      "import type { Identity } from 'dexpress';",
+      "import { LdapStrategy } from 'dexpress/strategies/ldap';",
+      "import { configSchema as gitlabConfig, GitLabStrategy } from 'dexpress/strategies/gitlab';",
+      "passport.use('ldap', new LdapStrategy({ host: 'ldap.example.com:636', bindDN: 'cn=admin,dc=example,dc=org', bindPW: '', userSearch: { baseDN: 'ou=People,dc=example,dc=org', username: 'uid', idAttr: 'uid', emailAttr: 'mail', nameAttr: 'cn' } }));",
+      "passport.use('gitlab', new GitLabStrategy(gitlabConfig.parse({ clientID: 'id', clientSecret: 'secret', redirectURI: 'https://app.example.com/cb' })));",
+      '// @ts-expect-error: a config without clientSecret',
+      "new GitLabStrategy({ clientID: 'id' });",
+      'const app = express();',
+      "app.post('/login', passport.authenticate('ldap', { failureMessage: true, scopes: { offlineAccess: false, groups: false } }), (req, res) => {",
+      '  const { connectorData: _, ...user } = req.user as Identity;',
+      '  res.json(user);',
+      '});',
+      "app.get('/cb', passport.authenticate('gitlab', { failureRedirect: '/login', callbackURL: 'https://app.example.com/cb' }));",
+    ].join('\n');
+    writeFileSync(join(installed.app, 'app.mts'), snippet);
+    const compilerOptions = { strict: true, exactOptionalPropertyTypes: true, module: 'nodenext', moduleResolution: 'nodenext', target: 'es2022', types: ['node'], noEmit: true, skipLibCheck: false };
+    writeFileSync(join(installed.app, 'tsconfig.json'), JSON.stringify({ compilerOptions, files: ['app.mts'] }));
+    const tsc = promisify(execFile)(process.execPath, [resolve('node_modules/typescript/bin/tsc'), '-p', 'tsconfig.json'], { cwd: installed.app });
+    await expect(tsc.catch((err: { stdout?: string }) => Promise.reject(new Error(err.stdout)))).resolves.toBeDefined();
   }, 120_000);
 });
