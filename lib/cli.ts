@@ -160,9 +160,15 @@ export async function runCli(argv: string[], registry: ConnectorRegistry, io: Cl
         io.err(`dexpress: cannot start: ${errorMessage(err)}`);
         return 1;
       }
-      const { settings } = running.broker;
+      const { settings, logger } = running.broker;
       // Without web.https, SIGHUP keeps its default (the process ends), as in Dex.
       if (settings.web.https) process.on('SIGHUP', onHup);
+      // With logger.format json every line is a JSON log entry on stderr, as all of Dex's are, so
+      // a log pipeline parsing them meets no plain line; in text, readable lines on stdout.
+      if (settings.logger.format === 'json') {
+        const entry = (line: string) => line.replace(/^dexpress: /, '');
+        io = { out: (line) => logger.info(entry(line)), err: (line) => logger.warn(entry(line)) };
+      }
       io.out(`dexpress: issuer ${settings.issuer}`);
       io.out(`dexpress: connectors: ${[...settings.connectors.map((c) => `${c.id} (${c.type})`), ...(settings.passwordDB.enabled ? ['local (password DB)'] : [])].join(', ')}`);
       if (proxies && usesProxy(proxies)) {

@@ -32,7 +32,16 @@ function textStream(out: NodeJS.WritableStream) {
   };
 }
 
+/**
+ * JSON lines keyed as Dex's (Go slog's JSON handler) are: `level` a name (`"INFO"`, `"ERROR"`),
+ * `time` an RFC 3339 string, so a log pipeline or alert written for Dex reads them unchanged.
+ */
+const DEX_JSON = {
+  timestamp: pino.stdTimeFunctions.isoTime,
+  formatters: { level: (_label: string, level: number) => ({ level: LEVELS[level] ?? String(level) }) },
+};
+
 export function createLogger(settings: Settings['logger'], out: NodeJS.WritableStream = process.stderr): Logger {
   const options = { level: settings.level, redact: { paths: REDACT, censor: '[redacted]' }, base: null };
-  return settings.format === 'json' ? pino(options, out as DestinationStream) : pino(options, textStream(out));
+  return settings.format === 'json' ? pino({ ...options, ...DEX_JSON }, out as DestinationStream) : pino(options, textStream(out));
 }

@@ -35,7 +35,10 @@ function writeConfig(name: string, config: Record<string, unknown>): string {
 }
 
 interface Serving {
+  /** stdout and stderr as they came, and each apart. */
   output(): string;
+  stdout(): string;
+  stderr(): string;
   /** Resolves once the output contains `text`. */
   waitFor(text: string): Promise<void>;
   /** Sends a signal (default SIGTERM); `exited` resolves to the exit code. */
@@ -46,9 +49,9 @@ interface Serving {
 /** `dexpress serve <args>`, resolved once it listens; rejects with its output if it exits first. */
 function startServe(args: string[]): Promise<Serving> {
   const child = spawn(process.execPath, [BIN, 'serve', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
+  let [output, stdout, stderr] = ['', '', ''];
+  child.stdout!.on('data', (d: Buffer) => ((output += d.toString()), (stdout += d.toString())));
+  child.stderr!.on('data', (d: Buffer) => ((output += d.toString()), (stderr += d.toString())));
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   const waitFor = async (text: string) => {
     const deadline = Date.now() + 30_000;
@@ -57,7 +60,7 @@ function startServe(args: string[]): Promise<Serving> {
       await new Promise((r) => setTimeout(r, 20));
     }
   };
-  return waitFor('listening on').then(() => ({ output: () => output, waitFor, signal: (name = 'SIGTERM') => child.kill(name), exited }));
+  return waitFor('listening on').then(() => ({ output: () => output, stdout: () => stdout, stderr: () => stderr, waitFor, signal: (name = 'SIGTERM') => child.kill(name), exited }));
 }
 
 test('a SQLite file serve may read but not write: exit 1 at start-up naming the file, not a server whose every login is a 503', async () => {
@@ -145,3 +148,32 @@ test('web.http and web.https together; SIGHUP reloads web.tlsCert and web.tlsKey
     renewed.cleanup();
   }
 }, 60_000);
+
+test("logger.format json: every line serve writes is a JSON entry on stderr, keyed as Dex's (level INFO/WARN, RFC 3339 time); nothing on stdout", async () => {
+  const port = await freePort();
+  const file = writeConfig('json.yaml', { issuer: `http://127.0.0.1:${port}/dex`, storage: { type: 'memory' }, web: { http: `127.0.0.1:${port}` }, logger: { level: 'info', format: 'json' }, grpc: { addr: ':5557' } });
+  const server = await startServe([file]);
+  server.signal('SIGTERM');
+  expect(await server.exited).toBe(0);
+  expect(server.stdout()).toBe('');
+  const entries = server.stderr().trim().split('\n').map((line) => JSON.parse(line) as { level: string; time: string; msg: string });
+  expect(entries).toEqual([
+    { level: 'WARN', time: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/), msg: 'grpc is not supported by dexpress and is ignored' },
+    expect.objectContaining({ level: 'INFO', msg: `issuer http://127.0.0.1:${port}/dex` }),
+    expect.objectContaining({ level: 'INFO', msg: 'connectors: mock (mockCallback)' }),
+    expect.objectContaining({ level: 'INFO', msg: `listening on http://127.0.0.1:${port}` }),
+    expect.objectContaining({ level: 'INFO', msg: 'SIGTERM received, finishing the requests in flight (SIGTERM again to exit now)' }),
+  ]);
+});
+
+test('logger.format text (the default): the start-up lines are readable lines on stdout, log entries on stderr', async () => {
+  const port = await freePort();
+  const file = writeConfig('text.yaml', { issuer: `http://127.0.0.1:${port}/dex`, storage: { type: 'memory' }, web: { http: `127.0.0.1:${port}` }, grpc: { addr: ':5557' } });
+  const server = await startServe([file]);
+  server.signal('SIGINT');
+  expect(await server.exited).toBe(0);
+  expect(server.stdout()).toBe(
+    `dexpress: issuer http://127.0.0.1:${port}/dex\ndexpress: connectors: mock (mockCallback)\ndexpress: listening on http://127.0.0.1:${port}\ndexpress: SIGINT received, finishing the requests in flight (SIGINT again to exit now)\n`,
+  );
+  expect(server.stderr()).toMatch(/^\d{4}-\d\d-\d\dT[\d:.]+Z WARN grpc is not supported by dexpress and is ignored\n$/);
+});
