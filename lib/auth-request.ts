@@ -12,6 +12,7 @@ import { OAuthError } from './errors.js';
 import { verifyIdTokenHint } from './id-token-hint.js';
 import type { Claims, JsonValue } from './identity.js';
 import { CROSS_CLIENT_PREFIX } from './tokens/claims.js';
+import { issuesFromAuthorizationEndpoint, nonceRequired, responseTypeValues, type ResponseMode, type ResponseTypeValue } from './response-types.js';
 
 export interface AuthRequest {
   id: string;
@@ -20,7 +21,9 @@ export interface AuthRequest {
   scopes: string[];
   state?: string;
   nonce?: string;
-  responseMode?: 'query' | 'form_post';
+  /** The `response_type` values, as `code id_token token` orders them; absent means `code`. */
+  responseTypes?: ResponseTypeValue[];
+  responseMode?: ResponseMode;
   pkce?: { challenge: string; method: 'S256' | 'plain' };
   /** OIDC `prompt` values (`none`, `login`, `consent`, `select_account`). */
   prompt?: string[];
@@ -61,7 +64,7 @@ export class RedirectError extends OAuthError {
     description: string,
     readonly redirectURI: string,
     readonly state: string | undefined,
-    readonly responseMode: 'query' | 'form_post' = 'query',
+    readonly responseMode: ResponseMode = 'query',
   ) {
     super(error, description);
   }
@@ -136,17 +139,45 @@ export function checkUnsupportedParams(params: Params, fail: (e: string, d: stri
   if (params.registration) fail('registration_not_supported', 'The registration parameter is not supported.');
 }
 
-const RESPONSE_TYPES = new Set(['code', 'id_token', 'token']);
-
-/** Dex's parsing: space-separated values, surrounding whitespace tolerated; only `code` is served. */
-export function checkResponseType(ctx: BrokerContext, params: Params, fail: (e: string, d: string) => never): void {
-  const types = [...new Set((params.response_type ?? '').split(/\s+/).filter((t) => t !== ''))];
+/**
+ * The response type, parsed as Dex does (space-separated values, surrounding whitespace
+ * tolerated), served only when `oauth2.responseTypes` enables it (`enabledResponseTypes`).
+ */
+export function checkResponseType(ctx: BrokerContext, params: Params, fail: (e: string, d: string) => never): ResponseTypeValue[] {
+  const parsed = responseTypeValues(params.response_type);
+  if ('unknown' in parsed) return fail('invalid_request', `Invalid response type "${parsed.unknown}".`);
+  const types = parsed.values;
   if (types.length === 0) fail('invalid_request', 'No response_type provided.');
-  const invalid = types.find((t) => !RESPONSE_TYPES.has(t));
-  if (invalid !== undefined) fail('invalid_request', `Invalid response type "${invalid}".`);
-  if (types.length !== 1 || types[0] !== 'code' || !ctx.settings.oauth2.responseTypes.includes('code')) {
-    fail('unsupported_response_type', `Unsupported response type "${types.join(' ')}".`);
+  const enabled = ctx.settings.oauth2.responseTypes;
+  // As Dex: `token` alone, where tokens are served at all, is a malformed request rather than an unserved one.
+  if (types.length === 1 && types[0] === 'token' && enabled.some((t) => t.split(' ').includes('token'))) {
+    fail('invalid_request', "Response type 'token' must be provided with type 'id_token' and/or 'code'.");
   }
+  if (!enabled.includes(types.join(' '))) fail('unsupported_response_type', `Unsupported response type "${types.join(' ')}".`);
+  return types;
+}
+
+/** The response type when it is valid and served (no error), to choose where errors go. */
+function servedResponseType(ctx: BrokerContext, params: Params): ResponseTypeValue[] | undefined {
+  const parsed = responseTypeValues(params.response_type);
+  return 'values' in parsed && ctx.settings.oauth2.responseTypes.includes(parsed.values.join(' ')) ? parsed.values : undefined;
+}
+
+/**
+ * `response_mode`: the fragment by default once tokens come from `/auth`, else the query;
+ * `form_post` for any. Query is refused for tokens (Multiple Response Type Encoding Practices:
+ * a fragment-encoded response type is never to be query-encoded), with the error sent in the
+ * fragment.
+ */
+export function checkResponseMode(params: Params, types: readonly ResponseTypeValue[] | undefined, fail: (mode: ResponseMode) => (e: string, d: string) => never): ResponseMode {
+  const fallback: ResponseMode = types && issuesFromAuthorizationEndpoint(types) ? 'fragment' : 'query';
+  const asked = params.response_mode;
+  if (asked === undefined) return fallback;
+  if (asked !== 'query' && asked !== 'fragment' && asked !== 'form_post') return fail(fallback)('invalid_request', `response_mode ${asked} is not supported.`);
+  if (asked === 'query' && fallback === 'fragment') {
+    return fail(fallback)('invalid_request', `response_mode query is not allowed with response_type "${types!.join(' ')}": tokens are never sent in the query.`);
+  }
+  return asked;
 }
 
 const PROMPTS = new Set(['none', 'login', 'consent', 'select_account']);
@@ -200,17 +231,22 @@ export function parseAuthRequest(ctx: BrokerContext, params: Params): Omit<AuthR
   const client = checkClient(ctx, params);
   const redirectURI = checkRedirectUri(client, params);
   const state = params.state;
-  const responseMode = params.response_mode === 'form_post' ? 'form_post' : 'query';
-  const fail = (error: string, description: string): never => {
-    throw new RedirectError(error, description, redirectURI, state, responseMode);
-  };
-  if (params.response_mode !== undefined && params.response_mode !== 'query' && params.response_mode !== 'form_post') {
-    fail('invalid_request', `response_mode ${params.response_mode} is not supported.`);
-  }
+  const failIn =
+    (mode: ResponseMode) =>
+    (error: string, description: string): never => {
+      throw new RedirectError(error, description, redirectURI, state, mode);
+    };
+  const responseMode = checkResponseMode(params, servedResponseType(ctx, params), failIn);
+  const fail = failIn(responseMode);
   checkUnsupportedParams(params, fail);
-  checkResponseType(ctx, params, fail);
+  const responseTypes = checkResponseType(ctx, params, fail);
   const scopes = checkScopes(ctx, client, params, fail);
-  const pkce = checkPkce(ctx, client, params, fail);
+  // No code, nothing for PKCE to protect: the implicit flow ignores it, as Dex does.
+  const pkce = responseTypes.includes('code') ? checkPkce(ctx, client, params, fail) : undefined;
+  if (nonceRequired(responseTypes) && !params.nonce) fail('invalid_request', `Response type "${responseTypes.join(' ')}" requires a nonce value.`);
+  if (responseTypes.join(' ') !== 'code' && redirectURI === 'urn:ietf:wg:oauth:2.0:oob') {
+    fail('invalid_request', `Cannot use response type "${responseTypes.join(' ')}" with redirect_uri "urn:ietf:wg:oauth:2.0:oob".`);
+  }
   const prompt = checkPrompt(params, fail);
   let maxAge: number | undefined;
   if (params.max_age !== undefined) {
@@ -230,6 +266,7 @@ export function parseAuthRequest(ctx: BrokerContext, params: Params): Omit<AuthR
     scopes,
     ...(state !== undefined ? { state } : {}),
     ...(params.nonce ? { nonce: params.nonce } : {}),
+    ...(responseTypes.join(' ') !== 'code' ? { responseTypes } : {}),
     responseMode,
     ...(pkce ? { pkce } : {}),
     ...(connectorId ? { connectorId } : {}),
@@ -254,12 +291,12 @@ export function authQueryOf(authReq: AuthRequest): string {
   const params: Record<string, string> = {
     client_id: authReq.clientId,
     redirect_uri: authReq.redirectURI,
-    response_type: 'code',
+    response_type: (authReq.responseTypes ?? ['code']).join(' '),
     scope: authReq.scopes.join(' '),
     ...(authReq.state !== undefined ? { state: authReq.state } : {}),
     ...(authReq.nonce ? { nonce: authReq.nonce } : {}),
     ...(authReq.pkce ? { code_challenge: authReq.pkce.challenge, code_challenge_method: authReq.pkce.method } : {}),
-    ...(authReq.responseMode === 'form_post' ? { response_mode: 'form_post' } : {}),
+    ...(authReq.responseMode && authReq.responseMode !== 'query' ? { response_mode: authReq.responseMode } : {}),
     ...(authReq.prompt ? { prompt: authReq.prompt.join(' ') } : {}),
     ...(authReq.maxAge !== undefined ? { max_age: String(authReq.maxAge) } : {}),
   };

@@ -6,9 +6,12 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import type { Request, Response } from 'express';
 import type { AuthRequest } from './auth-request.js';
+import { checkPeersTrust } from './grants/respond.js';
+import type { ResponseMode } from './response-types.js';
+import type { Grant } from './tokens/claims.js';
 import type { Admit, BrokerAuthenticateOptions, LoginState } from './connector.js';
 import type { BrokerContext, LoadedConnector } from './context.js';
-import { AccessDeniedError, UpstreamError, errorMessage, publicSummary } from './errors.js';
+import { AccessDeniedError, OAuthError, UpstreamError, errorMessage, publicSummary } from './errors.js';
 import { assertIdentity, scopesFrom, type Identity, type JsonValue } from './identity.js';
 import { addHandoverLogin, noteHandoverRedirect } from './handover-logins.js';
 import { browserBinding, isBoundToBrowser, rememberLogin, saveSession } from './login-session.js';
@@ -278,42 +281,75 @@ export async function finishLogin(ctx: BrokerContext, req: Request, res: Respons
   await rememberLogin(req, { connectorId: authReq.connectorId!, claims, ...(connectorData !== undefined ? { connectorData } : {}), authTime });
   await saveSession(req);
   if (ctx.settings.oauth2.skipApprovalScreen && !authReq.prompt?.includes('consent')) {
-    await sendCode(ctx, res, authReqId);
+    await sendAuthorizationResponse(ctx, res, authReqId);
     return;
   }
   res.redirect(303, ctx.url(`/approval?req=${encodeURIComponent(authReq.id)}&hmac=${encodeURIComponent(approvalHmac(authReq))}`));
 }
 
-/** Consumes the auth request, stores a code and sends the browser back to the client. */
-export async function sendCode(ctx: BrokerContext, res: Response, authReqId: string): Promise<void> {
+/**
+ * Consumes the auth request and answers the client: a code stored for `/token` when `code` was
+ * asked for, an access token and an ID token when `token` and `id_token` were (the implicit and
+ * hybrid flows; never a refresh token), sent in the query, the fragment or a form post.
+ */
+export async function sendAuthorizationResponse(ctx: BrokerContext, res: Response, authReqId: string): Promise<void> {
   const authReq = await ctx.storage.consume<AuthRequest>('authRequest', authReqId);
   if (!authReq?.identity || !authReq.connectorId) {
     showError(ctx, res, 400, 'Login expired', 'This login has expired or was already completed.', 'Go back to the application and log in again.');
     return;
   }
+  const types = authReq.responseTypes ?? ['code'];
   const conn = ctx.connectors.get(authReq.connectorId);
-  const code = randomBytes(24).toString('base64url');
-  const record: AuthCode = {
+  const grant: Grant = {
     clientId: authReq.clientId,
-    redirectURI: authReq.redirectURI,
-    scopes: authReq.scopes,
-    ...(authReq.nonce ? { nonce: authReq.nonce } : {}),
-    ...(authReq.pkce ? { pkce: authReq.pkce } : {}),
     connectorId: authReq.connectorId,
     connectorType: conn?.type ?? 'unknown',
+    scopes: authReq.scopes,
     claims: authReq.identity.claims,
-    ...(authReq.identity.connectorData !== undefined ? { connectorData: authReq.identity.connectorData } : {}),
+    ...(authReq.nonce ? { nonce: authReq.nonce } : {}),
     authTime: authReq.identity.authTime,
   };
-  await ctx.storage.create('authCode', code, record, { expiresAt: ctx.now() + AUTH_CODE_TTL_MS });
-  redirectToClient(ctx, res, authReq, { code });
+  const answer: Record<string, string> = {};
+  if (types.includes('code')) {
+    const code = randomBytes(24).toString('base64url');
+    const record: AuthCode = {
+      clientId: grant.clientId,
+      redirectURI: authReq.redirectURI,
+      scopes: grant.scopes,
+      ...(authReq.nonce ? { nonce: authReq.nonce } : {}),
+      ...(authReq.pkce ? { pkce: authReq.pkce } : {}),
+      connectorId: grant.connectorId,
+      connectorType: grant.connectorType,
+      claims: grant.claims,
+      ...(authReq.identity.connectorData !== undefined ? { connectorData: authReq.identity.connectorData } : {}),
+      authTime: authReq.identity.authTime,
+    };
+    await ctx.storage.create('authCode', code, record, { expiresAt: ctx.now() + AUTH_CODE_TTL_MS });
+    answer.code = code;
+  }
+  if (types.includes('token') || types.includes('id_token')) {
+    try {
+      checkPeersTrust(ctx, grant.clientId, grant.scopes);
+    } catch (err) {
+      if (!(err instanceof OAuthError)) throw err;
+      redirectToClient(ctx, res, authReq, { error: 'invalid_scope', error_description: err.description });
+      return;
+    }
+    const minted = await ctx.minter.mintFrontChannel(grant, { accessToken: types.includes('token'), idToken: types.includes('id_token'), ...(answer.code ? { code: answer.code } : {}) });
+    if (minted.accessToken) Object.assign(answer, { access_token: minted.accessToken, token_type: 'bearer', expires_in: String(minted.expiresIn) });
+    if (minted.idToken) answer.id_token = minted.idToken;
+  }
+  redirectToClient(ctx, res, authReq, answer);
 }
 
-/** Sends parameters to the client's redirect URI (query or form_post), with `state` and `iss` (RFC 9207). */
+/**
+ * Sends parameters to the client's redirect URI, with `state` and `iss` (RFC 9207): in the
+ * query, the fragment (implicit and hybrid flows) or a self-posting form (`form_post`).
+ */
 export function redirectToClient(
   ctx: BrokerContext,
   res: Response,
-  target: { redirectURI: string; state?: string | undefined; responseMode?: 'query' | 'form_post' | undefined },
+  target: { redirectURI: string; state?: string | undefined; responseMode?: ResponseMode | undefined },
   params: Record<string, string>,
 ): void {
   const all: Record<string, string> = { ...params, ...(target.state !== undefined ? { state: target.state } : {}), iss: ctx.settings.issuer };
@@ -329,7 +365,13 @@ export function redirectToClient(
     return;
   }
   const url = new URL(target.redirectURI);
-  for (const [k, v] of Object.entries(all)) url.searchParams.set(k, v);
+  if (target.responseMode === 'fragment') {
+    url.hash = new URLSearchParams(all).toString();
+    // Tokens in the Location header: not to be kept by any cache on the way.
+    res.set('Cache-Control', 'no-store');
+  } else {
+    for (const [k, v] of Object.entries(all)) url.searchParams.set(k, v);
+  }
   res.redirect(303, url.toString());
 }
 

@@ -12,6 +12,7 @@ import { ConfigError } from '../errors.js';
 import { trustedProxyList } from '../client-address.js';
 import { parseListenAddress } from './listen-address.js';
 import { parseDuration } from './duration.js';
+import { enabledResponseTypes } from '../response-types.js';
 import { configSchema, grantTypes, postgresConfigSchema, sqliteConfigSchema, unsupportedKeys, type DexConfig } from './schema.js';
 import type { Settings, ClientSettings, GrantType, StaticPassword } from './settings.js';
 import { parseDexYaml } from './yaml.js';
@@ -396,21 +397,17 @@ function toSettings(config: DexConfig, env: NodeJS.ProcessEnv, registry: Connect
   }
 
   const oauth2 = config.oauth2 ?? {};
-  const responseTypes = (oauth2.responseTypes ?? ['code']).filter((t) => {
-    if (t === 'code') return true;
-    warnings.push(`oauth2.responseTypes "${t}" is ignored: dexpress implements the authorization code flow only`);
-    return false;
-  });
-  if (oauth2.responseTypes && !responseTypes.includes('code')) {
-    warnings.push('oauth2.responseTypes leaves out "code": /auth will refuse every request');
-  }
+  // As Dex: `code` when absent; the implicit grant is advertised once a response type gives out an access token.
+  const responseTypes = enabledResponseTypes(oauth2.responseTypes ?? ['code']);
+  if (responseTypes.length === 0) warnings.push('oauth2.responseTypes enables no response type (token is never served alone): /auth will refuse every request');
+  const implicitEnabled = (oauth2.responseTypes ?? []).some((t) => t.split(' ').includes('token'));
   const enabledGrants = oauth2.grantTypes?.filter((g): g is GrantType => {
+    if (g === 'implicit') {
+      if (!implicitEnabled) warnings.push('oauth2.grantTypes "implicit" is left out of discovery: no oauth2.responseTypes value gives out a token (as in Dex)');
+      return implicitEnabled;
+    }
     if ((grantTypes as readonly string[]).includes(g)) return true;
-    warnings.push(
-      g === 'implicit'
-        ? 'oauth2.grantTypes "implicit" is ignored: dexpress implements the authorization code flow only'
-        : `oauth2.grantTypes "${g}" is not a grant type dexpress or Dex knows and is ignored (Dex drops it silently)`,
-    );
+    warnings.push(`oauth2.grantTypes "${g}" is not a grant type dexpress or Dex knows and is ignored (Dex drops it silently)`);
     return false;
   });
   const passwordConnector = oauth2.passwordConnector;
@@ -476,7 +473,14 @@ function toSettings(config: DexConfig, env: NodeJS.ProcessEnv, registry: Connect
       format: config.logger?.format?.toLowerCase() === 'json' ? 'json' : 'text',
     },
     oauth2: {
-      grantTypes: enabledGrants ?? ['authorization_code', 'refresh_token', 'urn:ietf:params:oauth:grant-type:device_code', 'urn:ietf:params:oauth:grant-type:token-exchange', ...(passwordConnector ? ['password' as const] : [])],
+      grantTypes: enabledGrants ?? [
+        'authorization_code',
+        'refresh_token',
+        'urn:ietf:params:oauth:grant-type:device_code',
+        'urn:ietf:params:oauth:grant-type:token-exchange',
+        ...(passwordConnector ? ['password' as const] : []),
+        ...(implicitEnabled ? ['implicit' as const] : []),
+      ],
       responseTypes,
       skipApprovalScreen: oauth2.skipApprovalScreen ?? false,
       alwaysShowLoginScreen: oauth2.alwaysShowLoginScreen ?? false,

@@ -169,9 +169,10 @@ export const grantTypes = [
   'urn:ietf:params:oauth:grant-type:device_code',
   'urn:ietf:params:oauth:grant-type:token-exchange',
   'client_credentials',
+  'implicit',
 ] as const;
 
-/** Dex's response types; dexpress implements the code flow only, and warns about the others. */
+/** Dex's response types (`oauth2.responseTypes`): the code, implicit and hybrid flows; default `code`. */
 export const responseTypes = ['code', 'token', 'id_token', 'code id_token', 'id_token token', 'code token', 'code id_token token'] as const;
 
 /** A Dex log level or format: case-insensitive, as Dex's slog.Level and newLogger. */
@@ -241,7 +242,7 @@ export const configSchema = z
       .optional(),
     oauth2: z
       .object({
-        /** Grant types to enable; `implicit` and unknown ones are dropped with a warning (Dex drops them silently). */
+        /** Grant types to enable; unknown ones are dropped with a warning (Dex drops them silently); `implicit` is listed in discovery only with a response type that gives out a token. */
         grantTypes: z.array(z.string()).optional(),
         responseTypes: z.array(z.enum(responseTypes)).optional(),
         skipApprovalScreen: z.boolean().optional(),

@@ -81,7 +81,9 @@ export interface Settings {
   };
   logger: { level: 'debug' | 'info' | 'warn' | 'error'; format: 'text' | 'json' };
   oauth2: {
+    /** Grants `/token` serves and discovery lists; `implicit` is listed only (no `/token` grant). */
     grantTypes: GrantType[];
+    /** The response types `/auth` serves, as `code id_token token` orders them (`enabledResponseTypes`); default `code`. */
     responseTypes: string[];
     skipApprovalScreen: boolean;
     alwaysShowLoginScreen: boolean;

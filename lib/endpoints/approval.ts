@@ -7,7 +7,7 @@ import type { Request, Response } from 'express';
 import type { AuthRequest } from '../auth-request.js';
 import { secretsEqual } from '../clients.js';
 import type { BrokerContext } from '../context.js';
-import { approvalHmac, redirectToClient, sendCode, sendPage, showError, showStartedElsewhere } from '../flow.js';
+import { approvalHmac, redirectToClient, sendAuthorizationResponse, sendPage, showError, showStartedElsewhere } from '../flow.js';
 import { isBoundToBrowser } from '../login-session.js';
 import { approvalPage } from '../web/pages.js';
 
@@ -57,5 +57,5 @@ export async function approvalDecision(ctx: BrokerContext, req: Request, res: Re
     }
     return;
   }
-  await sendCode(ctx, res, authReq.id);
+  await sendAuthorizationResponse(ctx, res, authReq.id);
 }

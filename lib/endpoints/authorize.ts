@@ -18,9 +18,10 @@ import {
 
 type ParsedAuthRequest = ReturnType<typeof parseAuthRequest>;
 import type { BrokerContext } from '../context.js';
-import { bindingOf, redirectToClient, sendCode, showError, startConnectorLogin, sendPage } from '../flow.js';
+import { bindingOf, redirectToClient, sendAuthorizationResponse, showError, startConnectorLogin, sendPage } from '../flow.js';
 import { verifyIdTokenHint } from '../id-token-hint.js';
 import { currentLogin } from '../login-session.js';
+import { grantTypeOf, type ResponseMode } from '../response-types.js';
 import { encodeSubject } from '../tokens/subject.js';
 import { connectorListPage } from '../web/pages.js';
 import { randomBytes } from 'node:crypto';
@@ -29,7 +30,7 @@ function requestParams(req: Request): Record<string, string | undefined> {
   return singleParams(req.method === 'POST' ? { ...(req.query as object), ...(req.body as object) } : req.query);
 }
 
-function failTo(parsed: { redirectURI: string; state?: string; responseMode?: 'query' | 'form_post' }) {
+function failTo(parsed: { redirectURI: string; state?: string; responseMode?: ResponseMode }) {
   return (error: string, description: string): never => {
     throw new RedirectError(error, description, parsed.redirectURI, parsed.state, parsed.responseMode);
   };
@@ -86,8 +87,9 @@ export async function authorizeWithConnector(ctx: BrokerContext, req: Request, r
     if (!connectorsFor(ctx, client).includes(connectorId)) {
       throw new RedirectError('invalid_request', `Client "${client.id}" may not use connector "${connectorId}".`, parsed.redirectURI, parsed.state, parsed.responseMode);
     }
-    if (conn.grantTypes && !conn.grantTypes.includes('authorization_code')) {
-      throw new RedirectError('unauthorized_client', `Connector "${connectorId}" does not allow the authorization_code grant.`, parsed.redirectURI, parsed.state, parsed.responseMode);
+    const grantType = grantTypeOf(parsed.responseTypes ?? ['code']);
+    if (conn.grantTypes && !conn.grantTypes.includes(grantType)) {
+      throw new RedirectError('unauthorized_client', `Connector "${connectorId}" does not allow the ${grantType} grant.`, parsed.redirectURI, parsed.state, parsed.responseMode);
     }
     await checkIdTokenHint(ctx, parsed.idTokenHint, failTo(parsed));
     await checkPkceDowngrade(ctx, parsed.clientId, parsed.pkce, failTo(parsed));
@@ -142,5 +144,5 @@ async function silentLogin(ctx: BrokerContext, req: Request, res: Response, pars
     createdAt: now,
   };
   await ctx.storage.create('authRequest', authReq.id, authReq, { expiresAt: now + ctx.settings.expiry.authRequestsMs });
-  await sendCode(ctx, res, authReq.id);
+  await sendAuthorizationResponse(ctx, res, authReq.id);
 }

@@ -27,6 +27,20 @@ export class TokenMinter {
   ) {}
 
   async mint(grant: Grant, code?: string): Promise<MintedTokens> {
+    const minted = await this.sign(grant, { accessToken: true, idToken: grant.scopes.includes('openid'), ...(code !== undefined ? { code } : {}) });
+    return { accessToken: minted.accessToken!, ...(minted.idToken ? { idToken: minted.idToken } : {}), expiresIn: minted.expiresIn };
+  }
+
+  /**
+   * The tokens of an implicit or hybrid authorization response: the access token (as from
+   * `/token`) when `token` was asked for, the ID token when `id_token` was, with `at_hash` and
+   * `c_hash` binding the access token and the code sent with it (OIDC Core 3.2.2.10, 3.3.2.11).
+   */
+  async mintFrontChannel(grant: Grant, want: { accessToken: boolean; idToken: boolean; code?: string }): Promise<Partial<MintedTokens> & { expiresIn: number }> {
+    return this.sign(grant, want);
+  }
+
+  private async sign(grant: Grant, want: { accessToken: boolean; idToken: boolean; code?: string }): Promise<Partial<MintedTokens> & { expiresIn: number }> {
     const key = await this.keys.signingKey();
     const iat = Math.floor(this.now() / 1000);
     const exp = iat + Math.floor(this.idTokensMs / 1000);
@@ -40,15 +54,14 @@ export class TokenMinter {
       ...(aud.length > 1 ? { azp: grant.clientId } : {}),
       ...(grant.authTime !== undefined ? { auth_time: grant.authTime } : {}),
     };
-    const accessClaims = { ...base, jti: randomToken(16), scope: grant.scopes.join(' ') };
-    const accessToken = await signJwt(accessClaims, key);
-    if (!grant.scopes.includes('openid')) return { accessToken, expiresIn: exp - iat };
+    const accessToken = want.accessToken ? await signJwt({ ...base, jti: randomToken(16), scope: grant.scopes.join(' ') }, key) : undefined;
+    if (!want.idToken) return { ...(accessToken ? { accessToken } : {}), expiresIn: exp - iat };
     const idClaims = {
       ...base,
       ...(grant.nonce ? { nonce: grant.nonce } : {}),
-      at_hash: halfHash(key.alg, accessToken),
-      ...(code ? { c_hash: halfHash(key.alg, code) } : {}),
+      ...(accessToken ? { at_hash: halfHash(key.alg, accessToken) } : {}),
+      ...(want.code ? { c_hash: halfHash(key.alg, want.code) } : {}),
     };
-    return { accessToken, idToken: await signJwt(idClaims, key), expiresIn: exp - iat };
+    return { ...(accessToken ? { accessToken } : {}), idToken: await signJwt(idClaims, key), expiresIn: exp - iat };
   }
 }

@@ -98,22 +98,22 @@ describe('YAML 1.1, as yaml.v2', () => {
 const HASH = '$2a$10$2b2cU8CPhOTaGrs1HRQuAueS7JTT5ZHsHSzYiFPm1leZck7Mc8T4W';
 
 describe("Dex's other values are accepted, with a warning when dexpress does not act on them", () => {
-  test('response types of the implicit and hybrid flows are ignored with a warning; discovery keeps code', () => {
+  test('response types of the implicit and hybrid flows are enabled, as in Dex (test/conformance/implicit-hybrid.test.ts)', () => {
     const { settings, warnings } = load("oauth2:\n  responseTypes: [code, token, id_token, 'code id_token', 'id_token token', 'code token', 'code id_token token']\n");
-    expect(settings.oauth2.responseTypes).toEqual(['code']);
-    expect(warnings).toHaveLength(6);
-    expect(warnings[0]).toBe('oauth2.responseTypes "token" is ignored: dexpress implements the authorization code flow only');
+    expect(settings.oauth2.responseTypes).toEqual(['code', 'code id_token', 'code id_token token', 'code token', 'id_token', 'id_token token']);
+    expect(warnings).toEqual([]);
     expect(issuesOf('oauth2:\n  responseTypes: [code, bogus]\n')[0]).toMatch(/^oauth2\.responseTypes\[1\]: must be one of/);
-    expect(load('oauth2:\n  responseTypes: [id_token]\n').warnings).toContain('oauth2.responseTypes leaves out "code": /auth will refuse every request');
+    expect(load('oauth2:\n  responseTypes: [id_token]\n').settings.oauth2.responseTypes).toEqual(['id_token']);
   });
 
-  test('grant types: implicit (in Dex defaults) and unknown ones are dropped with a warning', () => {
+  test('grant types: implicit is kept where a response type gives out a token; unknown ones are dropped with a warning', () => {
     const { settings, warnings } = load('oauth2:\n  grantTypes: [authorization_code, implicit, refresh_token, made_up]\n');
     expect(settings.oauth2.grantTypes).toEqual(['authorization_code', 'refresh_token']);
     expect(warnings).toEqual([
-      'oauth2.grantTypes "implicit" is ignored: dexpress implements the authorization code flow only',
+      'oauth2.grantTypes "implicit" is left out of discovery: no oauth2.responseTypes value gives out a token (as in Dex)',
       'oauth2.grantTypes "made_up" is not a grant type dexpress or Dex knows and is ignored (Dex drops it silently)',
     ]);
+    expect(load('oauth2:\n  responseTypes: [code, token]\n  grantTypes: [authorization_code, implicit]\n').settings.oauth2.grantTypes).toEqual(['authorization_code', 'implicit']);
   });
 
   test("Dex master's client keys and top-level mfa are warnings naming each entry", () => {
