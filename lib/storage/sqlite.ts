@@ -6,7 +6,7 @@
  * are SQLite transactions, with a gate that keeps this process's other operations out of them.
  */
 import Database from 'better-sqlite3';
-import { StorageUnavailableError } from '../errors.js';
+import { ConfigError, StorageUnavailableError } from '../errors.js';
 import { InProcessStorage } from './in-process.js';
 import { expiryMs } from './records.js';
 import type { Clock, Kind, StoredRecord, WriteOptions } from './types.js';
@@ -48,6 +48,12 @@ export function isSqliteUnavailable(err: unknown): boolean {
  * (a 503). better-sqlite3 is synchronous: the whole event loop waits with it, so it is short.
  */
 const BUSY_TIMEOUT_MS = 1000;
+/**
+ * The same wait while opening the file: another process starting at the same moment may hold the
+ * write lock for as long as its migration takes (seconds on a large file), and nothing is served
+ * yet, so waiting blocks no request.
+ */
+const OPEN_BUSY_TIMEOUT_MS = 30_000;
 
 interface Increment {
   kind: string;
@@ -79,13 +85,17 @@ export class SqliteStorage extends InProcessStorage {
       throw new StorageUnavailableError(`cannot open SQLite database ${file}: ${(err as Error).message}`, { cause: err });
     }
     this.file = file;
-    this.db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
     try {
+      this.db.pragma(`busy_timeout = ${OPEN_BUSY_TIMEOUT_MS}`);
       this.db.pragma('journal_mode = WAL');
       this.db.pragma('synchronous = NORMAL');
       this.migrate();
+      this.db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
     } catch (err) {
       this.db.close();
+      if ((err as { code?: unknown }).code === 'SQLITE_NOTADB') {
+        throw new ConfigError([{ path: 'storage.config.file', message: `${file} is not a SQLite database` }]);
+      }
       if (/^SQLITE_READONLY/.test(String((err as { code?: unknown }).code))) {
         throw new StorageUnavailableError(`cannot write SQLite database ${file} (this process needs write access to the file and to its directory, for the -wal and -shm files)`, { cause: err });
       }

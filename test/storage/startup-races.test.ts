@@ -5,13 +5,15 @@
  * against a real PostgreSQL with TLS (a self-signed certificate, turned on by ALTER SYSTEM).
  */
 import { execFileSync, spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { chmodSync, chownSync, copyFileSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { stringify } from 'yaml';
-import { StorageUnavailableError } from '../../lib/errors.js';
+import { ConfigError, StorageUnavailableError } from '../../lib/errors.js';
 import { PostgresStorage, parsePostgresConfig, poolConfig } from '../../lib/storage/postgres.js';
+import { SqliteStorage } from '../../lib/storage/sqlite.js';
 import { TEST_CLIENT, startBroker } from '../helpers/broker.js';
 import { freePort, startPostgres, type Postgres } from '../servers/postgres.js';
 
@@ -221,4 +223,44 @@ describe('sqlite3: several dexpress serve processes on one new file', () => {
       await Promise.all(running.map((r) => r.stop()));
     }
   }, 90_000);
+});
+
+describe('sqlite3: opening a file another process is writing', () => {
+  /** Another process holding SQLite's write lock on `file` for `ms` (a peer migrating a large file). */
+  async function holdWriteLockFor(file: string, ms: number) {
+    const script = `const db = new (require('better-sqlite3'))(${JSON.stringify(file)}); db.exec('BEGIN IMMEDIATE'); console.log('holding'); setTimeout(() => { db.exec('COMMIT'); db.close(); }, ${ms});`;
+    const child = spawn(process.execPath, ['-e', script], { cwd: process.cwd(), stdio: ['ignore', 'pipe', 'inherit'] });
+    await once(child.stdout!, 'data');
+    return { done: once(child, 'exit') };
+  }
+
+  test('waits for the lock at start-up instead of failing after the 1 s a request waits', async () => {
+    const file = join(dir, 'busy-at-start.sqlite');
+    await new SqliteStorage(file).close();
+    const holder = await holdWriteLockFor(file, 2500);
+    const started = Date.now();
+    const s = new SqliteStorage(file);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1500);
+    await holder.done;
+    // Once open, a request waits 1 s as before.
+    const again = await holdWriteLockFor(file, 2000);
+    const before = Date.now();
+    await expect(s.create('keys', 'k', 1)).rejects.toBeInstanceOf(StorageUnavailableError);
+    expect(Date.now() - before).toBeLessThan(3000);
+    await again.done;
+    await s.close();
+  }, 30_000);
+
+  test('a file that is not a SQLite database is a config error naming the key and the file', () => {
+    const file = join(dir, 'not-sqlite.txt');
+    writeFileSync(file, 'issuer: http://127.0.0.1:5556/dex\n'.repeat(20));
+    let err: unknown;
+    try {
+      new SqliteStorage(file);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(ConfigError);
+    expect((err as ConfigError).issues).toEqual([{ path: 'storage.config.file', message: `${file} is not a SQLite database` }]);
+  });
 });
