@@ -79,10 +79,16 @@ export async function createBroker(config: unknown, options: BrokerOptions): Pro
   for (const w of warnings) logger.warn(w);
   const now = options.now ?? Date.now;
   const storage = options.storage ?? (await openStorage(settings.storage, now));
+  // A start-up that fails from here on closes the storage it opened (a PostgreSQL pool would keep
+  // its connections, and the process, alive).
+  const closeOpened = async (err: unknown): Promise<never> => {
+    if (!options.storage) await storage.close().catch(() => {});
+    throw err;
+  };
   const keys = new KeyManager(storage, { algorithm: settings.signer.algorithm, rotationMs: settings.signer.rotationMs, idTokensMs: settings.expiry.idTokensMs }, now);
-  await keys.signingKey();
+  await keys.signingKey().catch(closeOpened);
 
-  const connectors = await loadConnectors(settings, options, logger);
+  const connectors = await loadConnectors(settings, options, logger).catch(closeOpened);
   const capabilities = capabilityLookup(options.connectors);
   const ctx: BrokerContext = {
     settings,
@@ -111,7 +117,7 @@ export async function createBroker(config: unknown, options: BrokerOptions): Pro
 
   // The token endpoint is the hot path: the router mounts it, and `listener` calls it directly.
   const token = tokenEndpoint(ctx);
-  const router = await buildRouter(ctx, token);
+  const router = await buildRouter(ctx, token).catch(closeOpened);
   const app = express();
   app.disable('x-powered-by');
   // No `trust proxy` of its own: mounted, `app` inherits the host's (Express does that unless

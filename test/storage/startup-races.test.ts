@@ -11,9 +11,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { stringify } from 'yaml';
+import type { Strategy } from 'passport';
+import { createBroker } from '../../lib/broker.js';
 import { ConfigError, StorageUnavailableError } from '../../lib/errors.js';
 import { PostgresStorage, parsePostgresConfig, poolConfig } from '../../lib/storage/postgres.js';
 import { SqliteStorage } from '../../lib/storage/sqlite.js';
+import { connectors } from '../../strategies/index.js';
 import { TEST_CLIENT, startBroker } from '../helpers/broker.js';
 import { freePort, startPostgres, type Postgres } from '../servers/postgres.js';
 
@@ -83,6 +86,15 @@ describe('postgres: several instances starting at once', () => {
     await expect(PostgresStorage.open(configFor(database))).rejects.toThrow(/schema version 7, newer than this dexpress \(1\)/);
     expect((await server.query('SELECT version FROM dexpress_schema_version', [], database)).rows).toEqual([{ version: 7 }]);
     expect((await server.query('SELECT count(*)::int AS n FROM dexpress_objects', [], database)).rows).toEqual([{ n: 1 }]);
+  });
+  test('a start-up that fails after the storage opened (a connector config error) closes the connections it opened', async () => {
+    const database = await freshDatabase();
+    const config = { issuer: 'http://127.0.0.1:5556/dex', storage: { type: 'postgres', config: configFor(database) }, connectors: [] };
+    await expect(createBroker(config, { connectors, passportStrategies: { nope: {} as Strategy } })).rejects.toBeInstanceOf(ConfigError);
+    const open = async () => (await server.query("SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1 AND application_name = 'dexpress'", [database])).rows[0].n as number;
+    // The server notices a closed connection at once; a pool left open keeps it for its 10 s idle timeout.
+    for (let i = 0; i < 20 && (await open()) > 0; i++) await new Promise((r) => setTimeout(r, 50));
+    expect(await open()).toBe(0);
   });
 });
 
