@@ -338,6 +338,8 @@ export async function sendAuthorizationResponse(ctx: BrokerContext, res: Respons
     const minted = await ctx.minter.mintFrontChannel(grant, { accessToken: types.includes('token'), idToken: types.includes('id_token'), ...(answer.code ? { code: answer.code } : {}) });
     if (minted.accessToken) Object.assign(answer, { access_token: minted.accessToken, token_type: 'bearer', expires_in: String(minted.expiresIn) });
     if (minted.idToken) answer.id_token = minted.idToken;
+    // Counted with the token responses of /token, under the grant discovery names for them.
+    ctx.metrics.tokens.inc({ grant: 'implicit' });
   }
   redirectToClient(ctx, res, authReq, answer);
 }

@@ -155,6 +155,13 @@ describe('the implicit flow', () => {
     expect(await info.json()).toMatchObject({ sub: claims.sub, email: 'kilgore@kilgore.trout' });
   });
 
+  test('tokens from /auth are counted in dexpress_tokens_issued_total{grant="implicit"}', async () => {
+    const count = async () => Number(/grant="implicit"\} (\d+)/.exec(await b.broker.metrics.registry.getSingleMetricAsString('dexpress_tokens_issued_total'))?.[1] ?? 0);
+    const before = await count();
+    await land(b.issuer, { response_type: 'id_token', nonce: 'n' });
+    expect(await count()).toBe(before + 1);
+  });
+
   test('offline_access gives no refresh token from the authorization endpoint', async () => {
     const f = fragmentOf(await land(b.issuer, { response_type: 'id_token token', nonce: 'n', scope: 'openid offline_access' }));
     expect(f.access_token).toBeTruthy();
@@ -272,6 +279,16 @@ describe('refused requests', () => {
     const to = await land(b.issuer, { response_type: 'id_token token', nonce: 'n' }, TEST_CLIENT, { approve: false });
     expect(fragmentOf(to)).toMatchObject({ error: 'access_denied', state: 'st4te' });
     expect(to.search).toBe('');
+  });
+});
+
+describe('the code flow', () => {
+  test('response_mode=fragment puts the code in the fragment; it is redeemed as usual', async () => {
+    const landed = await land(b.issuer, { response_mode: 'fragment' });
+    expect(landed.search).toBe('');
+    const f = fragmentOf(landed);
+    expect(f).toMatchObject({ state: 'st4te', iss: b.issuer });
+    expect((await redeem(b.issuer, f.code!)).status).toBe(200);
   });
 });
 
