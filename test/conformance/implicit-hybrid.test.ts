@@ -298,6 +298,20 @@ describe('every way a login ends', () => {
     expect((await verifyIdToken(b.issuer, f.id_token!)).nonce).toBe('n-pw');
   });
 
+  test("the password form's link back to the login methods keeps the response type and mode", async () => {
+    let back: URLSearchParams | undefined;
+    await browse(authUrl(b.issuer, { response_type: 'id_token token', nonce: 'n-back', connector_id: 'pw' }), TEST_CLIENT.redirectURI, {
+      onPage: async (page) => {
+        const href = /href="([^"]*\/auth\?[^"]*)"/.exec(page.body)?.[1];
+        if (href) back = new URL(href.replace(/&amp;/g, '&'), page.url).searchParams;
+        return undefined;
+      },
+    });
+    expect(back?.get('response_type')).toBe('id_token token');
+    expect(back?.get('response_mode')).toBe('fragment');
+    expect(back?.get('nonce')).toBe('n-back');
+  });
+
   test('skipApprovalScreen: straight from the connector callback to the client', async () => {
     const f = fragmentOf(await land(narrow.issuer, { response_type: 'id_token', nonce: 'n-skip' }));
     expect((await verifyIdToken(narrow.issuer, f.id_token!)).nonce).toBe('n-skip');
