@@ -241,7 +241,12 @@ export function parseAuthRequest(ctx: BrokerContext, params: Params): Omit<AuthR
   checkUnsupportedParams(params, fail);
   const responseTypes = checkResponseType(ctx, params, fail);
   const scopes = checkScopes(ctx, client, params, fail);
-  // No code, nothing for PKCE to protect: the implicit flow ignores it, as Dex does.
+  // No code, nothing for PKCE to protect: the implicit flow ignores a challenge, as Dex does. But
+  // oauth2.pkce.enforce refuses every request without one, as in Dex: it is how an operator
+  // shuts off the flows that go without PKCE, the implicit flow among them.
+  if (!responseTypes.includes('code') && ctx.settings.oauth2.pkce.enforce && !params.code_challenge) {
+    fail('invalid_request', 'PKCE is required: send code_challenge.');
+  }
   const pkce = responseTypes.includes('code') ? checkPkce(ctx, client, params, fail) : undefined;
   if (nonceRequired(responseTypes) && !params.nonce) fail('invalid_request', `Response type "${responseTypes.join(' ')}" requires a nonce value.`);
   if (responseTypes.join(' ') !== 'code' && redirectURI === 'urn:ietf:wg:oauth:2.0:oob') {

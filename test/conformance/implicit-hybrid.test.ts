@@ -275,6 +275,19 @@ describe('refused requests', () => {
     expect(fragmentOf(to)).toMatchObject({ error: 'unauthorized_client', error_description: 'Connector "code-only" does not allow the implicit grant.' });
   });
 
+  test('oauth2.pkce.enforce refuses the implicit flow without code_challenge, as Dex (the operator shuts off flows without PKCE)', async () => {
+    const enforced = await startConformanceBroker({ oauth2: { responseTypes: ['code', 'id_token'], skipApprovalScreen: true, pkce: { enforce: true } } });
+    try {
+      const to = await refusedTo(enforced.issuer, { response_type: 'id_token', nonce: 'n' });
+      expect(fragmentOf(to)).toMatchObject({ error: 'invalid_request', error_description: 'PKCE is required: send code_challenge.', state: 'st4te' });
+      const { challenge } = pkcePair('e');
+      const landed = await land(enforced.issuer, { response_type: 'id_token', nonce: 'n', code_challenge: challenge, code_challenge_method: 'S256' });
+      expect(fragmentOf(landed).id_token).toBeDefined();
+    } finally {
+      await enforced.close();
+    }
+  });
+
   test('the user refusing on the approval page: access_denied in the fragment', async () => {
     const to = await land(b.issuer, { response_type: 'id_token token', nonce: 'n' }, TEST_CLIENT, { approve: false });
     expect(fragmentOf(to)).toMatchObject({ error: 'access_denied', state: 'st4te' });
