@@ -105,7 +105,7 @@ export async function runCli(argv: string[], registry: ConnectorRegistry, io: Cl
       if (!flags) return 2;
       const { file } = flags;
       try {
-        const { settings, warnings } = loadConfig(applyServeFlags(readConfig(file), flags), { connectors: registry, requireListenAddress: true });
+        const { settings, warnings } = loadConfig(applyServeFlags(readConfig(file), flags), { connectors: registry, requireListenAddress: true, requireLoginMethod: true });
         // What serve reads at start-up: a certificate or key it cannot use is invalid here too.
         if (settings.web.https) readTlsFiles(settings.web);
         for (const w of warnings) io.err(`warning: ${w}`);

@@ -7,6 +7,7 @@ import { drainable, type DrainableServer } from './drain.js';
 import { ConfigError } from './errors.js';
 import { BrokerMetrics } from './metrics.js';
 import { parseListenAddress } from './config/listen-address.js';
+import { hasLoginMethod, NO_LOGIN_METHOD } from './config/load.js';
 import { readTlsFiles } from './tls-files.js';
 
 export interface RunningServer {
@@ -89,7 +90,11 @@ function telemetryHandler(broker: Broker): http.RequestListener {
 export async function serve(config: unknown, options: BrokerOptions): Promise<RunningServer> {
   const broker = await createBroker(config, { metrics: new BrokerMetrics({ processMetrics: true }), ...options });
   const { web } = broker.settings;
-  if (!web.http && !web.https) throw new ConfigError([{ path: 'web', message: 'set web.http or web.https' }]);
+  const unservable = [...(hasLoginMethod(broker.settings) ? [] : [NO_LOGIN_METHOD]), ...(!web.http && !web.https ? [{ path: 'web', message: 'set web.http or web.https' }] : [])];
+  if (unservable.length > 0) {
+    await broker.close();
+    throw new ConfigError(unservable);
+  }
   const servers: http.Server[] = [];
   const drains: DrainableServer[] = [];
   const urls: string[] = [];

@@ -177,3 +177,15 @@ test('logger.format text (the default): the start-up lines are readable lines on
   );
   expect(server.stderr()).toMatch(/^\d{4}-\d\d-\d\dT[\d:.]+Z WARN grpc is not supported by dexpress and is ignored\n$/);
 });
+
+test('no connector and no password DB: check-config and serve exit 2 naming connectors, as Dex refuses to start ("no connectors specified"); the password DB alone is enough', async () => {
+  const port = await freePort();
+  const base = { issuer: `http://127.0.0.1:${port}/dex`, storage: { type: 'memory' }, web: { http: `127.0.0.1:${port}` }, connectors: [] };
+  const none = writeConfig('none.yaml', base);
+  for (const cmd of ['check-config', 'serve']) {
+    const r = run([cmd, none]);
+    expect({ cmd, code: r.code, err: r.err }).toEqual({ cmd, code: 2, err: `${none}: invalid configuration\n  connectors: no connector is configured and enablePasswordDB is off, so nobody can log in\n` });
+  }
+  const passwordDB = writeConfig('password-db-only.yaml', { ...base, enablePasswordDB: true });
+  expect(run(['check-config', passwordDB])).toMatchObject({ code: 0, out: expect.stringContaining('connectors: local (password DB)') });
+});

@@ -19,7 +19,7 @@ beforeAll(async () => {
   const ping = storage.ping.bind(storage);
   storage.ping = () => (storageDown ? Promise.reject(new Error('down')) : ping());
   running = await serve(
-    { issuer: `http://127.0.0.1:${web}/dex`, storage: { type: 'memory' }, web: { http: `127.0.0.1:${web}` }, telemetry: { http: `127.0.0.1:${tel}` } },
+    { issuer: `http://127.0.0.1:${web}/dex`, storage: { type: 'memory' }, web: { http: `127.0.0.1:${web}` }, telemetry: { http: `127.0.0.1:${tel}` }, connectors: [{ type: 'mockCallback', id: 'mock', name: 'Mock' }] },
     { connectors, storage, logger: pino({ level: 'silent' }) },
   );
 });
@@ -52,7 +52,7 @@ test('an address in use names the config field: web.http, telemetry.http', async
   const taken = http.createServer();
   await new Promise<void>((r) => taken.listen(web, '127.0.0.1', r));
   const options = { connectors, logger: pino({ level: 'silent' }) };
-  const config = (webPort: number, telPort: number) => ({ issuer: `http://127.0.0.1:${webPort}/dex`, storage: { type: 'memory' }, web: { http: `127.0.0.1:${webPort}` }, telemetry: { http: `127.0.0.1:${telPort}` } });
+  const config = (webPort: number, telPort: number) => ({ issuer: `http://127.0.0.1:${webPort}/dex`, storage: { type: 'memory' }, web: { http: `127.0.0.1:${webPort}` }, telemetry: { http: `127.0.0.1:${telPort}` }, connectors: [{ type: 'mockCallback', id: 'mock', name: 'Mock' }] });
   try {
     await expect(serve(config(web, tel), options)).rejects.toThrow(`web.http 127.0.0.1:${web}: address already in use`);
     await expect(serve(config(tel, web), options)).rejects.toThrow(`telemetry.http 127.0.0.1:${web}: address already in use`);

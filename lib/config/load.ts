@@ -30,6 +30,16 @@ export interface LoadOptions {
    * a HTTP/HTTPS address to listen on"); a broker mounted in an app listens on the app's port.
    */
   requireListenAddress?: boolean;
+  /** The config must give a way to log in (NO_LOGIN_METHOD), as `dexpress serve`'s must. */
+  requireLoginMethod?: boolean;
+}
+
+/** `dexpress serve` with no connector and no password DB: Dex refuses it ("no connectors specified"). */
+export const NO_LOGIN_METHOD = { path: 'connectors', message: 'no connector is configured and enablePasswordDB is off, so nobody can log in' };
+
+/** True when `settings` give a user some way to log in. */
+export function hasLoginMethod(settings: Settings): boolean {
+  return settings.connectors.length > 0 || settings.passwordDB.enabled;
 }
 
 export function loadConfigFile(file: string, options: LoadOptions): { settings: Settings; warnings: string[] } {
@@ -69,6 +79,7 @@ export function loadConfig(raw: unknown, options: LoadOptions): { settings: Sett
     const rest: Issue[] = [];
     settings = toSettings(config, env, options.connectors, rest, warnings, issuerValid);
     issues.push(...rest.map((i) => ({ ...i, path: originalPath(i.path) })));
+    if (options.requireLoginMethod && !hasLoginMethod(settings)) issues.push(NO_LOGIN_METHOD);
     if (options.requireListenAddress) {
       if (!settings.web.http && !settings.web.https) {
         issues.push({ path: 'web', message: 'set web.http or web.https (or pass --web-http-addr / --web-https-addr)' });
