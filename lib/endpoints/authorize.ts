@@ -18,6 +18,8 @@ import {
 
 type ParsedAuthRequest = ReturnType<typeof parseAuthRequest>;
 import type { BrokerContext } from '../context.js';
+import type { ClientSettings } from '../config/settings.js';
+import { connectorAllowed } from '../grants/respond.js';
 import { bindingOf, redirectToClient, sendAuthorizationResponse, showError, startConnectorLogin, sendPage } from '../flow.js';
 import { verifyIdTokenHint } from '../id-token-hint.js';
 import { currentLogin } from '../login-session.js';
@@ -34,6 +36,15 @@ function failTo(parsed: { redirectURI: string; state?: string; responseMode?: Re
   return (error: string, description: string): never => {
     throw new RedirectError(error, description, parsed.redirectURI, parsed.state, parsed.responseMode);
   };
+}
+
+/**
+ * The connectors a login for this request may use: the client's, less those whose `grantTypes`
+ * leave out its grant (`implicit` once tokens come from `/auth`), as Dex filters its list.
+ */
+function connectorsForRequest(ctx: BrokerContext, client: ClientSettings, parsed: Pick<ParsedAuthRequest, 'responseTypes'>): string[] {
+  const grantType = grantTypeOf(parsed.responseTypes ?? ['code']);
+  return connectorsFor(ctx, client).filter((id) => connectorAllowed(ctx, client.allowedConnectors, id, grantType));
 }
 
 /** Shows a PageError as a page and sends a RedirectError back to the client. */
@@ -62,9 +73,10 @@ export async function authorize(ctx: BrokerContext, req: Request, res: Response)
   }
   const client = ctx.clients.get(parsed.clientId)!;
   if (parsed.prompt?.includes('none')) return silentLogin(ctx, req, res, parsed);
-  const ids = parsed.connectorId ? [parsed.connectorId] : connectorsFor(ctx, client);
+  const ids = parsed.connectorId ? [parsed.connectorId] : connectorsForRequest(ctx, client, parsed);
   if (ids.length === 0) {
-    showError(ctx, res, 400, 'No login method', `Client "${client.id}" may not use any of the configured connectors.`);
+    const why = connectorsFor(ctx, client).length > 0 ? `none of its connectors allows the ${grantTypeOf(parsed.responseTypes ?? ['code'])} grant` : 'it may not use any of the configured connectors';
+    showError(ctx, res, 400, 'No login method', `Client "${client.id}" cannot log in: ${why}.`);
     return;
   }
   const query = new URLSearchParams(params as Record<string, string>).toString();
@@ -124,7 +136,7 @@ async function silentLogin(ctx: BrokerContext, req: Request, res: Response, pars
   const usable =
     login !== undefined &&
     ctx.connectors.has(login.connectorId) &&
-    connectorsFor(ctx, client).includes(login.connectorId) &&
+    connectorsForRequest(ctx, client, parsed).includes(login.connectorId) &&
     (parsed.connectorId === undefined || parsed.connectorId === login.connectorId) &&
     (parsed.maxAge === undefined || (parsed.maxAge > 0 && Math.floor(ctx.now() / 1000) - login.authTime <= parsed.maxAge));
   if (!usable) return back('login_required', 'The user must log in.');
