@@ -180,6 +180,26 @@ export function checkResponseMode(params: Params, types: readonly ResponseTypeVa
   return asked;
 }
 
+/**
+ * Tokens from `/auth` go only where TLS or the machine itself keeps them from the network: an
+ * `http` redirect URI must be loopback (`localhost`, `127.0.0.0/8`, `[::1]`), OIDC Core 3.2.2.1
+ * and RFC 6749 3.1.2.1. A code alone may still go to `http` (a confidential client's code is
+ * useless without its secret), as in Dex.
+ */
+export function checkTokenRedirectUri(redirectURI: string, types: readonly ResponseTypeValue[], fail: (e: string, d: string) => never): void {
+  if (!issuesFromAuthorizationEndpoint(types)) return;
+  let url: URL;
+  try {
+    url = new URL(redirectURI);
+  } catch {
+    return;
+  }
+  if (url.protocol !== 'http:') return;
+  const host = url.hostname;
+  if (host === 'localhost' || host === '[::1]' || /^127(\.\d{1,3}){3}$/.test(host)) return;
+  fail('invalid_request', `Response type "${types.join(' ')}" cannot be used with an http redirect URI that is not loopback: tokens would cross the network unencrypted.`);
+}
+
 const PROMPTS = new Set(['none', 'login', 'consent', 'select_account']);
 
 /** OIDC `prompt`, as Dex's ParsePrompt: known values only, repeats dropped, `none` alone. */
@@ -252,6 +272,7 @@ export function parseAuthRequest(ctx: BrokerContext, params: Params): Omit<AuthR
   if (responseTypes.join(' ') !== 'code' && redirectURI === 'urn:ietf:wg:oauth:2.0:oob') {
     fail('invalid_request', `Cannot use response type "${responseTypes.join(' ')}" with redirect_uri "urn:ietf:wg:oauth:2.0:oob".`);
   }
+  checkTokenRedirectUri(redirectURI, responseTypes, fail);
   const prompt = checkPrompt(params, fail);
   let maxAge: number | undefined;
   if (params.max_age !== undefined) {

@@ -72,6 +72,20 @@ describe("a connector's grantTypes", () => {
 });
 
 describe('where tokens go', () => {
+  test('an http redirect URI on a host that is not loopback gets no tokens (OIDC Core 3.2.2.1): invalid_request, in the fragment', async () => {
+    for (const responseType of ['id_token', 'id_token token', 'code id_token', 'code token']) {
+      const { landed } = await browse(authUrl(b.issuer, { response_type: responseType, nonce: 'n' }, PLAIN_HTTP), PLAIN_HTTP.redirectURI);
+      const f = fragmentOf(landed!);
+      expect(f.access_token).toBeUndefined();
+      expect(f.id_token).toBeUndefined();
+      expect(f.code).toBeUndefined();
+      expect(f.error).toBe('invalid_request');
+    }
+    // The code flow to that URI stays as in Dex (a confidential client may use http).
+    const { landed } = await browse(authUrl(b.issuer, {}, PLAIN_HTTP), PLAIN_HTTP.redirectURI);
+    expect(landed!.searchParams.get('code')).toBeTruthy();
+  });
+
   test('the form_post page: no caching, no referrer, no framing, scripts limited to the page itself', async () => {
     let headers: Headers | undefined;
     await browse(authUrl(b.issuer, { response_type: 'id_token token', nonce: 'n', response_mode: 'form_post' }), TEST_CLIENT.redirectURI, {
