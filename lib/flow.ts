@@ -276,7 +276,20 @@ export async function finishLogin(ctx: BrokerContext, req: Request, res: Respons
     if (await ctx.storage.update('authRequest', authReqId, rec.version, next)) authReq = next;
   }
   if (!authReq) throw new Error('could not record the login');
-  ctx.logger.info({ connector: authReq.connectorId, client: authReq.clientId, requestId: res.locals.requestId }, 'login succeeded');
+  // Dex's audit line, with its keys: who logged in, through which connector (an email not verified upstream is marked as Dex marks it).
+  ctx.logger.info(
+    {
+      connector_id: authReq.connectorId,
+      user_id: claims.userId,
+      username: claims.username,
+      preferred_username: claims.preferredUsername ?? '',
+      email: `${claims.email ?? ''}${claims.emailVerified ? '' : ' (unverified)'}`,
+      groups: claims.groups,
+      client: authReq.clientId,
+      requestId: res.locals.requestId,
+    },
+    'login successful',
+  );
   ctx.metrics.logins.inc({ connector: authReq.connectorId!, outcome: 'success' });
   await rememberLogin(req, { connectorId: authReq.connectorId!, claims, ...(connectorData !== undefined ? { connectorData } : {}), authTime });
   await saveSession(req);

@@ -41,7 +41,32 @@ const DEX_JSON = {
   formatters: { level: (_label: string, level: number) => ({ level: LEVELS[level] ?? String(level) }) },
 };
 
+/**
+ * Dex's `logger.excludeFields`: these top-level fields are dropped from every line, a child
+ * logger's bound ones too (message, level and time stay). Done on the written line, as pino's
+ * formatters never see a child's bindings.
+ */
+function excluding(out: { write(line: string): unknown }, excluded: readonly string[] | undefined) {
+  if (!excluded?.length) return out;
+  const drop = new Set(excluded);
+  drop.delete('level');
+  drop.delete('time');
+  drop.delete('msg');
+  return {
+    write(line: string) {
+      try {
+        const entry = JSON.parse(line) as Record<string, unknown>;
+        out.write(`${JSON.stringify(Object.fromEntries(Object.entries(entry).filter(([k]) => !drop.has(k))))}\n`);
+      } catch {
+        out.write(line);
+      }
+    },
+  };
+}
+
 export function createLogger(settings: Settings['logger'], out: NodeJS.WritableStream = process.stderr): Logger {
   const options = { level: settings.level, redact: { paths: REDACT, censor: '[redacted]' }, base: null };
-  return settings.format === 'json' ? pino({ ...options, ...DEX_JSON }, out as DestinationStream) : pino(options, textStream(out));
+  return settings.format === 'json'
+    ? pino({ ...options, ...DEX_JSON }, excluding(out, settings.excludeFields) as DestinationStream)
+    : pino(options, excluding(textStream(out), settings.excludeFields));
 }

@@ -482,6 +482,7 @@ function toSettings(config: DexConfig, env: NodeJS.ProcessEnv, registry: Connect
     logger: {
       level: (config.logger?.level ?? 'info').toLowerCase() as Settings['logger']['level'],
       format: config.logger?.format?.toLowerCase() === 'json' ? 'json' : 'text',
+      ...(config.logger?.excludeFields?.length ? { excludeFields: config.logger.excludeFields } : {}),
     },
     oauth2: {
       grantTypes: enabledGrants ?? [

@@ -236,6 +236,7 @@ export const configSchema = z
         level: caseInsensitive(['debug', 'info', 'warn', 'error']).optional(),
         /** `text` (also when empty) or `json`. */
         format: caseInsensitive(['', 'text', 'json']).optional(),
+        /** Top-level fields left out of every log line, as Dex's (`email`, `username`, `preferred_username`, `groups`, `user_id`). */
         excludeFields: z.array(z.string()).optional(),
       })
       .strict()
@@ -317,7 +318,6 @@ export const unsupportedKeys = [
   'web.tlsMinVersion',
   'web.tlsMaxVersion',
   'telemetry.enableProfiling',
-  'logger.excludeFields',
   'mfa',
   'staticClients[].backchannelLogoutURI',
   'staticClients[].refreshTokenLifetime',

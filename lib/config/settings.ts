@@ -79,7 +79,12 @@ export interface Settings {
       absoluteLifetimeMs?: number;
     };
   };
-  logger: { level: 'debug' | 'info' | 'warn' | 'error'; format: 'text' | 'json' };
+  logger: {
+    level: 'debug' | 'info' | 'warn' | 'error';
+    format: 'text' | 'json';
+    /** Top-level log fields dropped from every line (Dex's `logger.excludeFields`: `email`, `username`, `groups`... for PII). */
+    excludeFields?: string[];
+  };
   oauth2: {
     /** Grants `/token` serves and discovery lists; `implicit` is listed only (no `/token` grant). */
     grantTypes: GrantType[];

@@ -215,8 +215,8 @@ describe('loadConfig', () => {
   test('keys Dex has and dexpress ignores are warnings', () => {
     const { warnings } = loadConfig({ ...base, grpc: { addr: '127.0.0.1:5557' } }, { connectors });
     expect(warnings).toEqual(['grpc is not supported by dexpress and is ignored']);
-    const unused = loadConfig({ ...base, web: { tlsMinVersion: '1.2' }, logger: { excludeFields: ['email'] } }, { connectors }).warnings;
-    expect(unused).toEqual(['web.tlsMinVersion is not supported by dexpress and is ignored', 'logger.excludeFields is not supported by dexpress and is ignored']);
+    const unused = loadConfig({ ...base, web: { tlsMinVersion: '1.2' }, telemetry: { enableProfiling: true } }, { connectors }).warnings;
+    expect(unused).toEqual(['web.tlsMinVersion is not supported by dexpress and is ignored', 'telemetry.enableProfiling is not supported by dexpress and is ignored']);
   });
 });
 
