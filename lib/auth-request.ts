@@ -172,7 +172,8 @@ function servedResponseType(ctx: BrokerContext, params: Params): ResponseTypeVal
 export function checkResponseMode(params: Params, types: readonly ResponseTypeValue[] | undefined, fail: (mode: ResponseMode) => (e: string, d: string) => never): ResponseMode {
   const fallback: ResponseMode = types && issuesFromAuthorizationEndpoint(types) ? 'fragment' : 'query';
   const asked = params.response_mode;
-  if (asked === undefined) return fallback;
+  // An empty response_mode is none, as Dex reads the form (it ignores the parameter).
+  if (asked === undefined || asked === '') return fallback;
   if (asked !== 'query' && asked !== 'fragment' && asked !== 'form_post') return fail(fallback)('invalid_request', `response_mode ${asked} is not supported.`);
   if (asked === 'query' && fallback === 'fragment') {
     return fail(fallback)('invalid_request', `response_mode query is not allowed with response_type "${types!.join(' ')}": tokens are never sent in the query.`);

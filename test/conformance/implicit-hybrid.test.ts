@@ -252,6 +252,13 @@ describe('refused requests', () => {
     expect(fragmentOf(to).error).toBe('invalid_request');
   });
 
+  test('an empty response_mode is none (Dex ignores it): the code in the query, tokens in the fragment', async () => {
+    const code = await land(b.issuer, { response_mode: '' });
+    expect(code.searchParams.get('code')).toBeTruthy();
+    const tokens = await land(b.issuer, { response_type: 'id_token', nonce: 'n', response_mode: '' });
+    expect(fragmentOf(tokens).id_token).toBeDefined();
+  });
+
   test('a response type the config does not enable: unsupported_response_type, in the query', async () => {
     const to = await refusedTo(narrow.issuer, { response_type: 'id_token token', nonce: 'n' });
     expect(to.searchParams.get('error')).toBe('unsupported_response_type');
