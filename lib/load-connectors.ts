@@ -7,7 +7,8 @@ import type { Logger } from 'pino';
 import type { Settings } from './config/settings.js';
 import type { LoadedConnector } from './context.js';
 import { issuesUnder } from './config/load.js';
-import { ConfigError, errorMessage } from './errors.js';
+import type { Connector } from './connector.js';
+import { ConfigError, errorMessage, OAuthError, RefreshFailedError, UpstreamError } from './errors.js';
 import { createPasswordDB } from './password-db.js';
 import type { BrokerOptions } from './broker.js';
 
@@ -82,6 +83,55 @@ export function guardedStrategy<S extends object>(strategy: S, logger: Logger): 
   return view;
 }
 
+/**
+ * Stands in for a connector whose `create` failed on something other than its config (an
+ * upstream unreachable for discovery), as Dex (2.44+) does: the broker starts without it, and
+ * each use opens it again (one attempt at a time), the first success replacing the stand-in in
+ * `loaded`. Until then a login shows the upstream error (502) and a refresh answers 503 with the
+ * refresh token kept. Only the connectors that reach upstream in `create` come here; none of
+ * them are password connectors or serve routes of their own.
+ */
+function reopening(loaded: LoadedConnector, open: () => Promise<Connector>): Connector {
+  let opening: Promise<Connector> | undefined;
+  const reopen = () => {
+    opening ??= open().then(
+      (connector) => (loaded.connector = connector),
+      (err: unknown) => {
+        opening = undefined;
+        throw err instanceof UpstreamError ? err : new UpstreamError(`connector ${loaded.id} could not be opened: ${errorMessage(err)}`, { cause: err });
+      },
+    );
+    return opening;
+  };
+  const strategy = {
+    name: loaded.type,
+    // `this` is runStrategy's per-request object, carrying success / fail / redirect / pass / error.
+    authenticate(this: Record<string, unknown> & { error(err: unknown): void }, req: unknown, options: unknown) {
+      reopen().then(
+        (connector) => {
+          const run = Object.create(connector.strategy) as Record<string, unknown> & { authenticate(req: unknown, options: unknown): unknown };
+          for (const action of ['success', 'fail', 'redirect', 'pass', 'error'] as const) run[action] = this[action];
+          return run.authenticate(req, options);
+        },
+        (err: unknown) => this.error(err),
+      );
+    },
+  };
+  return {
+    strategy: strategy as unknown as Connector['strategy'],
+    async refresh(identity, scopes) {
+      const connector = await reopen();
+      if (!connector.refresh) throw new RefreshFailedError(`connector ${loaded.id} does not refresh`);
+      return connector.refresh(identity, scopes);
+    },
+    async tokenIdentity(type, token) {
+      const connector = await reopen();
+      if (!connector.tokenIdentity) throw new OAuthError('invalid_request', `Connector "${loaded.id}" does not support token exchange.`);
+      return connector.tokenIdentity(type, token);
+    },
+  };
+}
+
 export async function loadConnectors(settings: Settings, options: BrokerOptions, logger: Logger): Promise<Map<string, LoadedConnector>> {
   const out = new Map<string, LoadedConnector>();
   const foreignIds = Object.keys(options.passportStrategies ?? {});
@@ -98,6 +148,7 @@ export async function loadConnectors(settings: Settings, options: BrokerOptions,
       ]);
     }
   }
+  const failures: unknown[] = [];
   for (const [index, entry] of settings.connectors.entries()) {
     const module = options.connectors.get(entry.type)!;
     const context = {
@@ -107,13 +158,15 @@ export async function loadConnectors(settings: Settings, options: BrokerOptions,
       callbackURL: `${settings.issuerBase}/callback`,
       logger: logger.child({ connector: entry.id, type: entry.type }),
     };
-    let connector;
+    const open = async () => module.create(entry.config as never, context);
+    let connector: Connector | undefined;
     try {
-      connector = await module.create(entry.config as never, context);
+      connector = await open();
     } catch (err) {
       // A connector names paths in its own config; the operator needs them in the file's terms.
       if (err instanceof ConfigError) throw new ConfigError(issuesUnder(`connectors[${index}].config`, err.issues));
-      throw err;
+      failures.push(err);
+      context.logger.error({ err }, `connector ${entry.id} could not be opened; starting without it, it is opened again at its next use`);
     }
     const foreignStrategy = options.passportStrategies?.[entry.id];
     let foreign: LoadedConnector['foreign'];
@@ -124,15 +177,19 @@ export async function loadConnectors(settings: Settings, options: BrokerOptions,
       const map = module.fromPassportUser.bind(module);
       foreign = { strategy: guardedStrategy(foreignStrategy, context.logger), toIdentity: (user) => map(user, entry.config as never) };
     }
-    out.set(entry.id, {
+    const loaded: LoadedConnector = {
       id: entry.id,
       type: entry.type,
       name: entry.name,
-      connector,
+      connector: connector as Connector,
       ...(foreign ? { foreign } : {}),
       ...(entry.grantTypes ? { grantTypes: entry.grantTypes } : {}),
-    });
+    };
+    if (!connector) loaded.connector = reopening(loaded, open);
+    out.set(entry.id, loaded);
   }
+  // As Dex: some connectors failing is logged, all of them failing stops the start.
+  if (failures.length > 0 && failures.length === settings.connectors.length && !settings.passwordDB.enabled) throw failures[0];
   if (settings.passwordDB.enabled) {
     out.set('local', { id: 'local', type: 'local', name: 'Email', connector: createPasswordDB(settings.passwordDB.users) });
   }

@@ -5,6 +5,7 @@
  */
 import { spawn, spawnSync, type SpawnOptions } from 'node:child_process';
 import { chmodSync, chownSync, copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
 import https from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -188,4 +189,41 @@ test('no connector and no password DB: check-config and serve exit 2 naming conn
   }
   const passwordDB = writeConfig('password-db-only.yaml', { ...base, enablePasswordDB: true });
   expect(run(['check-config', passwordDB])).toMatchObject({ code: 0, out: expect.stringContaining('connectors: local (password DB)') });
+});
+
+test('an OIDC upstream down at start-up: serve starts with the other connectors, as Dex does, and opens it at its next use once the upstream answers; all connectors down still stops the start', async () => {
+  const [port, upstreamPort] = [await freePort(), await freePort()];
+  const upstream = `http://127.0.0.1:${upstreamPort}`;
+  const issuer = `http://127.0.0.1:${port}/dex`;
+  const oidcConnector = { type: 'oidc', id: 'up', name: 'Upstream', config: { issuer: upstream, clientID: 'c', clientSecret: 's', redirectURI: `${issuer}/callback` } };
+  const base = { issuer, storage: { type: 'memory' }, web: { http: `127.0.0.1:${port}` }, staticClients: [{ id: 'app', secret: 's', redirectURIs: ['http://127.0.0.1:5555/cb'], name: 'App' }] };
+
+  const alone = run(['serve', writeConfig('oidc-alone.yaml', { ...base, connectors: [oidcConnector] })]);
+  expect({ code: alone.code, err: alone.err }).toMatchObject({ code: 1, err: expect.stringContaining(`dexpress: cannot start: ${upstream}/.well-known/openid-configuration could not be reached`) });
+
+  const server = await startServe([writeConfig('oidc-down.yaml', { ...base, connectors: [oidcConnector, { type: 'mockCallback', id: 'mock', name: 'Mock' }] })]);
+  const discovery = http.createServer((req, res) => {
+    res.writeHead(200, { 'content-type': 'application/json' }).end(
+      JSON.stringify({ issuer: upstream, authorization_endpoint: `${upstream}/authorize`, token_endpoint: `${upstream}/token`, jwks_uri: `${upstream}/jwks`, response_types_supported: ['code'] }),
+    );
+  });
+  try {
+    expect(server.output()).toContain('connectors: up (oidc), mock (mockCallback)');
+    expect(server.stderr()).toContain('ERROR connector up could not be opened; starting without it, it is opened again at its next use');
+    const auth = (id: string) => fetch(`${issuer}/auth/${id}?client_id=app&redirect_uri=${encodeURIComponent('http://127.0.0.1:5555/cb')}&response_type=code&scope=openid&state=abcdefgh`, { redirect: 'manual' });
+    expect((await auth('mock')).status).toBe(302);
+    const down = await auth('up');
+    expect(down.status).toBe(502);
+    expect(await down.text()).not.toContain('ECONNREFUSED');
+
+    await new Promise<void>((resolve) => discovery.listen(upstreamPort, '127.0.0.1', resolve));
+    const up = await auth('up');
+    expect(up.status).toBe(302);
+    expect(up.headers.get('location')).toMatch(new RegExp(`^${upstream}/authorize\\?`));
+    server.signal('SIGTERM');
+    expect(await server.exited).toBe(0);
+  } finally {
+    server.signal('SIGKILL');
+    discovery.close();
+  }
 });
