@@ -1,9 +1,15 @@
 /**
  * Prometheus metrics (prom-client), one registry per broker, served on `telemetry.http` by
  * `dexpress serve` (never on the public address): logins by connector and outcome, tokens issued
- * by grant, refresh failures by connector, upstream latency, request durations.
+ * by grant, refresh failures by connector, upstream latency, request durations; with
+ * `dexRequestMetrics`, Dex's own request metrics too.
  */
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+type DexLabel = 'code' | 'method' | 'handler';
+
+/** The methods promhttp names; any other is `unknown` (client_golang's sanitizeMethod). */
+const DEX_METHODS = new Set(['GET', 'PUT', 'HEAD', 'POST', 'DELETE', 'CONNECT', 'OPTIONS', 'NOTIFY', 'TRACE', 'PATCH']);
 
 export class BrokerMetrics {
   readonly registry = new Registry();
@@ -45,8 +51,39 @@ export class BrokerMetrics {
     registers: [this.registry],
   });
 
-  constructor(options: { processMetrics?: boolean } = {}) {
+  /** Dex's `http_requests_total`, `request_duration_seconds`, `response_size_bytes` by `code`, `method`, `handler`; see `dexRequestMetrics`. */
+  private readonly dex?: { requests: Counter<DexLabel>; durations: Histogram<DexLabel>; sizes: Histogram<DexLabel> };
+
+  /**
+   * `dexRequestMetrics`: also Dex's request metrics, under Dex's names (unprefixed), so dashboards
+   * and alerts written for Dex keep working; `dexpress serve` turns it on. Off by default, as a
+   * host app that merges this registry into its own may have an `http_requests_total` already.
+   */
+  constructor(options: { processMetrics?: boolean; dexRequestMetrics?: boolean } = {}) {
     if (options.processMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'dexpress_' });
+    if (options.dexRequestMetrics) {
+      const labelNames = ['code', 'method', 'handler'] as const;
+      this.dex = {
+        requests: new Counter({ name: 'http_requests_total', help: 'Count of all HTTP requests.', labelNames, registers: [this.registry] }),
+        durations: new Histogram({ name: 'request_duration_seconds', help: 'A histogram of latencies for requests.', labelNames, buckets: [0.25, 0.5, 1, 2.5, 5, 10], registers: [this.registry] }),
+        sizes: new Histogram({ name: 'response_size_bytes', help: 'A histogram of response sizes for requests.', labelNames, buckets: [200, 500, 900, 1500], registers: [this.registry] }),
+      };
+    }
+  }
+
+  /**
+   * One answered request. `route` is the route's pattern (`/auth/:connector`), or undefined when
+   * no route matched (then only `dexpress_http_request_duration_seconds` counts it, as `unmatched`:
+   * Dex counts only its routes). Label values never come from the request itself.
+   */
+  observeRequest(route: string | undefined, method: string, status: number, seconds: number, bytes: number): void {
+    this.requests.observe({ route: route ?? 'unmatched', method, status: String(status) }, seconds);
+    if (!this.dex || route === undefined) return;
+    // As Dex's promhttp labels them: the route as Dex names it (`/auth/{connector}`), the method in lower case.
+    const labels = { code: String(status), method: DEX_METHODS.has(method) ? method.toLowerCase() : 'unknown', handler: route.replace(/:(\w+)/g, '{$1}') };
+    this.dex.requests.inc(labels);
+    this.dex.durations.observe(labels, seconds);
+    this.dex.sizes.observe(labels, bytes);
   }
 
   /** Times an upstream call. */

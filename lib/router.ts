@@ -89,9 +89,10 @@ export async function buildRouter(ctx: BrokerContext, token: (req: Request, res:
       answerError(ctx, shuttingDown(), req, res);
       return;
     }
-    const end = ctx.metrics.requests.startTimer();
+    const started = performance.now();
     res.on('finish', () => {
-      end({ route: (req.route as { path?: string } | undefined)?.path ?? 'unmatched', method: req.method, status: String(res.statusCode) });
+      const route = (req.route as { path?: unknown } | undefined)?.path;
+      ctx.metrics.observeRequest(typeof route === 'string' ? route : undefined, req.method, res.statusCode, (performance.now() - started) / 1000, Number(res.getHeader('content-length')) || 0);
     });
     next();
   };
@@ -161,9 +162,12 @@ export async function buildRouter(ctx: BrokerContext, token: (req: Request, res:
   router.get('/keys', cors, wrap(keys));
   router.get('/healthz', wrap(healthz));
 
-  router.options(['/token', '/userinfo', '/keys', '/.well-known/openid-configuration'], cors, (_req, res) => {
-    res.status(204).end();
-  });
+  // One route per path, so the metrics name the path (a route of several is labelled with them all).
+  for (const preflight of ['/token', '/userinfo', '/keys', '/.well-known/openid-configuration']) {
+    router.options(preflight, cors, (_req, res) => {
+      res.status(204).end();
+    });
+  }
   router.get('/userinfo', cors, wrap(userinfo));
   router.post('/userinfo', cors, form, wrap(userinfo));
 

@@ -88,7 +88,7 @@ function telemetryHandler(broker: Broker): http.RequestListener {
 }
 
 export async function serve(config: unknown, options: BrokerOptions): Promise<RunningServer> {
-  const broker = await createBroker(config, { metrics: new BrokerMetrics({ processMetrics: true }), ...options });
+  const broker = await createBroker(config, { metrics: new BrokerMetrics({ processMetrics: true, dexRequestMetrics: true }), ...options });
   const { web } = broker.settings;
   const unservable = [...(hasLoginMethod(broker.settings) ? [] : [NO_LOGIN_METHOD]), ...(!web.http && !web.https ? [{ path: 'web', message: 'set web.http or web.https' }] : [])];
   if (unservable.length > 0) {

@@ -49,6 +49,83 @@ beforeAll(async () => {
 });
 afterAll(() => running.close());
 
+/**
+ * A strict reading of the Prometheus text format (0.0.4): HELP and TYPE before a family's samples,
+ * each sample of a declared family (with `_bucket`, `_sum`, `_count` for histograms), names and
+ * label names well formed, label values escaped (`\\`, `\"`, `\n` only), numeric values, no series twice.
+ * Returns the samples as `name{labels}` to value.
+ */
+function parseExposition(text: string): Map<string, number> {
+  const NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
+  const families = new Map<string, string>();
+  const samples = new Map<string, number>();
+  for (const line of text.split('\n')) {
+    if (line === '') continue;
+    const meta = /^# (HELP|TYPE) (\S+) (.*)$/.exec(line);
+    if (meta) {
+      if (!NAME.test(meta[2]!)) throw new Error(`bad metric name: ${line}`);
+      if (meta[1] === 'TYPE') {
+        if (!['counter', 'gauge', 'histogram', 'summary', 'untyped'].includes(meta[3]!)) throw new Error(`bad type: ${line}`);
+        families.set(meta[2]!, meta[3]!);
+      }
+      continue;
+    }
+    if (line.startsWith('#')) throw new Error(`stray comment: ${line}`);
+    const sample = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(?:[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n]|\\[\\"n])*",?)*\})? (\S+)(?: -?\d+)?$/.exec(line);
+    if (!sample) throw new Error(`malformed sample: ${JSON.stringify(line)}`);
+    const name = sample[1]!;
+    const family = families.has(name) ? name : name.replace(/_(bucket|sum|count)$/, '');
+    if (!families.has(family)) throw new Error(`sample before its TYPE: ${line}`);
+    const value = sample[3]!;
+    // NaN in any case, as Prometheus's parser (Go's ParseFloat) reads it: prom-client writes `Nan`.
+    if (!/^([+-]Inf|[Nn]a[Nn]|-?\d+(\.\d+)?(e[+-]?\d+)?)$/.test(value)) throw new Error(`bad value: ${line}`);
+    const key = `${name}${sample[2] ?? ''}`;
+    if (samples.has(key)) throw new Error(`series twice: ${key}`);
+    samples.set(key, /^nan$/i.test(value) ? NaN : Number(value.replace('Inf', 'Infinity')));
+  }
+  return samples;
+}
+
+const scrape = async () => parseExposition(await (await fetch(`${telemetry}/metrics`)).text());
+
+describe('metrics on telemetry.http', () => {
+  test("Dex's http_requests_total, request_duration_seconds and response_size_bytes, by code, method and handler as Dex names them", async () => {
+    await login(issuer, { connectorId: 'mock', scope: 'openid' });
+    await fetch(`${issuer}/auth/nosuchconnector`);
+    const samples = await scrape();
+    expect(samples.get('http_requests_total{code="200",method="post",handler="/token"}')).toBeGreaterThanOrEqual(1);
+    expect(samples.get('http_requests_total{code="200",method="get",handler="/.well-known/openid-configuration"}')).toBeGreaterThanOrEqual(1);
+    expect(samples.get('http_requests_total{code="302",method="get",handler="/auth/{connector}"}')).toBeGreaterThanOrEqual(1);
+    expect(samples.get('http_requests_total{code="400",method="get",handler="/auth/{connector}"}')).toBe(1);
+    expect([...samples.keys()].some((k) => k.startsWith('request_duration_seconds_bucket{le="0.25",code="200",method="post",handler="/token"}'))).toBe(true);
+    expect(samples.get('response_size_bytes_count{code="200",method="post",handler="/token"}')).toBeGreaterThanOrEqual(1);
+    expect(samples.get('response_size_bytes_sum{code="200",method="post",handler="/token"}')).toBeGreaterThan(100);
+  });
+
+  test('the exposition is valid text format, and paths, methods and values sent by a client add no series', async () => {
+    const before = [...(await scrape()).keys()].filter((k) => !k.startsWith('dexpress_process') && !k.startsWith('dexpress_nodejs'));
+    for (let i = 0; i < 5; i++) {
+      await fetch(`${issuer}/unknown-${i}/x"y\\z?user=someone${i}`);
+      await fetch(`${issuer}/auth/conn-${i}"{}`);
+      await fetch(`${issuer}/healthz`, { method: 'PROPFIND' });
+      await postForm(`${issuer}/token`, { grant_type: `custom-${i}`, client_id: `client-${i}"\n` }, basicAuth(`nobody-${i}`, 'x'));
+    }
+    const after = [...(await scrape()).keys()].filter((k) => !k.startsWith('dexpress_process') && !k.startsWith('dexpress_nodejs'));
+    const added = after.filter((k) => !before.includes(k));
+    // The same few series, whatever the paths and values: none names what a client sent.
+    expect(added.filter((k) => /unknown-|conn-|custom-|client-|nobody-|someone/.test(k))).toEqual([]);
+    expect(added.length).toBeLessThan(60);
+  });
+
+  test('a CORS preflight is labelled with its own path, not the list of every preflight route', async () => {
+    await fetch(`${issuer}/keys`, { method: 'OPTIONS' });
+    const samples = await scrape();
+    expect(samples.get('dexpress_http_request_duration_seconds_count{route="/keys",method="OPTIONS",status="204"}')).toBe(1);
+    expect(samples.get('http_requests_total{code="204",method="options",handler="/keys"}')).toBe(1);
+    expect([...samples.keys()].filter((k) => k.includes('/token,/userinfo'))).toEqual([]);
+  });
+});
+
 describe('logs', () => {
   test('a login writes Dex\'s "login successful" line: connector_id, user_id, username, preferred_username, email, groups', async () => {
     log.lines.length = 0;

@@ -97,7 +97,8 @@ async function token(ctx: BrokerContext, req: IncomingMessage, res: ServerRespon
 export function tokenEndpoint(ctx: BrokerContext): (req: IncomingMessage, res: ServerResponse) => void {
   const security = securityHeaders(ctx.settings);
   const corsHeaders = corsPolicy(ctx.settings.web);
-  const { requests, tokens } = ctx.metrics;
+  const { metrics } = ctx;
+  const { tokens } = metrics;
   return (req, res) => {
     const started = performance.now();
     const requestId = startResponse(req, res, security);
@@ -107,7 +108,7 @@ export function tokenEndpoint(ctx: BrokerContext): (req: IncomingMessage, res: S
       writeOAuthError(req, res, shuttingDown());
       return;
     }
-    const done = () => requests.observe({ route: '/token', method: 'POST', status: String(res.statusCode) }, (performance.now() - started) / 1000);
+    const done = () => metrics.observeRequest('/token', 'POST', res.statusCode, (performance.now() - started) / 1000, Number(res.getHeader('content-length')) || 0);
     token(ctx, req, res).then(
       (grant) => {
         tokens.inc({ grant });
