@@ -227,3 +227,44 @@ test('an OIDC upstream down at start-up: serve starts with the other connectors,
     discovery.close();
   }
 });
+
+test('web.http already in use: exit 1 naming the field and address, nothing on stdout', async () => {
+  const port = await freePort();
+  const taken = http.createServer();
+  await new Promise<void>((resolve) => taken.listen(port, '127.0.0.1', resolve));
+  try {
+    const r = run(['serve', writeConfig('in-use.yaml', { issuer: `http://127.0.0.1:${port}/dex`, storage: { type: 'memory' }, web: { http: `127.0.0.1:${port}` } })]);
+    expect({ code: r.code, out: r.out, err: r.err }).toEqual({ code: 1, out: '', err: `dexpress: cannot start: web.http 127.0.0.1:${port}: address already in use\n` });
+  } finally {
+    taken.close();
+  }
+});
+
+test('a second SIGTERM while a request is in flight exits 1 at once', async () => {
+  // "password" at bcrypt cost 15: checking it takes the broker a second or two.
+  const slowHash = '$2b$15$3XEvqOVgf.jbrxUfS0WP6eSIj9utpGEP4Kf5MXkVAR7LC2MzQTc4m';
+  const port = await freePort();
+  const issuer = `http://127.0.0.1:${port}/dex`;
+  const file = writeConfig('second-signal.yaml', {
+    issuer,
+    storage: { type: 'memory' },
+    web: { http: `127.0.0.1:${port}` },
+    oauth2: { passwordConnector: 'local', grantTypes: ['password'] },
+    staticClients: [{ id: 'app', secret: 's', redirectURIs: ['http://127.0.0.1:5555/cb'], name: 'App' }],
+    enablePasswordDB: true,
+    staticPasswords: [{ email: 'admin@example.com', hash: slowHash, username: 'admin', userID: '08a8684b-db88-4b73-90a9-3cd1661f5466' }],
+  });
+  const server = await startServe([file]);
+  const grant = fetch(`${issuer}/token`, {
+    method: 'POST',
+    headers: { authorization: `Basic ${Buffer.from('app:s').toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
+    body: 'grant_type=password&username=admin%40example.com&password=password&scope=openid',
+  }).then((res) => res.status, () => 'cut');
+  await new Promise((r) => setTimeout(r, 300));
+  server.signal('SIGTERM');
+  await server.waitFor('SIGTERM received');
+  server.signal('SIGTERM');
+  expect(await server.exited).toBe(1);
+  expect(server.stderr()).toContain('dexpress: SIGTERM again, exiting now');
+  expect(await grant).toBe('cut');
+});
