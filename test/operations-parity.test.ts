@@ -176,3 +176,22 @@ describe('logs', () => {
     }
   });
 });
+
+describe('health', () => {
+  test('storage down: the public /healthz is 503 in plain text (Dex: 500), telemetry /healthz/ready 503, /healthz/live 200', async () => {
+    const { storage } = running.broker;
+    const ping = storage.ping.bind(storage);
+    storage.ping = () => Promise.reject(new Error('connect ECONNREFUSED 10.0.0.9:5432 password=PgSecret'));
+    try {
+      const pub = await fetch(`${issuer}/healthz`);
+      expect([pub.status, await pub.text()]).toEqual([503, 'Health check failed: storage unavailable']);
+      const ready = await fetch(`${telemetry}/healthz/ready`);
+      expect(ready.status).toBe(503);
+      expect(await ready.text()).not.toContain('PgSecret');
+      expect((await fetch(`${telemetry}/healthz/live`)).status).toBe(200);
+    } finally {
+      storage.ping = ping;
+    }
+    expect((await fetch(`${issuer}/healthz`)).status).toBe(200);
+  });
+});
