@@ -268,3 +268,11 @@ test('a second SIGTERM while a request is in flight exits 1 at once', async () =
   expect(server.stderr()).toContain('dexpress: SIGTERM again, exiting now');
   expect(await grant).toBe('cut');
 });
+
+test('check-config refuses two listeners on one port, which serve could only fail on ("address already in use", against itself)', () => {
+  const file = writeConfig('same-port.yaml', { issuer: 'http://127.0.0.1:5556/dex', storage: { type: 'memory' }, web: { http: '127.0.0.1:5556' } });
+  expect(run(['check-config', file, '--telemetry-addr', '0.0.0.0:5556'])).toMatchObject({ code: 2, err: expect.stringContaining('telemetry.http: 0.0.0.0:5556 is also the address of web.http: each listener needs its own port') });
+  expect(run(['check-config', file, '--web-https-addr', '127.0.0.1:5556'])).toMatchObject({ code: 2, err: expect.stringContaining('web.https: 127.0.0.1:5556 is also the address of web.http') });
+  expect(run(['check-config', file, '--telemetry-addr', '127.0.0.2:5556'])).toMatchObject({ code: 0 });
+  expect(run(['check-config', file, '--telemetry-addr', '127.0.0.1:5558'])).toMatchObject({ code: 0 });
+});
