@@ -29,6 +29,7 @@ import { answerError, answerNotFound, buildRouter } from './router.js';
 import { loadConnectors } from './load-connectors.js';
 import { tokenEndpoint } from './endpoints/token.js';
 import { RequestGate } from './request-gate.js';
+import { StorageHealth } from './storage-health.js';
 
 /** How long `close()` lets the requests in flight finish before it closes storage under them. */
 const CLOSE_GRACE_MS = 10_000;
@@ -66,6 +67,12 @@ export interface Broker {
   storage: Storage;
   logger: Logger;
   metrics: BrokerMetrics;
+  /**
+   * Whether storage takes writes: a short-lived record written and deleted, as Dex's health check
+   * does (each check reads; the write is asked again once 5 s old or failed). `/healthz` and the
+   * telemetry listener's probes answer with it.
+   */
+  healthy(): Promise<boolean>;
   /**
    * Answers new requests 503 `temporarily_unavailable`, lets those in flight finish (10 s at
    * most), then stops timers and closes connectors and storage.
@@ -113,6 +120,7 @@ export async function createBroker(config: unknown, options: BrokerOptions): Pro
       ),
     ),
     requests: new RequestGate(),
+    health: new StorageHealth(storage, now),
   };
 
   // The token endpoint is the hot path: the router mounts it, and `listener` calls it directly.
@@ -163,6 +171,7 @@ export async function createBroker(config: unknown, options: BrokerOptions): Pro
     storage,
     logger,
     metrics: ctx.metrics,
+    healthy: () => ctx.health.check(),
     async close() {
       const cut = await ctx.requests.close(CLOSE_GRACE_MS);
       if (cut > 0) logger.warn({ requests: cut }, 'closing the broker under requests still in flight');

@@ -8,6 +8,7 @@ import type { Settings } from './config/settings.js';
 import type { Connector } from './connector.js';
 import type { Identity } from './identity.js';
 import type { Clock, Storage } from './storage/index.js';
+import type { StorageHealth } from './storage-health.js';
 import type { KeyManager } from './tokens/keys.js';
 import type { TokenMinter } from './tokens/mint.js';
 import type { RefreshTokens } from './tokens/refresh.js';
@@ -50,6 +51,8 @@ export interface BrokerContext {
   clientAddress(req: IncomingMessage): string;
   /** The requests being served, which `broker.close()` lets finish first; refuses new ones once it began. */
   requests: RequestGate;
+  /** Whether storage takes writes, for `/healthz` (as Dex's health check: write, then delete). */
+  health: StorageHealth;
   /** Absolute URL of a broker path: `url('/callback')` → `<issuer>/callback`. */
   url(path: string): string;
 }

@@ -58,15 +58,16 @@ function urlOf(scheme: 'http' | 'https', addr: AddressInfo): string {
 
 /**
  * The telemetry listener, with Dex's paths: `/metrics` (Prometheus), `/healthz` and
- * `/healthz/ready` (200 when storage answers, else 503; JSON keyed by check, as Dex's health
+ * `/healthz/ready` (200 when storage takes a write, else 503; JSON keyed by check, as Dex's health
  * handler), `/healthz/live` (always `ok`: the process serves, the probe Dex's Helm chart uses).
  * GET and HEAD.
  */
 function telemetryHandler(broker: Broker): http.RequestListener {
   const storageCheck = (res: http.ServerResponse) =>
-    broker.storage.ping().then(
-      () => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ storage: { message: 'ok' } })),
-      () => res.writeHead(503, { 'content-type': 'application/json' }).end(JSON.stringify({ storage: { message: 'storage unavailable', error: { message: 'storage unavailable' } } })),
+    broker.healthy().then((healthy) =>
+      healthy
+        ? res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ storage: { message: 'ok' } }))
+        : res.writeHead(503, { 'content-type': 'application/json' }).end(JSON.stringify({ storage: { message: 'storage unavailable', error: { message: 'storage unavailable' } } })),
     );
   return (req, res) => {
     const path = (req.url ?? '/').split('?')[0];
