@@ -6,7 +6,7 @@
 import type { Logger } from 'pino';
 import type { Settings } from './config/settings.js';
 import type { LoadedConnector } from './context.js';
-import { issuesUnder } from './config/load.js';
+import { issuesUnder } from './config/issues.js';
 import type { Connector } from './connector.js';
 import { ConfigError, errorMessage, OAuthError, RefreshFailedError, UpstreamError } from './errors.js';
 import { createPasswordDB } from './password-db.js';

@@ -16,3 +16,18 @@ export function parseDexYaml(text: string): unknown {
       tags.filter((t) => (typeof t === 'string' ? !LEFT_OUT.includes(t) : t.tag !== TIMESTAMP_TAG && !('format' in t && t.format === 'TIME'))),
   });
 }
+
+/**
+ * A key whose value is YAML `null` (`connectors:` with nothing under it, a block whose sub-keys
+ * are all commented out) is not set, as for Dex, which decodes the file with encoding/json.
+ */
+export function withoutNulls(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(withoutNulls);
+  if (!isObject(value)) return value;
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== null).map(([k, v]) => [k, withoutNulls(v)]));
+}
+
+/** A mapping of the parsed document (not a list, not null). */
+export function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}

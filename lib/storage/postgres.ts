@@ -14,7 +14,7 @@
 import { readFileSync } from 'node:fs';
 import type { ConnectionOptions } from 'node:tls';
 import pg from 'pg';
-import { zodIssues } from '../config/load.js';
+import { zodIssues } from '../config/issues.js';
 import { postgresConfigSchema, type PostgresConfig } from '../config/schema.js';
 import { ConfigError, StorageUnavailableError, errorMessage } from '../errors.js';
 import { expiryMs, withKeyRule } from './records.js';

@@ -1,7 +1,8 @@
 /** Dex's own config files load as Dex reads them: YAML 1.1, `null` as "not set", Dex's values. */
 import { describe, expect, test } from '@jest/globals';
 import { redirectUriAllowed } from '../../lib/clients.js';
-import { loadConfig, withoutNulls } from '../../lib/config/load.js';
+import { loadConfig } from '../../lib/config/load.js';
+import { withoutNulls } from '../../lib/config/yaml.js';
 import { parseDexYaml } from '../../lib/config/yaml.js';
 import { ConfigError } from '../../lib/errors.js';
 import { connectors } from '../../strategies/index.js';
