@@ -27,7 +27,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { kilgoreTrout } from '../strategies/mockCallback/index.js';
-import type { AuthCode } from '../lib/flow.js';
+import type { AuthCode } from '../lib/auth-code.js';
 import type { Storage } from '../lib/storage/index.js';
 import { PostgresStorage } from '../lib/storage/postgres.js';
 import { SqliteStorage } from '../lib/storage/sqlite.js';

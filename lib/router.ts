@@ -19,7 +19,7 @@ import { keys } from './endpoints/keys.js';
 import { logout } from './endpoints/logout.js';
 import { passwordForm, passwordLogin } from './endpoints/password.js';
 import { userinfo } from './endpoints/userinfo.js';
-import { showError } from './flow.js';
+import { showError } from './send-page.js';
 import { corsPolicy, oauthErrorFor, securityHeaders, startResponse, writeOAuthError } from './http-common.js';
 import { adoptHostRawBody } from './host-body.js';
 import { shuttingDown } from './request-gate.js';

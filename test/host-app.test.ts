@@ -22,7 +22,7 @@ import * as oidc from 'openid-client';
 import { pino } from 'pino';
 import { createBroker, type Broker } from '../lib/broker.js';
 import { createRegistry, type AnyConnectorModule, type ConnectorRegistry } from '../lib/connector.js';
-import { PAGE_CSP } from '../lib/flow.js';
+import { PAGE_CSP } from '../lib/send-page.js';
 import { connectorModules, connectors } from '../strategies/index.js';
 import { createMockPassword, mockPassword, type MockPasswordConfig } from '../strategies/mockPassword/index.js';
 import { startChromium } from './browser/chromium.js';

@@ -7,7 +7,9 @@ import type { Request, Response } from 'express';
 import type { AuthRequest } from '../auth-request.js';
 import { secretsEqual } from '../clients.js';
 import type { BrokerContext } from '../context.js';
-import { approvalHmac, redirectToClient, sendAuthorizationResponse, sendPage, showError, showStartedElsewhere } from '../flow.js';
+import { approvalHmac } from '../finish-login.js';
+import { redirectToClient, sendAuthorizationResponse } from '../authorization-response.js';
+import { sendPage, showError, showStartedElsewhere } from '../send-page.js';
 import { isBoundToBrowser } from '../login-session.js';
 import { approvalPage } from '../web/pages.js';
 

@@ -5,7 +5,9 @@
  */
 import type { Request, Response } from 'express';
 import type { BrokerContext } from '../context.js';
-import { handleCallback, mayResubmit, resubmitSameSite, showError } from '../flow.js';
+import { handleCallback } from '../flow.js';
+import { mayResubmit, resubmitSameSite } from '../callback-resubmit.js';
+import { showError } from '../send-page.js';
 import { takeHandoverLogin } from '../handover-logins.js';
 
 function param(source: unknown, key: string): string | undefined {

@@ -18,7 +18,9 @@ import { checkPkce, connectorsFor, newAuthRequestId, singleParams, type AuthRequ
 import type { ClientSettings } from '../config/settings.js';
 import type { BrokerContext } from '../context.js';
 import { OAuthError } from '../errors.js';
-import { bindingOf, isUsedCode, sendPage, showError, startConnectorLogin, type AuthCode, type UsedCode } from '../flow.js';
+import { bindingOf, startConnectorLogin } from '../flow.js';
+import { isUsedCode, type AuthCode, type UsedCode } from '../auth-code.js';
+import { sendPage, showError } from '../send-page.js';
 import { DEVICE_CODE_GRANT, EXPIRED_TOKEN_GRACE_MS, POLL_INTERVAL_S, type DeviceRequest, type DeviceToken } from '../grants/device-code.js';
 import { checkScopeParam } from '../grants/scopes.js';
 import { connectorAllowed } from '../grants/respond.js';

@@ -11,7 +11,7 @@ import type { Request, Response } from 'express';
 import { singleParams, PageError } from '../auth-request.js';
 import type { ClientSettings } from '../config/settings.js';
 import type { BrokerContext } from '../context.js';
-import { sendPage, showError } from '../flow.js';
+import { sendPage, showError } from '../send-page.js';
 import { clientOfIdToken, verifyIdTokenHint } from '../id-token-hint.js';
 import { currentLogin, forgetLogin, sessionOf, type LoginSession } from '../login-session.js';
 import { encodeSubject } from '../tokens/subject.js';

@@ -9,7 +9,9 @@ import { authQueryOf, type AuthRequest } from '../auth-request.js';
 import { secretsEqual } from '../clients.js';
 import type { BrokerContext } from '../context.js';
 import { AccessDeniedError, StorageUnavailableError, UpstreamError, publicSummary } from '../errors.js';
-import { checkPassword, finishLogin, sendPage, showError, showStartedElsewhere } from '../flow.js';
+import { checkPassword } from '../flow.js';
+import { finishLogin } from '../finish-login.js';
+import { sendPage, showError, showStartedElsewhere } from '../send-page.js';
 import { isBoundToBrowser } from '../login-session.js';
 import { passwordPage } from '../web/pages.js';
 

@@ -11,7 +11,7 @@ import type { ClientSettings } from '../config/settings.js';
 import type { BrokerContext } from '../context.js';
 import { notePkceS256 } from '../auth-request.js';
 import { OAuthError } from '../errors.js';
-import { isUsedCode, type AuthCode, type UsedCode } from '../flow.js';
+import { isUsedCode, type AuthCode, type UsedCode } from '../auth-code.js';
 import { secretsEqual } from '../clients.js';
 import { mayIssueRefreshToken, type Grant } from '../tokens/claims.js';
 import { checkPeersTrust, refreshAllowance, tokenResponse, type TokenResponse } from './respond.js';
