@@ -4,7 +4,7 @@
  * redirect to an unverified URI); after that they go back to the client as
  * `error=...&state=...`.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { ClientSettings } from './config/settings.js';
 import { peerTrusts, redirectUriAllowed } from './clients.js';
 import type { BrokerContext } from './context.js';
@@ -12,7 +12,8 @@ import { OAuthError } from './errors.js';
 import { verifyIdTokenHint } from './id-token-hint.js';
 import type { Claims, JsonValue } from './identity.js';
 import { CROSS_CLIENT_PREFIX } from './tokens/claims.js';
-import { issuesFromAuthorizationEndpoint, nonceRequired, responseTypeValues, type ResponseMode, type ResponseTypeValue } from './response-types.js';
+import { checkNonce, checkOutOfBand, checkResponseMode, checkResponseType, checkTokenRedirectUri, servedResponseType, type ResponseMode, type ResponseTypeValue } from './response-types.js';
+import { pkceFor } from './pkce.js';
 
 export interface AuthRequest {
   id: string;
@@ -72,7 +73,7 @@ export class RedirectError extends OAuthError {
 
 const KNOWN_SCOPES = new Set(['openid', 'email', 'profile', 'groups', 'offline_access', 'federated:id']);
 
-type Params = Record<string, string | undefined>;
+export type Params = Record<string, string | undefined>;
 
 /** Flattens query or form parameters; a repeated parameter is an error (RFC 6749 section 3.1). */
 export function singleParams(source: unknown): Params {
@@ -113,22 +114,6 @@ export function checkScopes(ctx: BrokerContext, client: ClientSettings, params: 
   return [...new Set(scopes)];
 }
 
-export function checkPkce(ctx: BrokerContext, client: Pick<ClientSettings, 'public'>, params: Params, fail: (e: string, d: string) => never): AuthRequest['pkce'] {
-  const challenge = params.code_challenge;
-  // An empty code_challenge_method is no method: plain when a challenge is sent (as Dex).
-  const method = params.code_challenge_method || (challenge ? 'plain' : undefined);
-  if (!challenge) {
-    if (method) fail('invalid_request', 'code_challenge_method was sent without code_challenge.');
-    if (ctx.settings.oauth2.pkce.enforce) fail('invalid_request', 'PKCE is required: send code_challenge.');
-    if (client.public) fail('invalid_request', 'PKCE is required for public clients: send code_challenge (S256).');
-    return undefined;
-  }
-  if (method !== 'S256' && method !== 'plain') fail('invalid_request', 'code_challenge_method must be S256 or plain.');
-  if (!ctx.settings.oauth2.pkce.methods.includes(method)) fail('invalid_request', `code_challenge_method ${method} is not supported.`);
-  if (!/^[A-Za-z0-9._~-]{43,128}$/.test(challenge)) fail('invalid_request', 'code_challenge must be 43 to 128 characters of [A-Za-z0-9._~-].');
-  return { challenge, method };
-}
-
 /**
  * OIDC Core section 6: request objects (`request`, `request_uri`) and dynamic registration
  * (`registration`) are not supported, and the client is told so rather than having them ignored.
@@ -137,68 +122,6 @@ export function checkUnsupportedParams(params: Params, fail: (e: string, d: stri
   if (params.request) fail('request_not_supported', 'The request parameter (request objects) is not supported.');
   if (params.request_uri) fail('request_uri_not_supported', 'The request_uri parameter (request objects by reference) is not supported.');
   if (params.registration) fail('registration_not_supported', 'The registration parameter is not supported.');
-}
-
-/**
- * The response type, parsed as Dex does (space-separated values, surrounding whitespace
- * tolerated), served only when `oauth2.responseTypes` enables it (`enabledResponseTypes`).
- */
-export function checkResponseType(ctx: BrokerContext, params: Params, fail: (e: string, d: string) => never): ResponseTypeValue[] {
-  const parsed = responseTypeValues(params.response_type);
-  if ('unknown' in parsed) return fail('invalid_request', `Invalid response type "${parsed.unknown}".`);
-  const types = parsed.values;
-  if (types.length === 0) fail('invalid_request', 'No response_type provided.');
-  const enabled = ctx.settings.oauth2.responseTypes;
-  // As Dex: `token` alone, where tokens are served at all, is a malformed request rather than an unserved one.
-  if (types.length === 1 && types[0] === 'token' && enabled.some((t) => t.split(' ').includes('token'))) {
-    fail('invalid_request', "Response type 'token' must be provided with type 'id_token' and/or 'code'.");
-  }
-  if (!enabled.includes(types.join(' '))) fail('unsupported_response_type', `Unsupported response type "${types.join(' ')}".`);
-  return types;
-}
-
-/** The response type when it is valid and served (no error), to choose where errors go. */
-function servedResponseType(ctx: BrokerContext, params: Params): ResponseTypeValue[] | undefined {
-  const parsed = responseTypeValues(params.response_type);
-  return 'values' in parsed && ctx.settings.oauth2.responseTypes.includes(parsed.values.join(' ')) ? parsed.values : undefined;
-}
-
-/**
- * `response_mode`: the fragment by default once tokens come from `/auth`, else the query;
- * `form_post` for any. Query is refused for tokens (Multiple Response Type Encoding Practices:
- * a fragment-encoded response type is never to be query-encoded), with the error sent in the
- * fragment.
- */
-export function checkResponseMode(params: Params, types: readonly ResponseTypeValue[] | undefined, fail: (mode: ResponseMode) => (e: string, d: string) => never): ResponseMode {
-  const fallback: ResponseMode = types && issuesFromAuthorizationEndpoint(types) ? 'fragment' : 'query';
-  const asked = params.response_mode;
-  // An empty response_mode is none, as Dex reads the form (it ignores the parameter).
-  if (asked === undefined || asked === '') return fallback;
-  if (asked !== 'query' && asked !== 'fragment' && asked !== 'form_post') return fail(fallback)('invalid_request', `response_mode ${asked} is not supported.`);
-  if (asked === 'query' && fallback === 'fragment') {
-    return fail(fallback)('invalid_request', `response_mode query is not allowed with response_type "${types!.join(' ')}": tokens are never sent in the query.`);
-  }
-  return asked;
-}
-
-/**
- * Tokens from `/auth` go only where TLS or the machine itself keeps them from the network: an
- * `http` redirect URI must be loopback (`localhost`, `127.0.0.0/8`, `[::1]`), OIDC Core 3.2.2.1
- * and RFC 6749 3.1.2.1. A code alone may still go to `http` (a confidential client's code is
- * useless without its secret), as in Dex.
- */
-export function checkTokenRedirectUri(redirectURI: string, types: readonly ResponseTypeValue[], fail: (e: string, d: string) => never): void {
-  if (!issuesFromAuthorizationEndpoint(types)) return;
-  let url: URL;
-  try {
-    url = new URL(redirectURI);
-  } catch {
-    return;
-  }
-  if (url.protocol !== 'http:') return;
-  const host = url.hostname;
-  if (host === 'localhost' || host === '[::1]' || /^127(\.\d{1,3}){3}$/.test(host)) return;
-  fail('invalid_request', `Response type "${types.join(' ')}" cannot be used with an http redirect URI that is not loopback: tokens would cross the network unencrypted.`);
 }
 
 const PROMPTS = new Set(['none', 'login', 'consent', 'select_account']);
@@ -220,31 +143,23 @@ export async function checkIdTokenHint(ctx: BrokerContext, hint: string | undefi
   if (hint && !(await verifyIdTokenHint(ctx, hint))) fail('invalid_request', 'Invalid id_token_hint: it was not issued by this server.');
 }
 
-/**
- * No downgrade (issue 8): once a client has redeemed a code with S256, `plain` is refused for it,
- * so an attacker who rewrites the challenge cannot fall back to the weaker method. The mark is
- * set only by a successful redemption (`notePkceS256`), never by an authorization request:
- * anyone can send one of those, and it would switch `plain` off for the client.
- */
-export async function checkPkceDowngrade(ctx: BrokerContext, clientId: string, pkce: AuthRequest['pkce'], fail: (e: string, d: string) => never): Promise<void> {
-  if (pkce?.method !== 'plain') return;
-  if (await ctx.storage.find('client', pkceS256Id(clientId))) {
-    fail('invalid_request', 'This client uses code_challenge_method S256; plain is not accepted.');
-  }
+/** OIDC `max_age`: a whole number of seconds. */
+function checkMaxAge(params: Params, fail: (e: string, d: string) => never): number | undefined {
+  if (params.max_age === undefined) return undefined;
+  if (!/^\d{1,10}$/.test(params.max_age)) fail('invalid_request', 'max_age must be a number of seconds.');
+  return Number(params.max_age);
 }
 
-const pkceS256Id = (clientId: string) => `pkce-s256:${createHash('sha256').update(clientId).digest('base64url')}`;
-
-/** Clients this process already knows to be marked, so a code exchange reads nothing more. */
-const markedClients = new WeakMap<object, Set<string>>();
-
-/** After a code redeemed with S256: marks the client (once; see `checkPkceDowngrade`). */
-export async function notePkceS256(ctx: BrokerContext, clientId: string): Promise<void> {
-  let marked = markedClients.get(ctx.storage);
-  if (!marked) markedClients.set(ctx.storage, (marked = new Set()));
-  if (marked.has(clientId)) return;
-  if (!(await ctx.storage.find('client', pkceS256Id(clientId)))) await ctx.storage.upsert('client', pkceS256Id(clientId), true);
-  marked.add(clientId);
+/** `connector_id`: a connector there is, and one the client may use. */
+function checkConnectorId(ctx: BrokerContext, client: ClientSettings, params: Params, fail: (e: string, d: string) => never): string | undefined {
+  const connectorId = params.connector_id;
+  if (connectorId !== undefined) {
+    if (!ctx.connectors.has(connectorId)) fail('invalid_request', `Unknown connector "${connectorId}".`);
+    if (client.allowedConnectors && !client.allowedConnectors.includes(connectorId)) {
+      fail('invalid_request', `Client "${client.id}" may not use connector "${connectorId}".`);
+    }
+  }
+  return connectorId;
 }
 
 /** Parses and checks an authorization request; throws PageError or RedirectError. */
@@ -262,31 +177,13 @@ export function parseAuthRequest(ctx: BrokerContext, params: Params): Omit<AuthR
   checkUnsupportedParams(params, fail);
   const responseTypes = checkResponseType(ctx, params, fail);
   const scopes = checkScopes(ctx, client, params, fail);
-  // No code, nothing for PKCE to protect: the implicit flow ignores a challenge, as Dex does. But
-  // oauth2.pkce.enforce refuses every request without one, as in Dex: it is how an operator
-  // shuts off the flows that go without PKCE, the implicit flow among them.
-  if (!responseTypes.includes('code') && ctx.settings.oauth2.pkce.enforce && !params.code_challenge) {
-    fail('invalid_request', 'PKCE is required: send code_challenge.');
-  }
-  const pkce = responseTypes.includes('code') ? checkPkce(ctx, client, params, fail) : undefined;
-  if (nonceRequired(responseTypes) && !params.nonce) fail('invalid_request', `Response type "${responseTypes.join(' ')}" requires a nonce value.`);
-  if (responseTypes.join(' ') !== 'code' && redirectURI === 'urn:ietf:wg:oauth:2.0:oob') {
-    fail('invalid_request', `Cannot use response type "${responseTypes.join(' ')}" with redirect_uri "urn:ietf:wg:oauth:2.0:oob".`);
-  }
+  const pkce = pkceFor(ctx, client, params, responseTypes, fail);
+  checkNonce(params, responseTypes, fail);
+  checkOutOfBand(redirectURI, responseTypes, fail);
   checkTokenRedirectUri(redirectURI, responseTypes, fail);
   const prompt = checkPrompt(params, fail);
-  let maxAge: number | undefined;
-  if (params.max_age !== undefined) {
-    if (!/^\d{1,10}$/.test(params.max_age)) fail('invalid_request', 'max_age must be a number of seconds.');
-    maxAge = Number(params.max_age);
-  }
-  const connectorId = params.connector_id;
-  if (connectorId !== undefined) {
-    if (!ctx.connectors.has(connectorId)) fail('invalid_request', `Unknown connector "${connectorId}".`);
-    if (client.allowedConnectors && !client.allowedConnectors.includes(connectorId)) {
-      fail('invalid_request', `Client "${client.id}" may not use connector "${connectorId}".`);
-    }
-  }
+  const maxAge = checkMaxAge(params, fail);
+  const connectorId = checkConnectorId(ctx, client, params, fail);
   return {
     clientId: client.id,
     redirectURI,

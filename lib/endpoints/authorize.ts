@@ -6,7 +6,6 @@
 import type { Request, Response } from 'express';
 import {
   checkIdTokenHint,
-  checkPkceDowngrade,
   PageError,
   RedirectError,
   connectorsFor,
@@ -15,6 +14,7 @@ import {
   singleParams,
   type AuthRequest,
 } from '../auth-request.js';
+import { checkPkceDowngrade } from '../pkce.js';
 
 type ParsedAuthRequest = ReturnType<typeof parseAuthRequest>;
 import type { BrokerContext } from '../context.js';

@@ -14,7 +14,8 @@
  */
 import { randomBytes, randomInt } from 'node:crypto';
 import type { Request, Response } from 'express';
-import { checkPkce, connectorsFor, newAuthRequestId, singleParams, type AuthRequest } from '../auth-request.js';
+import { connectorsFor, newAuthRequestId, singleParams, type AuthRequest } from '../auth-request.js';
+import { checkPkce } from '../pkce.js';
 import type { ClientSettings } from '../config/settings.js';
 import type { BrokerContext } from '../context.js';
 import { OAuthError } from '../errors.js';

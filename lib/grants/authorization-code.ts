@@ -9,7 +9,7 @@
 import { createHash } from 'node:crypto';
 import type { ClientSettings } from '../config/settings.js';
 import type { BrokerContext } from '../context.js';
-import { notePkceS256 } from '../auth-request.js';
+import { notePkceS256 } from '../pkce.js';
 import { OAuthError } from '../errors.js';
 import { isUsedCode, type AuthCode, type UsedCode } from '../auth-code.js';
 import { secretsEqual } from '../clients.js';
