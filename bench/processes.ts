@@ -60,6 +60,7 @@ function start(args: string[], ready: string | 'json', env: Record<string, strin
       } else if (!output.includes(ready)) return;
       clearTimeout(timer);
       child.stdout!.off('data', check);
+      child.stderr!.off('data', check);
       const pid = child.pid!;
       resolve({
         pid,
@@ -77,7 +78,9 @@ function start(args: string[], ready: string | 'json', env: Record<string, strin
         },
       });
     };
+    // `dexpress serve` with logger.format json writes its start-up lines to stderr, as Dex does.
     child.stdout!.on('data', check);
+    child.stderr!.on('data', check);
     void exited.then(() => {
       clearTimeout(timer);
       reject(new Error(`${args.join(' ')} exited:\n${output}`));
