@@ -11,6 +11,12 @@ type DexLabel = 'code' | 'method' | 'handler';
 /** The methods promhttp names; any other is `unknown` (client_golang's sanitizeMethod). */
 const DEX_METHODS = new Set(['GET', 'PUT', 'HEAD', 'POST', 'DELETE', 'CONNECT', 'OPTIONS', 'NOTIFY', 'TRACE', 'PATCH']);
 
+/** The labels of one route, method and status: this broker's request histogram's, and Dex's (for a matched route). */
+interface RequestLabels {
+  own: Record<'route' | 'method' | 'status', string>;
+  dex?: Record<DexLabel, string>;
+}
+
 export class BrokerMetrics {
   readonly registry = new Registry();
 
@@ -51,6 +57,8 @@ export class BrokerMetrics {
     registers: [this.registry],
   });
 
+  private readonly labelSets = new Map<string | undefined, Map<string, Map<number, RequestLabels>>>();
+
   /** Dex's `http_requests_total`, `request_duration_seconds`, `response_size_bytes` by `code`, `method`, `handler`; see `dexRequestMetrics`. */
   private readonly dex?: { requests: Counter<DexLabel>; durations: Histogram<DexLabel>; sizes: Histogram<DexLabel> };
 
@@ -77,13 +85,35 @@ export class BrokerMetrics {
    * Dex counts only its routes). Label values never come from the request itself.
    */
   observeRequest(route: string | undefined, method: string, status: number, seconds: number, bytes: number): void {
-    this.requests.observe({ route: route ?? 'unmatched', method, status: String(status) }, seconds);
-    if (!this.dex || route === undefined) return;
-    // As Dex's promhttp labels them: the route as Dex names it (`/auth/{connector}`), the method in lower case.
-    const labels = { code: String(status), method: DEX_METHODS.has(method) ? method.toLowerCase() : 'unknown', handler: route.replace(/:(\w+)/g, '{$1}') };
-    this.dex.requests.inc(labels);
-    this.dex.durations.observe(labels, seconds);
-    this.dex.sizes.observe(labels, bytes);
+    const labels = this.requestLabels(route, method, status);
+    this.requests.observe(labels.own, seconds);
+    if (!this.dex || !labels.dex) return;
+    this.dex.requests.inc(labels.dex);
+    this.dex.durations.observe(labels.dex, seconds);
+    this.dex.sizes.observe(labels.dex, bytes);
+  }
+
+  /**
+   * The label sets of a request's metrics, built once per route, method and status (every request
+   * to /token built them again, a cost on the hot path). A bounded set: the routes are the
+   * router's, the methods the ones Node's HTTP parser accepts, the statuses three digits.
+   */
+  private requestLabels(route: string | undefined, method: string, status: number): RequestLabels {
+    let byMethod = this.labelSets.get(route);
+    if (!byMethod) this.labelSets.set(route, (byMethod = new Map()));
+    let byStatus = byMethod.get(method);
+    if (!byStatus) byMethod.set(method, (byStatus = new Map()));
+    let labels = byStatus.get(status);
+    if (!labels) {
+      const code = String(status);
+      labels = {
+        own: { route: route ?? 'unmatched', method, status: code },
+        // As Dex's promhttp labels them: the route as Dex names it (`/auth/{connector}`), the method in lower case.
+        ...(route !== undefined ? { dex: { code, method: DEX_METHODS.has(method) ? method.toLowerCase() : 'unknown', handler: route.replace(/:(\w+)/g, '{$1}') } } : {}),
+      };
+      byStatus.set(status, labels);
+    }
+    return labels;
   }
 
   /** Times an upstream call. */

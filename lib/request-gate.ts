@@ -21,11 +21,14 @@ export class RequestGate {
   enter(res: ServerResponse): boolean {
     if (this.shut) return false;
     this.inFlight++;
-    res.once('close', () => {
-      if (--this.inFlight === 0) this.idle?.();
-    });
+    res.once('close', this.leave);
     return true;
   }
+
+  /** One listener for every response (a closure per request was a cost on the /token hot path). */
+  private readonly leave = (): void => {
+    if (--this.inFlight === 0) this.idle?.();
+  };
 
   /** Refuses new requests, then resolves when those in flight are done, or after `deadlineMs` (resolving to how many were still running). */
   close(deadlineMs: number): Promise<number> {
