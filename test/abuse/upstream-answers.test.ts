@@ -9,9 +9,8 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { createRegistry } from '../../lib/connector.js';
-import { createBitbucketCloudModule } from '../../strategies/bitbucket-cloud/index.js';
 import { createGitHubModule } from '../../strategies/github/index.js';
-import { BitbucketFake, CLIENT_ID as BB_ID, CLIENT_SECRET as BB_SECRET } from '../fakes/bitbucket-cloud/index.js';
+import { BitbucketFake } from '../fakes/bitbucket-cloud/index.js';
 import { CLIENT_ID as GITEA_ID, CLIENT_SECRET as GITEA_SECRET, GiteaFake } from '../fakes/gitea/index.js';
 import { CLIENT_ID as GH_ID, CLIENT_SECRET as GH_SECRET, GitHubFake } from '../fakes/github/index.js';
 import { CLIENT_ID as GL_ID, CLIENT_SECRET as GL_SECRET, GitLabFake } from '../fakes/gitlab/index.js';
@@ -21,7 +20,7 @@ import { FakeMicrosoft } from '../fakes/microsoft/index.js';
 import { CLIENT_ID as OS_ID, CLIENT_SECRET as OS_SECRET, OpenShiftFake } from '../fakes/openshift/index.js';
 import { startBroker, type TestBroker } from '../helpers/broker.js';
 import { login } from '../helpers/rp.js';
-import { expectErrorPage, expectRefreshRefused, HTML_200, refreshAt, withFault } from './upstream-checks.js';
+import { bitbucketBroker, expectErrorPage, expectRefreshRefused, GITHUB_ALICE, HTML_200, refreshAt, withFault } from './upstream-checks.js';
 
 describe('github', () => {
   const fake = new GitHubFake();
@@ -29,7 +28,7 @@ describe('github', () => {
 
   beforeAll(async () => {
     await fake.listen();
-    fake.add({ id: 501, login: 'alice', name: 'Alice', email: null, orgs: ['acme'], teams: [{ org: 'acme', name: 'Core', slug: 'core' }], emails: [{ email: 'alice@example.com', verified: true, primary: true, visibility: null }] });
+    fake.add(GITHUB_ALICE);
     fake.oauth.approveAs = 'alice';
     const registry = createRegistry([createGitHubModule({ endpoints: fake.endpoints(), timeoutMs: 5000 })]);
     broker = await startBroker({ connectors: [{ type: 'github', id: 'github', name: 'GitHub', config: { clientID: GH_ID, clientSecret: GH_SECRET, orgs: [{ name: 'acme' }] } }] }, { registry });
@@ -159,11 +158,7 @@ describe('bitbucket-cloud', () => {
   let broker: TestBroker;
 
   beforeAll(async () => {
-    await fake.listen();
-    fake.add({ uuid: '{a1}', accountId: '5f:a', displayName: 'Alice', nickname: 'alice', emails: [{ email: 'alice@example.com', is_primary: true, is_confirmed: true }], workspaces: [{ slug: 'acme', permission: 'member' }] });
-    fake.oauth.approveAs = 'alice';
-    const registry = createRegistry([createBitbucketCloudModule({ endpoints: fake.endpoints(), timeoutMs: 5000 })]);
-    broker = await startBroker({ connectors: [{ type: 'bitbucket-cloud', id: 'bitbucket', name: 'Bitbucket', config: { clientID: BB_ID, clientSecret: BB_SECRET, teams: ['acme'] } }] }, { registry });
+    broker = await bitbucketBroker(fake);
   });
   afterAll(async () => {
     await broker?.close();

@@ -5,7 +5,11 @@
  * upstream for the length of one check.
  */
 import { expect } from '@jest/globals';
+import { createRegistry } from '../../lib/connector.js';
+import { createBitbucketCloudModule } from '../../strategies/bitbucket-cloud/index.js';
+import { BitbucketFake, CLIENT_ID as BB_ID, CLIENT_SECRET as BB_SECRET } from '../fakes/bitbucket-cloud/index.js';
 import type { Fault } from '../fakes/platform.js';
+import { startBroker, type TestBroker } from '../helpers/broker.js';
 import { basicAuth, postForm } from '../helpers/http.js';
 import { startLogin, type LoginOptions } from '../helpers/rp.js';
 
@@ -49,4 +53,24 @@ export async function withFault<T>(upstream: { fail(path: string, fault: Fault):
   } finally {
     upstream.clearFaults();
   }
+}
+
+/** Alice on the GitHub fake: in org acme (team Core), with one verified primary email. */
+export const GITHUB_ALICE = {
+  id: 501,
+  login: 'alice',
+  name: 'Alice',
+  email: null,
+  orgs: ['acme'],
+  teams: [{ org: 'acme', name: 'Core', slug: 'core' }],
+  emails: [{ email: 'alice@example.com', verified: true, primary: true, visibility: null }],
+};
+
+/** Alice on a listening Bitbucket fake (member of workspace acme), and a broker whose bitbucket-cloud connector requires acme. */
+export async function bitbucketBroker(fake: BitbucketFake): Promise<TestBroker> {
+  await fake.listen();
+  fake.add({ uuid: '{a1}', accountId: '5f:a', displayName: 'Alice', nickname: 'alice', emails: [{ email: 'alice@example.com', is_primary: true, is_confirmed: true }], workspaces: [{ slug: 'acme', permission: 'member' }] });
+  fake.oauth.approveAs = 'alice';
+  const registry = createRegistry([createBitbucketCloudModule({ endpoints: fake.endpoints(), timeoutMs: 5000 })]);
+  return startBroker({ connectors: [{ type: 'bitbucket-cloud', id: 'bitbucket', name: 'Bitbucket', config: { clientID: BB_ID, clientSecret: BB_SECRET, teams: ['acme'] } }] }, { registry });
 }

@@ -10,9 +10,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, test } from '@jest/gl
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createRegistry } from '../../lib/connector.js';
-import { createBitbucketCloudModule } from '../../strategies/bitbucket-cloud/index.js';
 import { createGitHubModule } from '../../strategies/github/index.js';
-import { BitbucketFake, CLIENT_ID as BB_ID, CLIENT_SECRET as BB_SECRET } from '../fakes/bitbucket-cloud/index.js';
+import { BitbucketFake } from '../fakes/bitbucket-cloud/index.js';
 import { CLIENT_ID as GITEA_ID, CLIENT_SECRET as GITEA_SECRET, GiteaFake } from '../fakes/gitea/index.js';
 import { CLIENT_ID as GH_ID, CLIENT_SECRET as GH_SECRET, GitHubFake } from '../fakes/github/index.js';
 import { CLIENT_ID as GL_ID, CLIENT_SECRET as GL_SECRET, GitLabFake } from '../fakes/gitlab/index.js';
@@ -20,7 +19,7 @@ import { FakeMicrosoft } from '../fakes/microsoft/index.js';
 import type { Fault, OAuthFake } from '../fakes/platform.js';
 import { startBroker, type TestBroker } from '../helpers/broker.js';
 import { login, startLogin } from '../helpers/rp.js';
-import { refreshAt, withFault } from './upstream-checks.js';
+import { bitbucketBroker, GITHUB_ALICE, refreshAt, withFault } from './upstream-checks.js';
 
 /** A login that must end on the "<name> is unavailable" 502 page. */
 async function expectUnavailablePage(issuer: string, connectorId: string, name: string, scope?: string): Promise<void> {
@@ -78,7 +77,7 @@ describe('github', () => {
 
   beforeAll(async () => {
     await fake.listen();
-    fake.add({ id: 501, login: 'alice', name: 'Alice', email: null, orgs: ['acme'], teams: [{ org: 'acme', name: 'Core', slug: 'core' }], emails: [{ email: 'alice@example.com', verified: true, primary: true, visibility: null }] });
+    fake.add(GITHUB_ALICE);
     fake.oauth.approveAs = 'alice';
     const registry = createRegistry([createGitHubModule({ endpoints: fake.endpoints(), timeoutMs: 5000 })]);
     broker = await startBroker(
@@ -234,11 +233,7 @@ describe('bitbucket-cloud', () => {
   let broker: TestBroker;
 
   beforeAll(async () => {
-    await fake.listen();
-    fake.add({ uuid: '{a1}', accountId: '5f:a', displayName: 'Alice', nickname: 'alice', emails: [{ email: 'alice@example.com', is_primary: true, is_confirmed: true }], workspaces: [{ slug: 'acme', permission: 'member' }] });
-    fake.oauth.approveAs = 'alice';
-    const registry = createRegistry([createBitbucketCloudModule({ endpoints: fake.endpoints(), timeoutMs: 5000 })]);
-    broker = await startBroker({ connectors: [{ type: 'bitbucket-cloud', id: 'bitbucket', name: 'Bitbucket', config: { clientID: BB_ID, clientSecret: BB_SECRET, teams: ['acme'] } }] }, { registry });
+    broker = await bitbucketBroker(fake);
   });
   afterEach(() => {
     fake.oauth.clearFaults();
